@@ -1,0 +1,61 @@
+using System.Net;
+
+namespace ProcessCluster;
+
+/// <summary>
+/// One address the cluster serves, parsed from a URL the way Kestrel reads it: an IP literal binds that address;
+/// "localhost" binds both loopback addresses (IPv4 and IPv6); any other host ("*", "+", "0.0.0.0"-like names) binds every address.
+/// </summary>
+public sealed record ClusterEndpoint(string Scheme, IPEndPoint EndPoint)
+{
+    public static IReadOnlyList<ClusterEndpoint> ParseUrls(IEnumerable<string> urls) =>
+        urls.SelectMany(url => url.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            .SelectMany(Parse)
+            .ToList();
+
+    public static IEnumerable<ClusterEndpoint> Parse(string url)
+    {
+        var schemeEnd = url.IndexOf("://", StringComparison.Ordinal);
+        if (schemeEnd <= 0)
+        {
+            throw new FormatException($"'{url}' is not a URL like http://127.0.0.1:3000");
+        }
+
+        var scheme = url[..schemeEnd].ToLowerInvariant();
+        var rest = url[(schemeEnd + 3)..];
+        var pathStart = rest.IndexOf('/');
+        var authority = pathStart >= 0 ? rest[..pathStart] : rest;
+        var portStart = authority.LastIndexOf(':');
+        var defaultPort = scheme == "https" ? 443 : 80;
+        string host;
+        int port;
+        if (portStart > 0 && !authority.EndsWith(']'))
+        {
+            host = authority[..portStart];
+            if (!int.TryParse(authority[(portStart + 1)..], out port) || port is < 0 or > 65535)
+            {
+                throw new FormatException($"'{url}' has no valid port");
+            }
+        }
+        else
+        {
+            host = authority;
+            port = defaultPort;
+        }
+
+        host = host.Trim('[', ']');
+        IPAddress[] addresses = IPAddress.TryParse(host, out var literal) ? [literal]
+            : string.Equals(host, "localhost", StringComparison.OrdinalIgnoreCase) ? [IPAddress.Loopback, IPAddress.IPv6Loopback]
+            : [IPAddress.IPv6Any];
+        return addresses.Select(address => new ClusterEndpoint(scheme, new IPEndPoint(address, port)));
+    }
+
+    /// <summary>The URL of this endpoint once bound (real port, "+" when every address is bound).</summary>
+    public string ToUrl(IPEndPoint bound)
+    {
+        var host = bound.Address.Equals(IPAddress.IPv6Any) || bound.Address.Equals(IPAddress.Any) ? "+"
+            : bound.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{bound.Address}]"
+            : bound.Address.ToString();
+        return $"{Scheme}://{host}:{bound.Port}";
+    }
+}

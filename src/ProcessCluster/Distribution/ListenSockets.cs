@@ -1,0 +1,86 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+
+namespace ProcessCluster.Distribution;
+
+/// <summary>Opens the primary's listening sockets, one per endpoint, in both scheduling modes.</summary>
+internal static class ListenSockets
+{
+    /// <summary>
+    /// Binds and listens on every endpoint. An IPv6 address that cannot be bound because the host has no IPv6 is
+    /// skipped when it was one half of "localhost", and replaced by 0.0.0.0 when it stood for every address, as Kestrel does.
+    /// </summary>
+    public static List<BoundEndpoint> Open(IReadOnlyList<ClusterEndpoint> endpoints, int backlog, ILogger logger)
+    {
+        var bound = new List<BoundEndpoint>();
+        try
+        {
+            foreach (var endpoint in endpoints)
+            {
+                var socket = TryOpen(endpoint, backlog, logger);
+                if (socket is not null)
+                {
+                    bound.Add(new BoundEndpoint(bound.Count, endpoint, socket));
+                }
+            }
+        }
+        catch
+        {
+            bound.ForEach(endpoint => endpoint.Dispose());
+            throw;
+        }
+
+        if (bound.Count == 0)
+        {
+            throw new InvalidOperationException("the cluster has no endpoint to listen on");
+        }
+
+        return bound;
+    }
+
+    private static Socket? TryOpen(ClusterEndpoint endpoint, int backlog, ILogger logger)
+    {
+        try
+        {
+            return Listen(endpoint.EndPoint, backlog);
+        }
+        catch (SocketException error) when (error.SocketErrorCode == SocketError.AddressFamilyNotSupported
+            || error.SocketErrorCode == SocketError.AddressNotAvailable)
+        {
+            if (endpoint.EndPoint.Address.Equals(IPAddress.IPv6Any))
+            {
+                return Listen(new IPEndPoint(IPAddress.Any, endpoint.EndPoint.Port), backlog);
+            }
+
+            if (endpoint.EndPoint.Address.Equals(IPAddress.IPv6Loopback))
+            {
+                logger.LogInformation("IPv6 loopback is not available; {Scheme}://localhost:{Port} listens on IPv4 only", endpoint.Scheme, endpoint.EndPoint.Port);
+                return null;
+            }
+
+            throw;
+        }
+    }
+
+    private static Socket Listen(IPEndPoint endPoint, int backlog)
+    {
+        var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            if (endPoint.Address.Equals(IPAddress.IPv6Any))
+            {
+                socket.DualMode = true;
+            }
+
+            socket.Bind(endPoint);
+            socket.Listen(backlog);
+            return socket;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+}

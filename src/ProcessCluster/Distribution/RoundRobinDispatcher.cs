@@ -1,0 +1,317 @@
+using Microsoft.Extensions.Logging;
+using ProcessCluster.Interop;
+using ProcessCluster.Ipc;
+using ProcessCluster.Primary;
+
+namespace ProcessCluster.Distribution;
+
+/// <summary>
+/// RoundRobin scheduling: the primary accepts every connection (one thread per endpoint) and hands it to the next
+/// ready worker over its channel (SCM_RIGHTS). The primary keeps its copy until the worker acknowledges, so a
+/// connection a worker refused or never took — it died — goes to another worker, never to the floor. While no worker
+/// can take one, connections wait here (up to a bound, then in the kernel's backlog), so nothing is refused during a respawn.
+/// </summary>
+internal sealed class RoundRobinDispatcher : IDisposable
+{
+    private readonly object _lock = new();
+    private readonly LinkedList<PendingConnection> _pending = new();
+    private readonly List<Target> _targets = [];
+    private readonly IReadOnlyList<BoundEndpoint> _endpoints;
+    private readonly int _maxPending;
+    private readonly int _maxInFlightPerWorker;
+    private readonly ILogger _logger;
+    private readonly List<Thread> _acceptThreads = [];
+    private int _next;
+    private long _nextConnectionId;
+    private bool _stopped;
+
+    public RoundRobinDispatcher(IReadOnlyList<BoundEndpoint> endpoints, int maxPending, int maxInFlightPerWorker, ILogger logger)
+    {
+        _endpoints = endpoints;
+        _maxPending = maxPending;
+        _maxInFlightPerWorker = maxInFlightPerWorker;
+        _logger = logger;
+    }
+
+    /// <summary>Connections accepted and not yet handed to any worker.</summary>
+    public int PendingCount
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _pending.Count;
+            }
+        }
+    }
+
+    public void Start()
+    {
+        foreach (var endpoint in _endpoints)
+        {
+            var thread = new Thread(() => AcceptLoop(endpoint)) { IsBackground = true, Name = $"cluster-accept-{endpoint.Bound.Port}" };
+            _acceptThreads.Add(thread);
+            thread.Start();
+        }
+    }
+
+    /// <summary>The worker is ready: it takes its turn from now on.</summary>
+    public void AddWorker(WorkerHandle worker, IpcChannel channel)
+    {
+        lock (_lock)
+        {
+            _targets.Add(new Target(worker, channel));
+            Pump();
+        }
+    }
+
+    /// <summary>
+    /// The worker takes no new connections. The ones it has not acknowledged stay its own until it answers or exits:
+    /// a live worker may already be serving them.
+    /// </summary>
+    public void Retire(WorkerHandle worker)
+    {
+        lock (_lock)
+        {
+            var target = _targets.Find(candidate => candidate.Worker == worker);
+            if (target is not null)
+            {
+                target.Retired = true;
+                RemoveIfDone(target);
+            }
+        }
+    }
+
+    /// <summary>The worker has exited: whatever it did not acknowledge goes to other workers.</summary>
+    public void RemoveWorker(WorkerHandle worker)
+    {
+        lock (_lock)
+        {
+            var index = _targets.FindIndex(target => target.Worker == worker);
+            if (index >= 0)
+            {
+                RemoveTargetAt(index);
+                Pump();
+            }
+        }
+    }
+
+    public void OnAck(WorkerHandle worker, long connectionId, bool accepted)
+    {
+        lock (_lock)
+        {
+            var target = _targets.Find(candidate => candidate.Worker == worker);
+            if (target is null || !target.InFlight.Remove(connectionId, out var connection))
+            {
+                return;
+            }
+
+            if (accepted)
+            {
+                SocketInterop.Close(connection.Fd);
+                target.Dispatched++;
+            }
+            else
+            {
+                _pending.AddFirst(connection);
+            }
+
+            RemoveIfDone(target);
+            Pump();
+        }
+    }
+
+    private void RemoveIfDone(Target target)
+    {
+        if (target.Retired && target.InFlight.Count == 0)
+        {
+            RemoveTargetAt(_targets.IndexOf(target));
+        }
+    }
+
+    /// <summary>How many connections each worker took, by worker id.</summary>
+    public IReadOnlyDictionary<int, long> DispatchedByWorker()
+    {
+        lock (_lock)
+        {
+            return _targets.ToDictionary(target => target.Worker.Id, target => target.Dispatched);
+        }
+    }
+
+    private void AcceptLoop(BoundEndpoint endpoint)
+    {
+        while (true)
+        {
+            lock (_lock)
+            {
+                while (_pending.Count >= _maxPending && !_stopped)
+                {
+                    Monitor.Wait(_lock);
+                }
+
+                if (_stopped)
+                {
+                    return;
+                }
+            }
+
+            var fd = SocketInterop.Accept(endpoint.Fd, out var errno);
+            lock (_lock)
+            {
+                if (_stopped)
+                {
+                    if (fd >= 0)
+                    {
+                        SocketInterop.Close(fd);
+                    }
+
+                    return;
+                }
+
+                if (fd >= 0)
+                {
+                    _pending.AddLast(new PendingConnection(++_nextConnectionId, fd, endpoint.Index));
+                    Pump();
+                    continue;
+                }
+            }
+
+            if (errno != Libc.EINTR)
+            {
+                // EMFILE and the like: back off briefly rather than spin; the connection waits in the backlog.
+                _logger.LogWarning("accept on {Url} failed with errno {Errno}", endpoint.Url, errno);
+                Thread.Sleep(50);
+            }
+        }
+    }
+
+    /// <summary>Hands pending connections to workers with room, in turn. Called with the lock held.</summary>
+    private void Pump()
+    {
+        while (_pending.First is { } node)
+        {
+            var target = NextTarget();
+            if (target is null)
+            {
+                return;
+            }
+
+            var connection = node.Value;
+            _pending.RemoveFirst();
+            if (TrySend(target, connection))
+            {
+                target.InFlight[connection.Id] = connection;
+            }
+            else
+            {
+                // The descriptor did not leave; it goes to the next worker. The ones this worker holds wait for its exit.
+                _pending.AddFirst(connection);
+                _logger.LogWarning("{Worker} could not be sent a connection; its channel is dropped", target.Worker);
+                target.Channel.Shutdown();
+                target.Retired = true;
+                RemoveIfDone(target);
+            }
+        }
+
+        Monitor.PulseAll(_lock);
+    }
+
+    private Target? NextTarget()
+    {
+        for (var i = 0; i < _targets.Count; i++)
+        {
+            var index = (_next + i) % _targets.Count;
+            var target = _targets[index];
+            if (!target.Retired && target.InFlight.Count < _maxInFlightPerWorker)
+            {
+                _next = (index + 1) % _targets.Count;
+                return target;
+            }
+        }
+
+        return null;
+    }
+
+    private static bool TrySend(Target target, PendingConnection connection)
+    {
+        Span<byte> payload = stackalloc byte[FrameFormat.NewConnectionSize];
+        FrameFormat.WriteNewConnection(payload, connection.Id, connection.Endpoint);
+        try
+        {
+            target.Channel.Send(FrameType.NewConnection, payload, [connection.Fd]);
+            return true;
+        }
+        catch (Exception error) when (error is System.ComponentModel.Win32Exception or ObjectDisposedException)
+        {
+            return false;
+        }
+    }
+
+    private void RemoveTargetAt(int index)
+    {
+        var target = _targets[index];
+        _targets.RemoveAt(index);
+        if (index < _next)
+        {
+            _next--;
+        }
+
+        // Oldest first, at the front of the queue: they have waited longest.
+        foreach (var connection in target.InFlight.Values.OrderByDescending(connection => connection.Id))
+        {
+            _pending.AddFirst(connection);
+        }
+
+        target.InFlight.Clear();
+    }
+
+    /// <summary>Stops accepting; connections already accepted stay queued for the workers still ready.</summary>
+    public void StopAccepting()
+    {
+        lock (_lock)
+        {
+            _stopped = true;
+            Monitor.PulseAll(_lock);
+        }
+
+        foreach (var endpoint in _endpoints)
+        {
+            SocketInterop.Shutdown(endpoint.Fd);
+        }
+
+        foreach (var thread in _acceptThreads)
+        {
+            thread.Join();
+        }
+    }
+
+    /// <summary>Closes what no worker took. Call after every worker has gone.</summary>
+    public void Dispose()
+    {
+        lock (_lock)
+        {
+            foreach (var connection in _pending.Concat(_targets.SelectMany(target => target.InFlight.Values)))
+            {
+                SocketInterop.Close(connection.Fd);
+            }
+
+            _pending.Clear();
+            _targets.Clear();
+        }
+    }
+
+    private readonly record struct PendingConnection(long Id, int Fd, int Endpoint);
+
+    private sealed class Target(WorkerHandle worker, IpcChannel channel)
+    {
+        public WorkerHandle Worker { get; } = worker;
+
+        public IpcChannel Channel { get; } = channel;
+
+        public Dictionary<long, PendingConnection> InFlight { get; } = [];
+
+        public long Dispatched { get; set; }
+
+        public bool Retired { get; set; }
+    }
+}

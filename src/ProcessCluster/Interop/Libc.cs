@@ -1,0 +1,173 @@
+using System.Runtime.InteropServices;
+
+namespace ProcessCluster.Interop;
+
+/// <summary>
+/// Every libc call the cluster makes, and nothing else. Layouts are those of 64-bit Linux (x86_64 and arm64 share them).
+/// </summary>
+internal static unsafe partial class Libc
+{
+    private const string Lib = "libc";
+
+    public const int EINTR = 4;
+    public const int EAGAIN = 11;
+    public const int ECHILD = 10;
+
+    public const int SOL_SOCKET = 1;
+    public const int SCM_RIGHTS = 1;
+    public const int SO_PEERCRED = 17;
+    public const int SO_RCVTIMEO = 20;
+    public const int SO_SNDTIMEO = 21;
+    public const int MSG_CTRUNC = 0x8;
+    public const int MSG_NOSIGNAL = 0x4000;
+    public const int MSG_CMSG_CLOEXEC = 0x40000000;
+    public const int SOCK_CLOEXEC = 0x80000;
+    public const int SHUT_RDWR = 2;
+
+    public const int PR_SET_PDEATHSIG = 1;
+    public const int P_PID = 1;
+    public const int WEXITED = 4;
+    public const int CLD_EXITED = 1;
+    public const int CLD_KILLED = 2;
+    public const int CLD_DUMPED = 3;
+
+    public const short POSIX_SPAWN_SETPGROUP = 0x02;
+    public const short POSIX_SPAWN_SETSIGDEF = 0x04;
+    public const short POSIX_SPAWN_SETSIGMASK = 0x08;
+    public const int O_RDONLY = 0;
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct IoVec
+    {
+        public void* Base;
+        public nuint Length;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct MsgHdr
+    {
+        public void* Name;
+        public uint NameLength;
+        public IoVec* Iov;
+        public nuint IovLength;
+        public void* Control;
+        public nuint ControlLength;
+        public int Flags;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct CmsgHdr
+    {
+        public nuint Length;
+        public int Level;
+        public int Type;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct UCred
+    {
+        public int Pid;
+        public uint Uid;
+        public uint Gid;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct TimeVal
+    {
+        public long Seconds;
+        public long Microseconds;
+    }
+
+    /// <summary>siginfo_t is 128 bytes; waitid fills si_code (offset 8), si_pid (16) and si_status (24).</summary>
+    [StructLayout(LayoutKind.Explicit, Size = 128)]
+    public struct SigInfo
+    {
+        [FieldOffset(8)] public int Code;
+        [FieldOffset(16)] public int Pid;
+        [FieldOffset(24)] public int Status;
+    }
+
+    /// <summary>sizeof(cmsghdr), the offset of the first fd in a control message.</summary>
+    public static int CmsgHeaderSize => sizeof(CmsgHdr);
+
+    /// <summary>CMSG_SPACE for <paramref name="fdCount"/> descriptors.</summary>
+    public static int CmsgSpace(int fdCount) => CmsgHeaderSize + Align(fdCount * sizeof(int));
+
+    /// <summary>CMSG_LEN for <paramref name="fdCount"/> descriptors.</summary>
+    public static int CmsgLength(int fdCount) => CmsgHeaderSize + fdCount * sizeof(int);
+
+    public static int Align(int length) => (length + sizeof(nuint) - 1) & ~(sizeof(nuint) - 1);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial nint sendmsg(int fd, MsgHdr* message, int flags);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial nint recvmsg(int fd, MsgHdr* message, int flags);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int accept4(int fd, void* address, void* addressLength, int flags);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int shutdown(int fd, int how);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int close(int fd);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int getsockopt(int fd, int level, int name, void* value, uint* length);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int setsockopt(int fd, int level, int name, void* value, uint length);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int prctl(int option, nuint arg2, nuint arg3, nuint arg4, nuint arg5);
+
+    [LibraryImport(Lib)]
+    public static partial int getppid();
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int kill(int pid, int signal);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int waitid(int idType, int id, SigInfo* info, int options);
+
+    [LibraryImport(Lib, EntryPoint = "_exit")]
+    public static partial void ExitImmediately(int status);
+
+    // posix_spawn returns an error number instead of setting errno.
+    [LibraryImport(Lib)]
+    public static partial int posix_spawn(int* pid, byte* path, void* fileActions, void* attributes, byte** argv, byte** envp);
+
+    [LibraryImport(Lib)]
+    public static partial int posix_spawnattr_init(void* attributes);
+
+    [LibraryImport(Lib)]
+    public static partial int posix_spawnattr_destroy(void* attributes);
+
+    [LibraryImport(Lib)]
+    public static partial int posix_spawnattr_setflags(void* attributes, short flags);
+
+    [LibraryImport(Lib)]
+    public static partial int posix_spawnattr_setsigmask(void* attributes, void* signalSet);
+
+    [LibraryImport(Lib)]
+    public static partial int posix_spawnattr_setsigdefault(void* attributes, void* signalSet);
+
+    [LibraryImport(Lib)]
+    public static partial int posix_spawnattr_setpgroup(void* attributes, int processGroup);
+
+    [LibraryImport(Lib)]
+    public static partial int posix_spawn_file_actions_init(void* actions);
+
+    [LibraryImport(Lib)]
+    public static partial int posix_spawn_file_actions_destroy(void* actions);
+
+    [LibraryImport(Lib)]
+    public static partial int posix_spawn_file_actions_addopen(void* actions, int fd, byte* path, int flags, uint mode);
+
+    [LibraryImport(Lib)]
+    public static partial int sigemptyset(void* signalSet);
+
+    [LibraryImport(Lib)]
+    public static partial int sigaddset(void* signalSet, int signal);
+}

@@ -1,0 +1,143 @@
+using System.ComponentModel;
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace ProcessCluster.Interop;
+
+/// <summary>Process creation and reaping without System.Diagnostics.Process, whose ExitCode cannot tell exit(137) from SIGKILL.</summary>
+internal static unsafe class ProcessInterop
+{
+    // glibc's posix_spawnattr_t is 336 bytes, posix_spawn_file_actions_t 80 and sigset_t 128; these buffers are larger.
+    private const int SpawnAttributesSize = 1024;
+    private const int FileActionsSize = 512;
+    private const int SignalSetSize = 256;
+
+    // Signals the primary's runtime may ignore or block; a worker starts with every one of them at its default.
+    private static readonly int[] SignalsResetInChild = [1, 2, 3, 10, 12, 13, 14, 15, 17, 21, 22];
+
+    /// <summary>
+    /// Starts <paramref name="path"/> with <paramref name="arguments"/> (argv[0] included) and the given environment,
+    /// stdin from /dev/null, stdout and stderr inherited, in a process group of its own so a terminal's Ctrl+C
+    /// reaches only the primary, which then stops the workers in order.
+    /// </summary>
+    public static int Spawn(string path, IReadOnlyList<string> arguments, IReadOnlyList<string> environment)
+    {
+        using var strings = new NativeStrings();
+        var argv = strings.Array(arguments);
+        var envp = strings.Array(environment);
+        var pathBytes = strings.Add(path);
+        var devNull = strings.Add("/dev/null");
+
+        var attributes = NativeMemory.AllocZeroed(SpawnAttributesSize);
+        var actions = NativeMemory.AllocZeroed(FileActionsSize);
+        var signals = NativeMemory.AllocZeroed(SignalSetSize);
+        try
+        {
+            Check(Libc.posix_spawnattr_init(attributes), "posix_spawnattr_init");
+            Check(Libc.posix_spawn_file_actions_init(actions), "posix_spawn_file_actions_init");
+            Check(Libc.posix_spawn_file_actions_addopen(actions, 0, devNull, Libc.O_RDONLY, 0), "posix_spawn_file_actions_addopen");
+
+            Libc.sigemptyset(signals);
+            Check(Libc.posix_spawnattr_setsigmask(attributes, signals), "posix_spawnattr_setsigmask");
+            foreach (var signal in SignalsResetInChild)
+            {
+                Libc.sigaddset(signals, signal);
+            }
+
+            Check(Libc.posix_spawnattr_setsigdefault(attributes, signals), "posix_spawnattr_setsigdefault");
+            Check(Libc.posix_spawnattr_setpgroup(attributes, 0), "posix_spawnattr_setpgroup");
+            Check(
+                Libc.posix_spawnattr_setflags(attributes, Libc.POSIX_SPAWN_SETSIGMASK | Libc.POSIX_SPAWN_SETSIGDEF | Libc.POSIX_SPAWN_SETPGROUP),
+                "posix_spawnattr_setflags");
+
+            int pid;
+            Check(Libc.posix_spawn(&pid, pathBytes, actions, attributes, argv, envp), $"posix_spawn({path})");
+            return pid;
+        }
+        finally
+        {
+            Libc.posix_spawn_file_actions_destroy(actions);
+            Libc.posix_spawnattr_destroy(attributes);
+            NativeMemory.Free(signals);
+            NativeMemory.Free(actions);
+            NativeMemory.Free(attributes);
+        }
+    }
+
+    /// <summary>Blocks until the child <paramref name="pid"/> ends, reaps it, and tells how it ended.</summary>
+    public static ExitStatus WaitForExit(int pid)
+    {
+        Libc.SigInfo info;
+        while (Libc.waitid(Libc.P_PID, pid, &info, Libc.WEXITED) != 0)
+        {
+            var errno = Marshal.GetLastPInvokeError();
+            if (errno != Libc.EINTR)
+            {
+                throw new Win32Exception(errno, $"waitid({pid}) failed: {Marshal.GetPInvokeErrorMessage(errno)}");
+            }
+        }
+
+        return info.Code == Libc.CLD_EXITED ? ExitStatus.Exited(info.Status) : ExitStatus.Killed(info.Status);
+    }
+
+    /// <summary>Sends a signal; false when the process no longer exists.</summary>
+    public static bool Signal(int pid, int signal) => Libc.kill(pid, signal) == 0;
+
+    /// <summary>
+    /// Asks the kernel to SIGKILL this process when its parent dies, then checks the parent is still
+    /// <paramref name="expectedParent"/> (it may have died before the request). False when it is already gone.
+    /// </summary>
+    public static bool DieWithParent(int expectedParent)
+    {
+        Libc.prctl(Libc.PR_SET_PDEATHSIG, SignalNames.SIGKILL, 0, 0, 0);
+        return Libc.getppid() == expectedParent;
+    }
+
+    /// <summary>Ends the process at once, without running managed shutdown.</summary>
+    public static void ExitImmediately(int code) => Libc.ExitImmediately(code);
+
+    private static void Check(int error, string operation)
+    {
+        if (error != 0)
+        {
+            throw new Win32Exception(error, $"{operation} failed: {Marshal.GetPInvokeErrorMessage(error)}");
+        }
+    }
+
+    /// <summary>Null-terminated UTF-8 strings and string arrays in native memory, freed together.</summary>
+    private sealed class NativeStrings : IDisposable
+    {
+        private readonly List<nint> _allocations = [];
+
+        public byte* Add(string value)
+        {
+            var length = Encoding.UTF8.GetByteCount(value);
+            var buffer = (byte*)NativeMemory.Alloc((nuint)length + 1);
+            _allocations.Add((nint)buffer);
+            Encoding.UTF8.GetBytes(value, new Span<byte>(buffer, length));
+            buffer[length] = 0;
+            return buffer;
+        }
+
+        public byte** Array(IReadOnlyList<string> values)
+        {
+            var array = (byte**)NativeMemory.Alloc((nuint)(values.Count + 1), (nuint)sizeof(nint));
+            _allocations.Add((nint)array);
+            for (var i = 0; i < values.Count; i++)
+            {
+                array[i] = Add(values[i]);
+            }
+
+            array[values.Count] = null;
+            return array;
+        }
+
+        public void Dispose()
+        {
+            foreach (var allocation in _allocations)
+            {
+                NativeMemory.Free((void*)allocation);
+            }
+        }
+    }
+}

@@ -1,0 +1,24 @@
+namespace ProcessCluster.Interop;
+
+/// <summary>Linux signal numbers and their names, for logs a person can read.</summary>
+internal static class SignalNames
+{
+    public const int SIGINT = 2;
+    public const int SIGKILL = 9;
+    public const int SIGTERM = 15;
+
+    private static readonly string[] Names =
+    [
+        "", "SIGHUP", "SIGINT", "SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS", "SIGFPE", "SIGKILL", "SIGUSR1",
+        "SIGSEGV", "SIGUSR2", "SIGPIPE", "SIGALRM", "SIGTERM", "SIGSTKFLT", "SIGCHLD", "SIGCONT", "SIGSTOP", "SIGTSTP",
+        "SIGTTIN", "SIGTTOU", "SIGURG", "SIGXCPU", "SIGXFSZ", "SIGVTALRM", "SIGPROF", "SIGWINCH", "SIGIO", "SIGPWR", "SIGSYS",
+    ];
+
+    /// <summary>"SIGKILL" for 9; real-time signals as "SIGRTMIN+n"; anything else as "signal n".</summary>
+    public static string Name(int signal) => signal switch
+    {
+        > 0 and < 32 => Names[signal],
+        >= 34 and <= 64 => $"SIGRTMIN+{signal - 34}",
+        _ => $"signal {signal}",
+    };
+}

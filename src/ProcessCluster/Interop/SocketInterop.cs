@@ -1,0 +1,169 @@
+using System.ComponentModel;
+using System.Net;
+using System.Runtime.InteropServices;
+
+namespace ProcessCluster.Interop;
+
+/// <summary>Unix socket operations .NET does not expose: descriptor passing (SCM_RIGHTS), peer credentials, raw accept.</summary>
+internal static unsafe class SocketInterop
+{
+    /// <summary>The most descriptors one message may carry; a peer sending more is misbehaving.</summary>
+    public const int MaxFdsPerMessage = 16;
+
+    /// <summary>
+    /// Sends all of <paramref name="data"/> on a blocking stream socket, with <paramref name="fds"/> attached to its first byte.
+    /// </summary>
+    public static void Send(int socket, ReadOnlySpan<byte> data, ReadOnlySpan<int> fds)
+    {
+        if (fds.Length > MaxFdsPerMessage)
+        {
+            throw new ArgumentOutOfRangeException(nameof(fds), $"at most {MaxFdsPerMessage} descriptors per message");
+        }
+
+        var control = stackalloc byte[Libc.CmsgSpace(MaxFdsPerMessage)];
+        var sent = 0;
+        while (sent < data.Length)
+        {
+            fixed (byte* bytes = data)
+            {
+                var iov = new Libc.IoVec { Base = bytes + sent, Length = (nuint)(data.Length - sent) };
+                var message = new Libc.MsgHdr { Iov = &iov, IovLength = 1 };
+                if (sent == 0 && fds.Length > 0)
+                {
+                    var header = (Libc.CmsgHdr*)control;
+                    header->Level = Libc.SOL_SOCKET;
+                    header->Type = Libc.SCM_RIGHTS;
+                    header->Length = (nuint)Libc.CmsgLength(fds.Length);
+                    fds.CopyTo(new Span<int>(control + Libc.CmsgHeaderSize, fds.Length));
+                    message.Control = control;
+                    message.ControlLength = (nuint)Libc.CmsgSpace(fds.Length);
+                }
+
+                var result = Libc.sendmsg(socket, &message, Libc.MSG_NOSIGNAL);
+                if (result < 0)
+                {
+                    var errno = Marshal.GetLastPInvokeError();
+                    if (errno == Libc.EINTR)
+                    {
+                        continue;
+                    }
+
+                    throw new Win32Exception(errno, $"sendmsg failed: {Marshal.GetPInvokeErrorMessage(errno)}");
+                }
+
+                sent += (int)result;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Reads what is available into <paramref name="buffer"/> (blocking), appending received descriptors to <paramref name="fds"/>.
+    /// Returns 0 at end of stream. Descriptors arrive close-on-exec.
+    /// </summary>
+    public static int Receive(int socket, Span<byte> buffer, Queue<int> fds)
+    {
+        var controlLength = Libc.CmsgSpace(MaxFdsPerMessage);
+        var control = stackalloc byte[controlLength];
+        while (true)
+        {
+            fixed (byte* bytes = buffer)
+            {
+                var iov = new Libc.IoVec { Base = bytes, Length = (nuint)buffer.Length };
+                var message = new Libc.MsgHdr { Iov = &iov, IovLength = 1, Control = control, ControlLength = (nuint)controlLength };
+                var result = Libc.recvmsg(socket, &message, Libc.MSG_CMSG_CLOEXEC);
+                if (result < 0)
+                {
+                    var errno = Marshal.GetLastPInvokeError();
+                    if (errno == Libc.EINTR)
+                    {
+                        continue;
+                    }
+
+                    throw new Win32Exception(errno, $"recvmsg failed: {Marshal.GetPInvokeErrorMessage(errno)}");
+                }
+
+                CollectFds(&message, fds);
+                if ((message.Flags & Libc.MSG_CTRUNC) != 0)
+                {
+                    throw new ProtocolViolationException($"a message carried more than {MaxFdsPerMessage} descriptors");
+                }
+
+                return (int)result;
+            }
+        }
+    }
+
+    private static void CollectFds(Libc.MsgHdr* message, Queue<int> fds)
+    {
+        var control = (byte*)message->Control;
+        var end = control + message->ControlLength;
+        var cursor = control;
+        while (cursor + Libc.CmsgHeaderSize <= end)
+        {
+            var header = (Libc.CmsgHdr*)cursor;
+            if (header->Length < (nuint)Libc.CmsgHeaderSize)
+            {
+                break;
+            }
+
+            if (header->Level == Libc.SOL_SOCKET && header->Type == Libc.SCM_RIGHTS)
+            {
+                var count = (int)(header->Length - (nuint)Libc.CmsgHeaderSize) / sizeof(int);
+                var data = (int*)(cursor + Libc.CmsgHeaderSize);
+                for (var i = 0; i < count; i++)
+                {
+                    fds.Enqueue(data[i]);
+                }
+            }
+
+            cursor += Libc.Align((int)header->Length);
+        }
+    }
+
+    /// <summary>The pid and uid of the process at the other end of a connected Unix socket (SO_PEERCRED).</summary>
+    public static (int Pid, uint Uid) GetPeerCredentials(int socket)
+    {
+        Libc.UCred credentials;
+        var length = (uint)sizeof(Libc.UCred);
+        if (Libc.getsockopt(socket, Libc.SOL_SOCKET, Libc.SO_PEERCRED, &credentials, &length) != 0)
+        {
+            ThrowLastError("getsockopt(SO_PEERCRED)");
+        }
+
+        return (credentials.Pid, credentials.Uid);
+    }
+
+    /// <summary>Bounds blocking sends or receives on a socket (SO_SNDTIMEO / SO_RCVTIMEO).</summary>
+    public static void SetTimeout(int socket, bool send, TimeSpan timeout)
+    {
+        var value = new Libc.TimeVal
+        {
+            Seconds = (long)timeout.TotalSeconds,
+            Microseconds = timeout.Microseconds + timeout.Milliseconds * 1000L,
+        };
+        var option = send ? Libc.SO_SNDTIMEO : Libc.SO_RCVTIMEO;
+        if (Libc.setsockopt(socket, Libc.SOL_SOCKET, option, &value, (uint)sizeof(Libc.TimeVal)) != 0)
+        {
+            ThrowLastError("setsockopt(timeout)");
+        }
+    }
+
+    /// <summary>Blocking accept of one connection, close-on-exec. Returns -1 with the errno when accept failed.</summary>
+    public static int Accept(int listenSocket, out int errno)
+    {
+        var fd = Libc.accept4(listenSocket, null, null, Libc.SOCK_CLOEXEC);
+        errno = fd < 0 ? Marshal.GetLastPInvokeError() : 0;
+        return fd;
+    }
+
+    /// <summary>Wakes a thread blocked in accept on this socket, which then fails.</summary>
+    public static void Shutdown(int socket) => Libc.shutdown(socket, Libc.SHUT_RDWR);
+
+    public static void Close(int fd) => Libc.close(fd);
+
+    private static void ThrowLastError(string operation)
+    {
+        var errno = Marshal.GetLastPInvokeError();
+        throw new Win32Exception(errno, $"{operation} failed: {Marshal.GetPInvokeErrorMessage(errno)}");
+    }
+}

@@ -1,0 +1,90 @@
+using System.Buffers.Binary;
+using System.Net;
+
+namespace ProcessCluster.Ipc;
+
+/// <summary>What a frame on the primary–worker channel carries.</summary>
+internal enum FrameType : byte
+{
+    /// <summary>Worker → primary, first frame: its id and secret.</summary>
+    Hello = 1,
+
+    /// <summary>Primary → worker: the endpoints, and in Shared mode their listening descriptors.</summary>
+    Welcome = 2,
+
+    /// <summary>Worker → primary: the app listens; the worker is ready for connections.</summary>
+    Listening = 3,
+
+    /// <summary>Primary → worker: one accepted connection, its descriptor attached.</summary>
+    NewConnection = 4,
+
+    /// <summary>Worker → primary: a connection was taken (or refused, to be sent elsewhere).</summary>
+    Ack = 5,
+
+    /// <summary>Either way: an application message (JSON).</summary>
+    Message = 6,
+
+    /// <summary>Primary → worker: stop taking connections, finish what is in flight, exit.</summary>
+    Disconnect = 7,
+}
+
+/// <summary>One frame: its type, payload and the descriptors that came with it (owned by the receiver).</summary>
+internal sealed record Frame(FrameType Type, byte[] Payload, int[] Fds);
+
+/// <summary>
+/// The wire format: a 6-byte header (payload length, little-endian uint32; type; descriptor count) then the payload.
+/// Descriptors travel as SCM_RIGHTS on the frame's first byte, so they reach the receiver no later than the header.
+/// </summary>
+internal static class FrameFormat
+{
+    public const int HeaderSize = 6;
+
+    public static int WriteHeader(Span<byte> destination, FrameType type, int payloadLength, int fdCount)
+    {
+        BinaryPrimitives.WriteUInt32LittleEndian(destination, (uint)payloadLength);
+        destination[4] = (byte)type;
+        destination[5] = (byte)fdCount;
+        return HeaderSize;
+    }
+
+    public static bool IsKnown(FrameType type) => type is >= FrameType.Hello and <= FrameType.Disconnect;
+
+    /// <summary>NewConnection payload: connection id and endpoint index.</summary>
+    public static void WriteNewConnection(Span<byte> destination, long connectionId, int endpoint)
+    {
+        BinaryPrimitives.WriteInt64LittleEndian(destination, connectionId);
+        BinaryPrimitives.WriteUInt16LittleEndian(destination[8..], (ushort)endpoint);
+    }
+
+    public const int NewConnectionSize = 10;
+
+    public static (long ConnectionId, int Endpoint) ReadNewConnection(Frame frame)
+    {
+        Expect(frame, NewConnectionSize, 1);
+        return (BinaryPrimitives.ReadInt64LittleEndian(frame.Payload), BinaryPrimitives.ReadUInt16LittleEndian(frame.Payload.AsSpan(8)));
+    }
+
+    /// <summary>Ack payload: connection id and whether the worker took it.</summary>
+    public static void WriteAck(Span<byte> destination, long connectionId, bool accepted)
+    {
+        BinaryPrimitives.WriteInt64LittleEndian(destination, connectionId);
+        destination[8] = accepted ? (byte)1 : (byte)0;
+    }
+
+    public const int AckSize = 9;
+
+    public static (long ConnectionId, bool Accepted) ReadAck(Frame frame)
+    {
+        Expect(frame, AckSize, 0);
+        return (BinaryPrimitives.ReadInt64LittleEndian(frame.Payload), frame.Payload[8] != 0);
+    }
+
+    private static void Expect(Frame frame, int payloadLength, int fdCount)
+    {
+        if (frame.Payload.Length != payloadLength || frame.Fds.Length != fdCount)
+        {
+            throw new ProtocolViolationException(
+                $"malformed {frame.Type} frame: {frame.Payload.Length} bytes and {frame.Fds.Length} descriptors, expected {payloadLength} and {fdCount}");
+        }
+    }
+}

@@ -1,0 +1,85 @@
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+
+namespace ProcessCluster.Primary;
+
+/// <summary>
+/// The cluster as its primary sees it (Node's cluster module in the primary): start and stop, fork workers,
+/// the live set of workers, and events. Handlers run on the supervisor loop, one at a time, in order;
+/// an exception in a handler is logged and does not disturb the cluster.
+/// </summary>
+public sealed class ClusterPrimary : IAsyncDisposable
+{
+    private readonly Supervisor _supervisor;
+    private readonly ILogger _logger;
+
+    public ClusterPrimary(ClusterOptions options, ILoggerFactory loggerFactory, WorkerCommand? command = null)
+    {
+        var errors = options.Validate();
+        if (errors.Count > 0)
+        {
+            throw new ArgumentException(string.Join("; ", errors), nameof(options));
+        }
+
+        Options = options;
+        _logger = loggerFactory.CreateLogger("ProcessCluster.Primary");
+        _supervisor = new Supervisor(options, command ?? WorkerCommand.FromCurrentProcess(), this, _logger);
+        Cluster.Primary = this;
+    }
+
+    public ClusterOptions Options { get; }
+
+    /// <summary>The live workers, by id (Node's cluster.workers). A worker leaves the set when it has exited.</summary>
+    public IReadOnlyList<WorkerHandle> Workers => _supervisor.Workers;
+
+    /// <summary>The URLs the cluster listens on, with real ports (port 0 resolved).</summary>
+    public IReadOnlyList<string> Urls => _supervisor.Urls;
+
+    public event EventHandler<WorkerEventArgs>? Forked;
+
+    public event EventHandler<WorkerEventArgs>? Online;
+
+    public event EventHandler<WorkerListeningEventArgs>? Listening;
+
+    public event EventHandler<WorkerMessageEventArgs>? Message;
+
+    public event EventHandler<WorkerEventArgs>? Disconnected;
+
+    public event EventHandler<WorkerExitedEventArgs>? Exited;
+
+    /// <summary>Opens the listening sockets and forks <see cref="ClusterOptions.Workers"/> workers.</summary>
+    public void Start(IReadOnlyList<ClusterEndpoint> endpoints) => _supervisor.Start(endpoints);
+
+    /// <summary>Spawns one more worker with extra environment variables (Node's cluster.fork(env)).</summary>
+    public WorkerHandle Fork(IReadOnlyDictionary<string, string>? environment = null) => _supervisor.Fork(environment);
+
+    /// <summary>Graceful stop; returns when every worker has exited.</summary>
+    public Task StopAsync(CancellationToken cancellationToken) => _supervisor.StopAsync(cancellationToken);
+
+    public ValueTask DisposeAsync() => _supervisor.DisposeAsync();
+
+    internal void OnForked(WorkerHandle worker) => Raise(Forked, new WorkerEventArgs(worker));
+
+    internal void OnOnline(WorkerHandle worker) => Raise(Online, new WorkerEventArgs(worker));
+
+    internal void OnListening(WorkerHandle worker, string address) => Raise(Listening, new WorkerListeningEventArgs(worker, address));
+
+    internal void OnMessage(WorkerHandle worker, JsonElement message) => Raise(Message, new WorkerMessageEventArgs(worker, message));
+
+    internal void OnDisconnected(WorkerHandle worker) => Raise(Disconnected, new WorkerEventArgs(worker));
+
+    internal void OnExited(WorkerHandle worker, ExitStatus status) => Raise(Exited, new WorkerExitedEventArgs(worker, status, worker.StopRequested));
+
+    private void Raise<T>(EventHandler<T>? handler, T args)
+        where T : WorkerEventArgs
+    {
+        try
+        {
+            handler?.Invoke(this, args);
+        }
+        catch (Exception error)
+        {
+            _logger.LogError(error, "An event handler for {Worker} failed", args.Worker);
+        }
+    }
+}

@@ -1,0 +1,36 @@
+using System.Text.Json;
+
+namespace ProcessCluster.Primary;
+
+/// <summary>Something happened to a worker (Node's 'fork', 'online', 'disconnect').</summary>
+public class WorkerEventArgs(WorkerHandle worker) : EventArgs
+{
+    public WorkerHandle Worker { get; } = worker;
+}
+
+/// <summary>The worker's app listens on <see cref="Address"/> (Node's 'listening'); one event per address.</summary>
+public sealed class WorkerListeningEventArgs(WorkerHandle worker, string address) : WorkerEventArgs(worker)
+{
+    public string Address { get; } = address;
+}
+
+/// <summary>A message the worker sent (Node's 'message'); <see cref="WorkerEventArgs.Worker"/> is the sender.</summary>
+public sealed class WorkerMessageEventArgs(WorkerHandle worker, JsonElement message) : WorkerEventArgs(worker)
+{
+    public JsonElement Message { get; } = message;
+}
+
+/// <summary>The worker process ended (Node's 'exit').</summary>
+public sealed class WorkerExitedEventArgs(WorkerHandle worker, ExitStatus status, bool stopRequested) : WorkerEventArgs(worker)
+{
+    public ExitStatus Status { get; } = status;
+
+    /// <summary>The exit code, or null when a signal killed it.</summary>
+    public int? ExitCode => Status.ExitCode;
+
+    /// <summary>The signal's name ("SIGKILL"), or null when it exited by itself.</summary>
+    public string? Signal => Status.Signal is { } signal ? Interop.SignalNames.Name(signal) : null;
+
+    /// <summary>True when the stop was asked for (Node's exitedAfterDisconnect).</summary>
+    public bool StopRequested { get; } = stopRequested;
+}

@@ -1,0 +1,230 @@
+using System.ComponentModel;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using ProcessCluster.Interop;
+using ProcessCluster.Ipc;
+
+namespace ProcessCluster.Worker;
+
+/// <summary>
+/// This process as a worker of a cluster (Node's cluster.worker): its id, its endpoints, messages to and from
+/// the primary. Connecting arms the parent-death signal, so the worker dies with its primary even when the primary
+/// is SIGKILLed; end of stream on the channel is the second sign the primary is gone, and the worker then exits.
+/// </summary>
+public sealed class ClusterWorker
+{
+    private readonly IpcChannel _channel;
+    private readonly ILogger _logger;
+    private readonly Channel<Action> _inbound = Channel.CreateUnbounded<Action>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly HashSet<int> _claimed = [];
+    private int _disconnectRequested;
+
+    private ClusterWorker(IpcChannel channel, WelcomeMessage welcome, int[] sharedFds, ILogger logger)
+    {
+        _channel = channel;
+        _logger = logger;
+        Id = welcome.WorkerId;
+        Scheduling = welcome.Scheduling;
+        Endpoints = welcome.Endpoints.Select((endpoint, index) => new WorkerEndpoint(
+            index,
+            new IPEndPoint(IPAddress.Parse(endpoint.Address), endpoint.Port),
+            new IPEndPoint(IPAddress.Parse(endpoint.BoundAddress), endpoint.BoundPort),
+            Scheduling == SchedulingMode.RoundRobin ? new ConnectionInbox(Acknowledge) : null,
+            Scheduling == SchedulingMode.Shared ? sharedFds[index] : null)).ToList();
+    }
+
+    /// <summary>The worker's id, from 1, unique for the primary's lifetime.</summary>
+    public int Id { get; }
+
+    public SchedulingMode Scheduling { get; }
+
+    public IReadOnlyList<WorkerEndpoint> Endpoints { get; }
+
+    /// <summary>A message from the primary. Handlers run one at a time, in the order the messages were sent.</summary>
+    public event EventHandler<JsonElement>? Message;
+
+    /// <summary>The primary asks this worker to stop: finish in-flight work and exit.</summary>
+    public event EventHandler? DisconnectRequested;
+
+    /// <summary>
+    /// Connects to the primary named in <paramref name="environment"/>, authenticates and receives the endpoints.
+    /// Exits the process at once if the primary is already gone.
+    /// </summary>
+    public static ClusterWorker Connect(WorkerEnvironment environment, int maxMessageBytes, ILogger logger)
+    {
+        if (!ProcessInterop.DieWithParent(environment.PrimaryPid))
+        {
+            logger.LogCritical("Primary {Pid} is gone before worker {Id} started; exiting", environment.PrimaryPid, environment.WorkerId);
+            ProcessInterop.ExitImmediately(1);
+        }
+
+        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        socket.Connect(new UnixDomainSocketEndPoint("\0" + environment.ChannelName));
+        var channel = new IpcChannel(socket, maxMessageBytes);
+        channel.SendJson(FrameType.Hello, new HelloMessage(environment.WorkerId, environment.Secret), IpcJson.Default.HelloMessage);
+        var frame = channel.Receive() ?? throw new InvalidOperationException($"primary {environment.PrimaryPid} refused worker {environment.WorkerId}");
+        if (frame.Type != FrameType.Welcome)
+        {
+            throw new ProtocolViolationException($"expected Welcome from the primary, got {frame.Type}");
+        }
+
+        var welcome = IpcChannel.ReadJson(frame, IpcJson.Default.WelcomeMessage);
+        var expectedFds = welcome.Scheduling == SchedulingMode.Shared ? welcome.Endpoints.Count : 0;
+        if (frame.Fds.Length != expectedFds)
+        {
+            throw new ProtocolViolationException($"Welcome carried {frame.Fds.Length} descriptors for {welcome.Endpoints.Count} endpoints");
+        }
+
+        var worker = new ClusterWorker(channel, welcome, frame.Fds, logger);
+        new Thread(worker.ReadLoop) { IsBackground = true, Name = "cluster-worker-channel" }.Start();
+        _ = worker.DeliverInboundAsync();
+        Cluster.Worker = worker;
+        return worker;
+    }
+
+    /// <summary>Sends an application message (JSON) to the primary.</summary>
+    public void Send(object message)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        _channel.Send(FrameType.Message, JsonSerializer.SerializeToUtf8Bytes(message, message.GetType()));
+    }
+
+    /// <summary>Tells the primary the app listens on these addresses: the worker is ready for connections.</summary>
+    public void ReportListening(IReadOnlyList<string> addresses) =>
+        _channel.SendJson(FrameType.Listening, new ListeningMessage(addresses), IpcJson.Default.ListeningMessage);
+
+    /// <summary>Claims the endpoint a server's bind request stands for (see <see cref="WorkerEndpoint.Match"/>).</summary>
+    public WorkerEndpoint? ClaimEndpoint(IPEndPoint requested)
+    {
+        lock (_claimed)
+        {
+            var endpoint = WorkerEndpoint.Match(Endpoints, _claimed, requested);
+            if (endpoint is not null)
+            {
+                _claimed.Add(endpoint.Index);
+            }
+
+            return endpoint;
+        }
+    }
+
+    /// <summary>Whether <paramref name="requested"/> would be claimed, without claiming it.</summary>
+    public bool CanClaimEndpoint(IPEndPoint requested)
+    {
+        lock (_claimed)
+        {
+            return WorkerEndpoint.Match(Endpoints, _claimed, requested) is not null;
+        }
+    }
+
+    public void ReleaseEndpoint(WorkerEndpoint endpoint)
+    {
+        lock (_claimed)
+        {
+            _claimed.Remove(endpoint.Index);
+        }
+    }
+
+    private void Acknowledge(long connectionId, bool accepted)
+    {
+        Span<byte> payload = stackalloc byte[FrameFormat.AckSize];
+        FrameFormat.WriteAck(payload, connectionId, accepted);
+        try
+        {
+            _channel.Send(FrameType.Ack, payload);
+        }
+        catch (Exception error) when (error is Win32Exception or ObjectDisposedException)
+        {
+            // The channel is gone and so, very soon, is this process; the reader handles that.
+        }
+    }
+
+    private void ReadLoop()
+    {
+        try
+        {
+            while (_channel.Receive() is { } frame)
+            {
+                Handle(frame);
+            }
+
+            _logger.LogCritical("Worker {Id} lost its channel: the primary is gone; exiting", Id);
+        }
+        catch (Exception error) when (error is ProtocolViolationException or Win32Exception)
+        {
+            _logger.LogCritical("Worker {Id} dropped its channel ({Reason}); exiting", Id, error.Message);
+        }
+
+        // Without its primary a worker gets no connections (RoundRobin) or would serve unsupervised (Shared).
+        ProcessInterop.ExitImmediately(1);
+    }
+
+    private void Handle(Frame frame)
+    {
+        switch (frame.Type)
+        {
+            case FrameType.NewConnection:
+                var (connectionId, index) = FrameFormat.ReadNewConnection(frame);
+                var inbox = index < Endpoints.Count ? Endpoints[index].Inbox : null;
+                if (inbox is null)
+                {
+                    SocketInterop.Close(frame.Fds[0]);
+                    Acknowledge(connectionId, accepted: false);
+                }
+                else
+                {
+                    inbox.Offer(connectionId, frame.Fds[0]);
+                }
+
+                break;
+            case FrameType.Message:
+                using (var document = ParseMessage(frame))
+                {
+                    var message = document.RootElement.Clone();
+                    _inbound.Writer.TryWrite(() => Message?.Invoke(this, message));
+                }
+
+                break;
+            case FrameType.Disconnect:
+                if (Interlocked.Exchange(ref _disconnectRequested, 1) == 0)
+                {
+                    _inbound.Writer.TryWrite(() => DisconnectRequested?.Invoke(this, EventArgs.Empty));
+                }
+
+                break;
+            default:
+                Array.ForEach(frame.Fds, SocketInterop.Close);
+                throw new ProtocolViolationException($"the primary may not send {frame.Type} frames here");
+        }
+    }
+
+    private static JsonDocument ParseMessage(Frame frame)
+    {
+        try
+        {
+            return JsonDocument.Parse(frame.Payload);
+        }
+        catch (JsonException error)
+        {
+            throw new ProtocolViolationException($"malformed message: {error.Message}");
+        }
+    }
+
+    private async Task DeliverInboundAsync()
+    {
+        await foreach (var deliver in _inbound.Reader.ReadAllAsync().ConfigureAwait(false))
+        {
+            try
+            {
+                deliver();
+            }
+            catch (Exception error)
+            {
+                _logger.LogError(error, "A cluster message handler failed in worker {Id}", Id);
+            }
+        }
+    }
+}

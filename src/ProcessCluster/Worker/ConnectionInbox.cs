@@ -1,0 +1,63 @@
+using System.Net.Sockets;
+using System.Threading.Channels;
+using ProcessCluster.Interop;
+
+namespace ProcessCluster.Worker;
+
+/// <summary>
+/// Where connections the primary hands to this worker wait for the server to accept them (RoundRobin mode).
+/// A connection is acknowledged when the server takes it; until then the primary keeps its copy, so whatever is
+/// still waiting when the inbox closes is refused back to the primary and goes to another worker.
+/// </summary>
+public sealed class ConnectionInbox
+{
+    private readonly Channel<(long Id, int Fd)> _queue = Channel.CreateUnbounded<(long, int)>();
+    private readonly Action<long, bool> _acknowledge;
+    private volatile bool _open;
+
+    internal ConnectionInbox(Action<long, bool> acknowledge) => _acknowledge = acknowledge;
+
+    /// <summary>Starts taking connections; before this, the primary's offers are refused.</summary>
+    public void Open() => _open = true;
+
+    /// <summary>The next connection, or null once the inbox is closed.</summary>
+    public async ValueTask<Socket?> AcceptAsync(CancellationToken cancellationToken = default)
+    {
+        while (await _queue.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            if (_queue.Reader.TryRead(out var connection))
+            {
+                _acknowledge(connection.Id, true);
+                return new Socket(new SafeSocketHandle(connection.Fd, ownsHandle: true)) { NoDelay = true };
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Stops taking connections and gives back the ones not yet accepted.</summary>
+    public void Close()
+    {
+        _open = false;
+        _queue.Writer.TryComplete();
+        while (_queue.Reader.TryRead(out var connection))
+        {
+            Refuse(connection.Id, connection.Fd);
+        }
+    }
+
+    /// <summary>Queues a connection from the primary, or refuses it when the inbox is not open.</summary>
+    internal void Offer(long id, int fd)
+    {
+        if (!_open || !_queue.Writer.TryWrite((id, fd)))
+        {
+            Refuse(id, fd);
+        }
+    }
+
+    private void Refuse(long id, int fd)
+    {
+        SocketInterop.Close(fd);
+        _acknowledge(id, false);
+    }
+}

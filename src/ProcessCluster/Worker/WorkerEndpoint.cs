@@ -1,0 +1,44 @@
+using System.Net;
+
+namespace ProcessCluster.Worker;
+
+/// <summary>One of the cluster's endpoints as a worker serves it.</summary>
+public sealed class WorkerEndpoint
+{
+    internal WorkerEndpoint(int index, IPEndPoint configured, IPEndPoint bound, ConnectionInbox? inbox, int? sharedListenFd)
+    {
+        Index = index;
+        Configured = configured;
+        Bound = bound;
+        Inbox = inbox;
+        SharedListenFd = sharedListenFd;
+    }
+
+    public int Index { get; }
+
+    /// <summary>The address as the app configured it (port 0 stays 0).</summary>
+    public IPEndPoint Configured { get; }
+
+    /// <summary>The address the primary bound: the real port.</summary>
+    public IPEndPoint Bound { get; }
+
+    /// <summary>RoundRobin: connections the primary hands over.</summary>
+    public ConnectionInbox? Inbox { get; }
+
+    /// <summary>Shared: the listening socket to accept on (this process owns the descriptor).</summary>
+    public int? SharedListenFd { get; }
+
+    /// <summary>
+    /// Picks the endpoint a server's bind request stands for: the same address and port; else, for an any-address
+    /// request, the any-address endpoint on that port (IPv4 and IPv6 "any" are one); a port-0 request takes the next
+    /// unclaimed port-0 endpoint in order, so every worker's Nth listen(0) lands on the same real port, as in Node.
+    /// </summary>
+    public static WorkerEndpoint? Match(IReadOnlyList<WorkerEndpoint> endpoints, IReadOnlySet<int> claimed, IPEndPoint requested)
+    {
+        var candidates = endpoints.Where(endpoint => !claimed.Contains(endpoint.Index) && endpoint.Configured.Port == requested.Port).ToList();
+        return candidates.FirstOrDefault(endpoint => endpoint.Configured.Address.Equals(requested.Address))
+            ?? candidates.FirstOrDefault(endpoint => IsAny(endpoint.Configured.Address) && IsAny(requested.Address));
+    }
+
+    private static bool IsAny(IPAddress address) => address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any);
+}
