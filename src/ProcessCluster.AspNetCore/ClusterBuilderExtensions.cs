@@ -1,0 +1,70 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using ProcessCluster.Primary;
+using ProcessCluster.Worker;
+
+namespace ProcessCluster.AspNetCore;
+
+public static class ClusterBuilderExtensions
+{
+    /// <summary>Exit code for settings the cluster cannot run with.</summary>
+    public const int InvalidConfigurationExitCode = 2;
+
+    /// <summary>
+    /// Makes this app a cluster. Started normally, the process becomes the primary: it listens on the app's URLs and
+    /// starts <see cref="ClusterOptions.Workers"/> copies of itself, serving nothing itself. In those copies the same
+    /// call makes Kestrel serve the connections the primary provides. Settings come from the "Cluster" section.
+    /// </summary>
+    public static WebApplicationBuilder UseCluster(this WebApplicationBuilder builder, Action<ClusterOptions>? configure = null)
+    {
+        var options = BindOptions(builder.Configuration, configure);
+        builder.Services.AddSingleton(options);
+        if (Cluster.IsPrimary)
+        {
+            builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = options.DrainTimeout + TimeSpan.FromSeconds(10));
+            builder.Services.AddSingleton(services => new ClusterPrimary(options, services.GetRequiredService<ILoggerFactory>()));
+            builder.Services.AddSingleton<IServer, PrimaryServer>();
+        }
+        else
+        {
+            builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = options.DrainTimeout);
+            builder.Services.AddSingleton(services => ClusterWorker.Connect(
+                WorkerEnvironment.Current!,
+                options.MaxMessageBytes,
+                services.GetRequiredService<ILoggerFactory>().CreateLogger("ProcessCluster.Worker")));
+            builder.Services.AddSingleton<IConnectionListenerFactory, ClusterTransportFactory>();
+            builder.Services.AddHostedService<WorkerLifecycle>();
+        }
+
+        return builder;
+    }
+
+    private static ClusterOptions BindOptions(IConfiguration configuration, Action<ClusterOptions>? configure)
+    {
+        var options = new ClusterOptions();
+        IReadOnlyList<string> errors;
+        try
+        {
+            configuration.GetSection(ClusterOptions.SectionName).Bind(options);
+            configure?.Invoke(options);
+            errors = options.Validate();
+        }
+        catch (InvalidOperationException error)
+        {
+            errors = [error.Message];
+        }
+
+        if (errors.Count > 0)
+        {
+            Console.Error.WriteLine($"Invalid cluster configuration: {string.Join("; ", errors)}");
+            Environment.Exit(InvalidConfigurationExitCode);
+        }
+
+        return options;
+    }
+}

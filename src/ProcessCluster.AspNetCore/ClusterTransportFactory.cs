@@ -1,0 +1,40 @@
+using System.Net;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using ProcessCluster.Worker;
+
+namespace ProcessCluster.AspNetCore;
+
+/// <summary>
+/// The worker's Kestrel transport for the cluster's endpoints. Kestrel asks it first for every address the app binds;
+/// it claims those the primary opened. RoundRobin: a listener fed by the primary's hand-overs. Shared: Kestrel's own
+/// socket transport accepting on the listening socket the primary passed (as ListenHandle would).
+/// Addresses that are not the cluster's are left to Kestrel's socket transport.
+/// </summary>
+internal sealed class ClusterTransportFactory(
+    ClusterWorker worker,
+    IOptions<SocketTransportOptions> socketOptions,
+    ILoggerFactory loggerFactory) : IConnectionListenerFactory, IConnectionListenerFactorySelector
+{
+    private readonly SocketTransportFactory _sockets = new(socketOptions, loggerFactory);
+
+    public bool CanBind(EndPoint endpoint) => endpoint is IPEndPoint requested && worker.CanClaimEndpoint(requested);
+
+    public async ValueTask<IConnectionListener> BindAsync(EndPoint endpoint, CancellationToken cancellationToken = default)
+    {
+        var claimed = endpoint is IPEndPoint requested ? worker.ClaimEndpoint(requested) : null;
+        if (claimed is null)
+        {
+            throw new AddressInUseException($"{endpoint} is not one of the cluster's endpoints, or is already bound");
+        }
+
+        if (claimed.Inbox is { } inbox)
+        {
+            return new HandoffConnectionListener(claimed, inbox, socketOptions.Value, loggerFactory.CreateLogger<HandoffConnectionListener>());
+        }
+
+        return await _sockets.BindAsync(new FileHandleEndPoint((ulong)claimed.SharedListenFd!.Value, FileHandleType.Tcp), cancellationToken).ConfigureAwait(false);
+    }
+}
