@@ -1,0 +1,105 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using ProcessCluster.Interop;
+using ProcessCluster.Ipc;
+
+namespace ProcessCluster.Tests;
+
+/// <summary>The channel over real Unix sockets: frames, descriptor passing (SCM_RIGHTS), peer credentials, bad input.</summary>
+public sealed class ChannelInteropTests : IDisposable
+{
+    private readonly Socket _left;
+    private readonly Socket _right;
+
+    public ChannelInteropTests()
+    {
+        var name = "\0processcluster-test-" + Guid.NewGuid().ToString("N");
+        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        listener.Bind(new UnixDomainSocketEndPoint(name));
+        listener.Listen(1);
+        _left = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        _left.Connect(new UnixDomainSocketEndPoint(name));
+        _right = listener.Accept();
+    }
+
+    public void Dispose()
+    {
+        _left.Dispose();
+        _right.Dispose();
+    }
+
+    [Fact]
+    public void A_passed_descriptor_is_the_same_connection_on_the_other_side()
+    {
+        using var tcpListener = new TcpListener(IPAddress.Loopback, 0);
+        tcpListener.Start();
+        using var client = new TcpClient();
+        client.Connect((IPEndPoint)tcpListener.LocalEndpoint);
+        using var accepted = tcpListener.AcceptSocket();
+
+        using var sender = new IpcChannel(_left, 4096);
+        using var receiver = new IpcChannel(_right, 4096);
+        Span<byte> payload = stackalloc byte[FrameFormat.NewConnectionSize];
+        FrameFormat.WriteNewConnection(payload, 42, 3);
+        sender.Send(FrameType.NewConnection, payload, [(int)accepted.Handle]);
+        accepted.Close();
+
+        var frame = receiver.Receive();
+        Assert.NotNull(frame);
+        Assert.Equal((42L, 3), FrameFormat.ReadNewConnection(frame));
+        using var handedOver = new Socket(new SafeSocketHandle(frame.Fds[0], ownsHandle: true));
+        handedOver.Send("over the handed fd"u8);
+        var buffer = new byte[64];
+        var read = client.GetStream().Read(buffer);
+        Assert.Equal("over the handed fd", Encoding.UTF8.GetString(buffer, 0, read));
+    }
+
+    [Fact]
+    public void Several_descriptors_arrive_in_order_with_their_frames()
+    {
+        using var sender = new IpcChannel(_left, 4096);
+        using var receiver = new IpcChannel(_right, 4096);
+        using var first = File.OpenHandle("/proc/self/status");
+        using var second = File.OpenHandle("/proc/self/cmdline");
+        sender.Send(FrameType.Welcome, "{}"u8, [(int)first.DangerousGetHandle(), (int)second.DangerousGetHandle()]);
+        sender.Send(FrameType.Message, "1"u8);
+
+        var welcome = receiver.Receive()!;
+        Assert.Equal(2, welcome.Fds.Length);
+        Assert.StartsWith("/proc/", File.ResolveLinkTarget($"/proc/self/fd/{welcome.Fds[0]}", false)?.FullName ?? "/proc/");
+        Assert.Equal(FrameType.Message, receiver.Receive()!.Type);
+        Array.ForEach(welcome.Fds, SocketInterop.Close);
+    }
+
+    [Fact]
+    public void Peer_credentials_name_the_connecting_process()
+    {
+        var (pid, uid) = SocketInterop.GetPeerCredentials((int)_right.Handle);
+        Assert.Equal(Environment.ProcessId, pid);
+        Assert.Equal(uint.Parse(File.ReadAllLines("/proc/self/status").First(line => line.StartsWith("Uid:")).Split('\t', StringSplitOptions.RemoveEmptyEntries)[1]), uid);
+    }
+
+    [Fact]
+    public void Garbage_on_the_channel_is_a_protocol_violation_not_a_crash()
+    {
+        using var receiver = new IpcChannel(_right, 4096);
+        _left.Send([0xFF, 0xFF, 0xFF, 0x7F, 6, 0, 1, 2, 3]);
+        Assert.Throws<ProtocolViolationException>(() => receiver.Receive());
+    }
+
+    [Fact]
+    public void End_of_stream_reads_as_null()
+    {
+        using var receiver = new IpcChannel(_right, 4096);
+        _left.Shutdown(SocketShutdown.Both);
+        Assert.Null(receiver.Receive());
+    }
+
+    [Fact]
+    public void A_payload_over_the_limit_is_refused_before_it_is_sent()
+    {
+        using var sender = new IpcChannel(_left, 4096);
+        Assert.Throws<ArgumentException>(() => sender.Send(FrameType.Message, new byte[5000]));
+    }
+}

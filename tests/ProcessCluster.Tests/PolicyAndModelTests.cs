@@ -1,0 +1,143 @@
+using System.Net;
+using ProcessCluster.Policies;
+using ProcessCluster.Worker;
+
+namespace ProcessCluster.Tests;
+
+public class RestartPolicyTests
+{
+    private readonly RestartPolicy _policy = RestartPolicy.Default;
+
+    [Fact]
+    public void A_worker_that_became_ready_is_replaced_at_once_and_clears_the_failure_count()
+    {
+        Assert.Equal((TimeSpan.Zero, 0), _policy.Decide(bootFailuresSoFar: 5, becameReady: true));
+    }
+
+    [Fact]
+    public void Boot_failures_back_off_exponentially_up_to_the_cap()
+    {
+        var failures = 0;
+        var delays = new List<double>();
+        for (var i = 0; i < 12; i++)
+        {
+            (var delay, failures) = _policy.Decide(failures, becameReady: false);
+            delays.Add(delay.TotalMilliseconds);
+        }
+
+        Assert.Equal([100, 200, 400, 800, 1600, 3200, 6400, 12800, 15000, 15000, 15000, 15000], delays);
+        Assert.Equal(12, failures);
+    }
+
+    [Fact]
+    public void The_delay_never_overflows()
+    {
+        var (delay, _) = _policy.Decide(int.MaxValue - 1, becameReady: false);
+        Assert.Equal(TimeSpan.FromSeconds(15), delay);
+    }
+}
+
+public class ExitStatusTests
+{
+    [Theory]
+    [InlineData(null, 9, "killed by signal SIGKILL")]
+    [InlineData(null, 15, "killed by signal SIGTERM")]
+    [InlineData(42, null, "exited with error code 42")]
+    [InlineData(137, null, "exited with error code 137")]
+    [InlineData(0, null, "exited cleanly")]
+    public void Describes_how_a_worker_ended(int? code, int? signal, string expected)
+    {
+        Assert.Equal(expected, new ExitStatus(code, signal).Describe());
+    }
+}
+
+public class ClusterEndpointTests
+{
+    [Theory]
+    [InlineData("http://127.0.0.1:3000", "127.0.0.1", 3000)]
+    [InlineData("http://0.0.0.0:0", "0.0.0.0", 0)]
+    [InlineData("http://*:8080", "::", 8080)]
+    [InlineData("http://+:8080/", "::", 8080)]
+    [InlineData("http://example.internal:81", "::", 81)]
+    [InlineData("http://[::1]:5000", "::1", 5000)]
+    [InlineData("https://10.1.2.3", "10.1.2.3", 443)]
+    public void Parses_urls_as_kestrel_binds_them(string url, string address, int port)
+    {
+        var endpoint = Assert.Single(ClusterEndpoint.Parse(url));
+        Assert.Equal(new IPEndPoint(IPAddress.Parse(address), port), endpoint.EndPoint);
+    }
+
+    [Fact]
+    public void Localhost_is_both_loopbacks_and_lists_split_on_semicolons()
+    {
+        var endpoints = ClusterEndpoint.ParseUrls(["http://localhost:3000;http://127.0.0.1:0"]);
+        Assert.Equal(["127.0.0.1:3000", "[::1]:3000", "127.0.0.1:0"], endpoints.Select(endpoint => endpoint.EndPoint.ToString()));
+    }
+
+    [Theory]
+    [InlineData("127.0.0.1:3000")]
+    [InlineData("http://127.0.0.1:99999")]
+    [InlineData("http://127.0.0.1:port")]
+    public void Rejects_what_is_not_a_url(string url)
+    {
+        Assert.Throws<FormatException>(() => ClusterEndpoint.Parse(url).ToList());
+    }
+}
+
+public class WorkerEndpointMatchTests
+{
+    private static WorkerEndpoint Endpoint(int index, string configured, string bound) =>
+        new(index, IPEndPoint.Parse(configured), IPEndPoint.Parse(bound), inbox: null, sharedListenFd: null);
+
+    private readonly IReadOnlyList<WorkerEndpoint> _endpoints =
+    [
+        Endpoint(0, "[::]:3000", "[::]:3000"),
+        Endpoint(1, "127.0.0.1:0", "127.0.0.1:41001"),
+        Endpoint(2, "127.0.0.1:0", "127.0.0.1:41002"),
+    ];
+
+    [Fact]
+    public void Any_address_requests_match_either_family()
+    {
+        Assert.Equal(0, WorkerEndpoint.Match(_endpoints, new HashSet<int>(), IPEndPoint.Parse("0.0.0.0:3000"))?.Index);
+        Assert.Equal(0, WorkerEndpoint.Match(_endpoints, new HashSet<int>(), IPEndPoint.Parse("[::]:3000"))?.Index);
+    }
+
+    [Fact]
+    public void Port_zero_requests_take_port_zero_endpoints_in_order()
+    {
+        Assert.Equal(1, WorkerEndpoint.Match(_endpoints, new HashSet<int>(), IPEndPoint.Parse("127.0.0.1:0"))?.Index);
+        Assert.Equal(2, WorkerEndpoint.Match(_endpoints, new HashSet<int> { 1 }, IPEndPoint.Parse("127.0.0.1:0"))?.Index);
+        Assert.Null(WorkerEndpoint.Match(_endpoints, new HashSet<int> { 1, 2 }, IPEndPoint.Parse("127.0.0.1:0")));
+    }
+
+    [Fact]
+    public void Other_addresses_are_not_the_clusters()
+    {
+        Assert.Null(WorkerEndpoint.Match(_endpoints, new HashSet<int>(), IPEndPoint.Parse("127.0.0.1:3001")));
+        Assert.Null(WorkerEndpoint.Match(_endpoints, new HashSet<int>(), IPEndPoint.Parse("10.0.0.1:0")));
+    }
+}
+
+public class ClusterOptionsTests
+{
+    [Fact]
+    public void Defaults_are_valid_and_run_one_worker_per_cpu()
+    {
+        var options = new ClusterOptions();
+        Assert.Empty(options.Validate());
+        Assert.Equal(Environment.ProcessorCount, options.Workers);
+        Assert.Equal(SchedulingMode.RoundRobin, options.Scheduling);
+    }
+
+    [Fact]
+    public void Each_bad_setting_is_named()
+    {
+        var options = new ClusterOptions { Workers = 0, MaxHandoffsInFlight = 0, DrainTimeout = TimeSpan.Zero, Scheduling = (SchedulingMode)7 };
+        var errors = options.Validate();
+        Assert.Contains(errors, error => error.StartsWith("Cluster:Workers", StringComparison.Ordinal));
+        Assert.Contains(errors, error => error.StartsWith("Cluster:MaxHandoffsInFlight", StringComparison.Ordinal));
+        Assert.Contains(errors, error => error.StartsWith("Cluster:DrainTimeout", StringComparison.Ordinal));
+        Assert.Contains(errors, error => error.StartsWith("Cluster:Scheduling", StringComparison.Ordinal));
+    }
+}
