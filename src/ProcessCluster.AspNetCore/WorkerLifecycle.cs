@@ -6,7 +6,8 @@ using ProcessCluster.Worker;
 namespace ProcessCluster.AspNetCore;
 
 /// <summary>
-/// Ties the worker's host to the primary: once the app has started (Kestrel listening) the worker reports ready;
+/// Ties the worker's host to the primary: once the app has started (Kestrel listening) the worker reports ready, and when it
+/// begins to shut down, for whatever reason, it says so and gets no more connections;
 /// when the primary asks it to stop, the host shuts down gracefully.
 /// </summary>
 internal sealed class WorkerLifecycle(ClusterWorker worker, IServer server, IHostApplicationLifetime lifetime) : IHostedService
@@ -19,6 +20,7 @@ internal sealed class WorkerLifecycle(ClusterWorker worker, IServer server, IHos
             var addresses = server.Features.Get<IServerAddressesFeature>()?.Addresses.ToList() ?? [];
             worker.ReportListening(addresses);
         });
+        lifetime.ApplicationStopping.Register(worker.ReportStopping);
         return Task.CompletedTask;
     }
 

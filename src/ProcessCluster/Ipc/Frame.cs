@@ -26,6 +26,9 @@ internal enum FrameType : byte
 
     /// <summary>Primary → worker: stop taking connections, finish what is in flight, exit.</summary>
     Disconnect = 7,
+
+    /// <summary>Worker → primary: the app is shutting down; send it nothing more.</summary>
+    Stopping = 8,
 }
 
 /// <summary>One frame: its type, payload and the descriptors that came with it (owned by the receiver).</summary>
@@ -47,7 +50,7 @@ internal static class FrameFormat
         return HeaderSize;
     }
 
-    public static bool IsKnown(FrameType type) => type is >= FrameType.Hello and <= FrameType.Disconnect;
+    public static bool IsKnown(FrameType type) => type is >= FrameType.Hello and <= FrameType.Stopping;
 
     /// <summary>NewConnection payload: connection id and endpoint index.</summary>
     public static void WriteNewConnection(Span<byte> destination, long connectionId, int endpoint)

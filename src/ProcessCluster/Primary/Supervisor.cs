@@ -225,6 +225,9 @@ internal sealed class Supervisor : IAsyncDisposable
             case FrameType.Message:
                 Post(new MessageReceived(worker, ParseMessage(frame)));
                 break;
+            case FrameType.Stopping:
+                Post(new WorkerStopping(worker));
+                break;
             default:
                 throw new ProtocolViolationException($"a worker may not send {frame.Type} frames");
         }
@@ -287,6 +290,14 @@ internal sealed class Supervisor : IAsyncDisposable
                 break;
             case StopRequested(var worker):
                 Stop(worker);
+                break;
+            case WorkerStopping(var worker):
+                if (!worker.IsDead)
+                {
+                    worker.State = WorkerState.Stopping;
+                    _dispatcher?.Retire(worker);
+                }
+
                 break;
             case StopAll:
                 StopEveryone();
@@ -487,6 +498,8 @@ internal sealed class Supervisor : IAsyncDisposable
     private sealed record Exited(WorkerHandle Worker, ExitStatus Status) : SupervisorEvent;
 
     private sealed record StopRequested(WorkerHandle Worker) : SupervisorEvent;
+
+    private sealed record WorkerStopping(WorkerHandle Worker) : SupervisorEvent;
 
     private sealed record StopAll : SupervisorEvent;
 

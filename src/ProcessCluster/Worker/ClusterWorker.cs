@@ -96,6 +96,19 @@ public sealed class ClusterWorker
     public void ReportListening(IReadOnlyList<string> addresses) =>
         _channel.SendJson(FrameType.Listening, new ListeningMessage(addresses), IpcJson.Default.ListeningMessage);
 
+    /// <summary>Tells the primary the app is shutting down: it gets no more connections.</summary>
+    public void ReportStopping()
+    {
+        try
+        {
+            _channel.Send(FrameType.Stopping, []);
+        }
+        catch (Exception error) when (error is Win32Exception or ObjectDisposedException)
+        {
+            // Nobody left to tell.
+        }
+    }
+
     /// <summary>Claims the endpoint a server's bind request stands for (see <see cref="WorkerEndpoint.Match"/>).</summary>
     public WorkerEndpoint? ClaimEndpoint(IPEndPoint requested)
     {

@@ -1,0 +1,200 @@
+using System.Net.Sockets;
+using System.Text;
+
+namespace ProcessCluster.IntegrationTests;
+
+/// <summary>The cluster core against the real demo: real processes, real sockets, real HTTP, in both scheduling modes.</summary>
+public class ClusterCoreTests
+{
+    private static readonly TimeSpan ReplacementDeadline = TimeSpan.FromSeconds(5);
+
+    [Theory]
+    [InlineData("RoundRobin")]
+    [InlineData("Shared")]
+    public async Task Answers_come_from_at_least_two_worker_processes(string scheduling)
+    {
+        await using var cluster = await DemoCluster.StartAsync(scheduling, workers: 2);
+        using var client = new DemoClient(cluster.BaseAddress);
+        var pids = new HashSet<int>();
+        for (var i = 0; i < 400 && pids.Count < 2; i++)
+        {
+            pids.Add(await client.HelloPidAsync());
+        }
+
+        Assert.Equal(2, pids.Count);
+        Assert.Subset(cluster.ChildPids().ToHashSet(), pids);
+        Assert.DoesNotContain(cluster.PrimaryPid, pids);
+        var cpu = await client.GetAsync("/");
+        Assert.Matches(@"^response from: \d+$", cpu);
+    }
+
+    [Theory]
+    [InlineData("RoundRobin")]
+    [InlineData("Shared")]
+    public async Task Kill_process_route_is_logged_and_a_replacement_answers(string scheduling)
+    {
+        await using var cluster = await DemoCluster.StartAsync(scheduling, workers: 2);
+        using var client = new DemoClient(cluster.BaseAddress);
+        var original = cluster.ReadyWorkerPids();
+        var answer = await client.GetAsync("/kill-process");
+        var victim = int.Parse(answer.Split(' ')[1]);
+        Assert.Equal($"process: {victim} died", answer);
+
+        await cluster.WaitForLineAsync(line => line.Contains($"(pid {victim}) exited cleanly; starting a replacement"), ReplacementDeadline);
+        await AReplacementAnswersAsync(cluster, client, original);
+    }
+
+    [Theory]
+    [InlineData("RoundRobin")]
+    [InlineData("Shared")]
+    public async Task Sigkill_of_a_worker_is_logged_by_signal_name_and_a_replacement_answers(string scheduling)
+    {
+        await using var cluster = await DemoCluster.StartAsync(scheduling, workers: 2);
+        using var client = new DemoClient(cluster.BaseAddress);
+        var original = cluster.ReadyWorkerPids();
+        var victim = original[0];
+        ProcessTree.Kill(victim);
+
+        await cluster.WaitForLineAsync(line => line.Contains($"(pid {victim}) killed by signal SIGKILL"), ReplacementDeadline);
+        await AReplacementAnswersAsync(cluster, client, original);
+    }
+
+    [Theory]
+    [InlineData("RoundRobin")]
+    [InlineData("Shared")]
+    public async Task A_workers_exit_code_is_reported(string scheduling)
+    {
+        await using var cluster = await DemoCluster.StartAsync(scheduling, workers: 2);
+        using var client = new DemoClient(cluster.BaseAddress);
+        var answer = await client.GetAsync("/exit/42");
+        var victim = int.Parse(answer.Split(' ')[1]);
+
+        await cluster.WaitForLineAsync(line => line.Contains($"(pid {victim}) exited with error code 42"), ReplacementDeadline);
+    }
+
+    [Theory]
+    [InlineData("RoundRobin")]
+    [InlineData("Shared")]
+    public async Task Sigkill_of_the_primary_leaves_no_worker_alive_after_one_second(string scheduling)
+    {
+        await using var cluster = await DemoCluster.StartAsync(scheduling, workers: 2);
+        var workers = cluster.ChildPids();
+        Assert.Equal(2, workers.Count);
+        using var client = new DemoClient(cluster.BaseAddress, TimeSpan.FromSeconds(30));
+        var spinning = client.GetAsync("/spin/20000");
+        await Poll.UntilAsync(() => workers.Any(pid => CpuTicks(pid) > 0), TimeSpan.FromSeconds(5), "a busy worker");
+        await Task.Delay(200);
+
+        ProcessTree.Kill(cluster.PrimaryPid);
+        var killedAt = DateTime.UtcNow;
+        await Poll.UntilAsync(() => workers.All(pid => !ProcessTree.IsAlive(pid)), TimeSpan.FromSeconds(1), "worker exit");
+        Assert.True(DateTime.UtcNow - killedAt < TimeSpan.FromSeconds(1));
+        await Assert.ThrowsAnyAsync<Exception>(() => spinning);
+    }
+
+    [Theory]
+    [InlineData("RoundRobin")]
+    [InlineData("Shared")]
+    public async Task Two_endpoints_on_port_zero_each_get_one_real_port_shared_by_all_workers(string scheduling)
+    {
+        await using var cluster = await DemoCluster.StartAsync(scheduling, workers: 2, urls: "http://127.0.0.1:0;http://127.0.0.1:0");
+        Assert.Equal(2, cluster.Urls.Count);
+        var ports = cluster.Urls.Select(url => new Uri(url).Port).ToList();
+        Assert.DoesNotContain(0, ports);
+        Assert.NotEqual(ports[0], ports[1]);
+
+        foreach (var port in ports)
+        {
+            using var client = new DemoClient(new Uri($"http://127.0.0.1:{port}"));
+            var pids = new HashSet<int>();
+            for (var i = 0; i < 400 && pids.Count < 2; i++)
+            {
+                pids.Add(await client.HelloPidAsync());
+            }
+
+            Assert.Equal(2, pids.Count);
+        }
+    }
+
+    [Fact]
+    public async Task Sequential_new_connections_split_evenly_in_round_robin()
+    {
+        await using var cluster = await DemoCluster.StartAsync("RoundRobin", workers: 2);
+        using var client = new DemoClient(cluster.BaseAddress);
+        var counts = new Dictionary<int, int>();
+        for (var i = 0; i < 200; i++)
+        {
+            var pid = await client.HelloPidAsync();
+            counts[pid] = counts.GetValueOrDefault(pid) + 1;
+        }
+
+        Assert.Equal([100, 100], counts.Values);
+    }
+
+    [Fact]
+    public async Task A_process_that_is_not_a_child_cannot_talk_on_the_primarys_channel()
+    {
+        await using var cluster = await DemoCluster.StartAsync("RoundRobin", workers: 1);
+        var worker = cluster.ChildPids().Single();
+        // Everything a worker knows — channel name, its id and secret — stolen from its environment.
+        var environment = ProcessTree.Environment(worker);
+        var hello = Encoding.UTF8.GetBytes(
+            $"{{\"WorkerId\":{environment["PROCESSCLUSTER_WORKER_ID"]},\"Secret\":\"{environment["PROCESSCLUSTER_SECRET"]}\"}}");
+
+        using var intruder = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        intruder.Connect(new UnixDomainSocketEndPoint("\0" + environment["PROCESSCLUSTER_CHANNEL"]));
+        var frame = new byte[6 + hello.Length];
+        BitConverter.TryWriteBytes(frame, hello.Length);
+        frame[4] = 1;
+        hello.CopyTo(frame, 6);
+        try
+        {
+            intruder.Send(frame);
+        }
+        catch (SocketException)
+        {
+            // Already cut off: also a refusal.
+        }
+
+        // The primary closes on it without a word: end of stream, or a reset since the hello went unread.
+        intruder.ReceiveTimeout = 5000;
+        try
+        {
+            Assert.Equal(0, intruder.Receive(new byte[64]));
+        }
+        catch (SocketException error) when (error.SocketErrorCode == SocketError.ConnectionReset)
+        {
+        }
+
+        await cluster.WaitForLineAsync(line => line.Contains($"Refused a channel connection from pid {Environment.ProcessId}"), TimeSpan.FromSeconds(5));
+
+        using var client = new DemoClient(cluster.BaseAddress);
+        Assert.Equal(worker, await client.HelloPidAsync());
+    }
+
+    private static async Task AReplacementAnswersAsync(DemoCluster cluster, DemoClient client, IReadOnlyList<int> original)
+    {
+        await Poll.UntilAsync(
+            async () =>
+            {
+                var pid = await client.HelloPidAsync();
+                return original.Contains(pid) ? null : (object)pid;
+            },
+            ReplacementDeadline,
+            "answer from a replacement worker");
+        await Poll.UntilAsync(() => cluster.ReadyWorkerPids().Count == 2, ReplacementDeadline, "two ready workers in the log");
+    }
+
+    private static long CpuTicks(int pid)
+    {
+        try
+        {
+            var fields = File.ReadAllText($"/proc/{pid}/stat").Split(')')[1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            return long.Parse(fields[11]) + long.Parse(fields[12]);
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
+    }
+}
