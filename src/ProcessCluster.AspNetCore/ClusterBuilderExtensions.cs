@@ -18,12 +18,18 @@ public static class ClusterBuilderExtensions
     /// <summary>
     /// Makes this app a cluster. Started normally, the process becomes the primary: it listens on the app's URLs and
     /// starts <see cref="ClusterOptions.Workers"/> copies of itself, serving nothing itself. In those copies the same
-    /// call makes Kestrel serve the connections the primary provides. Settings come from the "Cluster" section.
+    /// call makes Kestrel serve the connections the primary provides. Settings come from the "Cluster" section;
+    /// with Cluster:Enabled=false the app runs as one plain Kestrel process.
     /// </summary>
     public static WebApplicationBuilder UseCluster(this WebApplicationBuilder builder, Action<ClusterOptions>? configure = null)
     {
         var options = BindOptions(builder.Configuration, configure);
         builder.Services.AddSingleton(options);
+        if (!options.Enabled)
+        {
+            return builder;
+        }
+
         if (Cluster.IsPrimary)
         {
             builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = options.DrainTimeout + TimeSpan.FromSeconds(10));

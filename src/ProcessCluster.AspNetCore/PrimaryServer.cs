@@ -41,7 +41,10 @@ internal sealed class PrimaryServer : IServer
 
     public Task StopAsync(CancellationToken cancellationToken) => _primary.StopAsync(cancellationToken);
 
-    public void Dispose() => _primary.DisposeAsync().AsTask().GetAwaiter().GetResult();
+    /// <summary>Nothing to release: the container owns and disposes the <see cref="ClusterPrimary"/>.</summary>
+    public void Dispose()
+    {
+    }
 
     private sealed class AddressesFeature : IServerAddressesFeature
     {

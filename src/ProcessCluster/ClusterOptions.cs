@@ -5,6 +5,9 @@ public sealed class ClusterOptions
 {
     public const string SectionName = "Cluster";
 
+    /// <summary>False runs the app as one plain process, as if it were not a cluster (for debugging, or a baseline).</summary>
+    public bool Enabled { get; set; } = true;
+
     /// <summary>How many workers to run; defaults to the number of CPUs.</summary>
     public int Workers { get; set; } = Environment.ProcessorCount;
 

@@ -39,6 +39,7 @@ internal sealed class Supervisor : IAsyncDisposable
     private int _lastWorkerId;
     private int _bootFailures;
     private volatile bool _stopping;
+    private int _disposed;
 
     public Supervisor(ClusterOptions options, WorkerCommand command, ClusterPrimary events, ILogger logger)
     {
@@ -467,6 +468,11 @@ internal sealed class Supervisor : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         _stopping = true;
         await _lifetime.CancelAsync().ConfigureAwait(false);
         _queue.Writer.TryComplete();
