@@ -1,4 +1,6 @@
 using ProcessCluster.AspNetCore;
+using ProcessCluster.Primary;
+using ProcessCluster.Worker;
 using SeedDemo;
 
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
@@ -38,5 +40,16 @@ app.MapGet("/spin/{milliseconds:int}", (int milliseconds) =>
     CpuWork.Spin(TimeSpan.FromMilliseconds(milliseconds));
     return $"spun in: {pid}";
 });
+
+// Node-style messages, both ways: the primary greets each worker as it comes online, the worker answers.
+if (app.Services.GetService<ClusterPrimary>() is { } primary)
+{
+    primary.Online += (_, e) => e.Worker.Send(new { greeting = "hello", worker = e.Worker.Id });
+    primary.Message += (_, e) => app.Logger.LogInformation("Worker {Id} (pid {Pid}) says {Message}", e.Worker.Id, e.Worker.ProcessId, e.Message);
+}
+else if (app.Services.GetService<ClusterWorker>() is { } worker)
+{
+    worker.Message += (_, message) => worker.Send(new { reply = message, pid });
+}
 
 app.Run();

@@ -172,6 +172,24 @@ public class ClusterCoreTests
         Assert.Equal(worker, await client.HelloPidAsync());
     }
 
+    [Fact]
+    public async Task Messages_go_both_ways_as_json_with_the_senders_identity()
+    {
+        // The demo's primary greets each worker on 'online'; each worker answers with the greeting and its pid.
+        await using var cluster = await DemoCluster.StartAsync("RoundRobin", workers: 2);
+        var workers = cluster.ChildPids();
+        Assert.Equal(2, workers.Count);
+        foreach (var pid in workers)
+        {
+            var line = await cluster.WaitForLineAsync(candidate => candidate.Contains($"(pid {pid}) says"), TimeSpan.FromSeconds(5));
+            var match = System.Text.RegularExpressions.Regex.Match(line, @"Worker (\d+) \(pid (\d+)\) says (.+)$");
+            Assert.True(match.Success, line);
+            Assert.Equal(
+                $"{{\"reply\":{{\"greeting\":\"hello\",\"worker\":{match.Groups[1].Value}}},\"pid\":{pid}}}",
+                match.Groups[3].Value);
+        }
+    }
+
     private static async Task AReplacementAnswersAsync(DemoCluster cluster, DemoClient client, IReadOnlyList<int> original)
     {
         await Poll.UntilAsync(

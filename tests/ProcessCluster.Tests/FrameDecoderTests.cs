@@ -114,10 +114,10 @@ public class FrameDecoderTests
     [Fact]
     public void Checks_the_size_of_fixed_payloads()
     {
-        var frame = new Frame(FrameType.Ack, new byte[3], []);
-        Assert.Throws<ProtocolViolationException>(() => FrameFormat.ReadAck(frame));
-        Span<byte> ack = stackalloc byte[FrameFormat.AckSize];
-        FrameFormat.WriteAck(ack, 1234567890123, accepted: true);
-        Assert.Equal((1234567890123L, true), FrameFormat.ReadAck(new Frame(FrameType.Ack, ack.ToArray(), [])));
+        Assert.Throws<ProtocolViolationException>(() => FrameFormat.ReadAcks(new Frame(FrameType.Ack, new byte[10], [])));
+        Assert.Throws<ProtocolViolationException>(() => FrameFormat.ReadAcks(new Frame(FrameType.Ack, [], [])));
+        var payload = FrameFormat.WriteAcks([(1234567890123, true), (7, false)]);
+        Assert.Equal([(1234567890123L, true), (7L, false)], FrameFormat.ReadAcks(new Frame(FrameType.Ack, payload, [])));
+        Assert.Throws<ProtocolViolationException>(() => FrameFormat.ReadNewConnection(new Frame(FrameType.NewConnection, new byte[10], [])));
     }
 }

@@ -96,24 +96,33 @@ internal sealed class RoundRobinDispatcher : IDisposable
         }
     }
 
-    public void OnAck(WorkerHandle worker, long connectionId, bool accepted)
+    /// <summary>The worker took these connections (the primary closes its copies) or refused them (they go to others).</summary>
+    public void OnAcks(WorkerHandle worker, IReadOnlyList<(long ConnectionId, bool Accepted)> acks)
     {
         lock (_lock)
         {
             var target = _targets.Find(candidate => candidate.Worker == worker);
-            if (target is null || !target.InFlight.Remove(connectionId, out var connection))
+            if (target is null)
             {
                 return;
             }
 
-            if (accepted)
+            foreach (var (connectionId, accepted) in acks)
             {
-                SocketInterop.Close(connection.Fd);
-                target.Dispatched++;
-            }
-            else
-            {
-                _pending.AddFirst(connection);
+                if (!target.InFlight.Remove(connectionId, out var connection))
+                {
+                    continue;
+                }
+
+                if (accepted)
+                {
+                    SocketInterop.Close(connection.Fd);
+                    target.Dispatched++;
+                }
+                else
+                {
+                    _pending.AddFirst(connection);
+                }
             }
 
             RemoveIfDone(target);

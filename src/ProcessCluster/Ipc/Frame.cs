@@ -67,19 +67,37 @@ internal static class FrameFormat
         return (BinaryPrimitives.ReadInt64LittleEndian(frame.Payload), BinaryPrimitives.ReadUInt16LittleEndian(frame.Payload.AsSpan(8)));
     }
 
-    /// <summary>Ack payload: connection id and whether the worker took it.</summary>
-    public static void WriteAck(Span<byte> destination, long connectionId, bool accepted)
+    /// <summary>Ack payload: one or more (connection id, whether the worker took it) entries of 9 bytes each.</summary>
+    public const int AckEntrySize = 9;
+
+    public static byte[] WriteAcks(IReadOnlyList<(long ConnectionId, bool Accepted)> acks)
     {
-        BinaryPrimitives.WriteInt64LittleEndian(destination, connectionId);
-        destination[8] = accepted ? (byte)1 : (byte)0;
+        var payload = new byte[acks.Count * AckEntrySize];
+        for (var i = 0; i < acks.Count; i++)
+        {
+            var entry = payload.AsSpan(i * AckEntrySize);
+            BinaryPrimitives.WriteInt64LittleEndian(entry, acks[i].ConnectionId);
+            entry[8] = acks[i].Accepted ? (byte)1 : (byte)0;
+        }
+
+        return payload;
     }
 
-    public const int AckSize = 9;
-
-    public static (long ConnectionId, bool Accepted) ReadAck(Frame frame)
+    public static (long ConnectionId, bool Accepted)[] ReadAcks(Frame frame)
     {
-        Expect(frame, AckSize, 0);
-        return (BinaryPrimitives.ReadInt64LittleEndian(frame.Payload), frame.Payload[8] != 0);
+        if (frame.Payload.Length == 0 || frame.Payload.Length % AckEntrySize != 0 || frame.Fds.Length != 0)
+        {
+            throw new ProtocolViolationException($"malformed Ack frame: {frame.Payload.Length} bytes and {frame.Fds.Length} descriptors");
+        }
+
+        var acks = new (long, bool)[frame.Payload.Length / AckEntrySize];
+        for (var i = 0; i < acks.Length; i++)
+        {
+            var entry = frame.Payload.AsSpan(i * AckEntrySize);
+            acks[i] = (BinaryPrimitives.ReadInt64LittleEndian(entry), entry[8] != 0);
+        }
+
+        return acks;
     }
 
     private static void Expect(Frame frame, int payloadLength, int fdCount)

@@ -217,8 +217,7 @@ internal sealed class Supervisor : IAsyncDisposable
         switch (frame.Type)
         {
             case FrameType.Ack:
-                var (connectionId, accepted) = FrameFormat.ReadAck(frame);
-                _dispatcher?.OnAck(worker, connectionId, accepted);
+                _dispatcher?.OnAcks(worker, FrameFormat.ReadAcks(frame));
                 break;
             case FrameType.Listening:
                 Post(new Listening(worker, IpcChannel.ReadJson(frame, IpcJson.Default.ListeningMessage).Addresses));

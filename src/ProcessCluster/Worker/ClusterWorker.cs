@@ -18,8 +18,12 @@ public sealed class ClusterWorker
 {
     private readonly IpcChannel _channel;
     private readonly ILogger _logger;
-    private readonly Channel<Action> _inbound = Channel.CreateUnbounded<Action>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Channel<JsonElement> _messages = Channel.CreateUnbounded<JsonElement>(new UnboundedChannelOptions { SingleReader = true });
     private readonly HashSet<int> _claimed = [];
+    private readonly List<(long ConnectionId, bool Accepted)> _pendingAcks = [];
+    private bool _ackFlushScheduled;
+    private EventHandler<JsonElement>? _message;
+    private int _deliveryStarted;
     private int _disconnectRequested;
 
     private ClusterWorker(IpcChannel channel, WelcomeMessage welcome, int[] sharedFds, ILogger logger)
@@ -43,8 +47,23 @@ public sealed class ClusterWorker
 
     public IReadOnlyList<WorkerEndpoint> Endpoints { get; }
 
-    /// <summary>A message from the primary. Handlers run one at a time, in the order the messages were sent.</summary>
-    public event EventHandler<JsonElement>? Message;
+    /// <summary>
+    /// A message from the primary. Handlers run one at a time, in the order the messages were sent. Messages that
+    /// arrive before the first handler is attached wait for it, so none is lost to start-up order.
+    /// </summary>
+    public event EventHandler<JsonElement>? Message
+    {
+        add
+        {
+            _message += value;
+            if (Interlocked.Exchange(ref _deliveryStarted, 1) == 0)
+            {
+                _ = DeliverMessagesAsync();
+            }
+        }
+
+        remove => _message -= value;
+    }
 
     /// <summary>The primary asks this worker to stop: finish in-flight work and exit.</summary>
     public event EventHandler? DisconnectRequested;
@@ -80,7 +99,6 @@ public sealed class ClusterWorker
 
         var worker = new ClusterWorker(channel, welcome, frame.Fds, logger);
         new Thread(worker.ReadLoop) { IsBackground = true, Name = "cluster-worker-channel" }.Start();
-        _ = worker.DeliverInboundAsync();
         Cluster.Worker = worker;
         return worker;
     }
@@ -141,10 +159,36 @@ public sealed class ClusterWorker
         }
     }
 
+    /// <summary>
+    /// Queues an acknowledgement; they leave in batches, one frame for all that gathered while a flush was pending,
+    /// so a busy worker pays one send (and the primary one wake-up) for many connections.
+    /// </summary>
     private void Acknowledge(long connectionId, bool accepted)
     {
-        Span<byte> payload = stackalloc byte[FrameFormat.AckSize];
-        FrameFormat.WriteAck(payload, connectionId, accepted);
+        lock (_pendingAcks)
+        {
+            _pendingAcks.Add((connectionId, accepted));
+            if (_ackFlushScheduled)
+            {
+                return;
+            }
+
+            _ackFlushScheduled = true;
+        }
+
+        ThreadPool.UnsafeQueueUserWorkItem(static worker => worker.FlushAcks(), this, preferLocal: false);
+    }
+
+    private void FlushAcks()
+    {
+        byte[] payload;
+        lock (_pendingAcks)
+        {
+            payload = FrameFormat.WriteAcks(_pendingAcks);
+            _pendingAcks.Clear();
+            _ackFlushScheduled = false;
+        }
+
         try
         {
             _channel.Send(FrameType.Ack, payload);
@@ -196,15 +240,14 @@ public sealed class ClusterWorker
             case FrameType.Message:
                 using (var document = ParseMessage(frame))
                 {
-                    var message = document.RootElement.Clone();
-                    _inbound.Writer.TryWrite(() => Message?.Invoke(this, message));
+                    _messages.Writer.TryWrite(document.RootElement.Clone());
                 }
 
                 break;
             case FrameType.Disconnect:
                 if (Interlocked.Exchange(ref _disconnectRequested, 1) == 0)
                 {
-                    _inbound.Writer.TryWrite(() => DisconnectRequested?.Invoke(this, EventArgs.Empty));
+                    _ = Task.Run(() => DisconnectRequested?.Invoke(this, EventArgs.Empty));
                 }
 
                 break;
@@ -226,13 +269,13 @@ public sealed class ClusterWorker
         }
     }
 
-    private async Task DeliverInboundAsync()
+    private async Task DeliverMessagesAsync()
     {
-        await foreach (var deliver in _inbound.Reader.ReadAllAsync().ConfigureAwait(false))
+        await foreach (var message in _messages.Reader.ReadAllAsync().ConfigureAwait(false))
         {
             try
             {
-                deliver();
+                _message?.Invoke(this, message);
             }
             catch (Exception error)
             {
