@@ -31,46 +31,40 @@ public class ClusterCoreTests
     [Theory]
     [InlineData("RoundRobin")]
     [InlineData("Shared")]
-    public async Task Kill_process_route_is_logged_and_a_replacement_answers(string scheduling)
-    {
-        await using var cluster = await DemoCluster.StartAsync(scheduling, workers: 2);
-        using var client = new DemoClient(cluster.BaseAddress);
-        var original = cluster.ReadyWorkerPids();
-        var answer = await client.GetAsync("/kill-process");
-        var victim = int.Parse(answer.Split(' ')[1]);
-        Assert.Equal($"process: {victim} died", answer);
-
-        await cluster.WaitForLineAsync(line => line.Contains($"(pid {victim}) exited cleanly; starting a replacement"), ReplacementDeadline);
-        await AReplacementAnswersAsync(cluster, client, original);
-    }
-
-    [Theory]
-    [InlineData("RoundRobin")]
-    [InlineData("Shared")]
-    public async Task Sigkill_of_a_worker_is_logged_by_signal_name_and_a_replacement_answers(string scheduling)
-    {
-        await using var cluster = await DemoCluster.StartAsync(scheduling, workers: 2);
-        using var client = new DemoClient(cluster.BaseAddress);
-        var original = cluster.ReadyWorkerPids();
-        var victim = original[0];
-        ProcessTree.Kill(victim);
-
-        await cluster.WaitForLineAsync(line => line.Contains($"(pid {victim}) killed by signal SIGKILL"), ReplacementDeadline);
-        await AReplacementAnswersAsync(cluster, client, original);
-    }
+    public Task Kill_process_route_is_logged_and_a_replacement_answers(string scheduling) =>
+        AWorkerDeathIsLoggedAndRepairedAsync(
+            scheduling,
+            async (_, client) =>
+            {
+                var answer = await client.GetAsync("/kill-process");
+                var victim = int.Parse(answer.Split(' ')[1]);
+                Assert.Equal($"process: {victim} died", answer);
+                return victim;
+            },
+            victim => $"(pid {victim}) exited cleanly; starting a replacement");
 
     [Theory]
     [InlineData("RoundRobin")]
     [InlineData("Shared")]
-    public async Task A_workers_exit_code_is_reported(string scheduling)
-    {
-        await using var cluster = await DemoCluster.StartAsync(scheduling, workers: 2);
-        using var client = new DemoClient(cluster.BaseAddress);
-        var answer = await client.GetAsync("/exit/42");
-        var victim = int.Parse(answer.Split(' ')[1]);
+    public Task Sigkill_of_a_worker_is_logged_by_signal_name_and_a_replacement_answers(string scheduling) =>
+        AWorkerDeathIsLoggedAndRepairedAsync(
+            scheduling,
+            (cluster, _) =>
+            {
+                var victim = cluster.ReadyWorkerPids()[0];
+                ProcessTree.Kill(victim);
+                return Task.FromResult(victim);
+            },
+            victim => $"(pid {victim}) killed by signal SIGKILL; starting a replacement");
 
-        await cluster.WaitForLineAsync(line => line.Contains($"(pid {victim}) exited with error code 42"), ReplacementDeadline);
-    }
+    [Theory]
+    [InlineData("RoundRobin")]
+    [InlineData("Shared")]
+    public Task A_workers_exit_code_is_reported(string scheduling) =>
+        AWorkerDeathIsLoggedAndRepairedAsync(
+            scheduling,
+            async (_, client) => int.Parse((await client.GetAsync("/exit/42")).Split(' ')[1]),
+            victim => $"(pid {victim}) exited with error code 42; starting a replacement");
 
     [Theory]
     [InlineData("RoundRobin")]
@@ -132,6 +126,22 @@ public class ClusterCoreTests
     }
 
     [Fact]
+    public async Task While_no_worker_lives_the_primary_holds_connections_for_the_next_one()
+    {
+        await using var cluster = await DemoCluster.StartAsync("RoundRobin", workers: 1);
+        using var client = new DemoClient(cluster.BaseAddress);
+        var only = cluster.ReadyWorkerPids().Single();
+        ProcessTree.Kill(only);
+        await Poll.UntilAsync(() => !ProcessTree.IsAlive(only), TimeSpan.FromSeconds(5), "the worker's death");
+
+        // No worker is alive now: Node would refuse these. They wait in the primary and the replacement serves them.
+        var requests = Enumerable.Range(0, 5).Select(_ => client.HelloPidAsync()).ToList();
+        var pids = await Task.WhenAll(requests);
+        Assert.All(pids, pid => Assert.NotEqual(only, pid));
+        await cluster.WaitForLineAsync(line => line.Contains($"(pid {only}) killed by signal SIGKILL"), ReplacementDeadline);
+    }
+
+    [Fact]
     public async Task A_process_that_is_not_a_child_cannot_talk_on_the_primarys_channel()
     {
         await using var cluster = await DemoCluster.StartAsync("RoundRobin", workers: 1);
@@ -188,6 +198,22 @@ public class ClusterCoreTests
                 $"{{\"reply\":{{\"greeting\":\"hello\",\"worker\":{match.Groups[1].Value}}},\"pid\":{pid}}}",
                 match.Groups[3].Value);
         }
+    }
+
+    /// <summary>Kills one worker of a fresh 2-worker cluster; the primary must log how it died and a replacement must answer.</summary>
+    private static async Task AWorkerDeathIsLoggedAndRepairedAsync(
+        string scheduling,
+        Func<DemoCluster, DemoClient, Task<int>> killOne,
+        Func<int, string> expectedLog)
+    {
+        await using var cluster = await DemoCluster.StartAsync(scheduling, workers: 2);
+        using var client = new DemoClient(cluster.BaseAddress);
+        var original = cluster.ReadyWorkerPids();
+        var victim = await killOne(cluster, client);
+        Assert.Contains(victim, original);
+
+        await cluster.WaitForLineAsync(line => line.Contains(expectedLog(victim)), ReplacementDeadline);
+        await AReplacementAnswersAsync(cluster, client, original);
     }
 
     private static async Task AReplacementAnswersAsync(DemoCluster cluster, DemoClient client, IReadOnlyList<int> original)

@@ -88,9 +88,10 @@ internal sealed class Supervisor : IAsyncDisposable
     public WorkerHandle Fork(IReadOnlyDictionary<string, string>? environment)
     {
         ObjectDisposedException.ThrowIf(_stopping, this);
+        var channels = _channels ?? throw new InvalidOperationException("start the cluster before forking workers");
         var worker = new WorkerHandle(Interlocked.Increment(ref _lastWorkerId), ChannelListener.NewSecret(), DateTimeOffset.UtcNow, this);
         var variables = (environment ?? new Dictionary<string, string>())
-            .Concat(new WorkerEnvironment(worker.Id, _channels!.Name, worker.Secret, Environment.ProcessId).ToVariables());
+            .Concat(new WorkerEnvironment(worker.Id, channels.Name, worker.Secret, Environment.ProcessId).ToVariables());
         _launcher.Spawn(
             _command,
             variables,

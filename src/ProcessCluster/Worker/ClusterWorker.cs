@@ -208,14 +208,21 @@ public sealed class ClusterWorker
                 Handle(frame);
             }
 
-            _logger.LogCritical("Worker {Id} lost its channel: the primary is gone; exiting", Id);
+            ExitForLostChannel("the primary is gone");
         }
         catch (Exception error) when (error is ProtocolViolationException or Win32Exception)
         {
-            _logger.LogCritical("Worker {Id} dropped its channel ({Reason}); exiting", Id, error.Message);
+            ExitForLostChannel(error.Message);
         }
+    }
 
-        // Without its primary a worker gets no connections (RoundRobin) or would serve unsupervised (Shared).
+    /// <summary>
+    /// Without its primary a worker gets no connections (RoundRobin) or would serve unsupervised (Shared): it ends now.
+    /// The line goes straight to stderr, since the logger's queue would not be flushed by an immediate exit.
+    /// </summary>
+    private void ExitForLostChannel(string reason)
+    {
+        Console.Error.WriteLine($"Worker {Id} (pid {Environment.ProcessId}) lost its channel ({reason}); exiting");
         ProcessInterop.ExitImmediately(1);
     }
 
