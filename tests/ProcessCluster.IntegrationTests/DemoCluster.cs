@@ -138,7 +138,7 @@ public sealed partial class DemoCluster : IAsyncDisposable
         _process.Dispose();
     }
 
-    private static string DemoAssembly
+    public static string DemoAssembly
     {
         get
         {
