@@ -33,18 +33,6 @@ internal sealed class RoundRobinDispatcher : IDisposable
         _logger = logger;
     }
 
-    /// <summary>Connections accepted and not yet handed to any worker.</summary>
-    public int PendingCount
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return _pending.Count;
-            }
-        }
-    }
-
     public void Start()
     {
         foreach (var endpoint in _endpoints)
@@ -117,7 +105,6 @@ internal sealed class RoundRobinDispatcher : IDisposable
                 if (accepted)
                 {
                     SocketInterop.Close(connection.Fd);
-                    target.Dispatched++;
                 }
                 else
                 {
@@ -135,15 +122,6 @@ internal sealed class RoundRobinDispatcher : IDisposable
         if (target.Retired && target.InFlight.Count == 0)
         {
             RemoveTargetAt(_targets.IndexOf(target));
-        }
-    }
-
-    /// <summary>How many connections each worker took, by worker id.</summary>
-    public IReadOnlyDictionary<int, long> DispatchedByWorker()
-    {
-        lock (_lock)
-        {
-            return _targets.ToDictionary(target => target.Worker.Id, target => target.Dispatched);
         }
     }
 
@@ -318,8 +296,6 @@ internal sealed class RoundRobinDispatcher : IDisposable
         public IpcChannel Channel { get; } = channel;
 
         public Dictionary<long, PendingConnection> InFlight { get; } = [];
-
-        public long Dispatched { get; set; }
 
         public bool Retired { get; set; }
     }

@@ -10,8 +10,6 @@ internal static unsafe partial class Libc
     private const string Lib = "libc";
 
     public const int EINTR = 4;
-    public const int EAGAIN = 11;
-    public const int ECHILD = 10;
 
     public const int SOL_SOCKET = 1;
     public const int SCM_RIGHTS = 1;

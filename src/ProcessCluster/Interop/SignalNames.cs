@@ -3,7 +3,6 @@ namespace ProcessCluster.Interop;
 /// <summary>Linux signal numbers and their names, for logs a person can read.</summary>
 internal static class SignalNames
 {
-    public const int SIGINT = 2;
     public const int SIGKILL = 9;
     public const int SIGTERM = 15;
 

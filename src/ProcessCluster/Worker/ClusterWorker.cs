@@ -151,14 +151,6 @@ public sealed class ClusterWorker
         }
     }
 
-    public void ReleaseEndpoint(WorkerEndpoint endpoint)
-    {
-        lock (_claimed)
-        {
-            _claimed.Remove(endpoint.Index);
-        }
-    }
-
     /// <summary>
     /// Queues an acknowledgement; they leave in batches, one frame for all that gathered while a flush was pending,
     /// so a busy worker pays one send (and the primary one wake-up) for many connections.
