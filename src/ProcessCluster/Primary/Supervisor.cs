@@ -295,8 +295,7 @@ internal sealed class Supervisor : IAsyncDisposable
             case WorkerStopping(var worker):
                 if (!worker.IsDead)
                 {
-                    worker.State = WorkerState.Stopping;
-                    _dispatcher?.Retire(worker);
+                    TakeOutOfDispatch(worker);
                 }
 
                 break;
@@ -435,21 +434,31 @@ internal sealed class Supervisor : IAsyncDisposable
         }
 
         worker.StopRequested = true;
-        worker.State = WorkerState.Stopping;
-        _dispatcher?.Retire(worker);
+        TakeOutOfDispatch(worker);
+        var channel = worker.Channel;
         try
         {
-            worker.Channel?.Send(FrameType.Disconnect, []);
+            if (channel is null)
+            {
+                // Not connected yet: its runtime turns SIGTERM into the same graceful stop.
+                worker.Kill();
+            }
+            else
+            {
+                channel.Send(FrameType.Disconnect, []);
+            }
         }
         catch (Exception error) when (error is Win32Exception or ObjectDisposedException)
         {
             worker.Kill();
         }
+    }
 
-        if (worker.Channel is null)
-        {
-            worker.Kill();
-        }
+    /// <summary>The worker is leaving: nothing new is dispatched to it; what it holds it may still finish.</summary>
+    private void TakeOutOfDispatch(WorkerHandle worker)
+    {
+        worker.State = WorkerState.Stopping;
+        _dispatcher?.Retire(worker);
     }
 
     private void StopEveryone()
