@@ -1,3 +1,4 @@
+using ProcessCluster;
 using ProcessCluster.AspNetCore;
 using ProcessCluster.Primary;
 using ProcessCluster.Worker;
@@ -13,6 +14,7 @@ if (builder.Configuration["urls"] is null)
 builder.UseCluster();
 var app = builder.Build();
 var pid = Environment.ProcessId;
+var release = Cluster.IsWorker || !builder.Configuration.GetValue("Cluster:Enabled", true) ? Faults.ReadRelease() : "primary";
 
 app.MapGet("/", () =>
 {
@@ -40,6 +42,17 @@ app.MapGet("/spin/{milliseconds:int}", (int milliseconds) =>
     CpuWork.Spin(TimeSpan.FromMilliseconds(milliseconds));
     return $"spun in: {pid}";
 });
+
+// Faults for the supervision tests: a hung worker, a leaking one, and the release read at start (a deploy).
+app.MapGet("/hang", () =>
+{
+    Faults.StarveThreadPool();
+    return $"hanging: {pid}";
+});
+
+app.MapGet("/leak/{megabytes:int}", (int megabytes) => $"leaked in {pid}: {Faults.Leak(megabytes)} MiB");
+
+app.MapGet("/release", () => $"release {release} from {pid}");
 
 // Node-style messages, both ways: the primary greets each worker as it comes online, the worker answers.
 if (app.Services.GetService<ClusterPrimary>() is { } primary)

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -14,6 +15,12 @@ public static class ClusterBuilderExtensions
 {
     /// <summary>Exit code for settings the cluster cannot run with.</summary>
     public const int InvalidConfigurationExitCode = 2;
+
+    /// <summary>Exit code when workers die in a loop and none ever became ready (a build that cannot boot).</summary>
+    public const int WorkersCannotStartExitCode = 3;
+
+    /// <summary>Exit code when the graceful stop had to kill workers that did not finish draining in time.</summary>
+    public const int DrainIncompleteExitCode = 1;
 
     /// <summary>
     /// Makes this app a cluster. Started normally, the process becomes the primary: it listens on the app's URLs and
@@ -44,6 +51,7 @@ public static class ClusterBuilderExtensions
                 options.MaxMessageBytes,
                 services.GetRequiredService<ILoggerFactory>().CreateLogger("ProcessCluster.Worker")));
             builder.Services.AddSingleton<IConnectionListenerFactory, ClusterTransportFactory>();
+            builder.Services.AddSingleton<IStartupFilter, RequestCountingStartupFilter>();
             builder.Services.AddHostedService<WorkerLifecycle>();
         }
 

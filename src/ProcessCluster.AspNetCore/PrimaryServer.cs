@@ -1,24 +1,30 @@
+using System.Runtime.InteropServices;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Hosting;
 using ProcessCluster.Primary;
 
 namespace ProcessCluster.AspNetCore;
 
 /// <summary>
 /// The server the primary runs in place of Kestrel: it takes the app's URLs, opens them for the cluster and starts
-/// the workers. The app's request pipeline is built but never runs here; the workers run it.
+/// the workers. The app's request pipeline is built but never runs here; the workers run it. SIGHUP reloads the
+/// workers; the host's shutdown (SIGTERM, SIGINT) drains them; the exit code says how it went.
 /// </summary>
 internal sealed class PrimaryServer : IServer
 {
     private const string DefaultUrl = "http://localhost:5000";
 
     private readonly ClusterPrimary _primary;
+    private readonly IHostApplicationLifetime _lifetime;
     private readonly AddressesFeature _addresses = new();
+    private PosixSignalRegistration? _reloadSignal;
 
-    public PrimaryServer(ClusterPrimary primary)
+    public PrimaryServer(ClusterPrimary primary, IHostApplicationLifetime lifetime)
     {
         _primary = primary;
+        _lifetime = lifetime;
         // The host fills this with the configured URLs (urls, ASPNETCORE_URLS, --urls, UseUrls) before StartAsync.
         Features.Set<IServerAddressesFeature>(_addresses);
     }
@@ -29,6 +35,11 @@ internal sealed class PrimaryServer : IServer
         where TContext : notnull
     {
         var urls = _addresses.Addresses.Count > 0 ? _addresses.Addresses.ToList() : [DefaultUrl];
+        _primary.Failed += (_, _) =>
+        {
+            Environment.ExitCode = ClusterBuilderExtensions.WorkersCannotStartExitCode;
+            _lifetime.StopApplication();
+        };
         _primary.Start(ClusterEndpoint.ParseUrls(urls));
         _addresses.Addresses.Clear();
         foreach (var url in _primary.Urls)
@@ -36,15 +47,26 @@ internal sealed class PrimaryServer : IServer
             _addresses.Addresses.Add(url);
         }
 
+        // Cancelling the default action keeps SIGHUP from terminating the process.
+        _reloadSignal = PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
+        {
+            context.Cancel = true;
+            _ = _primary.ReloadAsync(CancellationToken.None);
+        });
         return Task.CompletedTask;
     }
 
-    public Task StopAsync(CancellationToken cancellationToken) => _primary.StopAsync(cancellationToken);
-
-    /// <summary>Nothing to release: the container owns and disposes the <see cref="ClusterPrimary"/>.</summary>
-    public void Dispose()
+    public async Task StopAsync(CancellationToken cancellationToken)
     {
+        _reloadSignal?.Dispose();
+        if (!await _primary.StopAsync(cancellationToken).ConfigureAwait(false) && Environment.ExitCode == 0)
+        {
+            Environment.ExitCode = ClusterBuilderExtensions.DrainIncompleteExitCode;
+        }
     }
+
+    /// <summary>The container owns and disposes the <see cref="ClusterPrimary"/>.</summary>
+    public void Dispose() => _reloadSignal?.Dispose();
 
     private sealed class AddressesFeature : IServerAddressesFeature
     {

@@ -25,46 +25,118 @@ public sealed class ClusterOptions
     /// <summary>The largest frame on the primary–worker channel; a larger one drops the channel.</summary>
     public int MaxMessageBytes { get; set; } = 1024 * 1024;
 
-    /// <summary>How long a graceful stop waits for workers before killing them.</summary>
+    /// <summary>How long a stopping worker may take to finish its requests before it is killed.</summary>
     public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long a new worker may take to start listening; past this it is killed (and a reload step fails).</summary>
+    public TimeSpan ReadyTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>How many workers a rolling reload replaces at once (each new one started before its old one drains).</summary>
+    public int ReloadConcurrency { get; set; } = 1;
+
+    /// <summary>The first restart delay after a worker dies unasked; it doubles with each death in a row.</summary>
+    public TimeSpan RestartDelay { get; set; } = TimeSpan.FromMilliseconds(100);
+
+    public TimeSpan MaxRestartDelay { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>A worker that ran this long before dying resets the restart delay to <see cref="RestartDelay"/>.</summary>
+    public TimeSpan StableUptime { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>A worker that dies before it is ready or younger than this counts against <see cref="CrashLoopLimit"/>.</summary>
+    public TimeSpan MinUptime { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>More early deaths than this within <see cref="CrashLoopWindow"/> and the primary stops restarting workers.</summary>
+    public int CrashLoopLimit { get; set; } = 10;
+
+    public TimeSpan CrashLoopWindow { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>How often a worker's thread pool reports that it is alive.</summary>
+    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>A worker silent this long is hung: it is killed and replaced.</summary>
+    public TimeSpan HeartbeatTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Recycle a worker after this many requests (0: never), plus up to <see cref="MaxRequestsJitter"/> of it.</summary>
+    public long MaxRequests { get; set; }
+
+    /// <summary>Each worker's limit is MaxRequests × (1 + a random share up to this), so workers do not recycle together.</summary>
+    public double MaxRequestsJitter { get; set; } = 0.1;
+
+    /// <summary>Recycle a worker whose resident memory exceeds this many MiB (0: never). Sampled every second.</summary>
+    public int MaxMemoryMb { get; set; }
+
+    /// <summary>Recycle a worker after it has run this long (zero: never).</summary>
+    public TimeSpan MaxLifetime { get; set; } = TimeSpan.Zero;
+
+    /// <summary>No worker is recycled before it has been ready this long, so recycling cannot loop.</summary>
+    public TimeSpan RecycleMinLifetime { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>Every problem with these settings, each naming the setting; empty when they are usable.</summary>
     public IReadOnlyList<string> Validate()
     {
         var errors = new List<string>();
-        if (Workers < 1)
+        void AtLeast(string name, long value, long minimum)
         {
-            errors.Add($"{SectionName}:Workers must be at least 1 (was {Workers})");
+            if (value < minimum)
+            {
+                errors.Add($"{SectionName}:{name} must be at least {minimum} (was {value})");
+            }
         }
 
+        void Positive(string name, TimeSpan value)
+        {
+            if (value <= TimeSpan.Zero)
+            {
+                errors.Add($"{SectionName}:{name} must be positive (was {value})");
+            }
+        }
+
+        void NotNegative(string name, TimeSpan value)
+        {
+            if (value < TimeSpan.Zero)
+            {
+                errors.Add($"{SectionName}:{name} must not be negative (was {value})");
+            }
+        }
+
+        AtLeast(nameof(Workers), Workers, 1);
         if (!Enum.IsDefined(Scheduling))
         {
-            errors.Add($"{SectionName}:Scheduling must be RoundRobin or Shared (was {Scheduling})");
+            errors.Add($"{SectionName}:{nameof(Scheduling)} must be RoundRobin or Shared (was {Scheduling})");
         }
 
-        if (MaxPendingConnections < 1)
+        AtLeast(nameof(MaxPendingConnections), MaxPendingConnections, 1);
+        AtLeast(nameof(MaxHandoffsInFlight), MaxHandoffsInFlight, 1);
+        AtLeast(nameof(Backlog), Backlog, 1);
+        AtLeast(nameof(MaxMessageBytes), MaxMessageBytes, 4096);
+        AtLeast(nameof(ReloadConcurrency), ReloadConcurrency, 1);
+        AtLeast(nameof(CrashLoopLimit), CrashLoopLimit, 1);
+        AtLeast(nameof(MaxRequests), MaxRequests, 0);
+        AtLeast(nameof(MaxMemoryMb), MaxMemoryMb, 0);
+        Positive(nameof(DrainTimeout), DrainTimeout);
+        Positive(nameof(ReadyTimeout), ReadyTimeout);
+        Positive(nameof(RestartDelay), RestartDelay);
+        Positive(nameof(MaxRestartDelay), MaxRestartDelay);
+        Positive(nameof(StableUptime), StableUptime);
+        Positive(nameof(MinUptime), MinUptime);
+        Positive(nameof(CrashLoopWindow), CrashLoopWindow);
+        Positive(nameof(HeartbeatInterval), HeartbeatInterval);
+        Positive(nameof(HeartbeatTimeout), HeartbeatTimeout);
+        NotNegative(nameof(MaxLifetime), MaxLifetime);
+        NotNegative(nameof(RecycleMinLifetime), RecycleMinLifetime);
+        if (MaxRestartDelay < RestartDelay)
         {
-            errors.Add($"{SectionName}:MaxPendingConnections must be at least 1 (was {MaxPendingConnections})");
+            errors.Add($"{SectionName}:{nameof(MaxRestartDelay)} ({MaxRestartDelay}) must not be less than {SectionName}:{nameof(RestartDelay)} ({RestartDelay})");
         }
 
-        if (MaxHandoffsInFlight < 1)
+        if (HeartbeatTimeout <= HeartbeatInterval)
         {
-            errors.Add($"{SectionName}:MaxHandoffsInFlight must be at least 1 (was {MaxHandoffsInFlight})");
+            errors.Add($"{SectionName}:{nameof(HeartbeatTimeout)} ({HeartbeatTimeout}) must be longer than {SectionName}:{nameof(HeartbeatInterval)} ({HeartbeatInterval})");
         }
 
-        if (Backlog < 1)
+        if (!(MaxRequestsJitter is >= 0 and <= 1))
         {
-            errors.Add($"{SectionName}:Backlog must be at least 1 (was {Backlog})");
-        }
-
-        if (MaxMessageBytes < 4096)
-        {
-            errors.Add($"{SectionName}:MaxMessageBytes must be at least 4096 (was {MaxMessageBytes})");
-        }
-
-        if (DrainTimeout <= TimeSpan.Zero)
-        {
-            errors.Add($"{SectionName}:DrainTimeout must be positive (was {DrainTimeout})");
+            errors.Add($"{SectionName}:{nameof(MaxRequestsJitter)} must be between 0 and 1 (was {MaxRequestsJitter})");
         }
 
         return errors;

@@ -1,41 +1,7 @@
 using System.Net;
-using ProcessCluster.Policies;
 using ProcessCluster.Worker;
 
 namespace ProcessCluster.Tests;
-
-public class RestartPolicyTests
-{
-    private readonly RestartPolicy _policy = RestartPolicy.Default;
-
-    [Fact]
-    public void A_worker_that_became_ready_is_replaced_at_once_and_clears_the_failure_count()
-    {
-        Assert.Equal((TimeSpan.Zero, 0), _policy.Decide(bootFailuresSoFar: 5, becameReady: true));
-    }
-
-    [Fact]
-    public void Boot_failures_back_off_exponentially_up_to_the_cap()
-    {
-        var failures = 0;
-        var delays = new List<double>();
-        for (var i = 0; i < 12; i++)
-        {
-            (var delay, failures) = _policy.Decide(failures, becameReady: false);
-            delays.Add(delay.TotalMilliseconds);
-        }
-
-        Assert.Equal([100, 200, 400, 800, 1600, 3200, 6400, 12800, 15000, 15000, 15000, 15000], delays);
-        Assert.Equal(12, failures);
-    }
-
-    [Fact]
-    public void The_delay_never_overflows()
-    {
-        var (delay, _) = _policy.Decide(int.MaxValue - 1, becameReady: false);
-        Assert.Equal(TimeSpan.FromSeconds(15), delay);
-    }
-}
 
 public class ExitStatusTests
 {
@@ -139,5 +105,24 @@ public class ClusterOptionsTests
         Assert.Contains(errors, error => error.StartsWith("Cluster:MaxHandoffsInFlight", StringComparison.Ordinal));
         Assert.Contains(errors, error => error.StartsWith("Cluster:DrainTimeout", StringComparison.Ordinal));
         Assert.Contains(errors, error => error.StartsWith("Cluster:Scheduling", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Limits_that_contradict_each_other_are_named()
+    {
+        var options = new ClusterOptions
+        {
+            RestartDelay = TimeSpan.FromSeconds(20),
+            HeartbeatTimeout = TimeSpan.FromSeconds(5),
+            MaxRequestsJitter = 1.5,
+            ReloadConcurrency = 0,
+            ReadyTimeout = TimeSpan.FromSeconds(-1),
+        };
+        var errors = options.Validate();
+        Assert.Contains(errors, error => error.StartsWith("Cluster:MaxRestartDelay", StringComparison.Ordinal) && error.Contains("Cluster:RestartDelay", StringComparison.Ordinal));
+        Assert.Contains(errors, error => error.StartsWith("Cluster:HeartbeatTimeout", StringComparison.Ordinal));
+        Assert.Contains(errors, error => error.StartsWith("Cluster:MaxRequestsJitter", StringComparison.Ordinal));
+        Assert.Contains(errors, error => error.StartsWith("Cluster:ReloadConcurrency", StringComparison.Ordinal));
+        Assert.Contains(errors, error => error.StartsWith("Cluster:ReadyTimeout", StringComparison.Ordinal));
     }
 }

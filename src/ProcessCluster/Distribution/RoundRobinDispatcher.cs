@@ -21,6 +21,7 @@ internal sealed class RoundRobinDispatcher : IDisposable
     private readonly int _maxInFlightPerWorker;
     private readonly ILogger _logger;
     private readonly List<Thread> _acceptThreads = [];
+    private readonly TaskCompletionSource _flushed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _next;
     private long _nextConnectionId;
     private bool _stopped;
@@ -117,6 +118,12 @@ internal sealed class RoundRobinDispatcher : IDisposable
         }
     }
 
+    /// <summary>
+    /// Completes once accepting has stopped and every connection accepted before has been taken by a worker — the
+    /// moment it is safe to tell workers to drain. Never completes while no worker can take connections.
+    /// </summary>
+    public Task Flushed => _flushed.Task;
+
     private void RemoveIfDone(Target target)
     {
         if (target.Retired && target.InFlight.Count == 0)
@@ -163,7 +170,7 @@ internal sealed class RoundRobinDispatcher : IDisposable
                 }
             }
 
-            if (errno != Libc.EINTR)
+            if (errno is not (Libc.EINTR or Libc.EAGAIN))
             {
                 // EMFILE and the like: back off briefly rather than spin; the connection waits in the backlog.
                 _logger.LogWarning("accept on {Url} failed with errno {Errno}", endpoint.Url, errno);
@@ -201,6 +208,10 @@ internal sealed class RoundRobinDispatcher : IDisposable
         }
 
         Monitor.PulseAll(_lock);
+        if (_stopped && _pending.Count == 0 && _targets.TrueForAll(target => target.InFlight.Count == 0))
+        {
+            _flushed.TrySetResult();
+        }
     }
 
     private Target? NextTarget()
@@ -252,13 +263,29 @@ internal sealed class RoundRobinDispatcher : IDisposable
         target.InFlight.Clear();
     }
 
-    /// <summary>Stops accepting; connections already accepted stay queued for the workers still ready.</summary>
+    /// <summary>
+    /// Stops accepting. What the kernel had already accepted (the backlog) is taken first, since closing a listening
+    /// socket resets those connections; all of it, and whatever was queued here, goes on to the workers still ready.
+    /// </summary>
     public void StopAccepting()
     {
+        foreach (var endpoint in _endpoints)
+        {
+            SocketInterop.SetNonBlocking(endpoint.Fd);
+            int fd;
+            while ((fd = SocketInterop.Accept(endpoint.Fd, out _)) >= 0)
+            {
+                lock (_lock)
+                {
+                    _pending.AddLast(new PendingConnection(++_nextConnectionId, fd, endpoint.Index));
+                }
+            }
+        }
+
         lock (_lock)
         {
             _stopped = true;
-            Monitor.PulseAll(_lock);
+            Pump();
         }
 
         foreach (var endpoint in _endpoints)
@@ -272,14 +299,14 @@ internal sealed class RoundRobinDispatcher : IDisposable
         }
     }
 
-    /// <summary>Closes what no worker took. Call after every worker has gone.</summary>
+    /// <summary>Closes what no worker took (with a FIN, not a reset). Call after every worker has gone.</summary>
     public void Dispose()
     {
         lock (_lock)
         {
             foreach (var connection in _pending.Concat(_targets.SelectMany(target => target.InFlight.Values)))
             {
-                SocketInterop.Close(connection.Fd);
+                SocketInterop.CloseWithoutReset(connection.Fd);
             }
 
             _pending.Clear();

@@ -10,6 +10,7 @@ internal static unsafe partial class Libc
     private const string Lib = "libc";
 
     public const int EINTR = 4;
+    public const int EAGAIN = 11;
 
     public const int SOL_SOCKET = 1;
     public const int SCM_RIGHTS = 1;
@@ -20,7 +21,12 @@ internal static unsafe partial class Libc
     public const int MSG_NOSIGNAL = 0x4000;
     public const int MSG_CMSG_CLOEXEC = 0x40000000;
     public const int SOCK_CLOEXEC = 0x80000;
+    public const int SHUT_WR = 1;
     public const int SHUT_RDWR = 2;
+    public const int MSG_DONTWAIT = 0x40;
+    public const int F_GETFL = 3;
+    public const int F_SETFL = 4;
+    public const int O_NONBLOCK = 0x800;
 
     public const int PR_SET_PDEATHSIG = 1;
     public const int P_PID = 1;
@@ -107,6 +113,12 @@ internal static unsafe partial class Libc
 
     [LibraryImport(Lib, SetLastError = true)]
     public static partial int shutdown(int fd, int how);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial nint recv(int fd, void* buffer, nuint length, int flags);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int fcntl(int fd, int command, int argument);
 
     [LibraryImport(Lib, SetLastError = true)]
     public static partial int close(int fd);

@@ -93,6 +93,20 @@ internal static unsafe class ProcessInterop
         return Libc.getppid() == expectedParent;
     }
 
+    /// <summary>A process's resident memory in bytes (/proc/PID/statm), or null when it is gone.</summary>
+    public static long? ResidentBytes(int pid)
+    {
+        try
+        {
+            var fields = File.ReadAllText($"/proc/{pid}/statm").Split(' ');
+            return long.Parse(fields[1], System.Globalization.CultureInfo.InvariantCulture) * Environment.SystemPageSize;
+        }
+        catch (Exception error) when (error is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>Ends the process at once, without running managed shutdown.</summary>
     public static void ExitImmediately(int code) => Libc.ExitImmediately(code);
 

@@ -156,6 +156,31 @@ internal static unsafe class SocketInterop
         return fd;
     }
 
+    /// <summary>Accept returns EAGAIN from now on instead of waiting; a thread already waiting in accept keeps waiting.</summary>
+    public static void SetNonBlocking(int socket)
+    {
+        var flags = Libc.fcntl(socket, Libc.F_GETFL, 0);
+        if (flags < 0 || Libc.fcntl(socket, Libc.F_SETFL, flags | Libc.O_NONBLOCK) < 0)
+        {
+            ThrowLastError("fcntl(O_NONBLOCK)");
+        }
+    }
+
+    /// <summary>
+    /// Closes a connection with a FIN rather than a reset: Linux resets a connection closed with unread input, so what
+    /// the peer already sent is read and dropped first.
+    /// </summary>
+    public static void CloseWithoutReset(int fd)
+    {
+        Libc.shutdown(fd, Libc.SHUT_WR);
+        var buffer = stackalloc byte[4096];
+        while (Libc.recv(fd, buffer, 4096, Libc.MSG_DONTWAIT) > 0)
+        {
+        }
+
+        Libc.close(fd);
+    }
+
     /// <summary>Wakes a thread blocked in accept on this socket, which then fails.</summary>
     public static void Shutdown(int socket) => Libc.shutdown(socket, Libc.SHUT_RDWR);
 

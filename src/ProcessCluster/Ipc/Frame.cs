@@ -29,6 +29,9 @@ internal enum FrameType : byte
 
     /// <summary>Worker → primary: the app is shutting down; send it nothing more.</summary>
     Stopping = 8,
+
+    /// <summary>Worker → primary, from its thread pool every heartbeat interval: alive, and its request counters.</summary>
+    Heartbeat = 9,
 }
 
 /// <summary>One frame: its type, payload and the descriptors that came with it (owned by the receiver).</summary>
@@ -50,7 +53,7 @@ internal static class FrameFormat
         return HeaderSize;
     }
 
-    public static bool IsKnown(FrameType type) => type is >= FrameType.Hello and <= FrameType.Stopping;
+    public static bool IsKnown(FrameType type) => type is >= FrameType.Hello and <= FrameType.Heartbeat;
 
     /// <summary>NewConnection payload: connection id and endpoint index.</summary>
     public static void WriteNewConnection(Span<byte> destination, long connectionId, int endpoint)
@@ -65,6 +68,21 @@ internal static class FrameFormat
     {
         Expect(frame, NewConnectionSize, 1);
         return (BinaryPrimitives.ReadInt64LittleEndian(frame.Payload), BinaryPrimitives.ReadUInt16LittleEndian(frame.Payload.AsSpan(8)));
+    }
+
+    /// <summary>Heartbeat payload: requests served so far (int64) and requests in flight (int32).</summary>
+    public const int HeartbeatSize = 12;
+
+    public static void WriteHeartbeat(Span<byte> destination, long requests, int inFlight)
+    {
+        BinaryPrimitives.WriteInt64LittleEndian(destination, requests);
+        BinaryPrimitives.WriteInt32LittleEndian(destination[8..], inFlight);
+    }
+
+    public static (long Requests, int InFlight) ReadHeartbeat(Frame frame)
+    {
+        Expect(frame, HeartbeatSize, 0);
+        return (BinaryPrimitives.ReadInt64LittleEndian(frame.Payload), BinaryPrimitives.ReadInt32LittleEndian(frame.Payload.AsSpan(8)));
     }
 
     /// <summary>Ack payload: one or more (connection id, whether the worker took it) entries of 9 bytes each.</summary>

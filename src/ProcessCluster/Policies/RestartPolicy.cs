@@ -1,25 +1,41 @@
 namespace ProcessCluster.Policies;
 
-/// <summary>
-/// When to replace a worker that exited unasked. A worker that became ready is replaced at once: that is the seed's
-/// promise. One that died before it was ready is replaced after a delay that doubles with each such failure in a row
-/// (Initial, 2×Initial, … up to Max), so a worker that cannot boot does not turn the primary into a fork loop.
-/// </summary>
-public sealed record RestartPolicy(TimeSpan Initial, TimeSpan Max)
-{
-    public static RestartPolicy Default { get; } = new(TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(15));
+/// <summary>How long the worker ran, and whether it ever became ready, when it died unasked.</summary>
+public readonly record struct WorkerDeath(TimeSpan Uptime, bool BecameReady);
 
-    /// <summary>The delay before the replacement, and the count of boot failures in a row after this exit.</summary>
-    public (TimeSpan Delay, int BootFailures) Decide(int bootFailuresSoFar, bool becameReady)
+/// <summary>What the restart policy remembers between deaths: deaths in a row, and when the recent early ones were.</summary>
+public sealed record RestartHistory(int DeathsInARow, IReadOnlyList<DateTimeOffset> EarlyDeaths)
+{
+    public static RestartHistory Empty { get; } = new(0, []);
+}
+
+/// <summary>Restart after <paramref name="Delay"/>, or — <paramref name="GiveUp"/> — stop restarting: it is a crash loop.</summary>
+public sealed record RestartDecision(TimeSpan Delay, bool GiveUp, bool Early, RestartHistory History);
+
+/// <summary>
+/// Crash-loop protection, the two mechanisms peers agree on. A backoff: each unasked death in a row waits twice as long
+/// as the one before (Initial, 2×Initial, … up to Max); a worker that lived <see cref="StableUptime"/> resets it. And a
+/// give-up budget: a worker that dies before it is ready, or younger than <see cref="MinUptime"/>, is an early death;
+/// more than <see cref="Limit"/> of them within <see cref="Window"/> and restarting stops, so a broken build cannot keep
+/// the machine forking.
+/// </summary>
+public sealed record RestartPolicy(TimeSpan Initial, TimeSpan Max, TimeSpan StableUptime, TimeSpan MinUptime, int Limit, TimeSpan Window)
+{
+    public static RestartPolicy From(ClusterOptions options) => new(
+        options.RestartDelay, options.MaxRestartDelay, options.StableUptime, options.MinUptime, options.CrashLoopLimit, options.CrashLoopWindow);
+
+    public RestartDecision Decide(RestartHistory history, WorkerDeath death, DateTimeOffset now)
     {
-        if (becameReady)
+        var inARow = death.Uptime >= StableUptime ? 1 : history.DeathsInARow + 1;
+        var doublings = Math.Min(inARow - 1, 30);
+        var delay = TimeSpan.FromTicks(Math.Min(Initial.Ticks << doublings, Max.Ticks));
+        var early = !death.BecameReady || death.Uptime < MinUptime;
+        var earlyDeaths = history.EarlyDeaths.Where(at => now - at < Window).ToList();
+        if (early)
         {
-            return (TimeSpan.Zero, 0);
+            earlyDeaths.Add(now);
         }
 
-        var failures = bootFailuresSoFar + 1;
-        var doublings = Math.Min(failures - 1, 30);
-        var delay = TimeSpan.FromTicks(Math.Min(Initial.Ticks << doublings, Max.Ticks));
-        return (delay < TimeSpan.Zero ? Max : delay, failures);
+        return new RestartDecision(delay < TimeSpan.Zero ? Max : delay, earlyDeaths.Count > Limit, early, new RestartHistory(inARow, earlyDeaths));
     }
 }

@@ -47,14 +47,30 @@ public sealed class ClusterPrimary : IAsyncDisposable
 
     public event EventHandler<WorkerExitedEventArgs>? Exited;
 
+    /// <summary>
+    /// The cluster cannot run: workers keep dying before they are ready and none ever was. The primary has stopped
+    /// starting workers; a host should exit non-zero (the ASP.NET Core integration exits with code 3).
+    /// </summary>
+    public event EventHandler<ClusterFailedEventArgs>? Failed;
+
     /// <summary>Opens the listening sockets and forks <see cref="ClusterOptions.Workers"/> workers.</summary>
     public void Start(IReadOnlyList<ClusterEndpoint> endpoints) => _supervisor.Start(endpoints);
 
     /// <summary>Spawns one more worker with extra environment variables (Node's cluster.fork(env)).</summary>
     public WorkerHandle Fork(IReadOnlyDictionary<string, string>? environment = null) => _supervisor.Fork(environment);
 
-    /// <summary>Graceful stop; returns when every worker has exited.</summary>
-    public Task StopAsync(CancellationToken cancellationToken) => _supervisor.StopAsync(cancellationToken);
+    /// <summary>
+    /// Zero-downtime rolling reload: each ready worker is replaced by a new process started from the binary on disk —
+    /// the new one first, and the old one drained only once the new one is ready; Cluster:ReloadConcurrency at a time.
+    /// If a new worker fails to become ready, the reload stops there and the remaining old workers keep serving.
+    /// </summary>
+    public Task<ReloadResult> ReloadAsync(CancellationToken cancellationToken = default) => _supervisor.ReloadAsync(cancellationToken);
+
+    /// <summary>
+    /// Graceful stop; returns when every worker has exited: true when all of them finished draining, false when some
+    /// had to be killed at the drain timeout.
+    /// </summary>
+    public Task<bool> StopAsync(CancellationToken cancellationToken) => _supervisor.StopAsync(cancellationToken);
 
     public ValueTask DisposeAsync() => _supervisor.DisposeAsync();
 
@@ -68,7 +84,19 @@ public sealed class ClusterPrimary : IAsyncDisposable
 
     internal void OnDisconnected(WorkerHandle worker) => Raise(Disconnected, new WorkerEventArgs(worker));
 
-    internal void OnExited(WorkerHandle worker, ExitStatus status) => Raise(Exited, new WorkerExitedEventArgs(worker, status, worker.StopRequested));
+    internal void OnExited(WorkerHandle worker, ExitStatus status) => Raise(Exited, new WorkerExitedEventArgs(worker, status));
+
+    internal void OnFailed(string reason)
+    {
+        try
+        {
+            Failed?.Invoke(this, new ClusterFailedEventArgs(reason));
+        }
+        catch (Exception error)
+        {
+            _logger.LogError(error, "A Failed handler threw");
+        }
+    }
 
     private void Raise<T>(EventHandler<T>? handler, T args)
         where T : WorkerEventArgs

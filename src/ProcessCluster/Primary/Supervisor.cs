@@ -1,6 +1,4 @@
 using System.ComponentModel;
-using System.Net;
-using System.Text.Json;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using ProcessCluster.Distribution;
@@ -12,32 +10,44 @@ using ProcessCluster.Worker;
 namespace ProcessCluster.Primary;
 
 /// <summary>
-/// The primary's one loop (gunicorn's arbiter): everything that happens to workers — spawned, connected, listening,
-/// messages, channel closed, exited, a respawn falling due — arrives as an event on one queue, and this loop alone
-/// changes worker state, asks the policies what to do, and does it. Channel threads only read frames and post events.
+/// The primary's one loop (gunicorn's arbiter): everything that happens to workers — spawned, channel reports, exits,
+/// a timer falling due, a reload or stop asked for — arrives as an event on one queue, and this loop alone moves
+/// worker state, asks the policies what to do (restart, health, replacement), and does it.
 /// </summary>
 internal sealed class Supervisor : IAsyncDisposable
 {
-    private static readonly TimeSpan ChannelSendTimeout = TimeSpan.FromSeconds(1);
+    /// <summary>How often memory is sampled and the health policy consulted.</summary>
+    private static readonly TimeSpan ProbeInterval = TimeSpan.FromSeconds(1);
+
     private static readonly TimeSpan OrphanGrace = TimeSpan.FromSeconds(5);
+
+    /// <summary>Beyond the drain timeout, time for a worker whose server gave up waiting to exit by itself.</summary>
+    private static readonly TimeSpan ExitGrace = TimeSpan.FromSeconds(2);
 
     private readonly ClusterOptions _options;
     private readonly ClusterPrimary _events;
     private readonly WorkerCommand _command;
     private readonly ILogger _logger;
-    private readonly Channel<SupervisorEvent> _queue = Channel.CreateUnbounded<SupervisorEvent>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly TimeProvider _clock = TimeProvider.System;
+    private readonly Channel<object> _queue = Channel.CreateUnbounded<object>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Dictionary<int, WorkerHandle> _workers = [];
     private readonly object _workersLock = new();
     private readonly TaskCompletionSource _allExited = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _lifetime = new();
-    private readonly RestartPolicy _restartPolicy = RestartPolicy.Default;
+    private readonly RestartPolicy _restartPolicy;
+    private readonly WorkerHealthPolicy _healthPolicy;
+    private readonly ReplacementQueue _replacements = new();
     private readonly WorkerLauncher _launcher = new();
     private List<BoundEndpoint> _endpoints = [];
     private RoundRobinDispatcher? _dispatcher;
     private ChannelListener? _channels;
     private Task? _loop;
     private int _lastWorkerId;
-    private int _bootFailures;
+    private RestartHistory _restartHistory = RestartHistory.Empty;
+    private ReloadRun? _reload;
+    private DateTimeOffset _recyclingHeldUntil;
+    private bool _everReady;
+    private bool _gaveUp;
     private volatile bool _stopping;
     private int _disposed;
 
@@ -47,6 +57,8 @@ internal sealed class Supervisor : IAsyncDisposable
         _command = command;
         _events = events;
         _logger = logger;
+        _restartPolicy = RestartPolicy.From(options);
+        _healthPolicy = new WorkerHealthPolicy(options);
     }
 
     /// <summary>The addresses the cluster listens on, with real ports.</summary>
@@ -63,18 +75,22 @@ internal sealed class Supervisor : IAsyncDisposable
         }
     }
 
+    private DateTimeOffset Now => _clock.GetUtcNow();
+
     /// <summary>Binds the endpoints, opens the workers' channel and forks the initial workers.</summary>
     public void Start(IReadOnlyList<ClusterEndpoint> endpoints)
     {
         _endpoints = ListenSockets.Open(endpoints, _options.Backlog, _logger);
-        _channels = new ChannelListener(_options.MaxMessageBytes, FindStartingWorker, RunChannel, _logger);
         if (_options.Scheduling == SchedulingMode.RoundRobin)
         {
             _dispatcher = new RoundRobinDispatcher(_endpoints, _options.MaxPendingConnections, _options.MaxHandoffsInFlight, _logger);
             _dispatcher.Start();
         }
 
+        var session = new WorkerChannelSession(Welcome, _dispatcher, Post, _logger);
+        _channels = new ChannelListener(_options.MaxMessageBytes, FindStartingWorker, (worker, channel) => ServeChannel(session, worker, channel), _logger);
         _loop = Task.Run(RunLoopAsync);
+        _ = ProbePeriodicallyAsync();
         _logger.LogInformation(
             "Primary {Pid} initialising cluster: {Workers} workers, {Scheduling} scheduling, listening on {Urls}",
             Environment.ProcessId, _options.Workers, _options.Scheduling, string.Join(", ", Urls));
@@ -89,7 +105,10 @@ internal sealed class Supervisor : IAsyncDisposable
     {
         ObjectDisposedException.ThrowIf(_stopping, this);
         var channels = _channels ?? throw new InvalidOperationException("start the cluster before forking workers");
-        var worker = new WorkerHandle(Interlocked.Increment(ref _lastWorkerId), ChannelListener.NewSecret(), DateTimeOffset.UtcNow, this);
+        var worker = new WorkerHandle(Interlocked.Increment(ref _lastWorkerId), ChannelListener.NewSecret(), Now, this)
+        {
+            RequestLimit = WorkerHealthPolicy.RequestLimit(_options, Random.Shared.NextDouble()),
+        };
         var variables = (environment ?? new Dictionary<string, string>())
             .Concat(new WorkerEnvironment(worker.Id, channels.Name, worker.Secret, Environment.ProcessId).ToVariables());
         _launcher.Spawn(
@@ -112,31 +131,56 @@ internal sealed class Supervisor : IAsyncDisposable
     /// <summary>Asks a worker to stop gracefully; it is not replaced.</summary>
     public void RequestStop(WorkerHandle worker) => Post(new StopRequested(worker));
 
+    /// <summary>Replaces every ready worker with a fresh process from the binary on disk, surge first, a few at a time.</summary>
+    public Task<ReloadResult> ReloadAsync(CancellationToken cancellationToken)
+    {
+        var done = new TaskCompletionSource<ReloadResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Post(new ReloadRequested(done));
+        return done.Task.WaitAsync(cancellationToken);
+    }
+
     /// <summary>
-    /// Graceful stop: no new connections, every worker told to finish and exit, then — past the drain timeout or
-    /// when <paramref name="cancellationToken"/> fires — SIGKILL for the rest. Returns when every worker has exited.
+    /// Graceful stop. Accepting stops; connections the primary already holds are handed to workers; then every worker
+    /// drains (its server finishes in-flight requests and closes idle connections) and exits. Past the drain timeout,
+    /// or when <paramref name="cancellationToken"/> fires, the rest are killed. True when nothing had to be killed.
     /// </summary>
-    public async Task StopAsync(CancellationToken cancellationToken)
+    public async Task<bool> StopAsync(CancellationToken cancellationToken)
     {
         if (_loop is null)
         {
-            return;
+            return true;
         }
 
         _stopping = true;
-        _dispatcher?.StopAccepting();
-        Post(new StopAll());
+        Post(new StopBegun());
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        deadline.CancelAfter(_options.DrainTimeout);
+        deadline.CancelAfter(_options.DrainTimeout + ExitGrace);
+        if (_dispatcher is { } dispatcher)
+        {
+            dispatcher.StopAccepting();
+            try
+            {
+                // Drain only once every held connection has a worker: a draining worker takes no more.
+                await dispatcher.Flushed.WaitAsync(deadline.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                _logger.LogWarning("No worker took the connections the primary still held; they are closed");
+            }
+        }
+
+        Post(new DrainAll());
+        var drained = true;
         try
         {
             await _allExited.Task.WaitAsync(deadline.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
+            drained = false;
             foreach (var worker in Workers)
             {
-                _logger.LogWarning("{Worker} did not stop in time; killing it", worker);
+                _logger.LogWarning("{Worker} did not finish draining in time; killing it", worker);
                 worker.Kill(SignalNames.SIGKILL);
             }
 
@@ -145,6 +189,7 @@ internal sealed class Supervisor : IAsyncDisposable
         }
 
         _logger.LogInformation("All workers have exited; primary {Pid} stops", Environment.ProcessId);
+        return drained;
     }
 
     private WorkerHandle? FindStartingWorker(int pid)
@@ -155,8 +200,8 @@ internal sealed class Supervisor : IAsyncDisposable
         }
     }
 
-    /// <summary>Serves one authenticated worker channel on its own thread until it closes.</summary>
-    private void RunChannel(WorkerHandle worker, IpcChannel channel)
+    /// <summary>Claims the worker for this channel (a second one is refused), then serves it until it closes.</summary>
+    private void ServeChannel(WorkerChannelSession session, WorkerHandle worker, IpcChannel channel)
     {
         lock (_workersLock)
         {
@@ -169,32 +214,11 @@ internal sealed class Supervisor : IAsyncDisposable
             worker.Channel = channel;
         }
 
-        string? reason = null;
-        try
-        {
-            channel.SetSendTimeout(ChannelSendTimeout);
-            SendWelcome(worker, channel);
-            Post(new Connected(worker));
-            while (channel.Receive() is { } frame)
-            {
-                HandleFrame(worker, frame);
-            }
-        }
-        catch (Exception error) when (error is ProtocolViolationException or Win32Exception)
-        {
-            reason = error.Message;
-            _logger.LogWarning("Dropped the channel of {Worker}: {Reason}", worker, reason);
-        }
-        finally
-        {
-            worker.Channel = null;
-            Post(new Disconnected(worker, reason));
-        }
+        session.Run(worker, channel);
     }
 
-    private void SendWelcome(WorkerHandle worker, IpcChannel channel)
+    private (WelcomeMessage, int[]) Welcome(WorkerHandle worker)
     {
-        var shared = _options.Scheduling == SchedulingMode.Shared;
         var welcome = new WelcomeMessage(
             worker.Id,
             _options.Scheduling,
@@ -202,52 +226,42 @@ internal sealed class Supervisor : IAsyncDisposable
                 endpoint.Configured.EndPoint.Address.ToString(),
                 endpoint.Configured.EndPoint.Port,
                 endpoint.Bound.Address.ToString(),
-                endpoint.Bound.Port)).ToList());
-        int[] fds = shared ? _endpoints.Select(endpoint => endpoint.Fd).ToArray() : [];
-        channel.SendJson(FrameType.Welcome, welcome, IpcJson.Default.WelcomeMessage, fds);
+                endpoint.Bound.Port)).ToList(),
+            (int)_options.HeartbeatInterval.TotalMilliseconds);
+        int[] fds = _options.Scheduling == SchedulingMode.Shared ? _endpoints.Select(endpoint => endpoint.Fd).ToArray() : [];
+        return (welcome, fds);
     }
 
-    private void HandleFrame(WorkerHandle worker, Frame frame)
-    {
-        if (frame.Fds.Length > 0)
-        {
-            Array.ForEach(frame.Fds, SocketInterop.Close);
-            throw new ProtocolViolationException($"a worker sent descriptors with a {frame.Type} frame");
-        }
+    private void Post(object @event) => _queue.Writer.TryWrite(@event);
 
-        switch (frame.Type)
-        {
-            case FrameType.Ack:
-                _dispatcher?.OnAcks(worker, FrameFormat.ReadAcks(frame));
-                break;
-            case FrameType.Listening:
-                Post(new Listening(worker, IpcChannel.ReadJson(frame, IpcJson.Default.ListeningMessage).Addresses));
-                break;
-            case FrameType.Message:
-                Post(new MessageReceived(worker, ParseMessage(frame)));
-                break;
-            case FrameType.Stopping:
-                Post(new WorkerStopping(worker));
-                break;
-            default:
-                throw new ProtocolViolationException($"a worker may not send {frame.Type} frames");
-        }
-    }
+    private void PostAfter(object @event, TimeSpan delay) => _ = PostAfterAsync(@event, delay);
 
-    private static JsonElement ParseMessage(Frame frame)
+    private async Task PostAfterAsync(object @event, TimeSpan delay)
     {
         try
         {
-            using var document = JsonDocument.Parse(frame.Payload);
-            return document.RootElement.Clone();
+            await Task.Delay(delay, _clock, _lifetime.Token).ConfigureAwait(false);
+            Post(@event);
         }
-        catch (JsonException error)
+        catch (OperationCanceledException)
         {
-            throw new ProtocolViolationException($"malformed message: {error.Message}");
         }
     }
 
-    private void Post(SupervisorEvent @event) => _queue.Writer.TryWrite(@event);
+    private async Task ProbePeriodicallyAsync()
+    {
+        using var timer = new PeriodicTimer(ProbeInterval, _clock);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(_lifetime.Token).ConfigureAwait(false))
+            {
+                Post(new ProbeDue());
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
 
     private async Task RunLoopAsync()
     {
@@ -265,7 +279,7 @@ internal sealed class Supervisor : IAsyncDisposable
         }
     }
 
-    private void Apply(SupervisorEvent @event)
+    private void Apply(object @event)
     {
         switch (@event)
         {
@@ -273,66 +287,125 @@ internal sealed class Supervisor : IAsyncDisposable
                 _logger.LogDebug("Forked {Worker}", worker);
                 _events.OnForked(worker);
                 break;
-            case Connected(var worker):
-                worker.State = WorkerState.Online;
-                _events.OnOnline(worker);
+            case ChannelConnected(var worker):
+                if (Move(worker, WorkerTrigger.Connected))
+                {
+                    worker.LastHeartbeatAt = Now;
+                    _events.OnOnline(worker);
+                }
+
                 break;
-            case Listening(var worker, var addresses):
+            case ChannelListening(var worker, var addresses):
                 OnListening(worker, addresses);
                 break;
-            case MessageReceived(var worker, var message):
+            case ChannelHeartbeat(var worker, var requests, var inFlight):
+                worker.LastHeartbeatAt = Now;
+                worker.Requests = requests;
+                worker.RequestsInFlight = inFlight;
+                break;
+            case ChannelMessage(var worker, var message):
                 _events.OnMessage(worker, message);
                 break;
-            case Disconnected(var worker, _):
-                OnDisconnected(worker);
+            case ChannelStopping(var worker):
+                // The app is shutting down by itself: out of dispatch now; its exit decides what follows.
+                if (Move(worker, WorkerTrigger.Drain))
+                {
+                    _dispatcher?.Retire(worker);
+                }
+
+                break;
+            case ChannelClosed(var worker, _):
+                OnChannelClosed(worker);
                 break;
             case Exited(var worker, var status):
                 OnExited(worker, status);
                 break;
             case StopRequested(var worker):
-                Stop(worker);
+                Drain(worker, StopReason.Requested);
                 break;
-            case WorkerStopping(var worker):
+            case DrainDeadline(var worker):
                 if (!worker.IsDead)
                 {
-                    TakeOutOfDispatch(worker);
+                    _logger.LogWarning("{Worker} did not finish draining within {Timeout} s; killing it", worker, _options.DrainTimeout.TotalSeconds);
+                    worker.Kill(SignalNames.SIGKILL);
                 }
 
                 break;
-            case StopAll:
-                StopEveryone();
+            case ReloadRequested(var done):
+                StartReload(done);
                 break;
             case RespawnDue:
-                Respawn();
+                if (!_stopping && !_gaveUp)
+                {
+                    TryFork();
+                }
+
+                break;
+            case ProbeDue:
+                Probe();
+                break;
+            case StopBegun:
+                AbortReload("the cluster is stopping");
+                _replacements.CancelWaiting(_ => true);
+                break;
+            case DrainAll:
+                DrainEveryone();
                 break;
         }
+    }
+
+    /// <summary>Moves a worker through its state machine; false (and nothing changes) when the move is not allowed.</summary>
+    private static bool Move(WorkerHandle worker, WorkerTrigger trigger)
+    {
+        if (WorkerStateMachine.Next(worker.State, trigger) is not { } next)
+        {
+            return false;
+        }
+
+        worker.State = next;
+        return true;
     }
 
     private void OnListening(WorkerHandle worker, IReadOnlyList<string> addresses)
     {
         var channel = worker.Channel;
-        if (worker.State != WorkerState.Online || channel is null)
+        if (channel is null || !Move(worker, WorkerTrigger.Listening))
         {
             return;
         }
 
-        worker.State = WorkerState.Ready;
-        worker.ReadyAt = DateTimeOffset.UtcNow;
+        worker.ReadyAt = Now;
         worker.ListeningAddresses = addresses;
-        _bootFailures = 0;
+        _everReady = true;
         _dispatcher?.AddWorker(worker, channel);
         _logger.LogInformation("Worker {Id} (pid {Pid}) started on {Addresses}", worker.Id, worker.ProcessId, string.Join(", ", addresses));
         foreach (var address in addresses)
         {
             _events.OnListening(worker, address);
         }
+
+        if (_replacements.WorkerReady(worker.Id) is { } step)
+        {
+            if (Find(step.OldWorkerId) is { } old)
+            {
+                _logger.LogInformation("Worker {Id} (pid {Pid}) is ready; draining {Old} ({Reason})", worker.Id, worker.ProcessId, old, step.Reason.Describe());
+                Drain(old, step.Reason);
+            }
+            else
+            {
+                _replacements.WorkerExited(step.OldWorkerId);
+            }
+        }
+
+        AdvanceReplacements();
+        CompleteReloadIfDone();
     }
 
-    private void OnDisconnected(WorkerHandle worker)
+    private void OnChannelClosed(WorkerHandle worker)
     {
         _dispatcher?.Retire(worker);
         _events.OnDisconnected(worker);
-        if (worker.State != WorkerState.Dead)
+        if (!worker.IsDead)
         {
             // A worker exits by itself when its channel closes; one that does not is killed.
             _ = KillIfAliveAfterAsync(worker, OrphanGrace);
@@ -341,7 +414,7 @@ internal sealed class Supervisor : IAsyncDisposable
 
     private async Task KillIfAliveAfterAsync(WorkerHandle worker, TimeSpan grace)
     {
-        await Task.Delay(grace).ConfigureAwait(false);
+        await Task.Delay(grace, _clock).ConfigureAwait(false);
         if (!worker.IsDead)
         {
             _logger.LogWarning("{Worker} lost its channel and did not exit; killing it", worker);
@@ -351,58 +424,109 @@ internal sealed class Supervisor : IAsyncDisposable
 
     private void OnExited(WorkerHandle worker, ExitStatus status)
     {
-        var wasReady = worker.ReadyAt is not null;
-        worker.State = WorkerState.Dead;
+        var death = new WorkerDeath(Now - worker.ForkedAt, worker.ReadyAt is not null);
+        Move(worker, WorkerTrigger.Exited);
         worker.ExitStatus = status;
+        worker.StopReason ??= StopReasons.Unasked(status);
         lock (_workersLock)
         {
             _workers.Remove(worker.Id);
         }
 
         _dispatcher?.RemoveWorker(worker);
-        var replace = !worker.StopRequested && !_stopping;
-        if (worker.StopRequested || (_stopping && status.IsClean))
-        {
-            _logger.LogInformation("Worker {Id} (pid {Pid}) {How}", worker.Id, worker.ProcessId, status.Describe());
-        }
-        else
-        {
-            _logger.LogWarning(
-                "Worker {Id} (pid {Pid}) {How}{Next}", worker.Id, worker.ProcessId, status.Describe(), replace ? "; starting a replacement" : string.Empty);
-        }
-
+        var replacement = _replacements.WorkerExited(worker.Id);
+        var restart = !_stopping && !worker.StopRequested && replacement is null or { Outcome: ReplacementOutcome.Completed };
+        var decision = worker.StopRequested ? null : _restartPolicy.Decide(_restartHistory, death, Now);
+        _restartHistory = decision?.History ?? _restartHistory;
+        var giveUp = !_stopping && decision is { GiveUp: true } && !_gaveUp;
+        LogExit(worker, status, restart && !giveUp ? decision!.Delay : null);
         _events.OnExited(worker, status);
-        if (replace)
+
+        switch (replacement)
         {
-            ScheduleRespawn(wasReady);
+            case ({ } step, ReplacementOutcome.SuccessorFailed):
+                OnSuccessorFailed(worker, step);
+                break;
+            case ({ Reason: StopReason.Reload }, ReplacementOutcome.Completed) when _reload is not null:
+                _reload.Replaced++;
+                break;
         }
 
+        if (giveUp)
+        {
+            GiveUp();
+        }
+        else if (restart && decision is not null)
+        {
+            PostAfter(new RespawnDue(), decision.Delay);
+        }
+
+        AdvanceReplacements();
+        CompleteReloadIfDone();
         if (_stopping && Workers.Count == 0)
         {
             _allExited.TrySetResult();
         }
     }
 
-    private void ScheduleRespawn(bool wasReady)
+    private void LogExit(WorkerHandle worker, ExitStatus status, TimeSpan? restartDelay)
     {
-        (var delay, _bootFailures) = _restartPolicy.Decide(_bootFailures, wasReady);
-        if (delay == TimeSpan.Zero)
+        var reason = worker.StopReason!.Value;
+        if (worker.StopRequested)
         {
-            Respawn();
-            return;
+            _logger.LogInformation("Worker {Id} (pid {Pid}) {How} ({Reason})", worker.Id, worker.ProcessId, status.Describe(), reason.Describe());
         }
-
-        _logger.LogWarning("Workers are failing before they become ready ({Failures} in a row); next start in {Delay} ms", _bootFailures, delay.TotalMilliseconds);
-        _ = PostAfterAsync(new RespawnDue(), delay);
+        else
+        {
+            _logger.LogWarning(
+                "Worker {Id} (pid {Pid}) {How} ({Reason}){Next}",
+                worker.Id,
+                worker.ProcessId,
+                status.Describe(),
+                reason.Describe(),
+                restartDelay is { } delay ? $"; starting a replacement in {delay.TotalMilliseconds:0} ms" : string.Empty);
+        }
     }
 
-    private void Respawn()
+    private void OnSuccessorFailed(WorkerHandle successor, Replacement step)
     {
-        if (_stopping)
+        var message = $"{successor} did not become ready ({successor.ExitStatus}, {successor.StopReason?.Describe()}); worker {step.OldWorkerId} keeps serving";
+        if (step.Reason == StopReason.Reload)
         {
-            return;
+            AbortReload(message);
         }
+        else
+        {
+            // Do not retry at once: whatever broke the successor is likely to break the next one.
+            _recyclingHeldUntil = Now + _options.RecycleMinLifetime;
+            _logger.LogError("Recycling failed: {Message}", message);
+        }
+    }
 
+    /// <summary>Crash loop: no more automatic starts until a reload; the primary itself stops only if no worker was ever ready.</summary>
+    private void GiveUp()
+    {
+        _gaveUp = true;
+        _replacements.CancelWaiting(_ => true);
+        var reason = $"more than {_options.CrashLoopLimit} workers died before they were ready or within {_options.MinUptime.TotalSeconds} s "
+            + $"of starting, in {_options.CrashLoopWindow.TotalSeconds} s";
+        AbortReload(reason);
+        if (!_everReady)
+        {
+            _logger.LogCritical("Crash loop: {Reason}, and no worker ever became ready; the cluster cannot run", reason);
+            _events.OnFailed(reason);
+        }
+        else
+        {
+            _logger.LogError(
+                "Crash loop: {Reason}; no more workers will be started until a reload. {Alive} workers keep serving",
+                reason,
+                Workers.Count(worker => worker.State == WorkerState.Ready));
+        }
+    }
+
+    private void TryFork()
+    {
         try
         {
             Fork(null);
@@ -410,68 +534,220 @@ internal sealed class Supervisor : IAsyncDisposable
         catch (Exception error) when (error is Win32Exception or ObjectDisposedException)
         {
             _logger.LogError("Could not start a worker: {Reason}", error.Message);
-            ScheduleRespawn(wasReady: false);
         }
     }
 
-    private async Task PostAfterAsync(SupervisorEvent @event, TimeSpan delay)
+    /// <summary>Samples memory and applies the health policy: kill the hung and the never-ready, queue recycling.</summary>
+    private void Probe()
     {
-        try
+        var now = Now;
+        foreach (var worker in Workers)
         {
-            await Task.Delay(delay, _lifetime.Token).ConfigureAwait(false);
-            Post(@event);
+            if (worker.State is WorkerState.Ready or WorkerState.Draining)
+            {
+                worker.ResidentBytes = ProcessInterop.ResidentBytes(worker.ProcessId) ?? worker.ResidentBytes;
+            }
+
+            if (worker.StopReason is StopReason.Hung or StopReason.NotReadyInTime)
+            {
+                continue;
+            }
+
+            var verdict = _healthPolicy.Decide(
+                new WorkerObservation(worker.State, worker.ForkedAt, worker.ReadyAt, worker.LastHeartbeatAt, worker.Requests, worker.RequestLimit, worker.ResidentBytes),
+                now);
+            switch (verdict)
+            {
+                case HealthVerdict.Hung:
+                    _logger.LogError(
+                        "Worker {Id} (pid {Pid}) is hung: no heartbeat for {Seconds:0.0} s; killing it",
+                        worker.Id, worker.ProcessId, (now - worker.LastHeartbeatAt!.Value).TotalSeconds);
+                    Kill(worker, StopReason.Hung);
+                    break;
+                case HealthVerdict.NotReadyInTime:
+                    _logger.LogError("{Worker} did not start listening within {Timeout} s; killing it", worker, _options.ReadyTimeout.TotalSeconds);
+                    Kill(worker, StopReason.NotReadyInTime);
+                    break;
+                case HealthVerdict.RecycleForMemory or HealthVerdict.RecycleForRequests or HealthVerdict.RecycleForLifetime:
+                    QueueRecycling(worker, verdict, now);
+                    break;
+            }
         }
-        catch (OperationCanceledException)
-        {
-        }
+
+        AdvanceReplacements();
     }
 
-    private void Stop(WorkerHandle worker)
+    private void QueueRecycling(WorkerHandle worker, HealthVerdict verdict, DateTimeOffset now)
     {
-        if (worker.IsDead || worker.State == WorkerState.Stopping)
+        if (_stopping || _gaveUp || now < _recyclingHeldUntil || _replacements.Contains(worker.Id))
         {
             return;
         }
 
-        worker.StopRequested = true;
-        TakeOutOfDispatch(worker);
-        var channel = worker.Channel;
+        var reason = verdict switch
+        {
+            HealthVerdict.RecycleForMemory => StopReason.RecycledForMemory,
+            HealthVerdict.RecycleForRequests => StopReason.RecycledForRequests,
+            _ => StopReason.RecycledForLifetime,
+        };
+        _logger.LogInformation(
+            "{Worker} will be {Reason}: {Requests} requests, {Memory} MiB, up {Age:0} s",
+            worker, reason.Describe(), worker.Requests, worker.ResidentBytes / (1024 * 1024), (now - worker.ForkedAt).TotalSeconds);
+        _replacements.Enqueue(worker.Id, reason);
+    }
+
+    /// <summary>Starts successors for the next replacements; a reload runs several at once if configured, recycling one.</summary>
+    private void AdvanceReplacements()
+    {
+        if (_stopping || _gaveUp)
+        {
+            return;
+        }
+
+        _replacements.CancelWaiting(step => Find(step.OldWorkerId) is not { State: WorkerState.Ready });
+        var concurrency = _reload is null ? 1 : _options.ReloadConcurrency;
+        foreach (var step in _replacements.TakeNext(concurrency))
+        {
+            try
+            {
+                var successor = Fork(null);
+                _replacements.SuccessorStarted(step.OldWorkerId, successor.Id);
+                _logger.LogInformation("Starting worker {Successor} to replace worker {Old} ({Reason})", successor.Id, step.OldWorkerId, step.Reason.Describe());
+            }
+            catch (Exception error) when (error is Win32Exception or ObjectDisposedException)
+            {
+                _replacements.WorkerExited(step.OldWorkerId);
+                _logger.LogError("Could not start a successor for worker {Old}: {Reason}", step.OldWorkerId, error.Message);
+            }
+        }
+    }
+
+    private void StartReload(TaskCompletionSource<ReloadResult> done)
+    {
+        if (_stopping)
+        {
+            done.TrySetResult(new ReloadResult(false, 0, "the cluster is stopping"));
+            return;
+        }
+
+        if (_reload is not null)
+        {
+            _reload.Waiters.Add(done);
+            return;
+        }
+
+        // A reload is the operator's "try again": a crash loop's verdict is lifted, and missing workers are started.
+        _gaveUp = false;
+        _restartHistory = RestartHistory.Empty;
+        var serving = Workers.Where(worker => worker.State == WorkerState.Ready).ToList();
+        _reload = new ReloadRun(Now, serving.Count, [done]);
+        _logger.LogInformation("Rolling reload of {Count} workers started, {Concurrency} at a time", serving.Count, _options.ReloadConcurrency);
+        serving.ForEach(worker => _replacements.Enqueue(worker.Id, StopReason.Reload));
+        var missing = _options.Workers - Workers.Count(worker => worker.State != WorkerState.Draining);
+        for (var i = 0; i < missing; i++)
+        {
+            TryFork();
+        }
+
+        AdvanceReplacements();
+        CompleteReloadIfDone();
+    }
+
+    private void CompleteReloadIfDone()
+    {
+        if (_reload is not { } reload || _replacements.Any(step => step.Reason == StopReason.Reload))
+        {
+            return;
+        }
+
+        var elapsed = (Now - reload.StartedAt).TotalSeconds;
+        _logger.LogInformation("Rolling reload finished: {Replaced} of {Total} workers replaced in {Seconds:0.0} s", reload.Replaced, reload.Total, elapsed);
+        FinishReload(new ReloadResult(true, reload.Replaced, $"{reload.Replaced} of {reload.Total} workers replaced in {elapsed:0.0} s"));
+    }
+
+    private void AbortReload(string reason)
+    {
+        if (_reload is not { } reload)
+        {
+            return;
+        }
+
+        var kept = _replacements.CancelWaiting(step => step.Reason == StopReason.Reload).Count;
+        _logger.LogError("Rolling reload aborted after replacing {Replaced} workers: {Reason}; {Kept} old workers keep serving", reload.Replaced, reason, kept);
+        FinishReload(new ReloadResult(false, reload.Replaced, reason));
+    }
+
+    private void FinishReload(ReloadResult result)
+    {
+        var waiters = _reload!.Waiters;
+        _reload = null;
+        waiters.ForEach(waiter => waiter.TrySetResult(result));
+    }
+
+    /// <summary>Takes a worker out of dispatch and asks it to finish its requests and exit, with a deadline.</summary>
+    private void Drain(WorkerHandle worker, StopReason reason)
+    {
+        if (worker.IsDead)
+        {
+            return;
+        }
+
+        // A worker already draining by itself keeps draining; the reason says whether it will be replaced.
+        worker.StopReason ??= reason;
+        if (!Move(worker, WorkerTrigger.Drain))
+        {
+            return;
+        }
+
+        _dispatcher?.Retire(worker);
         try
         {
-            if (channel is null)
+            if (worker.Channel is { } channel)
             {
-                // Not connected yet: its runtime turns SIGTERM into the same graceful stop.
-                worker.Kill();
+                channel.Send(FrameType.Disconnect, []);
             }
             else
             {
-                channel.Send(FrameType.Disconnect, []);
+                // Not connected yet: its runtime turns SIGTERM into the same graceful stop.
+                worker.Kill();
             }
         }
         catch (Exception error) when (error is Win32Exception or ObjectDisposedException)
         {
             worker.Kill();
         }
+
+        PostAfter(new DrainDeadline(worker), _options.DrainTimeout + ExitGrace);
     }
 
-    /// <summary>The worker is leaving: nothing new is dispatched to it; what it holds it may still finish.</summary>
-    private void TakeOutOfDispatch(WorkerHandle worker)
+    /// <summary>Kills a worker that cannot be drained (hung, never ready); what it had not taken goes to others.</summary>
+    private void Kill(WorkerHandle worker, StopReason reason)
     {
-        worker.State = WorkerState.Stopping;
+        worker.StopReason = reason;
+        Move(worker, WorkerTrigger.Drain);
         _dispatcher?.Retire(worker);
+        worker.Kill(SignalNames.SIGKILL);
     }
 
-    private void StopEveryone()
+    private void DrainEveryone()
     {
         var workers = Workers;
         foreach (var worker in workers)
         {
-            Stop(worker);
+            Drain(worker, StopReason.Shutdown);
         }
 
         if (workers.Count == 0)
         {
             _allExited.TrySetResult();
+        }
+    }
+
+    private WorkerHandle? Find(int id)
+    {
+        lock (_workersLock)
+        {
+            return _workers.GetValueOrDefault(id);
         }
     }
 
@@ -498,25 +774,32 @@ internal sealed class Supervisor : IAsyncDisposable
         _lifetime.Dispose();
     }
 
-    private abstract record SupervisorEvent;
+    private sealed record Forked(WorkerHandle Worker);
 
-    private sealed record Forked(WorkerHandle Worker) : SupervisorEvent;
+    private sealed record Exited(WorkerHandle Worker, ExitStatus Status);
 
-    private sealed record Connected(WorkerHandle Worker) : SupervisorEvent;
+    private sealed record StopRequested(WorkerHandle Worker);
 
-    private sealed record Listening(WorkerHandle Worker, IReadOnlyList<string> Addresses) : SupervisorEvent;
+    private sealed record DrainDeadline(WorkerHandle Worker);
 
-    private sealed record MessageReceived(WorkerHandle Worker, JsonElement Message) : SupervisorEvent;
+    private sealed record ReloadRequested(TaskCompletionSource<ReloadResult> Done);
 
-    private sealed record Disconnected(WorkerHandle Worker, string? Reason) : SupervisorEvent;
+    private sealed record RespawnDue;
 
-    private sealed record Exited(WorkerHandle Worker, ExitStatus Status) : SupervisorEvent;
+    private sealed record ProbeDue;
 
-    private sealed record StopRequested(WorkerHandle Worker) : SupervisorEvent;
+    private sealed record StopBegun;
 
-    private sealed record WorkerStopping(WorkerHandle Worker) : SupervisorEvent;
+    private sealed record DrainAll;
 
-    private sealed record StopAll : SupervisorEvent;
+    private sealed class ReloadRun(DateTimeOffset startedAt, int total, List<TaskCompletionSource<ReloadResult>> waiters)
+    {
+        public DateTimeOffset StartedAt { get; } = startedAt;
 
-    private sealed record RespawnDue : SupervisorEvent;
+        public int Total { get; } = total;
+
+        public int Replaced { get; set; }
+
+        public List<TaskCompletionSource<ReloadResult>> Waiters { get; } = waiters;
+    }
 }

@@ -21,7 +21,7 @@ public sealed class WorkerMessageEventArgs(WorkerHandle worker, JsonElement mess
 }
 
 /// <summary>The worker process ended (Node's 'exit').</summary>
-public sealed class WorkerExitedEventArgs(WorkerHandle worker, ExitStatus status, bool stopRequested) : WorkerEventArgs(worker)
+public sealed class WorkerExitedEventArgs(WorkerHandle worker, ExitStatus status) : WorkerEventArgs(worker)
 {
     public ExitStatus Status { get; } = status;
 
@@ -31,6 +31,18 @@ public sealed class WorkerExitedEventArgs(WorkerHandle worker, ExitStatus status
     /// <summary>The signal's name ("SIGKILL"), or null when it exited by itself.</summary>
     public string? Signal => Status.Signal is { } signal ? Interop.SignalNames.Name(signal) : null;
 
-    /// <summary>True when the stop was asked for (Node's exitedAfterDisconnect).</summary>
-    public bool StopRequested { get; } = stopRequested;
+    /// <summary>Why it stopped: asked for (reload, recycling, shutdown, ...) or how it died.</summary>
+    public StopReason Reason { get; } = worker.StopReason ?? StopReasons.Unasked(status);
+
+    /// <summary>True when the cluster stopped it on purpose (Node's exitedAfterDisconnect).</summary>
+    public bool StopRequested { get; } = worker.StopRequested;
 }
+
+/// <summary>The cluster cannot run: workers died in a loop and none ever became ready (gunicorn's boot-failure halt).</summary>
+public sealed class ClusterFailedEventArgs(string reason) : EventArgs
+{
+    public string Reason { get; } = reason;
+}
+
+/// <summary>How a rolling reload ended.</summary>
+public sealed record ReloadResult(bool Succeeded, int Replaced, string Message);

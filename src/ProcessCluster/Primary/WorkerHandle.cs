@@ -41,8 +41,26 @@ public sealed class WorkerHandle
     /// <summary>How it ended; null while it runs.</summary>
     public ExitStatus? ExitStatus { get; internal set; }
 
-    /// <summary>True when its stop was asked for (Node's exitedAfterDisconnect); such a worker is not replaced.</summary>
-    public bool StopRequested { get; internal set; }
+    /// <summary>True when the cluster stopped it on purpose (Node's exitedAfterDisconnect); such a worker is not restarted.</summary>
+    public bool StopRequested => StopReason?.IsPlanned() == true;
+
+    /// <summary>Why it stopped or is stopping; null while it runs unasked.</summary>
+    public StopReason? StopReason { get; internal set; }
+
+    /// <summary>When its last heartbeat arrived (or its channel came up).</summary>
+    public DateTimeOffset? LastHeartbeatAt { get; internal set; }
+
+    /// <summary>Requests it has started, as of its last heartbeat.</summary>
+    public long Requests { get; internal set; }
+
+    /// <summary>Requests it was serving at its last heartbeat.</summary>
+    public int RequestsInFlight { get; internal set; }
+
+    /// <summary>Its resident memory at the last sample, in bytes.</summary>
+    public long ResidentBytes { get; internal set; }
+
+    /// <summary>Its own request limit (Cluster:MaxRequests with jitter); 0 when unlimited.</summary>
+    public long RequestLimit { get; internal init; }
 
     public bool IsConnected => _channel is not null;
 

@@ -1,6 +1,6 @@
 namespace ProcessCluster.Primary;
 
-/// <summary>Where a worker is in its life, as the primary sees it. Only the supervisor loop moves it forward.</summary>
+/// <summary>Where a worker is in its life, as the primary sees it. Only the supervisor loop moves it, through <see cref="WorkerStateMachine"/>.</summary>
 public enum WorkerState
 {
     /// <summary>Process started; its channel is not up yet.</summary>
@@ -9,12 +9,39 @@ public enum WorkerState
     /// <summary>Channel up and authenticated (Node's 'online').</summary>
     Online,
 
-    /// <summary>The app listens; connections are dispatched to it (Node's 'listening').</summary>
+    /// <summary>The app listens; connections are dispatched to it (Node's 'listening'). The only state that gets connections.</summary>
     Ready,
 
-    /// <summary>Asked to stop: no new connections, in-flight work finishes.</summary>
-    Stopping,
+    /// <summary>Leaving: no new connections, in-flight work finishes, then it exits.</summary>
+    Draining,
 
     /// <summary>Exited and reaped.</summary>
     Dead,
+}
+
+/// <summary>What moves a worker from one state to the next.</summary>
+public enum WorkerTrigger
+{
+    Connected,
+    Listening,
+    Drain,
+    Exited,
+}
+
+/// <summary>
+/// The one set of legal moves: starting → online → ready → draining → dead, and dead from anywhere. Anything else is
+/// refused, so a late event (a worker reporting "listening" after it was told to drain) cannot put it back in dispatch.
+/// </summary>
+public static class WorkerStateMachine
+{
+    public static WorkerState? Next(WorkerState state, WorkerTrigger trigger) => (state, trigger) switch
+    {
+        (WorkerState.Dead, _) => null,
+        (_, WorkerTrigger.Exited) => WorkerState.Dead,
+        (WorkerState.Draining, _) => null,
+        (_, WorkerTrigger.Drain) => WorkerState.Draining,
+        (WorkerState.Starting, WorkerTrigger.Connected) => WorkerState.Online,
+        (WorkerState.Online, WorkerTrigger.Listening) => WorkerState.Ready,
+        _ => null,
+    };
 }

@@ -25,6 +25,8 @@ public sealed class ClusterWorker
     private EventHandler<JsonElement>? _message;
     private int _deliveryStarted;
     private int _disconnectRequested;
+    private long _requests;
+    private int _requestsInFlight;
 
     private ClusterWorker(IpcChannel channel, WelcomeMessage welcome, int[] sharedFds, ILogger logger)
     {
@@ -38,6 +40,7 @@ public sealed class ClusterWorker
             new IPEndPoint(IPAddress.Parse(endpoint.BoundAddress), endpoint.BoundPort),
             Scheduling == SchedulingMode.RoundRobin ? new ConnectionInbox(Acknowledge) : null,
             Scheduling == SchedulingMode.Shared ? sharedFds[index] : null)).ToList();
+        HeartbeatInterval = TimeSpan.FromMilliseconds(welcome.HeartbeatIntervalMs);
     }
 
     /// <summary>The worker's id, from 1, unique for the primary's lifetime.</summary>
@@ -46,6 +49,12 @@ public sealed class ClusterWorker
     public SchedulingMode Scheduling { get; }
 
     public IReadOnlyList<WorkerEndpoint> Endpoints { get; }
+
+    /// <summary>How often this worker tells the primary it is alive.</summary>
+    public TimeSpan HeartbeatInterval { get; }
+
+    /// <summary>Requests started in this worker so far; the primary recycles on it (Cluster:MaxRequests).</summary>
+    public long Requests => Interlocked.Read(ref _requests);
 
     /// <summary>
     /// A message from the primary. Handlers run one at a time, in the order the messages were sent. Messages that
@@ -99,6 +108,7 @@ public sealed class ClusterWorker
 
         var worker = new ClusterWorker(channel, welcome, frame.Fds, logger);
         new Thread(worker.ReadLoop) { IsBackground = true, Name = "cluster-worker-channel" }.Start();
+        _ = Task.Run(worker.SendHeartbeatsAsync);
         Cluster.Worker = worker;
         return worker;
     }
@@ -109,6 +119,15 @@ public sealed class ClusterWorker
         ArgumentNullException.ThrowIfNull(message);
         _channel.Send(FrameType.Message, JsonSerializer.SerializeToUtf8Bytes(message, message.GetType()));
     }
+
+    /// <summary>Counts a request as started; the server integration calls it (and <see cref="RequestFinished"/>) for every request.</summary>
+    public void RequestStarted()
+    {
+        Interlocked.Increment(ref _requests);
+        Interlocked.Increment(ref _requestsInFlight);
+    }
+
+    public void RequestFinished() => Interlocked.Decrement(ref _requestsInFlight);
 
     /// <summary>Tells the primary the app listens on these addresses: the worker is ready for connections.</summary>
     public void ReportListening(IReadOnlyList<string> addresses) =>
@@ -188,6 +207,28 @@ public sealed class ClusterWorker
         catch (Exception error) when (error is Win32Exception or ObjectDisposedException)
         {
             // The channel is gone and so, very soon, is this process; the reader handles that.
+        }
+    }
+
+    /// <summary>
+    /// Runs on the thread pool on purpose: when the pool is starved or the app blocks it, heartbeats stop and the
+    /// primary sees the worker as hung, which is exactly what such a worker is.
+    /// </summary>
+    private async Task SendHeartbeatsAsync()
+    {
+        using var timer = new PeriodicTimer(HeartbeatInterval);
+        var payload = new byte[FrameFormat.HeartbeatSize];
+        while (await timer.WaitForNextTickAsync().ConfigureAwait(false))
+        {
+            FrameFormat.WriteHeartbeat(payload, Requests, Volatile.Read(ref _requestsInFlight));
+            try
+            {
+                _channel.Send(FrameType.Heartbeat, payload);
+            }
+            catch (Exception error) when (error is Win32Exception or ObjectDisposedException)
+            {
+                return;
+            }
         }
     }
 
