@@ -471,21 +471,17 @@ internal sealed class Supervisor : IAsyncDisposable
 
     private void LogExit(WorkerHandle worker, ExitStatus status, TimeSpan? restartDelay)
     {
-        var reason = worker.StopReason!.Value;
-        if (worker.StopRequested)
-        {
-            _logger.LogInformation("Worker {Id} (pid {Pid}) {How} ({Reason})", worker.Id, worker.ProcessId, status.Describe(), reason.Describe());
-        }
-        else
-        {
-            _logger.LogWarning(
-                "Worker {Id} (pid {Pid}) {How} ({Reason}){Next}",
-                worker.Id,
-                worker.ProcessId,
-                status.Describe(),
-                reason.Describe(),
-                restartDelay is { } delay ? $"; starting a replacement in {delay.TotalMilliseconds:0} ms" : string.Empty);
-        }
+        // An unasked death is told by how it ended; any other exit also says why the cluster ended it.
+        var reason = worker.StopReason is StopReason.Exited or StopReason.Crashed or StopReason.KilledBySignal ? string.Empty : $" ({worker.StopReason!.Value.Describe()})";
+        var next = restartDelay is { } delay ? $"; starting a replacement in {delay.TotalMilliseconds:0} ms" : string.Empty;
+        _logger.Log(
+            worker.StopRequested ? LogLevel.Information : LogLevel.Warning,
+            "Worker {Id} (pid {Pid}) {How}{Reason}{Next}",
+            worker.Id,
+            worker.ProcessId,
+            status.Describe(),
+            reason,
+            next);
     }
 
     private void OnSuccessorFailed(WorkerHandle successor, Replacement step)
