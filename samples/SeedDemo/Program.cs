@@ -43,6 +43,15 @@ app.MapGet("/spin/{milliseconds:int}", (int milliseconds) =>
     return $"spun in: {pid}";
 });
 
+// A request that is visibly in flight: the first line is sent at once, the rest after a while.
+app.MapGet("/slow/{milliseconds:int}", async (HttpContext context, int milliseconds) =>
+{
+    await context.Response.WriteAsync($"started in {pid}\n");
+    await context.Response.Body.FlushAsync();
+    await Task.Delay(milliseconds);
+    await context.Response.WriteAsync($"finished in {pid}\n");
+});
+
 // Faults for the supervision tests: a hung worker, a leaking one, and the release read at start (a deploy).
 app.MapGet("/hang", () =>
 {

@@ -35,6 +35,8 @@ internal sealed class ClusterTransportFactory(
             return new HandoffConnectionListener(claimed, inbox, socketOptions.Value, loggerFactory.CreateLogger<HandoffConnectionListener>());
         }
 
-        return await _sockets.BindAsync(new FileHandleEndPoint((ulong)claimed.SharedListenFd!.Value, FileHandleType.Tcp), cancellationToken).ConfigureAwait(false);
+        var listener = await _sockets.BindAsync(new FileHandleEndPoint((ulong)claimed.SharedListenFd!.Value, FileHandleType.Tcp), cancellationToken)
+            .ConfigureAwait(false);
+        return new SharedSocketListener(listener, claimed);
     }
 }

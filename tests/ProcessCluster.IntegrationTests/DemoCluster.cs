@@ -44,7 +44,8 @@ public sealed partial class DemoCluster : IAsyncDisposable
         string scheduling,
         int workers = 2,
         string urls = "http://127.0.0.1:0",
-        IReadOnlyDictionary<string, string>? environment = null)
+        IReadOnlyDictionary<string, string>? environment = null,
+        bool waitUntilReady = true)
     {
         var start = new ProcessStartInfo("dotnet")
         {
@@ -67,7 +68,11 @@ public sealed partial class DemoCluster : IAsyncDisposable
         {
             var initialising = await cluster.WaitForLineAsync(line => line.Contains("initialising cluster"), StartTimeout);
             cluster.Urls = UrlsPattern().Match(initialising).Groups[1].Value.Split(", ");
-            await Poll.UntilAsync(() => cluster.ReadyWorkerPids().Count >= workers, StartTimeout, "workers ready");
+            if (waitUntilReady)
+            {
+                await Poll.UntilAsync(() => cluster.ReadyWorkerPids().Count >= workers, StartTimeout, "workers ready");
+            }
+
             return cluster;
         }
         catch
@@ -100,6 +105,19 @@ public sealed partial class DemoCluster : IAsyncDisposable
 
         return started.Where(pid => !exited.Contains(pid)).ToList();
     }
+
+    /// <summary>Sends a signal to the primary (SIGHUP reloads, SIGTERM stops).</summary>
+    public void Signal(int signal) => ProcessTree.Kill(PrimaryPid, signal);
+
+    /// <summary>Waits for the primary to exit; returns its exit code.</summary>
+    public async Task<int> WaitForExitAsync(TimeSpan timeout)
+    {
+        await _process.WaitForExitAsync().WaitAsync(timeout);
+        return _process.ExitCode;
+    }
+
+    /// <summary>Lines containing <paramref name="text"/> so far.</summary>
+    public int CountLines(string text) => _lines.Count(line => line.Contains(text, StringComparison.Ordinal));
 
     /// <summary>The primary's child processes right now, read from /proc.</summary>
     public IReadOnlyList<int> ChildPids() => ProcessTree.Children(PrimaryPid);

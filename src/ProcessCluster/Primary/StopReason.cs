@@ -50,13 +50,13 @@ public static class StopReasons
     public static StopReason Unasked(ExitStatus status) =>
         status.Signal is not null ? StopReason.KilledBySignal : status.IsClean ? StopReason.Exited : StopReason.Crashed;
 
-    /// <summary>The words used in logs: "recycled (memory)", "killed by signal".</summary>
+    /// <summary>The words used in logs: "recycled: memory", "killed by signal".</summary>
     public static string Describe(this StopReason reason) => reason switch
     {
         StopReason.NotReadyInTime => "not ready in time",
-        StopReason.RecycledForMemory => "recycled (memory)",
-        StopReason.RecycledForRequests => "recycled (requests)",
-        StopReason.RecycledForLifetime => "recycled (age)",
+        StopReason.RecycledForMemory => "recycled: memory",
+        StopReason.RecycledForRequests => "recycled: requests",
+        StopReason.RecycledForLifetime => "recycled: age",
         StopReason.ScaledDown => "scaled down",
         StopReason.KilledBySignal => "killed by signal",
         _ => reason.ToString().ToLowerInvariant(),

@@ -26,6 +26,7 @@ public sealed class ClusterWorker
     private int _deliveryStarted;
     private int _disconnectRequested;
     private long _requests;
+    private Timer? _heartbeats;
     private int _requestsInFlight;
 
     private ClusterWorker(IpcChannel channel, WelcomeMessage welcome, int[] sharedFds, ILogger logger)
@@ -108,7 +109,7 @@ public sealed class ClusterWorker
 
         var worker = new ClusterWorker(channel, welcome, frame.Fds, logger);
         new Thread(worker.ReadLoop) { IsBackground = true, Name = "cluster-worker-channel" }.Start();
-        _ = Task.Run(worker.SendHeartbeatsAsync);
+        worker.StartHeartbeats();
         Cluster.Worker = worker;
         return worker;
     }
@@ -211,14 +212,23 @@ public sealed class ClusterWorker
     }
 
     /// <summary>
-    /// Runs on the thread pool on purpose: when the pool is starved or the app blocks it, heartbeats stop and the
-    /// primary sees the worker as hung, which is exactly what such a worker is.
+    /// The timer only queues the heartbeat; the thread pool's global queue sends it. A pool that is starved or blocked
+    /// by the app never gets to it, so the primary sees the worker as hung — which is what such a worker is. (Timer
+    /// callbacks themselves jump ahead of queued work, so sending from the callback would hide the hang.)
     /// </summary>
-    private async Task SendHeartbeatsAsync()
+    private void StartHeartbeats()
     {
-        using var timer = new PeriodicTimer(HeartbeatInterval);
         var payload = new byte[FrameFormat.HeartbeatSize];
-        while (await timer.WaitForNextTickAsync().ConfigureAwait(false))
+        _heartbeats = new Timer(
+            static state => ThreadPool.UnsafeQueueUserWorkItem(static sender => sender(), (Action)state!, preferLocal: false),
+            (Action)(() => SendHeartbeat(payload)),
+            HeartbeatInterval,
+            HeartbeatInterval);
+    }
+
+    private void SendHeartbeat(byte[] payload)
+    {
+        lock (payload)
         {
             FrameFormat.WriteHeartbeat(payload, Requests, Volatile.Read(ref _requestsInFlight));
             try
@@ -227,7 +237,7 @@ public sealed class ClusterWorker
             }
             catch (Exception error) when (error is Win32Exception or ObjectDisposedException)
             {
-                return;
+                // The channel is gone and so, very soon, is this process; the reader handles that.
             }
         }
     }

@@ -28,6 +28,20 @@ public sealed class WorkerEndpoint
     /// <summary>Shared: the listening socket to accept on (this process owns the descriptor).</summary>
     public int? SharedListenFd { get; }
 
+    private int _sharedListenFdClosed;
+
+    /// <summary>
+    /// Shared: closes this worker's descriptor of the listening socket, once, when its server stops listening. The
+    /// socket stops listening when the last process holding it lets go; a draining worker must not be that process.
+    /// </summary>
+    public void CloseSharedListenSocket()
+    {
+        if (SharedListenFd is { } fd && Interlocked.Exchange(ref _sharedListenFdClosed, 1) == 0)
+        {
+            Interop.SocketInterop.Close(fd);
+        }
+    }
+
     /// <summary>
     /// Picks the endpoint a server's bind request stands for: the same address and port; else, for an any-address
     /// request, the any-address endpoint on that port (IPv4 and IPv6 "any" are one); a port-0 request takes the next

@@ -1,0 +1,228 @@
+namespace ProcessCluster.IntegrationTests;
+
+/// <summary>
+/// Never drop a request the cluster could keep: reload, graceful stop, recycling under continuous load with every
+/// failure counted; hang detection and crash loops with real processes.
+/// </summary>
+public class SupervisionTests
+{
+    private const int SIGHUP = 1;
+    private const int SIGKILL = 9;
+    private const int SIGTERM = 15;
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
+
+    [Theory]
+    [InlineData("RoundRobin")]
+    [InlineData("Shared")]
+    public async Task A_rolling_reload_under_load_fails_no_request_and_replaces_every_worker(string scheduling)
+    {
+        await using var cluster = await DemoCluster.StartAsync(scheduling, workers: 2);
+        var original = cluster.ReadyWorkerPids();
+        await using var load = LoadGenerator.Start(new Uri(cluster.BaseAddress, "/hello"), concurrency: 16);
+        await load.WaitForSuccessesAsync(300, Deadline);
+
+        cluster.Signal(SIGHUP);
+        await cluster.WaitForLineAsync(line => line.Contains("Rolling reload finished: 2 of 2 workers replaced"), Deadline);
+        await load.WaitForSuccessesAsync(load.Succeeded + 300, Deadline);
+        var report = await load.StopAsync();
+
+        AssertNoneFailed(report);
+        Assert.Equal(0, report.Refused);
+        var current = cluster.ReadyWorkerPids();
+        Assert.Equal(2, current.Count);
+        Assert.Empty(current.Intersect(original));
+        Assert.Contains(report.ResponsesByPid.Keys, pid => current.Contains(pid));
+        Assert.Contains(report.ResponsesByPid.Keys, pid => original.Contains(pid));
+    }
+
+    [Theory]
+    [InlineData("RoundRobin")]
+    [InlineData("Shared")]
+    public async Task Sigterm_under_load_finishes_in_flight_requests_fails_none_and_exits_0(string scheduling)
+    {
+        await using var cluster = await DemoCluster.StartAsync(scheduling, workers: 2);
+        var workers = cluster.ChildPids();
+        await using var load = LoadGenerator.Start(new Uri(cluster.BaseAddress, "/hello"), concurrency: 16);
+        await load.WaitForSuccessesAsync(300, Deadline);
+        using var slowClient = new HttpClient { BaseAddress = cluster.BaseAddress, Timeout = Deadline };
+        using var slow = await slowClient.GetAsync("/slow/1500", HttpCompletionOption.ResponseHeadersRead);
+        var slowBody = new StreamReader(await slow.Content.ReadAsStreamAsync());
+        Assert.StartsWith("started in", await slowBody.ReadLineAsync());
+
+        // The slow request is now in flight in a worker; the stop must let it finish.
+        cluster.Signal(SIGTERM);
+        Assert.StartsWith("finished in", await slowBody.ReadLineAsync());
+        Assert.Equal(0, await cluster.WaitForExitAsync(Deadline));
+        var report = await load.StopAsync();
+
+        AssertNoneFailed(report);
+        Assert.All(workers, pid => Assert.False(ProcessTree.IsAlive(pid), $"worker {pid} outlived the primary"));
+        Assert.Contains(cluster.Lines, line => line.Contains("All workers have exited"));
+    }
+
+    [Fact]
+    public async Task A_hung_worker_is_detected_killed_and_replaced()
+    {
+        await using var cluster = await DemoCluster.StartAsync(
+            "RoundRobin",
+            workers: 2,
+            environment: new Dictionary<string, string>
+            {
+                ["Cluster__HeartbeatInterval"] = "00:00:00.5",
+                ["Cluster__HeartbeatTimeout"] = "00:00:03",
+            });
+        var original = cluster.ReadyWorkerPids();
+        using var client = new DemoClient(cluster.BaseAddress, TimeSpan.FromSeconds(1));
+        try
+        {
+            await client.GetAsync("/hang");
+        }
+        catch (Exception error) when (error is HttpRequestException or TaskCanceledException)
+        {
+            // A starved worker may never finish its answer; the hang is what counts.
+        }
+
+        var hung = await cluster.WaitForLineAsync(line => line.Contains(") is hung: no heartbeat for"), Deadline);
+        var victim = original.Single(pid => hung.Contains($"(pid {pid})"));
+        await cluster.WaitForLineAsync(line => line.Contains($"(pid {victim}) killed by signal SIGKILL (hung); starting a replacement"), Deadline);
+        await Poll.UntilAsync(() => cluster.ReadyWorkerPids() is { Count: 2 } pids && !pids.Contains(victim), Deadline, "a replacement for the hung worker");
+        Assert.False(ProcessTree.IsAlive(victim));
+        Assert.Equal(2, cluster.ChildPids().Count);
+    }
+
+    [Fact]
+    public async Task Workers_that_cannot_start_back_off_then_the_primary_gives_up_with_exit_code_3()
+    {
+        using var release = new ReleaseFile("broken");
+        await using var cluster = await DemoCluster.StartAsync(
+            "RoundRobin",
+            workers: 2,
+            environment: new Dictionary<string, string>
+            {
+                ["SEED_RELEASE_FILE"] = release.Path,
+                ["Cluster__CrashLoopLimit"] = "3",
+            },
+            waitUntilReady: false);
+
+        Assert.Equal(3, await cluster.WaitForExitAsync(Deadline));
+        Assert.Contains(cluster.Lines, line => line.Contains("Crash loop: more than 3 workers died") && line.Contains("no worker ever became ready"));
+        Assert.Contains(cluster.Lines, line => line.Contains("starting a replacement in 100 ms"));
+        Assert.Contains(cluster.Lines, line => line.Contains("starting a replacement in 200 ms"));
+
+        // Bounded: the two first workers and at most one restart per early death before the limit.
+        Assert.InRange(cluster.CountLines("Forked worker"), 4, 2 + 3);
+    }
+
+    [Fact]
+    public async Task A_reload_deploys_from_disk_and_a_bad_deploy_is_aborted_while_the_old_workers_serve_on()
+    {
+        using var release = new ReleaseFile("v1");
+        await using var cluster = await DemoCluster.StartAsync(
+            "RoundRobin",
+            workers: 2,
+            environment: new Dictionary<string, string>
+            {
+                ["SEED_RELEASE_FILE"] = release.Path,
+                ["Cluster__CrashLoopLimit"] = "3",
+            });
+        using var client = new DemoClient(cluster.BaseAddress);
+        Assert.StartsWith("release v1", await client.GetAsync("/release"));
+
+        release.Deploy("v2");
+        cluster.Signal(SIGHUP);
+        await cluster.WaitForLineAsync(line => line.Contains("Rolling reload finished: 2 of 2"), Deadline);
+        for (var i = 0; i < 4; i++)
+        {
+            Assert.StartsWith("release v2", await client.GetAsync("/release"));
+        }
+
+        var serving = cluster.ReadyWorkerPids();
+        await using var load = LoadGenerator.Start(new Uri(cluster.BaseAddress, "/hello"), concurrency: 8);
+        release.Deploy("broken");
+        cluster.Signal(SIGHUP);
+        await cluster.WaitForLineAsync(line => line.Contains("Rolling reload aborted after replacing 0 workers"), Deadline);
+        await load.WaitForSuccessesAsync(load.Succeeded + 200, Deadline);
+        AssertNoneFailed(await load.StopAsync());
+        Assert.Equal(serving.Order(), cluster.ReadyWorkerPids().Order());
+        Assert.StartsWith("release v2", await client.GetAsync("/release"));
+
+        // A crash loop with a healthy worker left: restarts stop, the primary and the survivor stay up.
+        ProcessTree.Kill(serving[0], SIGKILL);
+        await cluster.WaitForLineAsync(line => line.Contains("Crash loop:") && line.Contains("1 workers keep serving"), Deadline);
+        Assert.False(cluster.HasExited);
+        Assert.Equal(serving[1], await client.HelloPidAsync());
+        Assert.Single(cluster.ChildPids());
+    }
+
+    [Fact]
+    public async Task A_worker_over_its_memory_limit_is_replaced_without_failed_requests()
+    {
+        await using var cluster = await DemoCluster.StartAsync(
+            "RoundRobin",
+            workers: 2,
+            environment: new Dictionary<string, string>
+            {
+                ["Cluster__MaxMemoryMb"] = "400",
+                ["Cluster__RecycleMinLifetime"] = "00:00:01",
+            });
+        await using var load = LoadGenerator.Start(new Uri(cluster.BaseAddress, "/hello"), concurrency: 8);
+        await load.WaitForSuccessesAsync(200, Deadline);
+        using var client = new DemoClient(cluster.BaseAddress);
+        var leaker = int.Parse((await client.GetAsync("/leak/500")).Split(' ')[2].TrimEnd(':'));
+
+        await cluster.WaitForLineAsync(line => line.Contains($"(pid {leaker}) exited cleanly (recycled: memory)"), Deadline);
+        await load.WaitForSuccessesAsync(load.Succeeded + 200, Deadline);
+        AssertNoneFailed(await load.StopAsync());
+        Assert.Equal(2, cluster.ReadyWorkerPids().Count);
+        Assert.DoesNotContain(leaker, cluster.ChildPids());
+    }
+
+    [Fact]
+    public async Task Workers_past_their_request_limit_are_replaced_one_at_a_time_without_failed_requests()
+    {
+        await using var cluster = await DemoCluster.StartAsync(
+            "RoundRobin",
+            workers: 2,
+            environment: new Dictionary<string, string>
+            {
+                ["Cluster__MaxRequests"] = "500",
+                ["Cluster__RecycleMinLifetime"] = "00:00:01",
+                ["Cluster__HeartbeatInterval"] = "00:00:00.5",
+                ["Cluster__HeartbeatTimeout"] = "00:00:10",
+            });
+        await using var load = LoadGenerator.Start(new Uri(cluster.BaseAddress, "/hello"), concurrency: 8);
+        var mostProcesses = 0;
+        await Poll.UntilAsync(
+            () =>
+            {
+                mostProcesses = Math.Max(mostProcesses, cluster.ChildPids().Count);
+                return cluster.CountLines("exited cleanly (recycled: requests)") >= 3;
+            },
+            TimeSpan.FromSeconds(60),
+            "three request recyclings");
+        var report = await load.StopAsync();
+
+        AssertNoneFailed(report);
+        Assert.InRange(mostProcesses, 2, 3);
+        Assert.True(report.ResponsesByPid.Count >= 4, $"answers came from {report.ResponsesByPid.Count} workers");
+    }
+
+    private static void AssertNoneFailed(LoadReport report) =>
+        Assert.True(report.Failed == 0, $"{report.Failed} of {report.Succeeded + report.Failed} requests failed:\n{string.Join('\n', report.FailureSamples)}");
+
+    /// <summary>The demo's "release" file (SEED_RELEASE_FILE): what a worker reads at start, standing in for a deploy.</summary>
+    private sealed class ReleaseFile : IDisposable
+    {
+        public ReleaseFile(string release)
+        {
+            Path = System.IO.Path.GetTempFileName();
+            Deploy(release);
+        }
+
+        public string Path { get; }
+
+        public void Deploy(string release) => File.WriteAllText(Path, release);
+
+        public void Dispose() => File.Delete(Path);
+    }
+}
