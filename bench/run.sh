@@ -15,63 +15,21 @@ runs=3
 duration=10
 if [ "${1:-}" = "--quick" ]; then runs=1; duration=3; fi
 
-if ! command -v wrk >/dev/null; then
-  echo "installing wrk (Debian package)" >&2
-  if [ "$(id -u)" -eq 0 ]; then apt-get update -qq && apt-get install -y -qq wrk >/dev/null
-  else sudo apt-get update -qq && sudo apt-get install -y -qq wrk >/dev/null; fi
-fi
-
-dotnet build samples/SeedDemo -c Release -nologo -v quiet >/dev/null
-app=samples/SeedDemo/bin/Release/net10.0/SeedDemo.dll
+source bench/lib.sh
+ensure_wrk
+build_demo
 out=bench/results
 mkdir -p "$out"
 port=38201
 workers=$(nproc)
-server_pid=
-
-stop_server() {
-  if [ -n "$server_pid" ]; then
-    local children
-    children=$(cat /proc/"$server_pid"/task/*/children 2>/dev/null || true)
-    kill -TERM "$server_pid" 2>/dev/null || true
-    for _ in $(seq 1 100); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$server_pid" $children 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-    server_pid=
-  fi
-}
 trap stop_server EXIT
-
-start_server() { # mode
-  local mode=$1 env=()
-  case $mode in
-    plain) env=(Cluster__Enabled=false) ;;
-    *) env=(Cluster__Scheduling="$mode" Cluster__Workers="$workers") ;;
-  esac
-  env "${env[@]}" ${BENCH_ENV:-} PORT=$port Logging__LogLevel__Default=Warning dotnet "$app" >"$out/server-$mode.log" 2>&1 &
-  server_pid=$!
-  # Ready when every worker answers: distinct pids on new connections (one pid for plain).
-  local want=$([ "$mode" = plain ] && echo 1 || echo "$workers")
-  for _ in $(seq 1 300); do
-    local seen
-    seen=$(for _ in $(seq 1 20); do curl -s -m 1 -H "Connection: close" "http://127.0.0.1:$port/hello"; echo; done | sort -u | grep -c hello || true)
-    [ "$seen" -ge "$want" ] && return 0
-    sleep 0.1
-  done
-  echo "server $mode did not become ready" >&2; return 1
-}
-
-# wrk's p99 in ms, whatever unit it printed.
-p99_ms() { awk '/^ +99%/ { v=$2; if (v ~ /us$/) { sub(/us/,"",v); v/=1000 } else if (v ~ /ms$/) { sub(/ms/,"",v) } else if (v ~ /s$/) { sub(/s/,"",v); v*=1000 } printf "%.2f", v }' "$1"; }
-rps() { awk '/^Requests\/sec/ { printf "%.0f", $2 }' "$1"; }
-errors() { awk '/Socket errors/ { gsub(/,/,""); print $4+$6+$8+$10; found=1 } /Non-2xx/ { n+=$4 } END { if (!found) print n+0 }' "$1"; }
 
 modes=(RoundRobin Shared plain)
 scenarios=(keepalive close)
 : >"$out/runs.tsv"
 for run in $(seq 1 "$runs"); do
   for mode in "${modes[@]}"; do
-    start_server "$mode"
+    start_server "$mode" "$out/server-$mode.log"
     # Untimed warm-up: every worker's JIT reaches its optimised code before anything is measured.
     wrk -t1 -c32 -d2s "http://127.0.0.1:$port/hello" >/dev/null
     wrk -t1 -c32 -d1s -H "Connection: close" "http://127.0.0.1:$port/hello" >/dev/null
@@ -86,7 +44,6 @@ for run in $(seq 1 "$runs"); do
   done
 done
 
-median() { sort -n | awk '{ a[NR]=$1 } END { if (NR%2) print a[(NR+1)/2]; else printf "%.2f", (a[NR/2]+a[NR/2+1])/2 }'; }
 value() { awk -F'\t' -v m="$1" -v s="$2" -v c="$3" '$1==m && $2==s { print $c }' "$out/runs.tsv" | median; }
 
 {
