@@ -59,6 +59,9 @@ rps() { awk '/^Requests\/sec/ { printf "%.0f", $2 }' "$1"; }
 requests() { awk '/requests in/ { print $1 }' "$1"; }
 # Socket errors (connect + read + write + timeout) plus non-2xx answers.
 errors() { awk '/Socket errors/ { gsub(/,/,""); s=$4+$6+$8+$10 } /Non-2xx/ { n+=$4 } END { print s+n }' "$1"; }
-connect_errors() { awk '/Socket errors/ { gsub(/,/,""); print $4; f=1 } END { if (!f) print 0 }' "$1"; }
+# Requests lost on a connection that was open: read errors and timeouts plus non-2xx answers.
+lost() { awk '/Socket errors/ { gsub(/,/,""); s=$6+$10 } /Non-2xx/ { n+=$4 } END { print s+n }' "$1"; }
+# Connections nobody took: wrk's connect and write errors (a refused non-blocking connect fails on the first write).
+refused() { awk '/Socket errors/ { gsub(/,/,""); s=$4+$8 } END { print s+0 }' "$1"; }
 
 median() { sort -n | awk '{ a[NR]=$1 } END { if (NR==0) print "-"; else if (NR%2) print a[(NR+1)/2]; else printf "%.2f", (a[NR/2]+a[NR/2+1])/2 }'; }

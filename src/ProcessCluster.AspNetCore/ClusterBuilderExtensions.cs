@@ -45,13 +45,17 @@ public static class ClusterBuilderExtensions
         }
         else
         {
-            builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = options.DrainTimeout);
+            var drain = new WorkerDrain(options);
+            builder.Services.AddSingleton(drain);
+
+            // The drain timeout covers both phases: clients closing after a last response, then Kestrel's shutdown.
+            builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = options.DrainTimeout - drain.CloseWindow);
             builder.Services.AddSingleton(services => ClusterWorker.Connect(
                 WorkerEnvironment.Current!,
                 options.MaxMessageBytes,
                 services.GetRequiredService<ILoggerFactory>().CreateLogger("ProcessCluster.Worker")));
             builder.Services.AddSingleton<IConnectionListenerFactory, ClusterTransportFactory>();
-            builder.Services.AddSingleton<IStartupFilter, RequestCountingStartupFilter>();
+            builder.Services.AddSingleton<IStartupFilter, WorkerRequestsStartupFilter>();
             builder.Services.AddHostedService<WorkerLifecycle>();
         }
 

@@ -15,6 +15,7 @@ namespace ProcessCluster.AspNetCore;
 /// </summary>
 internal sealed class ClusterTransportFactory(
     ClusterWorker worker,
+    WorkerDrain drain,
     IOptions<SocketTransportOptions> socketOptions,
     ILoggerFactory loggerFactory) : IConnectionListenerFactory, IConnectionListenerFactorySelector
 {
@@ -30,13 +31,13 @@ internal sealed class ClusterTransportFactory(
             throw new AddressInUseException($"{endpoint} is not one of the cluster's endpoints, or is already bound");
         }
 
-        if (claimed.Inbox is { } inbox)
-        {
-            return new HandoffConnectionListener(claimed, inbox, socketOptions.Value, loggerFactory.CreateLogger<HandoffConnectionListener>());
-        }
-
-        var listener = await _sockets.BindAsync(new FileHandleEndPoint((ulong)claimed.SharedListenFd!.Value, FileHandleType.Tcp), cancellationToken)
-            .ConfigureAwait(false);
-        return new SharedSocketListener(listener, claimed);
+        IConnectionListener listener = claimed.Inbox is { } inbox
+            ? new HandoffConnectionListener(claimed, inbox, drain, socketOptions.Value, loggerFactory.CreateLogger<HandoffConnectionListener>())
+            : new SharedSocketListener(
+                await _sockets.BindAsync(new FileHandleEndPoint((ulong)claimed.SharedListenFd!.Value, FileHandleType.Tcp), cancellationToken).ConfigureAwait(false),
+                claimed,
+                drain);
+        drain.AddListener(listener);
+        return listener;
     }
 }

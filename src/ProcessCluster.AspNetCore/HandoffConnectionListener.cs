@@ -10,12 +10,14 @@ namespace ProcessCluster.AspNetCore;
 internal sealed class HandoffConnectionListener : IConnectionListener
 {
     private readonly ConnectionInbox _inbox;
+    private readonly WorkerDrain _drain;
     private readonly SocketConnectionContextFactory _contexts;
 
-    public HandoffConnectionListener(WorkerEndpoint endpoint, ConnectionInbox inbox, SocketTransportOptions options, ILogger logger)
+    public HandoffConnectionListener(WorkerEndpoint endpoint, ConnectionInbox inbox, WorkerDrain drain, SocketTransportOptions options, ILogger logger)
     {
         EndPoint = endpoint.Bound;
         _inbox = inbox;
+        _drain = drain;
         _contexts = new SocketConnectionContextFactory(
             new SocketConnectionFactoryOptions
             {
@@ -35,7 +37,7 @@ internal sealed class HandoffConnectionListener : IConnectionListener
     public async ValueTask<ConnectionContext?> AcceptAsync(CancellationToken cancellationToken = default)
     {
         var socket = await _inbox.AcceptAsync(cancellationToken).ConfigureAwait(false);
-        return socket is null ? null : _contexts.Create(socket);
+        return socket is null ? null : _drain.Track(_contexts.Create(socket));
     }
 
     /// <summary>Kestrel stops listening (graceful shutdown): connections not yet accepted go back to the primary.</summary>

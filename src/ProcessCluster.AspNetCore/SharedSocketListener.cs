@@ -9,11 +9,12 @@ namespace ProcessCluster.AspNetCore;
 /// stops listening. Kestrel does not own a handle it is given, and a draining worker that kept it open would keep the
 /// socket listening: new connections would queue where nobody accepts them and be reset when the worker exits.
 /// </summary>
-internal sealed class SharedSocketListener(IConnectionListener inner, WorkerEndpoint endpoint) : IConnectionListener
+internal sealed class SharedSocketListener(IConnectionListener inner, WorkerEndpoint endpoint, WorkerDrain drain) : IConnectionListener
 {
     public EndPoint EndPoint => inner.EndPoint;
 
-    public ValueTask<ConnectionContext?> AcceptAsync(CancellationToken cancellationToken = default) => inner.AcceptAsync(cancellationToken);
+    public async ValueTask<ConnectionContext?> AcceptAsync(CancellationToken cancellationToken = default) =>
+        drain.Track(await inner.AcceptAsync(cancellationToken).ConfigureAwait(false));
 
     public async ValueTask UnbindAsync(CancellationToken cancellationToken = default)
     {

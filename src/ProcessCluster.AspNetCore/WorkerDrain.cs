@@ -1,0 +1,67 @@
+using Microsoft.AspNetCore.Connections;
+
+namespace ProcessCluster.AspNetCore;
+
+/// <summary>
+/// The worker's half of a drain the primary asks for (reload, recycling, stop). Kestrel's own graceful shutdown closes
+/// idle keep-alive connections at once, racing any request a client is sending on them at that moment: the request is
+/// lost. So first the worker stops accepting and answers every request with <c>Connection: close</c>, letting each
+/// client close after a response; once no connection is left (or after <see cref="CloseWindow"/>), Kestrel shuts down.
+/// </summary>
+internal sealed class WorkerDrain(ClusterOptions options)
+{
+    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(10);
+    private readonly List<IConnectionListener> _listeners = [];
+    private int _openConnections;
+    private volatile bool _closingConnections;
+
+    /// <summary>How long clients get to come back for a last response; the rest of the drain timeout is Kestrel's.</summary>
+    public TimeSpan CloseWindow { get; } = TimeSpan.FromTicks(Math.Min(TimeSpan.FromSeconds(5).Ticks, options.DrainTimeout.Ticks / 4));
+
+    /// <summary>True once responses should carry <c>Connection: close</c>.</summary>
+    public bool ClosingConnections => _closingConnections;
+
+    public int OpenConnections => Volatile.Read(ref _openConnections);
+
+    public void AddListener(IConnectionListener listener)
+    {
+        lock (_listeners)
+        {
+            _listeners.Add(listener);
+        }
+    }
+
+    /// <summary>Counts the connection until it closes.</summary>
+    public ConnectionContext? Track(ConnectionContext? connection)
+    {
+        if (connection is not null)
+        {
+            Interlocked.Increment(ref _openConnections);
+            connection.ConnectionClosed.Register(static state => Interlocked.Decrement(ref ((WorkerDrain)state!)._openConnections), this);
+        }
+
+        return connection;
+    }
+
+    /// <summary>Stops accepting and closes keep-alive connections after their next response; returns when none is left or the window ends.</summary>
+    public async Task CloseConnectionsAsync(CancellationToken cancellationToken)
+    {
+        _closingConnections = true;
+        IConnectionListener[] listeners;
+        lock (_listeners)
+        {
+            listeners = [.. _listeners];
+        }
+
+        foreach (var listener in listeners)
+        {
+            await listener.UnbindAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        var deadline = DateTime.UtcNow + CloseWindow;
+        while (OpenConnections > 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(PollInterval, cancellationToken).ConfigureAwait(false);
+        }
+    }
+}

@@ -1,0 +1,36 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using ProcessCluster.Worker;
+
+namespace ProcessCluster.AspNetCore;
+
+/// <summary>
+/// Ahead of the app's own middleware: counts every request for the heartbeat (the primary recycles on the total and
+/// reads load from the requests in flight), and while the worker drains, asks HTTP/1 clients to close the connection
+/// after this response, so they reconnect to a worker that stays.
+/// </summary>
+internal sealed class WorkerRequestsStartupFilter(ClusterWorker worker, WorkerDrain drain) : IStartupFilter
+{
+    public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
+    {
+        app.Use(async (context, nextMiddleware) =>
+        {
+            worker.RequestStarted();
+            if (drain.ClosingConnections && !HttpProtocol.IsHttp2(context.Request.Protocol) && !HttpProtocol.IsHttp3(context.Request.Protocol))
+            {
+                context.Response.Headers.Connection = "close";
+            }
+
+            try
+            {
+                await nextMiddleware(context).ConfigureAwait(false);
+            }
+            finally
+            {
+                worker.RequestFinished();
+            }
+        });
+        next(app);
+    };
+}
