@@ -39,7 +39,10 @@ public sealed partial class DemoCluster : IAsyncDisposable
 
     public int ExitCode => _process.ExitCode;
 
-    /// <summary>Starts the demo with <paramref name="workers"/> workers and waits until all of them are ready.</summary>
+    /// <summary>
+    /// Starts the demo with <paramref name="workers"/> workers and waits until all of them are ready; without
+    /// <paramref name="waitUntilReady"/>, returns at once (for clusters that are not meant to come up).
+    /// </summary>
     public static async Task<DemoCluster> StartAsync(
         string scheduling,
         int workers = 2,
@@ -66,10 +69,10 @@ public sealed partial class DemoCluster : IAsyncDisposable
         var cluster = new DemoCluster(Process.Start(start)!);
         try
         {
-            var initialising = await cluster.WaitForLineAsync(line => line.Contains("initialising cluster"), StartTimeout);
-            cluster.Urls = UrlsPattern().Match(initialising).Groups[1].Value.Split(", ");
             if (waitUntilReady)
             {
+                var initialising = await cluster.WaitForLineAsync(line => line.Contains("initialising cluster"), StartTimeout);
+                cluster.Urls = UrlsPattern().Match(initialising).Groups[1].Value.Split(", ");
                 await Poll.UntilAsync(() => cluster.ReadyWorkerPids().Count >= workers, StartTimeout, "workers ready");
             }
 

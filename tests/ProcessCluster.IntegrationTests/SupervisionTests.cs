@@ -63,14 +63,7 @@ public class SupervisionTests
     [Fact]
     public async Task A_hung_worker_is_detected_killed_and_replaced()
     {
-        await using var cluster = await DemoCluster.StartAsync(
-            "RoundRobin",
-            workers: 2,
-            environment: new Dictionary<string, string>
-            {
-                ["Cluster__HeartbeatInterval"] = "00:00:00.5",
-                ["Cluster__HeartbeatTimeout"] = "00:00:03",
-            });
+        await using var cluster = await StartRoundRobinAsync(("Cluster__HeartbeatInterval", "00:00:00.5"), ("Cluster__HeartbeatTimeout", "00:00:03"));
         var original = cluster.ReadyWorkerPids();
         using var client = new DemoClient(cluster.BaseAddress, TimeSpan.FromSeconds(1));
         try
@@ -117,14 +110,7 @@ public class SupervisionTests
     public async Task A_reload_deploys_from_disk_and_a_bad_deploy_is_aborted_while_the_old_workers_serve_on()
     {
         using var release = new ReleaseFile("v1");
-        await using var cluster = await DemoCluster.StartAsync(
-            "RoundRobin",
-            workers: 2,
-            environment: new Dictionary<string, string>
-            {
-                ["SEED_RELEASE_FILE"] = release.Path,
-                ["Cluster__CrashLoopLimit"] = "3",
-            });
+        await using var cluster = await StartRoundRobinAsync(("SEED_RELEASE_FILE", release.Path), ("Cluster__CrashLoopLimit", "3"));
         using var client = new DemoClient(cluster.BaseAddress);
         Assert.StartsWith("release v1", await client.GetAsync("/release"));
 
@@ -157,14 +143,7 @@ public class SupervisionTests
     [Fact]
     public async Task A_worker_over_its_memory_limit_is_replaced_without_failed_requests()
     {
-        await using var cluster = await DemoCluster.StartAsync(
-            "RoundRobin",
-            workers: 2,
-            environment: new Dictionary<string, string>
-            {
-                ["Cluster__MaxMemoryMb"] = "400",
-                ["Cluster__RecycleMinLifetime"] = "00:00:01",
-            });
+        await using var cluster = await StartRoundRobinAsync(("Cluster__MaxMemoryMb", "400"), ("Cluster__RecycleMinLifetime", "00:00:01"));
         await using var load = LoadGenerator.Start(new Uri(cluster.BaseAddress, "/hello"), concurrency: 8);
         await load.WaitForSuccessesAsync(200, Deadline);
         using var client = new DemoClient(cluster.BaseAddress);
@@ -180,16 +159,11 @@ public class SupervisionTests
     [Fact]
     public async Task Workers_past_their_request_limit_are_replaced_one_at_a_time_without_failed_requests()
     {
-        await using var cluster = await DemoCluster.StartAsync(
-            "RoundRobin",
-            workers: 2,
-            environment: new Dictionary<string, string>
-            {
-                ["Cluster__MaxRequests"] = "500",
-                ["Cluster__RecycleMinLifetime"] = "00:00:01",
-                ["Cluster__HeartbeatInterval"] = "00:00:00.5",
-                ["Cluster__HeartbeatTimeout"] = "00:00:10",
-            });
+        await using var cluster = await StartRoundRobinAsync(
+            ("Cluster__MaxRequests", "500"),
+            ("Cluster__RecycleMinLifetime", "00:00:01"),
+            ("Cluster__HeartbeatInterval", "00:00:00.5"),
+            ("Cluster__HeartbeatTimeout", "00:00:10"));
         await using var load = LoadGenerator.Start(new Uri(cluster.BaseAddress, "/hello"), concurrency: 8);
         var mostProcesses = 0;
         await Poll.UntilAsync(
@@ -206,6 +180,10 @@ public class SupervisionTests
         Assert.InRange(mostProcesses, 2, 3);
         Assert.True(report.ResponsesByPid.Count >= 4, $"answers came from {report.ResponsesByPid.Count} workers");
     }
+
+    /// <summary>A 2-worker RoundRobin cluster with these environment settings, every worker ready.</summary>
+    private static Task<DemoCluster> StartRoundRobinAsync(params (string Name, string Value)[] settings) =>
+        DemoCluster.StartAsync("RoundRobin", workers: 2, environment: settings.ToDictionary(setting => setting.Name, setting => setting.Value));
 
     private static void AssertNoneFailed(LoadReport report) =>
         Assert.True(report.Failed == 0, $"{report.Failed} of {report.Succeeded + report.Failed} requests failed:\n{string.Join('\n', report.FailureSamples)}");

@@ -65,6 +65,17 @@ public class RestartPolicyTests
     }
 
     [Fact]
+    public void The_last_serving_worker_is_replaced_at_once_unless_it_died_early()
+    {
+        var history = Deaths(6, new WorkerDeath(TimeSpan.FromSeconds(5), true), TimeSpan.FromSeconds(5))[^1].History;
+        var last = _policy.Decide(history, new WorkerDeath(TimeSpan.FromSeconds(5), BecameReady: true, OthersServing: false), Start.AddMinutes(1));
+        Assert.Equal(TimeSpan.Zero, last.Delay);
+        Assert.Equal(7, last.History.DeathsInARow);
+        var booting = _policy.Decide(history, new WorkerDeath(TimeSpan.FromSeconds(5), BecameReady: false, OthersServing: false), Start.AddMinutes(1));
+        Assert.Equal(TimeSpan.FromMilliseconds(6400), booting.Delay);
+    }
+
+    [Fact]
     public void A_worker_that_never_became_ready_is_early_however_long_it_ran()
     {
         var decision = _policy.Decide(RestartHistory.Empty, new WorkerDeath(TimeSpan.FromSeconds(50), BecameReady: false), Start);
@@ -239,9 +250,7 @@ public class ReplacementQueueTests
     [Fact]
     public void A_successor_that_dies_before_ready_fails_its_step_and_the_old_worker_stays()
     {
-        _queue.Enqueue(1, StopReason.RecycledForMemory);
-        _queue.TakeNext(1);
-        _queue.SuccessorStarted(1, 10);
+        StartReplacing(1, StopReason.RecycledForMemory, successor: 10);
         var (step, outcome) = _queue.WorkerExited(10)!.Value;
         Assert.Equal(ReplacementOutcome.SuccessorFailed, outcome);
         Assert.Equal((1, StopReason.RecycledForMemory), (step.OldWorkerId, step.Reason));
@@ -251,11 +260,16 @@ public class ReplacementQueueTests
     [Fact]
     public void An_old_worker_dying_before_its_successor_is_ready_is_covered_by_the_successor()
     {
-        _queue.Enqueue(1, StopReason.Reload);
-        _queue.TakeNext(1);
-        _queue.SuccessorStarted(1, 10);
+        StartReplacing(1, StopReason.Reload, successor: 10);
         Assert.Equal(ReplacementOutcome.OldWorkerLost, _queue.WorkerExited(1)?.Outcome);
         Assert.Null(_queue.WorkerReady(10));
+    }
+
+    private void StartReplacing(int old, StopReason reason, int successor)
+    {
+        _queue.Enqueue(old, reason);
+        Assert.Equal(old, Assert.Single(_queue.TakeNext(1)).OldWorkerId);
+        _queue.SuccessorStarted(old, successor);
     }
 
     [Fact]

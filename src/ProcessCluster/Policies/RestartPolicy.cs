@@ -1,7 +1,7 @@
 namespace ProcessCluster.Policies;
 
-/// <summary>How long the worker ran, and whether it ever became ready, when it died unasked.</summary>
-public readonly record struct WorkerDeath(TimeSpan Uptime, bool BecameReady);
+/// <summary>How long the worker ran, whether it ever became ready, and whether other workers still serve, when it died unasked.</summary>
+public readonly record struct WorkerDeath(TimeSpan Uptime, bool BecameReady, bool OthersServing = true);
 
 /// <summary>What the restart policy remembers between deaths: deaths in a row, and when the recent early ones were.</summary>
 public sealed record RestartHistory(int DeathsInARow, IReadOnlyList<DateTimeOffset> EarlyDeaths)
@@ -17,7 +17,9 @@ public sealed record RestartDecision(TimeSpan Delay, bool GiveUp, bool Early, Re
 /// as the one before (Initial, 2×Initial, … up to Max); a worker that lived <see cref="StableUptime"/> resets it. And a
 /// give-up budget: a worker that dies before it is ready, or younger than <see cref="MinUptime"/>, is an early death;
 /// more than <see cref="Limit"/> of them within <see cref="Window"/> and restarting stops, so a broken build cannot keep
-/// the machine forking.
+/// the machine forking. One exception to the delay: when the last serving worker dies and it had booted fine (not an
+/// early death), its replacement starts at once: backoff guards the machine against fork storms, not at the price of
+/// having no worker at all; deaths in a row still count, and early deaths are still bounded by the budget.
 /// </summary>
 public sealed record RestartPolicy(TimeSpan Initial, TimeSpan Max, TimeSpan StableUptime, TimeSpan MinUptime, int Limit, TimeSpan Window)
 {
@@ -36,6 +38,11 @@ public sealed record RestartPolicy(TimeSpan Initial, TimeSpan Max, TimeSpan Stab
             earlyDeaths.Add(now);
         }
 
-        return new RestartDecision(delay < TimeSpan.Zero ? Max : delay, earlyDeaths.Count > Limit, early, new RestartHistory(inARow, earlyDeaths));
+        if (delay < TimeSpan.Zero || (!early && !death.OthersServing))
+        {
+            delay = delay < TimeSpan.Zero ? Max : TimeSpan.Zero;
+        }
+
+        return new RestartDecision(delay, earlyDeaths.Count > Limit, early, new RestartHistory(inARow, earlyDeaths));
     }
 }

@@ -430,7 +430,10 @@ internal sealed partial class Supervisor : IAsyncDisposable
 
     private void OnExited(WorkerHandle worker, ExitStatus status)
     {
-        var death = new WorkerDeath(Now - worker.ForkedAt, worker.ReadyAt is not null);
+        var death = new WorkerDeath(
+            Now - worker.ForkedAt,
+            worker.ReadyAt is not null,
+            Workers.Any(other => other != worker && other.State == WorkerState.Ready));
         Move(worker, WorkerTrigger.Exited);
         worker.ExitStatus = status;
         worker.StopReason ??= StopReasons.Unasked(status);
