@@ -36,7 +36,9 @@ internal sealed class ClusterTransportFactory(
             : new SharedSocketListener(
                 await _sockets.BindAsync(new FileHandleEndPoint((ulong)claimed.SharedListenFd!.Value, FileHandleType.Tcp), cancellationToken).ConfigureAwait(false),
                 claimed,
-                drain);
+                drain,
+                socketOptions.Value,
+                loggerFactory.CreateLogger<SharedSocketListener>());
         drain.AddListener(listener);
         return listener;
     }

@@ -18,16 +18,7 @@ internal sealed class HandoffConnectionListener : IConnectionListener
         EndPoint = endpoint.Bound;
         _inbox = inbox;
         _drain = drain;
-        _contexts = new SocketConnectionContextFactory(
-            new SocketConnectionFactoryOptions
-            {
-                IOQueueCount = options.IOQueueCount,
-                WaitForDataBeforeAllocatingBuffer = options.WaitForDataBeforeAllocatingBuffer,
-                MaxReadBufferSize = options.MaxReadBufferSize,
-                MaxWriteBufferSize = options.MaxWriteBufferSize,
-                UnsafePreferInlineScheduling = options.UnsafePreferInlineScheduling,
-            },
-            logger);
+        _contexts = SocketContexts.Create(options, logger);
         _inbox.Open();
     }
 

@@ -1,4 +1,6 @@
 using System.Net;
+using System.Net.Sockets;
+using ProcessCluster.Interop;
 
 namespace ProcessCluster.Worker;
 
@@ -38,8 +40,31 @@ public sealed class WorkerEndpoint
     {
         if (SharedListenFd is { } fd && Interlocked.Exchange(ref _sharedListenFdClosed, 1) == 0)
         {
-            Interop.SocketInterop.Close(fd);
+            SocketInterop.Close(fd);
         }
+    }
+
+    /// <summary>
+    /// Shared, once the server has stopped accepting: takes, without waiting, a connection the kernel still queues on
+    /// the listening socket, so that it is served rather than reset when the socket closes. When none is left, closes
+    /// this worker's descriptor and returns null.
+    /// </summary>
+    public Socket? TakeQueuedConnection()
+    {
+        if (SharedListenFd is not { } fd || Volatile.Read(ref _sharedListenFdClosed) != 0)
+        {
+            return null;
+        }
+
+        SocketInterop.SetNonBlocking(fd);
+        var connection = SocketInterop.Accept(fd, out _);
+        if (connection < 0)
+        {
+            CloseSharedListenSocket();
+            return null;
+        }
+
+        return new Socket(new SafeSocketHandle(connection, ownsHandle: true)) { NoDelay = true };
     }
 
     /// <summary>
