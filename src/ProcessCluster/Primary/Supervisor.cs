@@ -444,7 +444,8 @@ internal sealed partial class Supervisor : IAsyncDisposable
 
         _dispatcher?.RemoveWorker(worker);
         var replacement = _replacements.WorkerExited(worker.Id);
-        var restart = !_stopping && !worker.StopRequested && replacement is null or { Outcome: ReplacementOutcome.Completed };
+        // Not restarted: planned stops, and a successor's failure or an old worker whose successor is on its way.
+        var restart = !_stopping && !_gaveUp && !worker.StopRequested && replacement is null or { Outcome: ReplacementOutcome.Completed };
         var decision = worker.StopRequested ? null : _restartPolicy.Decide(_restartHistory, death, Now);
         _restartHistory = decision?.History ?? _restartHistory;
         var giveUp = !_stopping && decision is { GiveUp: true } && !_gaveUp;
