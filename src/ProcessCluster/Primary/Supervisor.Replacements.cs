@@ -37,7 +37,7 @@ internal sealed partial class Supervisor
                 worker.ResidentBytes = ProcessInterop.ResidentBytes(worker.ProcessId) ?? worker.ResidentBytes;
             }
 
-            if (worker.StopReason is StopReason.Hung or StopReason.NotReadyInTime)
+            if (worker.Terminated)
             {
                 continue;
             }
@@ -51,11 +51,11 @@ internal sealed partial class Supervisor
                     _logger.LogError(
                         "Worker {Id} (pid {Pid}) is hung: no heartbeat for {Seconds:0.0} s; killing it",
                         worker.Id, worker.ProcessId, (now - worker.LastHeartbeatAt!.Value).TotalSeconds);
-                    Kill(worker, StopReason.Hung);
+                    Terminate(worker, StopReason.Hung);
                     break;
                 case HealthVerdict.NotReadyInTime:
                     _logger.LogError("{Worker} did not start listening within {Timeout} s; killing it", worker, _options.ReadyTimeout.TotalSeconds);
-                    Kill(worker, StopReason.NotReadyInTime);
+                    Terminate(worker, StopReason.NotReadyInTime);
                     break;
                 case HealthVerdict.RecycleForMemory or HealthVerdict.RecycleForRequests or HealthVerdict.RecycleForLifetime:
                     QueueRecycling(worker, verdict, now);

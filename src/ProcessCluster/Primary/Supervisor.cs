@@ -564,10 +564,18 @@ internal sealed partial class Supervisor : IAsyncDisposable
         PostAfter(new DrainDeadline(worker), _options.DrainTimeout + ExitGrace);
     }
 
-    /// <summary>Kills a worker that cannot be drained (hung, never ready); what it had not taken goes to others.</summary>
-    private void Kill(WorkerHandle worker, StopReason reason)
+    /// <summary>
+    /// Kills a worker that cannot be drained (hung, never ready); what it had not taken goes to others. A worker
+    /// already leaving on purpose keeps that reason: its successor is on its way, so it must not be restarted too.
+    /// </summary>
+    private void Terminate(WorkerHandle worker, StopReason reason)
     {
-        worker.StopReason = reason;
+        worker.Terminated = true;
+        if (worker.StopReason?.IsPlanned() != true)
+        {
+            worker.StopReason = reason;
+        }
+
         Move(worker, WorkerTrigger.Drain);
         _dispatcher?.Retire(worker);
         worker.Kill(SignalNames.SIGKILL);

@@ -68,6 +68,9 @@ public sealed class WorkerHandle
 
     internal string Secret { get; }
 
+    /// <summary>SIGKILL sent by the supervisor (hung, not ready in time); it only awaits the reaper.</summary>
+    internal bool Terminated { get; set; }
+
     internal IpcChannel? Channel { get => _channel; set => _channel = value; }
 
     /// <summary>Sends an application message (serialised as JSON) to the worker. Messages arrive in order.</summary>
