@@ -58,9 +58,9 @@ p99_ms() { awk '/^ +99%/ { v=$2; if (v ~ /us$/) { sub(/us/,"",v); v/=1000 } else
 rps() { awk '/^Requests\/sec/ { printf "%.0f", $2 }' "$1"; }
 requests() { awk '/requests in/ { print $1 }' "$1"; }
 # Socket errors (connect + read + write + timeout) plus non-2xx answers.
-errors() { awk '/Socket errors/ { gsub(/,/,""); s=$4+$6+$8+$10 } /Non-2xx/ { n+=$4 } END { print s+n }' "$1"; }
+errors() { awk '/Socket errors/ { gsub(/,/,""); s=$4+$6+$8+$10 } /Non-2xx/ { n+=$5 } END { print s+n }' "$1"; }
 # Requests lost on a connection that was open: read errors and timeouts plus non-2xx answers.
-lost() { awk '/Socket errors/ { gsub(/,/,""); s=$6+$10 } /Non-2xx/ { n+=$4 } END { print s+n }' "$1"; }
+lost() { awk '/Socket errors/ { gsub(/,/,""); s=$6+$10 } /Non-2xx/ { n+=$5 } END { print s+n }' "$1"; }
 # Connections nobody took: wrk's connect and write errors (a refused non-blocking connect fails on the first write).
 refused() { awk '/Socket errors/ { gsub(/,/,""); s=$4+$8 } END { print s+0 }' "$1"; }
 

@@ -8,8 +8,41 @@ public sealed class ClusterOptions
     /// <summary>False runs the app as one plain process, as if it were not a cluster (for debugging, or a baseline).</summary>
     public bool Enabled { get; set; } = true;
 
-    /// <summary>How many workers to run; defaults to the number of CPUs.</summary>
-    public int Workers { get; set; } = Environment.ProcessorCount;
+    /// <summary>A fixed number of workers. Unset, the cluster sizes itself between <see cref="MinWorkers"/> and <see cref="MaxWorkers"/>.</summary>
+    public int? Workers { get; set; }
+
+    /// <summary>The fewest workers the cluster scales down to, and how many it starts with.</summary>
+    public int MinWorkers { get; set; } = 1;
+
+    /// <summary>The most workers the cluster scales up to.</summary>
+    public int MaxWorkers { get; set; } = Environment.ProcessorCount;
+
+    /// <summary>Workers started at first.</summary>
+    public int InitialWorkers => Workers ?? MinWorkers;
+
+    /// <summary>True when the cluster sizes itself: no fixed <see cref="Workers"/>, and room between the bounds.</summary>
+    public bool Autoscaling => Workers is null && MinWorkers < MaxWorkers;
+
+    /// <summary>The busy fraction (time with a request in flight) the scaler aims for in each worker.</summary>
+    public double ScaleTargetBusy { get; set; } = 0.6;
+
+    /// <summary>No scaling while utilisation / target is within 1 ± this.</summary>
+    public double ScaleTolerance { get; set; } = 0.1;
+
+    /// <summary>Scale down only when every recommendation over this window was lower (one worker at a time).</summary>
+    public TimeSpan ScaleDownWindow { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>A new worker's load is ignored this long after it is ready (JIT, cold caches).</summary>
+    public TimeSpan ScaleWarmUp { get; set; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>This many connections waiting in the primary (RoundRobin) scale up without waiting for measurements.</summary>
+    public int ScaleQueueFastPath { get; set; } = 64;
+
+    /// <summary>No worker is added while the machine has less free memory than this (MemAvailable).</summary>
+    public int ScaleMinFreeMemoryMb { get; set; } = 256;
+
+    /// <summary>How the primary picks the worker for a connection (RoundRobin scheduling).</summary>
+    public DispatchMode Dispatch { get; set; } = DispatchMode.RoundRobin;
 
     public SchedulingMode Scheduling { get; set; } = SchedulingMode.RoundRobin;
 
@@ -99,7 +132,36 @@ public sealed class ClusterOptions
             }
         }
 
-        AtLeast(nameof(Workers), Workers, 1);
+        if (Workers is { } workers)
+        {
+            AtLeast(nameof(Workers), workers, 1);
+        }
+
+        AtLeast(nameof(MinWorkers), MinWorkers, 1);
+        if (MaxWorkers < MinWorkers)
+        {
+            errors.Add($"{SectionName}:{nameof(MaxWorkers)} ({MaxWorkers}) must not be less than {SectionName}:{nameof(MinWorkers)} ({MinWorkers})");
+        }
+
+        if (!(ScaleTargetBusy is > 0 and <= 1))
+        {
+            errors.Add($"{SectionName}:{nameof(ScaleTargetBusy)} must be above 0 and at most 1 (was {ScaleTargetBusy})");
+        }
+
+        if (!(ScaleTolerance is >= 0 and < 1))
+        {
+            errors.Add($"{SectionName}:{nameof(ScaleTolerance)} must be at least 0 and below 1 (was {ScaleTolerance})");
+        }
+
+        if (!Enum.IsDefined(Dispatch))
+        {
+            errors.Add($"{SectionName}:{nameof(Dispatch)} must be RoundRobin or LeastBusy (was {Dispatch})");
+        }
+
+        Positive(nameof(ScaleDownWindow), ScaleDownWindow);
+        NotNegative(nameof(ScaleWarmUp), ScaleWarmUp);
+        AtLeast(nameof(ScaleQueueFastPath), ScaleQueueFastPath, 1);
+        AtLeast(nameof(ScaleMinFreeMemoryMb), ScaleMinFreeMemoryMb, 0);
         if (!Enum.IsDefined(Scheduling))
         {
             errors.Add($"{SectionName}:{nameof(Scheduling)} must be RoundRobin or Shared (was {Scheduling})");

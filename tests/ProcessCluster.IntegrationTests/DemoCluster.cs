@@ -40,12 +40,13 @@ public sealed partial class DemoCluster : IAsyncDisposable
     public int ExitCode => _process.ExitCode;
 
     /// <summary>
-    /// Starts the demo with <paramref name="workers"/> workers and waits until all of them are ready; without
+    /// Starts the demo with <paramref name="workers"/> workers (null: as the settings say, autoscaling by default) and
+    /// waits until all of them (or the first) are ready; without
     /// <paramref name="waitUntilReady"/>, returns at once (for clusters that are not meant to come up).
     /// </summary>
     public static async Task<DemoCluster> StartAsync(
         string scheduling,
-        int workers = 2,
+        int? workers = 2,
         string urls = "http://127.0.0.1:0",
         IReadOnlyDictionary<string, string>? environment = null,
         bool waitUntilReady = true)
@@ -58,7 +59,11 @@ public sealed partial class DemoCluster : IAsyncDisposable
         };
         start.ArgumentList.Add(DemoAssembly);
         start.ArgumentList.Add($"--urls={urls}");
-        start.Environment["Cluster__Workers"] = workers.ToString();
+        if (workers is not null)
+        {
+            start.Environment["Cluster__Workers"] = workers.ToString();
+        }
+
         start.Environment["Cluster__Scheduling"] = scheduling;
         start.Environment["Logging__LogLevel__ProcessCluster"] = "Debug";
         foreach (var (key, value) in environment ?? new Dictionary<string, string>())
@@ -73,7 +78,7 @@ public sealed partial class DemoCluster : IAsyncDisposable
             {
                 var initialising = await cluster.WaitForLineAsync(line => line.Contains("initialising cluster"), StartTimeout);
                 cluster.Urls = UrlsPattern().Match(initialising).Groups[1].Value.Split(", ");
-                await Poll.UntilAsync(() => cluster.ReadyWorkerPids().Count >= workers, StartTimeout, "workers ready");
+                await Poll.UntilAsync(() => cluster.ReadyWorkerPids().Count >= (workers ?? 1), StartTimeout, "workers ready");
             }
 
             return cluster;

@@ -130,6 +130,6 @@ public sealed partial class LoadGenerator : IAsyncDisposable
         }
     }
 
-    [GeneratedRegex(@"from (\d+)")]
+    [GeneratedRegex(@"from:? (\d+)")]
     private static partial Regex PidPattern();
 }

@@ -88,12 +88,22 @@ public class WorkerEndpointMatchTests
 public class ClusterOptionsTests
 {
     [Fact]
-    public void Defaults_are_valid_and_run_one_worker_per_cpu()
+    public void Defaults_are_valid_and_autoscale_from_one_worker_to_one_per_cpu()
     {
         var options = new ClusterOptions();
         Assert.Empty(options.Validate());
-        Assert.Equal(Environment.ProcessorCount, options.Workers);
+        Assert.Equal((1, Environment.ProcessorCount), (options.MinWorkers, options.MaxWorkers));
+        Assert.Equal(Environment.ProcessorCount > 1, options.Autoscaling);
+        Assert.Equal(1, options.InitialWorkers);
         Assert.Equal(SchedulingMode.RoundRobin, options.Scheduling);
+    }
+
+    [Fact]
+    public void A_fixed_worker_count_turns_autoscaling_off()
+    {
+        var options = new ClusterOptions { Workers = 3, MinWorkers = 1, MaxWorkers = 8 };
+        Assert.False(options.Autoscaling);
+        Assert.Equal(3, options.InitialWorkers);
     }
 
     [Fact]
@@ -117,6 +127,9 @@ public class ClusterOptionsTests
             MaxRequestsJitter = 1.5,
             ReloadConcurrency = 0,
             ReadyTimeout = TimeSpan.FromSeconds(-1),
+            MinWorkers = 4,
+            MaxWorkers = 2,
+            ScaleTargetBusy = 0,
         };
         var errors = options.Validate();
         Assert.Contains(errors, error => error.StartsWith("Cluster:MaxRestartDelay", StringComparison.Ordinal) && error.Contains("Cluster:RestartDelay", StringComparison.Ordinal));
@@ -124,5 +137,7 @@ public class ClusterOptionsTests
         Assert.Contains(errors, error => error.StartsWith("Cluster:MaxRequestsJitter", StringComparison.Ordinal));
         Assert.Contains(errors, error => error.StartsWith("Cluster:ReloadConcurrency", StringComparison.Ordinal));
         Assert.Contains(errors, error => error.StartsWith("Cluster:ReadyTimeout", StringComparison.Ordinal));
+        Assert.Contains(errors, error => error.StartsWith("Cluster:MaxWorkers (2) must not be less than Cluster:MinWorkers (4)", StringComparison.Ordinal));
+        Assert.Contains(errors, error => error.StartsWith("Cluster:ScaleTargetBusy", StringComparison.Ordinal));
     }
 }

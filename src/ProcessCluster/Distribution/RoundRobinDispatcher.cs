@@ -19,6 +19,8 @@ internal sealed class RoundRobinDispatcher : IDisposable
     private readonly IReadOnlyList<BoundEndpoint> _endpoints;
     private readonly int _maxPending;
     private readonly int _maxInFlightPerWorker;
+    private readonly DispatchMode _mode;
+    private readonly long _stuckAfterMilliseconds;
     private readonly ILogger _logger;
     private readonly List<Thread> _acceptThreads = [];
     private readonly TaskCompletionSource _flushed = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -26,12 +28,27 @@ internal sealed class RoundRobinDispatcher : IDisposable
     private long _nextConnectionId;
     private bool _stopped;
 
-    public RoundRobinDispatcher(IReadOnlyList<BoundEndpoint> endpoints, int maxPending, int maxInFlightPerWorker, ILogger logger)
+    public RoundRobinDispatcher(
+        IReadOnlyList<BoundEndpoint> endpoints, int maxPending, int maxInFlightPerWorker, DispatchMode mode, TimeSpan stuckAfter, ILogger logger)
     {
         _endpoints = endpoints;
         _maxPending = maxPending;
         _maxInFlightPerWorker = maxInFlightPerWorker;
+        _mode = mode;
+        _stuckAfterMilliseconds = (long)stuckAfter.TotalMilliseconds;
         _logger = logger;
+    }
+
+    /// <summary>Connections accepted and not yet handed to a worker.</summary>
+    public int Queued
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _pending.Count;
+            }
+        }
     }
 
     public void Start()
@@ -81,6 +98,20 @@ internal sealed class RoundRobinDispatcher : IDisposable
             {
                 RemoveTargetAt(index);
                 Pump();
+            }
+        }
+    }
+
+    /// <summary>A worker's report of its requests in flight, for least-busy dispatch.</summary>
+    public void OnLoadReport(WorkerHandle worker, int requestsInFlight)
+    {
+        lock (_lock)
+        {
+            if (_targets.Find(candidate => candidate.Worker == worker) is { } target)
+            {
+                target.ReportedInFlight = requestsInFlight;
+                target.SentSinceReport = 0;
+                target.ReportedAt = Environment.TickCount64;
             }
         }
     }
@@ -216,18 +247,38 @@ internal sealed class RoundRobinDispatcher : IDisposable
 
     private Target? NextTarget()
     {
+        Target? chosen = null;
+        var chosenIndex = 0;
+        var now = Environment.TickCount64;
         for (var i = 0; i < _targets.Count; i++)
         {
             var index = (_next + i) % _targets.Count;
             var target = _targets[index];
-            if (!target.Retired && target.InFlight.Count < _maxInFlightPerWorker)
+            if (target.Retired || target.InFlight.Count >= _maxInFlightPerWorker)
             {
-                _next = (index + 1) % _targets.Count;
-                return target;
+                continue;
+            }
+
+            if (_mode == DispatchMode.RoundRobin)
+            {
+                (chosen, chosenIndex) = (target, index);
+                break;
+            }
+
+            // Least busy: fewest requests in flight as last reported plus what was sent since; ties go round-robin.
+            if (chosen is null || target.Load(now, _stuckAfterMilliseconds) < chosen.Load(now, _stuckAfterMilliseconds))
+            {
+                (chosen, chosenIndex) = (target, index);
             }
         }
 
-        return null;
+        if (chosen is not null)
+        {
+            _next = (chosenIndex + 1) % _targets.Count;
+            chosen.SentSinceReport++;
+        }
+
+        return chosen;
     }
 
     private static bool TrySend(Target target, PendingConnection connection)
@@ -325,5 +376,15 @@ internal sealed class RoundRobinDispatcher : IDisposable
         public Dictionary<long, PendingConnection> InFlight { get; } = [];
 
         public bool Retired { get; set; }
+
+        public int ReportedInFlight { get; set; }
+
+        public int SentSinceReport { get; set; }
+
+        public long ReportedAt { get; set; } = Environment.TickCount64;
+
+        /// <summary>Its load for least-busy dispatch; a worker whose reports are late counts as saturated: it may be stuck.</summary>
+        public long Load(long now, long stuckAfterMilliseconds) =>
+            ReportedInFlight + SentSinceReport + (now - ReportedAt > stuckAfterMilliseconds ? 1_000_000L : 0L);
     }
 }

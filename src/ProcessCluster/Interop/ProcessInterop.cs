@@ -107,6 +107,21 @@ internal static unsafe class ProcessInterop
         }
     }
 
+    /// <summary>Memory the kernel could give new processes without swapping (MemAvailable in /proc/meminfo), or null.</summary>
+    public static long? AvailableMemoryBytes()
+    {
+        try
+        {
+            var line = File.ReadLines("/proc/meminfo").FirstOrDefault(line => line.StartsWith("MemAvailable:", StringComparison.Ordinal));
+            var kilobytes = line?.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1];
+            return kilobytes is null ? null : long.Parse(kilobytes, System.Globalization.CultureInfo.InvariantCulture) * 1024;
+        }
+        catch (Exception error) when (error is IOException or UnauthorizedAccessException or FormatException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>Ends the process at once, without running managed shutdown.</summary>
     public static void ExitImmediately(int code) => Libc.ExitImmediately(code);
 

@@ -34,6 +34,9 @@ internal enum FrameType : byte
     Heartbeat = 9,
 }
 
+/// <summary>A worker's counters as its heartbeat carries them; busy time and clock are cumulative microseconds.</summary>
+internal readonly record struct WorkerLoadReport(long Requests, int InFlight, long BusyMicroseconds, long ClockMicroseconds);
+
 /// <summary>One frame: its type, payload and the descriptors that came with it (owned by the receiver).</summary>
 internal sealed record Frame(FrameType Type, byte[] Payload, int[] Fds);
 
@@ -70,19 +73,29 @@ internal static class FrameFormat
         return (BinaryPrimitives.ReadInt64LittleEndian(frame.Payload), BinaryPrimitives.ReadUInt16LittleEndian(frame.Payload.AsSpan(8)));
     }
 
-    /// <summary>Heartbeat payload: requests served so far (int64) and requests in flight (int32).</summary>
-    public const int HeartbeatSize = 12;
+    /// <summary>
+    /// Heartbeat payload: requests started so far (int64), requests in flight (int32), time spent with at least one
+    /// request in flight (int64 µs) and the worker's monotonic clock (int64 µs), so the primary can tell busy fractions.
+    /// </summary>
+    public const int HeartbeatSize = 28;
 
-    public static void WriteHeartbeat(Span<byte> destination, long requests, int inFlight)
+    public static void WriteHeartbeat(Span<byte> destination, WorkerLoadReport report)
     {
-        BinaryPrimitives.WriteInt64LittleEndian(destination, requests);
-        BinaryPrimitives.WriteInt32LittleEndian(destination[8..], inFlight);
+        BinaryPrimitives.WriteInt64LittleEndian(destination, report.Requests);
+        BinaryPrimitives.WriteInt32LittleEndian(destination[8..], report.InFlight);
+        BinaryPrimitives.WriteInt64LittleEndian(destination[12..], report.BusyMicroseconds);
+        BinaryPrimitives.WriteInt64LittleEndian(destination[20..], report.ClockMicroseconds);
     }
 
-    public static (long Requests, int InFlight) ReadHeartbeat(Frame frame)
+    public static WorkerLoadReport ReadHeartbeat(Frame frame)
     {
         Expect(frame, HeartbeatSize, 0);
-        return (BinaryPrimitives.ReadInt64LittleEndian(frame.Payload), BinaryPrimitives.ReadInt32LittleEndian(frame.Payload.AsSpan(8)));
+        var payload = frame.Payload.AsSpan();
+        return new WorkerLoadReport(
+            BinaryPrimitives.ReadInt64LittleEndian(payload),
+            BinaryPrimitives.ReadInt32LittleEndian(payload[8..]),
+            BinaryPrimitives.ReadInt64LittleEndian(payload[12..]),
+            BinaryPrimitives.ReadInt64LittleEndian(payload[20..]));
     }
 
     /// <summary>Ack payload: one or more (connection id, whether the worker took it) entries of 9 bytes each.</summary>

@@ -47,6 +47,9 @@ public sealed class ClusterPrimary : IAsyncDisposable
 
     public event EventHandler<WorkerExitedEventArgs>? Exited;
 
+    /// <summary>The desired worker count changed (autoscaling or a new bound), with the reason the policy gave.</summary>
+    public event EventHandler<ClusterScaledEventArgs>? Scaled;
+
     /// <summary>
     /// The cluster cannot run: workers keep dying before they are ready and none ever was. The primary has stopped
     /// starting workers; a host should exit non-zero (the ASP.NET Core integration exits with code 3).
@@ -65,6 +68,15 @@ public sealed class ClusterPrimary : IAsyncDisposable
     /// If a new worker fails to become ready, the reload stops there and the remaining old workers keep serving.
     /// </summary>
     public Task<ReloadResult> ReloadAsync(CancellationToken cancellationToken = default) => _supervisor.ReloadAsync(cancellationToken);
+
+    /// <summary>The worker count the cluster aims for now.</summary>
+    public int DesiredWorkers => _supervisor.DesiredWorkers;
+
+    /// <summary>Fixes the worker count at runtime (autoscaling off); surplus workers are drained, the youngest idle first.</summary>
+    public void ScaleTo(int workers) => _supervisor.RequestScale(workers, workers);
+
+    /// <summary>Autoscales between new bounds from now on (min = max fixes the count).</summary>
+    public void SetWorkerBounds(int min, int max) => _supervisor.RequestScale(min, max);
 
     /// <summary>
     /// Graceful stop; returns when every worker has exited: true when all of them finished draining, false when some
@@ -85,6 +97,18 @@ public sealed class ClusterPrimary : IAsyncDisposable
     internal void OnDisconnected(WorkerHandle worker) => Raise(Disconnected, new WorkerEventArgs(worker));
 
     internal void OnExited(WorkerHandle worker, ExitStatus status) => Raise(Exited, new WorkerExitedEventArgs(worker, status));
+
+    internal void OnScaled(int from, int to, string why)
+    {
+        try
+        {
+            Scaled?.Invoke(this, new ClusterScaledEventArgs(from, to, why));
+        }
+        catch (Exception error)
+        {
+            _logger.LogError(error, "A Scaled handler threw");
+        }
+    }
 
     internal void OnFailed(string reason)
     {

@@ -132,7 +132,7 @@ internal sealed partial class Supervisor
         _reload = new ReloadRun(Now, serving.Count, [done]);
         _logger.LogInformation("Rolling reload of {Count} workers started, {Concurrency} at a time", serving.Count, _options.ReloadConcurrency);
         serving.ForEach(worker => _replacements.Enqueue(worker.Id, StopReason.Reload));
-        var missing = _options.Workers - Workers.Count(worker => worker.State != WorkerState.Draining);
+        var missing = _desiredWorkers - Workers.Count(worker => worker.State != WorkerState.Draining);
         for (var i = 0; i < missing; i++)
         {
             TryFork();

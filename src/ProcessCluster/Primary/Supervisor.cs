@@ -45,6 +45,7 @@ internal sealed partial class Supervisor : IAsyncDisposable
     private int _lastWorkerId;
     private RestartHistory _restartHistory = RestartHistory.Empty;
     private ReloadRun? _reload;
+    private ClusterMetrics? _metrics;
     private DateTimeOffset _recyclingHeldUntil;
     private bool _everReady;
     private bool _gaveUp;
@@ -59,6 +60,9 @@ internal sealed partial class Supervisor : IAsyncDisposable
         _logger = logger;
         _restartPolicy = RestartPolicy.From(options);
         _healthPolicy = new WorkerHealthPolicy(options);
+        _autoscaling = options.Autoscaling;
+        _scalingPolicy = ScalingPolicy.From(options);
+        _desiredWorkers = options.InitialWorkers;
     }
 
     /// <summary>The addresses the cluster listens on, with real ports.</summary>
@@ -77,13 +81,19 @@ internal sealed partial class Supervisor : IAsyncDisposable
 
     private DateTimeOffset Now => _clock.GetUtcNow();
 
+    /// <summary>How often workers report: every second when the scaler or least-busy dispatch reads the reports.</summary>
+    private TimeSpan LoadReportInterval => _options.Autoscaling || _options.Dispatch == DispatchMode.LeastBusy
+        ? TimeSpan.FromTicks(Math.Min(_options.HeartbeatInterval.Ticks, TimeSpan.TicksPerSecond))
+        : _options.HeartbeatInterval;
+
     /// <summary>Binds the endpoints, opens the workers' channel and forks the initial workers.</summary>
     public void Start(IReadOnlyList<ClusterEndpoint> endpoints)
     {
         _endpoints = ListenSockets.Open(endpoints, _options.Backlog, _logger);
         if (_options.Scheduling == SchedulingMode.RoundRobin)
         {
-            _dispatcher = new RoundRobinDispatcher(_endpoints, _options.MaxPendingConnections, _options.MaxHandoffsInFlight, _logger);
+            _dispatcher = new RoundRobinDispatcher(
+                _endpoints, _options.MaxPendingConnections, _options.MaxHandoffsInFlight, _options.Dispatch, 3 * LoadReportInterval, _logger);
             _dispatcher.Start();
         }
 
@@ -91,10 +101,11 @@ internal sealed partial class Supervisor : IAsyncDisposable
         _channels = new ChannelListener(_options.MaxMessageBytes, FindStartingWorker, (worker, channel) => ServeChannel(session, worker, channel), _logger);
         _loop = Task.Run(RunLoopAsync);
         _ = ProbePeriodicallyAsync();
+        _metrics = new ClusterMetrics(() => Workers.Count(worker => worker.State is not WorkerState.Draining), () => DesiredWorkers);
         _logger.LogInformation(
-            "Primary {Pid} initialising cluster: {Workers} workers, {Scheduling} scheduling, listening on {Urls}",
-            Environment.ProcessId, _options.Workers, _options.Scheduling, string.Join(", ", Urls));
-        for (var i = 0; i < _options.Workers; i++)
+            "Primary {Pid} initialising cluster: {Workers}, {Scheduling} scheduling, listening on {Urls}",
+            Environment.ProcessId, WorkerCountText(), _options.Scheduling, string.Join(", ", Urls));
+        for (var i = 0; i < _desiredWorkers; i++)
         {
             Fork(null);
         }
@@ -233,7 +244,7 @@ internal sealed partial class Supervisor : IAsyncDisposable
                 endpoint.Configured.EndPoint.Port,
                 endpoint.Bound.Address.ToString(),
                 endpoint.Bound.Port)).ToList(),
-            (int)_options.HeartbeatInterval.TotalMilliseconds);
+            (int)LoadReportInterval.TotalMilliseconds);
         int[] fds = _options.Scheduling == SchedulingMode.Shared ? _endpoints.Select(endpoint => endpoint.Fd).ToArray() : [];
         return (welcome, fds);
     }
@@ -304,10 +315,9 @@ internal sealed partial class Supervisor : IAsyncDisposable
             case ChannelListening(var worker, var addresses):
                 OnListening(worker, addresses);
                 break;
-            case ChannelHeartbeat(var worker, var requests, var inFlight):
-                worker.LastHeartbeatAt = Now;
-                worker.Requests = requests;
-                worker.RequestsInFlight = inFlight;
+            case ChannelHeartbeat(var worker, var load):
+                worker.RecordHeartbeat(load, Now);
+                _dispatcher?.OnLoadReport(worker, load.InFlight);
                 break;
             case ChannelMessage(var worker, var message):
                 _events.OnMessage(worker, message);
@@ -341,6 +351,7 @@ internal sealed partial class Supervisor : IAsyncDisposable
                 StartReload(done);
                 break;
             case RespawnDue:
+                _respawnsPending--;
                 if (!_stopping && !_gaveUp)
                 {
                     TryFork();
@@ -349,6 +360,10 @@ internal sealed partial class Supervisor : IAsyncDisposable
                 break;
             case ProbeDue:
                 Probe();
+                Scale();
+                break;
+            case ScaleRequested(var min, var max):
+                SetWorkerBounds(min, max);
                 break;
             case StopBegun:
                 AbortReload("the cluster is stopping");
@@ -468,6 +483,7 @@ internal sealed partial class Supervisor : IAsyncDisposable
         }
         else if (restart && decision is not null)
         {
+            _respawnsPending++;
             PostAfter(new RespawnDue(), decision.Delay);
         }
 
@@ -623,6 +639,7 @@ internal sealed partial class Supervisor : IAsyncDisposable
         _channels?.Dispose();
         _endpoints.ForEach(endpoint => endpoint.Dispose());
         _launcher.Dispose();
+        _metrics?.Dispose();
         _lifetime.Dispose();
     }
 
@@ -637,6 +654,8 @@ internal sealed partial class Supervisor : IAsyncDisposable
     private sealed record ReloadRequested(TaskCompletionSource<ReloadResult> Done);
 
     private sealed record RespawnDue;
+
+    private sealed record ScaleRequested(int Min, int Max);
 
     private sealed record ProbeDue;
 

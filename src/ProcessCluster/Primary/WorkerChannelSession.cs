@@ -19,7 +19,7 @@ internal sealed record ChannelMessage(WorkerHandle Worker, JsonElement Message) 
 
 internal sealed record ChannelStopping(WorkerHandle Worker) : ChannelReport(Worker);
 
-internal sealed record ChannelHeartbeat(WorkerHandle Worker, long Requests, int InFlight) : ChannelReport(Worker);
+internal sealed record ChannelHeartbeat(WorkerHandle Worker, WorkerLoadReport Load) : ChannelReport(Worker);
 
 internal sealed record ChannelClosed(WorkerHandle Worker, string? Reason) : ChannelReport(Worker);
 
@@ -75,8 +75,7 @@ internal sealed class WorkerChannelSession(
                 dispatcher?.OnAcks(worker, FrameFormat.ReadAcks(frame));
                 break;
             case FrameType.Heartbeat:
-                var (requests, inFlight) = FrameFormat.ReadHeartbeat(frame);
-                report(new ChannelHeartbeat(worker, requests, inFlight));
+                report(new ChannelHeartbeat(worker, FrameFormat.ReadHeartbeat(frame)));
                 break;
             case FrameType.Listening:
                 report(new ChannelListening(worker, IpcChannel.ReadJson(frame, IpcJson.Default.ListeningMessage).Addresses));

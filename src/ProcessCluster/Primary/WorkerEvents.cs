@@ -44,5 +44,15 @@ public sealed class ClusterFailedEventArgs(string reason) : EventArgs
     public string Reason { get; } = reason;
 }
 
+/// <summary>The desired worker count changed from <see cref="From"/> to <see cref="To"/>, and why.</summary>
+public sealed class ClusterScaledEventArgs(int from, int to, string why) : EventArgs
+{
+    public int From { get; } = from;
+
+    public int To { get; } = to;
+
+    public string Why { get; } = why;
+}
+
 /// <summary>How a rolling reload ended.</summary>
 public sealed record ReloadResult(bool Succeeded, int Replaced, string Message);

@@ -51,10 +51,13 @@ public sealed class WorkerHandle
     public DateTimeOffset? LastHeartbeatAt { get; internal set; }
 
     /// <summary>Requests it has started, as of its last heartbeat.</summary>
-    public long Requests { get; internal set; }
+    public long Requests { get; private set; }
 
     /// <summary>Requests it was serving at its last heartbeat.</summary>
-    public int RequestsInFlight { get; internal set; }
+    public int RequestsInFlight { get; private set; }
+
+    /// <summary>The share of the last heartbeat interval it spent with at least one request in flight; null until measured.</summary>
+    public double? BusyFraction { get; private set; }
 
     /// <summary>Its resident memory at the last sample, in bytes.</summary>
     public long ResidentBytes { get; internal set; }
@@ -67,6 +70,23 @@ public sealed class WorkerHandle
     public bool IsDead => State == WorkerState.Dead;
 
     internal string Secret { get; }
+
+    private WorkerLoadReport? _lastLoad;
+
+    /// <summary>Takes in a heartbeat: alive now, its counters, and its busy fraction since the previous one.</summary>
+    internal void RecordHeartbeat(WorkerLoadReport report, DateTimeOffset now)
+    {
+        if (_lastLoad is { } previous && report.ClockMicroseconds > previous.ClockMicroseconds)
+        {
+            var busy = (double)(report.BusyMicroseconds - previous.BusyMicroseconds) / (report.ClockMicroseconds - previous.ClockMicroseconds);
+            BusyFraction = Math.Clamp(busy, 0, 1);
+        }
+
+        _lastLoad = report;
+        LastHeartbeatAt = now;
+        Requests = report.Requests;
+        RequestsInFlight = report.InFlight;
+    }
 
     /// <summary>SIGKILL sent by the supervisor (hung, not ready in time); it only awaits the reaper.</summary>
     internal bool Terminated { get; set; }

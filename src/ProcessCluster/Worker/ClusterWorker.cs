@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
@@ -26,6 +27,8 @@ public sealed class ClusterWorker
     private int _deliveryStarted;
     private int _disconnectRequested;
     private long _requests;
+    private long _busyTicks;
+    private long _busySince;
     private Timer? _heartbeats;
     private int _requestsInFlight;
 
@@ -125,10 +128,30 @@ public sealed class ClusterWorker
     public void RequestStarted()
     {
         Interlocked.Increment(ref _requests);
-        Interlocked.Increment(ref _requestsInFlight);
+        if (Interlocked.Increment(ref _requestsInFlight) == 1)
+        {
+            Volatile.Write(ref _busySince, Stopwatch.GetTimestamp());
+        }
     }
 
-    public void RequestFinished() => Interlocked.Decrement(ref _requestsInFlight);
+    public void RequestFinished()
+    {
+        if (Interlocked.Decrement(ref _requestsInFlight) == 0)
+        {
+            Interlocked.Add(ref _busyTicks, Stopwatch.GetTimestamp() - Volatile.Read(ref _busySince));
+        }
+    }
+
+    /// <summary>Requests, in flight, and busy time (at least one request in flight) so far, for the heartbeat.</summary>
+    private WorkerLoadReport LoadReport()
+    {
+        var now = Stopwatch.GetTimestamp();
+        var inFlight = Volatile.Read(ref _requestsInFlight);
+        var busy = Interlocked.Read(ref _busyTicks) + (inFlight > 0 ? now - Volatile.Read(ref _busySince) : 0);
+        return new WorkerLoadReport(Requests, inFlight, ToMicroseconds(busy), ToMicroseconds(now));
+    }
+
+    private static long ToMicroseconds(long ticks) => (long)(ticks * (1_000_000.0 / Stopwatch.Frequency));
 
     /// <summary>Tells the primary the app listens on these addresses: the worker is ready for connections.</summary>
     public void ReportListening(IReadOnlyList<string> addresses) =>
@@ -230,7 +253,7 @@ public sealed class ClusterWorker
     {
         lock (payload)
         {
-            FrameFormat.WriteHeartbeat(payload, Requests, Volatile.Read(ref _requestsInFlight));
+            FrameFormat.WriteHeartbeat(payload, LoadReport());
             try
             {
                 _channel.Send(FrameType.Heartbeat, payload);

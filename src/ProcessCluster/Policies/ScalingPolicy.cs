@@ -1,0 +1,91 @@
+namespace ProcessCluster.Policies;
+
+/// <summary>
+/// What the scaler sees at one tick. <paramref name="Current"/> counts live workers (starting or ready, not draining);
+/// <paramref name="BusyFractions"/> has one entry per ready worker past its warm-up: the share of the last sample it
+/// spent with at least one request in flight. Workers still warming up are left out, and so count as idle.
+/// </summary>
+public sealed record ScalingObservation(int Current, IReadOnlyList<double> BusyFractions, int QueuedConnections, long FreeMemoryBytes);
+
+/// <summary>What the scaler remembers: recent recommendations (for the scale-down window) and its flap guard.</summary>
+public sealed record ScalingState(IReadOnlyList<(DateTimeOffset At, int Recommended)> Recommendations, DateTimeOffset ObservingSince, DateTimeOffset? LastDownAt, DateTimeOffset DownHeldUntil)
+{
+    public static ScalingState Start(DateTimeOffset now) => new([], now, null, now);
+}
+
+/// <summary>The worker count to aim for, why, and the state to carry to the next tick.</summary>
+public sealed record ScalingDecision(int Desired, string Why, ScalingState State);
+
+/// <summary>
+/// The autoscaling law (after the Kubernetes HPA and uWSGI's busyness algorithm): desired = ceil(current × utilisation
+/// / target), where utilisation is the mean busy fraction; nothing within the tolerance band. Up at once, by at most
+/// max(+4, +100%) per tick; down only when even the highest recommendation over the window is below the current
+/// count, one worker at a time. A queue of connections in the primary scales up without waiting for measurements.
+/// An up that follows a down within the window doubles the wait before the next down (flap penalty). No up while free
+/// memory is below the floor.
+/// </summary>
+public sealed record ScalingPolicy(int Min, int Max, double TargetBusy, double Tolerance, TimeSpan DownWindow, int QueueFastPath, long MinFreeMemoryBytes)
+{
+    public static ScalingPolicy From(ClusterOptions options) => new(
+        options.MinWorkers,
+        options.MaxWorkers,
+        options.ScaleTargetBusy,
+        options.ScaleTolerance,
+        options.ScaleDownWindow,
+        options.ScaleQueueFastPath,
+        options.ScaleMinFreeMemoryMb * 1024L * 1024L);
+
+    public ScalingDecision Decide(ScalingState state, ScalingObservation observation, DateTimeOffset now)
+    {
+        var current = observation.Current;
+        var (recommended, why) = Recommend(observation);
+        var history = state.Recommendations.Where(entry => now - entry.At < DownWindow).Append((At: now, Recommended: recommended)).ToList();
+        var next = state with { Recommendations = history };
+        if (current < Min || current > Max)
+        {
+            return new ScalingDecision(Math.Clamp(current, Min, Max), $"{current} workers is outside {Min}..{Max}", next);
+        }
+
+        if (recommended > current)
+        {
+            if (observation.FreeMemoryBytes < MinFreeMemoryBytes)
+            {
+                return new ScalingDecision(current, $"{why}, but only {observation.FreeMemoryBytes / (1024 * 1024)} MiB of memory is free", next);
+            }
+
+            var flapped = state.LastDownAt is { } down && now - down < DownWindow;
+            return new ScalingDecision(
+                Math.Min(recommended, current + Math.Max(4, current)),
+                why,
+                flapped ? next with { DownHeldUntil = now + 2 * DownWindow } : next);
+        }
+
+        var observedLongEnough = now - state.ObservingSince >= DownWindow;
+        if (history.Max(entry => entry.Recommended) < current && observedLongEnough && now >= state.DownHeldUntil)
+        {
+            return new ScalingDecision(current - 1, $"{why}, for {DownWindow.TotalSeconds:0} s", next with { LastDownAt = now });
+        }
+
+        return new ScalingDecision(current, why, next);
+    }
+
+    private (int Recommended, string Why) Recommend(ScalingObservation observation)
+    {
+        var current = observation.Current;
+        if (observation.QueuedConnections >= QueueFastPath)
+        {
+            return (Math.Min(Max, current + Math.Max(4, current)), $"{observation.QueuedConnections} connections waiting in the primary");
+        }
+
+        if (observation.BusyFractions.Count == 0)
+        {
+            return (Math.Clamp(current, Min, Max), "no worker measured yet");
+        }
+
+        var utilisation = observation.BusyFractions.Sum() / Math.Max(current, 1);
+        var why = $"busy {utilisation:0.00} across {current} workers (target {TargetBusy:0.00})";
+        var ratio = utilisation / TargetBusy;
+        var recommended = Math.Abs(ratio - 1) <= Tolerance ? current : (int)Math.Ceiling(current * ratio - 1e-9);
+        return (Math.Clamp(recommended, Min, Max), why);
+    }
+}

@@ -1,0 +1,111 @@
+using Microsoft.Extensions.Logging;
+using ProcessCluster.Interop;
+using ProcessCluster.Policies;
+
+namespace ProcessCluster.Primary;
+
+/// <summary>
+/// The supervisor's sizing: every probe the scaling policy turns the workers' busy fractions, the primary's queue and
+/// free memory into a desired count, and the supervisor starts workers or drains one, the youngest idle one, to match.
+/// </summary>
+internal sealed partial class Supervisor
+{
+    private readonly ScalingPolicy _scalingPolicy;
+    private ScalingPolicy? _manualBounds;
+    private ScalingState? _scalingState;
+    private bool _autoscaling;
+    private bool _sized;
+    private int _desiredWorkers;
+    private int _respawnsPending;
+
+    /// <summary>The worker count the cluster aims for now.</summary>
+    public int DesiredWorkers => Volatile.Read(ref _desiredWorkers);
+
+    /// <summary>Changes the bounds at runtime; min = max fixes the count. Applied on the supervisor loop.</summary>
+    public void RequestScale(int min, int max)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(min, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(max, min);
+        Post(new ScaleRequested(min, max));
+    }
+
+    private string WorkerCountText() => _autoscaling
+        ? $"{_desiredWorkers} workers (autoscaling {_options.MinWorkers}..{_options.MaxWorkers})"
+        : $"{_desiredWorkers} workers";
+
+    private void SetWorkerBounds(int min, int max)
+    {
+        _manualBounds = _scalingPolicy with { Min = min, Max = max };
+        _autoscaling = min < max;
+        _sized = true;
+        _scalingState = null;
+        var desired = Math.Clamp(_desiredWorkers, min, max);
+        _logger.LogInformation("Worker bounds set to {Min}..{Max}", min, max);
+        ChangeDesired(desired, $"bounds set to {min}..{max}");
+    }
+
+    /// <summary>Asks the scaling policy for the desired count (when autoscaling) and starts or drains workers to match.</summary>
+    private void Scale()
+    {
+        if (_stopping || _gaveUp || !(_autoscaling || _sized))
+        {
+            return;
+        }
+
+        var now = Now;
+        var live = Workers.Count(worker => worker.State is not (WorkerState.Draining or WorkerState.Dead)) + _respawnsPending;
+        if (_autoscaling)
+        {
+            var measured = Workers
+                .Where(worker => worker is { State: WorkerState.Ready, BusyFraction: not null } && now - worker.ReadyAt >= _options.ScaleWarmUp)
+                .Select(worker => worker.BusyFraction!.Value)
+                .ToList();
+            var observation = new ScalingObservation(live, measured, _dispatcher?.Queued ?? 0, ProcessInterop.AvailableMemoryBytes() ?? long.MaxValue);
+            var decision = (_manualBounds ?? _scalingPolicy).Decide(_scalingState ?? ScalingState.Start(now), observation, now);
+            _scalingState = decision.State;
+            _logger.LogDebug("Scaling: {Live} live, {Why}: desired {Desired}", live, decision.Why, decision.Desired);
+            ChangeDesired(decision.Desired, decision.Why);
+        }
+
+        Reconcile(live);
+    }
+
+    private void ChangeDesired(int desired, string why)
+    {
+        var from = _desiredWorkers;
+        if (desired == from)
+        {
+            return;
+        }
+
+        Volatile.Write(ref _desiredWorkers, desired);
+        _logger.LogInformation("Scaling {From} → {To} workers: {Why}", from, desired, why);
+        _metrics?.Scaled(from, desired);
+        _events.OnScaled(from, desired, why);
+    }
+
+    /// <summary>Starts the missing workers, or drains one surplus worker at a time: the youngest idle one.</summary>
+    private void Reconcile(int live)
+    {
+        for (var i = live; i < _desiredWorkers; i++)
+        {
+            TryFork();
+        }
+
+        if (live <= _desiredWorkers || Workers.Any(worker => worker is { StopReason: StopReason.ScaledDown, IsDead: false }))
+        {
+            return;
+        }
+
+        var victim = Workers
+            .Where(worker => worker.State == WorkerState.Ready && !_replacements.Contains(worker.Id))
+            .OrderBy(worker => worker.RequestsInFlight)
+            .ThenByDescending(worker => worker.ForkedAt)
+            .FirstOrDefault();
+        if (victim is not null)
+        {
+            _logger.LogInformation("Draining {Worker} to scale down ({InFlight} requests in flight at its last report)", victim, victim.RequestsInFlight);
+            Drain(victim, StopReason.ScaledDown);
+        }
+    }
+}

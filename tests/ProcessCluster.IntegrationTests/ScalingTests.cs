@@ -1,0 +1,44 @@
+namespace ProcessCluster.IntegrationTests;
+
+/// <summary>The cluster sizes itself: real CPU load on the seed's "/" grows it, quiet shrinks it, no request fails.</summary>
+public class ScalingTests
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(45);
+
+    [Fact]
+    public async Task Cpu_load_grows_the_cluster_and_quiet_shrinks_it_back_without_failed_requests()
+    {
+        await using var cluster = await DemoCluster.StartAsync(
+            "RoundRobin",
+            workers: null,
+            environment: new Dictionary<string, string>
+            {
+                ["Cluster__MinWorkers"] = "1",
+                ["Cluster__MaxWorkers"] = "4",
+                ["Cluster__ScaleDownWindow"] = "00:00:05",
+                ["Cluster__ScaleWarmUp"] = "00:00:01",
+            });
+        Assert.Single(cluster.ReadyWorkerPids());
+
+        // New connections per request: keep-alive connections stay with the worker they were opened to, so a cluster
+        // that starts with one worker would never hand the new ones any of them.
+        await using (var burn = LoadGenerator.Start(new Uri(cluster.BaseAddress, "/"), concurrency: 6, newConnectionPerRequest: true))
+        {
+            await Poll.UntilAsync(() => cluster.ReadyWorkerPids().Count >= 3, Deadline, "the cluster to grow to 3 workers", () => string.Join('\n', cluster.Lines.TakeLast(20)));
+            await burn.WaitForSuccessesAsync(burn.Succeeded + 10, Deadline);
+            AssertNoneFailed(await burn.StopAsync());
+        }
+
+        Assert.Contains(cluster.Lines, line => line.Contains("Scaling 1 → 2 workers: busy"));
+
+        // A trickle of requests keeps flowing while the cluster shrinks: draining workers must not drop any.
+        await using var trickle = LoadGenerator.Start(new Uri(cluster.BaseAddress, "/hello"), concurrency: 1);
+        await Poll.UntilAsync(() => cluster.ReadyWorkerPids().Count == 1 && cluster.ChildPids().Count == 1, Deadline, "the cluster to shrink to 1 worker", () => string.Join('\n', cluster.Lines.TakeLast(20)));
+        AssertNoneFailed(await trickle.StopAsync());
+        Assert.Contains(cluster.Lines, line => line.Contains("exited cleanly (scaled down)"));
+        Assert.Contains(cluster.Lines, line => line.Contains("to scale down (0 requests in flight"));
+    }
+
+    private static void AssertNoneFailed(LoadReport report) =>
+        Assert.True(report.Failed == 0, $"{report.Failed} of {report.Succeeded + report.Failed} requests failed:\n{string.Join('\n', report.FailureSamples)}");
+}
