@@ -53,9 +53,14 @@ app.MapGet("/slow/{milliseconds:int}", async (HttpContext context, int milliseco
 });
 
 // Faults for the supervision tests: a hung worker, a leaking one, and the release read at start (a deploy).
-app.MapGet("/hang", () =>
+app.MapGet("/hang", (HttpContext context) =>
 {
-    Faults.StarveThreadPool();
+    // Answer first (so the caller learns which worker hangs), then block the pool.
+    context.Response.OnCompleted(() =>
+    {
+        Faults.StarveThreadPool();
+        return Task.CompletedTask;
+    });
     return $"hanging: {pid}";
 });
 

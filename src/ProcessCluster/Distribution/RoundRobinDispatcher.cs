@@ -225,7 +225,7 @@ internal sealed class RoundRobinDispatcher : IDisposable
             _pending.RemoveFirst();
             if (TrySend(target, connection))
             {
-                target.InFlight[connection.Id] = connection;
+                target.InFlight[connection.Id] = connection with { HandedOverAt = Environment.TickCount64 };
             }
             else
             {
@@ -365,10 +365,12 @@ internal sealed class RoundRobinDispatcher : IDisposable
         }
     }
 
-    private readonly record struct PendingConnection(long Id, int Fd, int Endpoint);
+    private readonly record struct PendingConnection(long Id, int Fd, int Endpoint, long HandedOverAt = 0);
 
     private sealed class Target(WorkerHandle worker, IpcChannel channel)
     {
+        private const long UnacknowledgedIsStuckMilliseconds = 500;
+
         public WorkerHandle Worker { get; } = worker;
 
         public IpcChannel Channel { get; } = channel;
@@ -383,8 +385,15 @@ internal sealed class RoundRobinDispatcher : IDisposable
 
         public long ReportedAt { get; set; } = Environment.TickCount64;
 
-        /// <summary>Its load for least-busy dispatch; a worker whose reports are late counts as saturated: it may be stuck.</summary>
-        public long Load(long now, long stuckAfterMilliseconds) =>
-            ReportedInFlight + SentSinceReport + (now - ReportedAt > stuckAfterMilliseconds ? 1_000_000L : 0L);
+        /// <summary>
+        /// Its load for least-busy dispatch: requests in flight as last reported, plus connections sent since. A worker
+        /// that leaves a connection unacknowledged for long (a healthy one takes it within milliseconds), or whose
+        /// reports are late, counts as saturated: it is probably stuck.
+        /// </summary>
+        public long Load(long now, long stuckAfterMilliseconds)
+        {
+            var stuck = now - ReportedAt > stuckAfterMilliseconds || InFlight.Values.Any(connection => now - connection.HandedOverAt > UnacknowledgedIsStuckMilliseconds);
+            return ReportedInFlight + SentSinceReport + (stuck ? 1_000_000L : 0L);
+        }
     }
 }
