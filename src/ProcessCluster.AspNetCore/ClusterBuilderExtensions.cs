@@ -45,15 +45,14 @@ public static class ClusterBuilderExtensions
         }
         else
         {
-            var drain = new WorkerDrain(options);
-            builder.Services.AddSingleton(drain);
-
-            // The drain timeout covers both phases: clients closing after a last response, then Kestrel's shutdown.
-            builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = options.DrainTimeout - drain.CloseWindow);
             builder.Services.AddSingleton(services => ClusterWorker.Connect(
                 WorkerEnvironment.Current!,
                 options.MaxMessageBytes,
                 services.GetRequiredService<ILoggerFactory>().CreateLogger("ProcessCluster.Worker")));
+            builder.Services.AddSingleton<WorkerDrain>();
+
+            // The drain timeout covers both phases: clients closing after a last response, then Kestrel's shutdown.
+            builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = options.DrainTimeout - WorkerDrain.CloseWindowFor(options));
             builder.Services.AddSingleton<IConnectionListenerFactory, ClusterTransportFactory>();
             builder.Services.AddSingleton<IStartupFilter, WorkerRequestsStartupFilter>();
             builder.Services.AddHostedService<WorkerLifecycle>();

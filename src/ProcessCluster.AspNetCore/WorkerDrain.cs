@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Connections;
+using ProcessCluster.Worker;
 
 namespace ProcessCluster.AspNetCore;
 
@@ -6,22 +7,20 @@ namespace ProcessCluster.AspNetCore;
 /// The worker's half of a drain the primary asks for (reload, recycling, stop). Kestrel's own graceful shutdown closes
 /// idle keep-alive connections at once, racing any request a client is sending on them at that moment: the request is
 /// lost. So first the worker stops accepting and answers every request with <c>Connection: close</c>, letting each
-/// client close after a response; once no connection is left (or after <see cref="CloseWindow"/>), Kestrel shuts down.
+/// client close after a response; once no connection is left (or after <see cref="CloseWindowFor"/>), Kestrel shuts down.
 /// </summary>
-internal sealed class WorkerDrain(ClusterOptions options)
+internal sealed class WorkerDrain(ClusterOptions options, ClusterWorker worker)
 {
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(10);
     private readonly List<IConnectionListener> _listeners = [];
-    private int _openConnections;
     private volatile bool _closingConnections;
 
     /// <summary>How long clients get to come back for a last response; the rest of the drain timeout is Kestrel's.</summary>
-    public TimeSpan CloseWindow { get; } = TimeSpan.FromTicks(Math.Min(TimeSpan.FromSeconds(5).Ticks, options.DrainTimeout.Ticks / 4));
+    public static TimeSpan CloseWindowFor(ClusterOptions options) => TimeSpan.FromTicks(Math.Min(TimeSpan.FromSeconds(5).Ticks, options.DrainTimeout.Ticks / 4));
 
     /// <summary>True once responses should carry <c>Connection: close</c>.</summary>
     public bool ClosingConnections => _closingConnections;
 
-    public int OpenConnections => Volatile.Read(ref _openConnections);
 
     public void AddListener(IConnectionListener listener)
     {
@@ -36,8 +35,8 @@ internal sealed class WorkerDrain(ClusterOptions options)
     {
         if (connection is not null)
         {
-            Interlocked.Increment(ref _openConnections);
-            connection.ConnectionClosed.Register(static state => Interlocked.Decrement(ref ((WorkerDrain)state!)._openConnections), this);
+            worker.ConnectionOpened();
+            connection.ConnectionClosed.Register(static state => ((ClusterWorker)state!).ConnectionClosed(), worker);
         }
 
         return connection;
@@ -58,8 +57,8 @@ internal sealed class WorkerDrain(ClusterOptions options)
             await listener.UnbindAsync(cancellationToken).ConfigureAwait(false);
         }
 
-        var deadline = DateTime.UtcNow + CloseWindow;
-        while (OpenConnections > 0 && DateTime.UtcNow < deadline)
+        var deadline = DateTime.UtcNow + CloseWindowFor(options);
+        while (worker.OpenConnections > 0 && DateTime.UtcNow < deadline)
         {
             await Task.Delay(PollInterval, cancellationToken).ConfigureAwait(false);
         }

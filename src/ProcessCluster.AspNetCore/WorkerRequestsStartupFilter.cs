@@ -7,8 +7,9 @@ namespace ProcessCluster.AspNetCore;
 
 /// <summary>
 /// Ahead of the app's own middleware: counts every request for the heartbeat (the primary recycles on the total and
-/// reads load from the requests in flight), and while the worker drains, asks HTTP/1 clients to close the connection
-/// after this response, so they reconnect to a worker that stays.
+/// reads load from the requests in flight), and asks HTTP/1 clients to close the connection after this response while
+/// the worker drains (so they reconnect to a worker that stays) or sheds connections (so they reconnect to a less
+/// loaded one).
 /// </summary>
 internal sealed class WorkerRequestsStartupFilter(ClusterWorker worker, WorkerDrain drain) : IStartupFilter
 {
@@ -17,7 +18,8 @@ internal sealed class WorkerRequestsStartupFilter(ClusterWorker worker, WorkerDr
         app.Use(async (context, nextMiddleware) =>
         {
             worker.RequestStarted();
-            if (drain.ClosingConnections && !HttpProtocol.IsHttp2(context.Request.Protocol) && !HttpProtocol.IsHttp3(context.Request.Protocol))
+            var http1 = !HttpProtocol.IsHttp2(context.Request.Protocol) && !HttpProtocol.IsHttp3(context.Request.Protocol);
+            if (http1 && (drain.ClosingConnections || worker.TakeConnectionToShed()))
             {
                 context.Response.Headers.Connection = "close";
             }

@@ -51,6 +51,9 @@ public sealed partial class LoadGenerator : IAsyncDisposable
 
     public long Failed => Interlocked.Read(ref _failed);
 
+    /// <summary>Successful answers from one worker so far.</summary>
+    public long ResponsesFrom(int pid) => _responsesByPid.GetValueOrDefault(pid);
+
     public static LoadGenerator Start(Uri url, int concurrency = 16, bool newConnectionPerRequest = false) =>
         new(url, concurrency, newConnectionPerRequest);
 

@@ -20,9 +20,9 @@ public class ScalingTests
             });
         Assert.Single(cluster.ReadyWorkerPids());
 
-        // New connections per request: keep-alive connections stay with the worker they were opened to, so a cluster
-        // that starts with one worker would never hand the new ones any of them.
-        await using (var burn = LoadGenerator.Start(new Uri(cluster.BaseAddress, "/"), concurrency: 6, newConnectionPerRequest: true))
+        // Keep-alive: all six connections are opened to the first worker; new workers get theirs only because the
+        // primary asks the first one to shed its surplus.
+        await using (var burn = LoadGenerator.Start(new Uri(cluster.BaseAddress, "/"), concurrency: 6))
         {
             await Poll.UntilAsync(() => cluster.ReadyWorkerPids().Count >= 3, Deadline, "the cluster to grow to 3 workers", () => string.Join('\n', cluster.Lines.TakeLast(20)));
             await burn.WaitForSuccessesAsync(burn.Succeeded + 10, Deadline);
@@ -30,6 +30,7 @@ public class ScalingTests
         }
 
         Assert.Contains(cluster.Lines, line => line.Contains("Scaling 1 → 2 workers: busy"));
+        Assert.Contains(cluster.Lines, line => line.Contains("to shed") && line.Contains("connections, to spread them over"));
 
         // A trickle of requests keeps flowing while the cluster shrinks: draining workers must not drop any.
         await using var trickle = LoadGenerator.Start(new Uri(cluster.BaseAddress, "/hello"), concurrency: 1);

@@ -61,6 +61,25 @@ public class SupervisionTests
     }
 
     [Fact]
+    public async Task A_replacement_gets_its_share_of_keep_alive_clients()
+    {
+        await using var cluster = await DemoCluster.StartAsync("RoundRobin", workers: 2);
+        await using var load = LoadGenerator.Start(new Uri(cluster.BaseAddress, "/hello"), concurrency: 16);
+        await load.WaitForSuccessesAsync(300, Deadline);
+        var original = cluster.ReadyWorkerPids();
+        var victim = original[0];
+        ProcessTree.Kill(victim, SIGKILL);
+        await Poll.UntilAsync(() => cluster.ReadyWorkerPids().Except(original).Count() == 1, Deadline, "a replacement");
+        var replacement = cluster.ReadyWorkerPids().Except(original).Single();
+
+        // Every surviving keep-alive connection is on the other worker; only shedding brings clients to the new one.
+        await Poll.UntilAsync(() => load.ResponsesFrom(replacement) >= 500, Deadline, "answers from the replacement");
+        var report = await load.StopAsync();
+        Assert.InRange(report.Failed, 0, 16);
+        Assert.Contains(cluster.Lines, line => line.Contains("to shed"));
+    }
+
+    [Fact]
     public async Task A_hung_worker_is_detected_killed_and_replaced()
     {
         await using var cluster = await StartRoundRobinAsync(("Cluster__HeartbeatInterval", "00:00:00.5"), ("Cluster__HeartbeatTimeout", "00:00:03"));

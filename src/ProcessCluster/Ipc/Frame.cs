@@ -32,10 +32,13 @@ internal enum FrameType : byte
 
     /// <summary>Worker → primary, from its thread pool every heartbeat interval: alive, and its request counters.</summary>
     Heartbeat = 9,
+
+    /// <summary>Primary → worker: close this many keep-alive connections after their next response (rebalancing).</summary>
+    Shed = 10,
 }
 
 /// <summary>A worker's counters as its heartbeat carries them; busy time and clock are cumulative microseconds.</summary>
-internal readonly record struct WorkerLoadReport(long Requests, int InFlight, long BusyMicroseconds, long ClockMicroseconds);
+internal readonly record struct WorkerLoadReport(long Requests, int InFlight, long BusyMicroseconds, long ClockMicroseconds, int OpenConnections);
 
 /// <summary>One frame: its type, payload and the descriptors that came with it (owned by the receiver).</summary>
 internal sealed record Frame(FrameType Type, byte[] Payload, int[] Fds);
@@ -56,7 +59,7 @@ internal static class FrameFormat
         return HeaderSize;
     }
 
-    public static bool IsKnown(FrameType type) => type is >= FrameType.Hello and <= FrameType.Heartbeat;
+    public static bool IsKnown(FrameType type) => type is >= FrameType.Hello and <= FrameType.Shed;
 
     /// <summary>NewConnection payload: connection id and endpoint index.</summary>
     public static void WriteNewConnection(Span<byte> destination, long connectionId, int endpoint)
@@ -75,9 +78,10 @@ internal static class FrameFormat
 
     /// <summary>
     /// Heartbeat payload: requests started so far (int64), requests in flight (int32), time spent with at least one
-    /// request in flight (int64 µs) and the worker's monotonic clock (int64 µs), so the primary can tell busy fractions.
+    /// request in flight (int64 µs), the worker's monotonic clock (int64 µs), so the primary can tell busy fractions,
+    /// and open connections (int32).
     /// </summary>
-    public const int HeartbeatSize = 28;
+    public const int HeartbeatSize = 32;
 
     public static void WriteHeartbeat(Span<byte> destination, WorkerLoadReport report)
     {
@@ -85,6 +89,7 @@ internal static class FrameFormat
         BinaryPrimitives.WriteInt32LittleEndian(destination[8..], report.InFlight);
         BinaryPrimitives.WriteInt64LittleEndian(destination[12..], report.BusyMicroseconds);
         BinaryPrimitives.WriteInt64LittleEndian(destination[20..], report.ClockMicroseconds);
+        BinaryPrimitives.WriteInt32LittleEndian(destination[28..], report.OpenConnections);
     }
 
     public static WorkerLoadReport ReadHeartbeat(Frame frame)
@@ -95,7 +100,24 @@ internal static class FrameFormat
             BinaryPrimitives.ReadInt64LittleEndian(payload),
             BinaryPrimitives.ReadInt32LittleEndian(payload[8..]),
             BinaryPrimitives.ReadInt64LittleEndian(payload[12..]),
-            BinaryPrimitives.ReadInt64LittleEndian(payload[20..]));
+            BinaryPrimitives.ReadInt64LittleEndian(payload[20..]),
+            BinaryPrimitives.ReadInt32LittleEndian(payload[28..]));
+    }
+
+    /// <summary>Shed payload: how many connections to close (int32).</summary>
+    public const int ShedSize = 4;
+
+    public static byte[] WriteShed(int count)
+    {
+        var payload = new byte[ShedSize];
+        BinaryPrimitives.WriteInt32LittleEndian(payload, count);
+        return payload;
+    }
+
+    public static int ReadShed(Frame frame)
+    {
+        Expect(frame, ShedSize, 0);
+        return BinaryPrimitives.ReadInt32LittleEndian(frame.Payload);
     }
 
     /// <summary>Ack payload: one or more (connection id, whether the worker took it) entries of 9 bytes each.</summary>

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using ProcessCluster.Interop;
+using ProcessCluster.Ipc;
 using ProcessCluster.Policies;
 
 namespace ProcessCluster.Primary;
@@ -82,6 +83,42 @@ internal sealed partial class Supervisor
         _logger.LogInformation("Scaling {From} → {To} workers: {Why}", from, desired, why);
         _metrics?.Scaled(from, desired);
         _events.OnScaled(from, desired, why);
+    }
+
+    /// <summary>
+    /// RoundRobin: asks workers holding clearly more than their share of connections to shed the surplus, so that
+    /// keep-alive clients reach new workers too. One request at a time per worker, a few reports apart, so a worker's
+    /// next report shows the effect before it is asked again.
+    /// </summary>
+    private void Rebalance()
+    {
+        if (_dispatcher is null || _stopping)
+        {
+            return;
+        }
+
+        var now = Now;
+        var ready = Workers.Where(worker => worker.State == WorkerState.Ready && worker.LastHeartbeatAt > worker.ReadyAt).ToList();
+        var shed = RebalancePolicy.Shed(ready.Select(worker => worker.OpenConnections).ToList());
+        for (var i = 0; i < ready.Count; i++)
+        {
+            var worker = ready[i];
+            if (shed[i] == 0 || now - worker.ShedAskedAt < 3 * LoadReportInterval || worker.Channel is not { } channel)
+            {
+                continue;
+            }
+
+            _logger.LogInformation("Asking {Worker} to shed {Shed} of its {Open} connections, to spread them over {Count} workers", worker, shed[i], worker.OpenConnections, ready.Count);
+            worker.ShedAskedAt = now;
+            try
+            {
+                channel.Send(FrameType.Shed, FrameFormat.WriteShed(shed[i]));
+            }
+            catch (Exception error) when (error is System.ComponentModel.Win32Exception or ObjectDisposedException)
+            {
+                // Its channel is closing; the worker is on its way out anyway.
+            }
+        }
     }
 
     /// <summary>Starts the missing workers, or drains one surplus worker at a time: the youngest idle one.</summary>

@@ -361,6 +361,7 @@ internal sealed partial class Supervisor : IAsyncDisposable
             case ProbeDue:
                 Probe();
                 Scale();
+                Rebalance();
                 break;
             case ScaleRequested(var min, var max):
                 SetWorkerBounds(min, max);

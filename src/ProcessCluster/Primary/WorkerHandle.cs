@@ -59,6 +59,9 @@ public sealed class WorkerHandle
     /// <summary>The share of the last heartbeat interval it spent with at least one request in flight; null until measured.</summary>
     public double? BusyFraction { get; private set; }
 
+    /// <summary>Connections its server held at its last heartbeat.</summary>
+    public int OpenConnections { get; private set; }
+
     /// <summary>Its resident memory at the last sample, in bytes.</summary>
     public long ResidentBytes { get; internal set; }
 
@@ -86,7 +89,11 @@ public sealed class WorkerHandle
         LastHeartbeatAt = now;
         Requests = report.Requests;
         RequestsInFlight = report.InFlight;
+        OpenConnections = report.OpenConnections;
     }
+
+    /// <summary>When it was last asked to shed connections.</summary>
+    internal DateTimeOffset ShedAskedAt { get; set; }
 
     /// <summary>SIGKILL sent by the supervisor (hung, not ready in time); it only awaits the reaper.</summary>
     internal bool Terminated { get; set; }

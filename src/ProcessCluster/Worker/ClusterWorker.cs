@@ -29,6 +29,8 @@ public sealed class ClusterWorker
     private long _requests;
     private long _busyTicks;
     private long _busySince;
+    private int _openConnections;
+    private int _connectionsToShed;
     private Timer? _heartbeats;
     private int _requestsInFlight;
 
@@ -142,13 +144,42 @@ public sealed class ClusterWorker
         }
     }
 
+    /// <summary>Counts a connection the server opened, until <see cref="ConnectionClosed"/>; reported to the primary for rebalancing.</summary>
+    public void ConnectionOpened() => Interlocked.Increment(ref _openConnections);
+
+    public void ConnectionClosed() => Interlocked.Decrement(ref _openConnections);
+
+    public int OpenConnections => Volatile.Read(ref _openConnections);
+
+    /// <summary>
+    /// True when the primary asked this worker to shed a connection (it holds more than its share, for instance after
+    /// new workers started): the server should close this request's connection after the response (HTTP/1
+    /// <c>Connection: close</c>), so its client reconnects, through the primary, to a less loaded worker.
+    /// </summary>
+    public bool TakeConnectionToShed()
+    {
+        var remaining = Volatile.Read(ref _connectionsToShed);
+        while (remaining > 0)
+        {
+            var seen = Interlocked.CompareExchange(ref _connectionsToShed, remaining - 1, remaining);
+            if (seen == remaining)
+            {
+                return true;
+            }
+
+            remaining = seen;
+        }
+
+        return false;
+    }
+
     /// <summary>Requests, in flight, and busy time (at least one request in flight) so far, for the heartbeat.</summary>
     private WorkerLoadReport LoadReport()
     {
         var now = Stopwatch.GetTimestamp();
         var inFlight = Volatile.Read(ref _requestsInFlight);
         var busy = Interlocked.Read(ref _busyTicks) + (inFlight > 0 ? now - Volatile.Read(ref _busySince) : 0);
-        return new WorkerLoadReport(Requests, inFlight, ToMicroseconds(busy), ToMicroseconds(now));
+        return new WorkerLoadReport(Requests, inFlight, ToMicroseconds(busy), ToMicroseconds(now), OpenConnections);
     }
 
     private static long ToMicroseconds(long ticks) => (long)(ticks * (1_000_000.0 / Stopwatch.Frequency));
@@ -316,6 +347,9 @@ public sealed class ClusterWorker
                     _messages.Writer.TryWrite(document.RootElement.Clone());
                 }
 
+                break;
+            case FrameType.Shed:
+                Volatile.Write(ref _connectionsToShed, FrameFormat.ReadShed(frame));
                 break;
             case FrameType.Disconnect:
                 if (Interlocked.Exchange(ref _disconnectRequested, 1) == 0)
