@@ -28,19 +28,20 @@ stop_server() {
   fi
 }
 
-# start_server MODE LOG [VAR=value ...]: MODE is RoundRobin, Shared or plain (Cluster:Enabled=false).
+# start_server MODE LOG [VAR=value ...]: MODE is RoundRobin, Shared or plain (Cluster:Enabled=false); workers=auto
+# leaves the count to the autoscaler (ready once one worker answers).
 start_server() {
   local mode=$1 log=$2 env=()
   shift 2
   case $mode in
     plain) env=(Cluster__Enabled=false) ;;
-    *) env=(Cluster__Scheduling="$mode" Cluster__Workers="$workers") ;;
+    *) env=(Cluster__Scheduling="$mode"); [ "$workers" = auto ] || env+=(Cluster__Workers="$workers") ;;
   esac
   env "${env[@]}" "$@" ${BENCH_ENV:-} PORT=$port Logging__LogLevel__Default=Warning Logging__LogLevel__ProcessCluster=Information \
     dotnet "$app" >"$log" 2>&1 &
   server_pid=$!
   # Ready when every worker answers: distinct pids on new connections (one pid for plain).
-  local want=$([ "$mode" = plain ] && echo 1 || echo "$workers")
+  local want=$([ "$mode" = plain ] || [ "$workers" = auto ] && echo 1 || echo "$workers")
   for _ in $(seq 1 300); do
     local seen
     seen=$(for _ in $(seq 1 20); do curl -s -m 1 -H "Connection: close" "http://127.0.0.1:$port/hello"; echo; done | sort -u | grep -c hello || true)

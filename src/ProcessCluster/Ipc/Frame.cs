@@ -35,6 +35,12 @@ internal enum FrameType : byte
 
     /// <summary>Primary → worker: close this many keep-alive connections after their next response (rebalancing).</summary>
     Shed = 10,
+
+    /// <summary>
+    /// Worker → primary, from a timer directly, when the primary scales or balances by load: the Heartbeat payload, but
+    /// not a sign of life (timer callbacks run even when the thread pool is starved).
+    /// </summary>
+    LoadReport = 11,
 }
 
 /// <summary>A worker's counters as its heartbeat carries them; busy time and clock are cumulative microseconds.</summary>
@@ -59,7 +65,7 @@ internal static class FrameFormat
         return HeaderSize;
     }
 
-    public static bool IsKnown(FrameType type) => type is >= FrameType.Hello and <= FrameType.Shed;
+    public static bool IsKnown(FrameType type) => type is >= FrameType.Hello and <= FrameType.LoadReport;
 
     /// <summary>NewConnection payload: connection id and endpoint index.</summary>
     public static void WriteNewConnection(Span<byte> destination, long connectionId, int endpoint)

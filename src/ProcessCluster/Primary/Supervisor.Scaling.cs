@@ -100,6 +100,7 @@ internal sealed partial class Supervisor
         var now = Now;
         var ready = Workers.Where(worker => worker.State == WorkerState.Ready && worker.LastHeartbeatAt > worker.ReadyAt).ToList();
         var shed = RebalancePolicy.Shed(ready.Select(worker => worker.OpenConnections).ToList());
+        _logger.LogDebug("Connections per ready worker: {Connections}", string.Join(", ", ready.Select(worker => $"{worker.Id}: {worker.OpenConnections}")));
         for (var i = 0; i < ready.Count; i++)
         {
             var worker = ready[i];

@@ -16,8 +16,8 @@ namespace ProcessCluster.Primary;
 /// </summary>
 internal sealed partial class Supervisor : IAsyncDisposable
 {
-    /// <summary>How often memory is sampled and the health policy consulted.</summary>
-    private static readonly TimeSpan ProbeInterval = TimeSpan.FromSeconds(1);
+    /// <summary>How often workers report load when the scaler or least-busy dispatch reads it.</summary>
+    private static readonly TimeSpan FastLoadReports = TimeSpan.FromMilliseconds(500);
 
     private static readonly TimeSpan OrphanGrace = TimeSpan.FromSeconds(5);
 
@@ -81,10 +81,16 @@ internal sealed partial class Supervisor : IAsyncDisposable
 
     private DateTimeOffset Now => _clock.GetUtcNow();
 
-    /// <summary>How often workers report: every second when the scaler or least-busy dispatch reads the reports.</summary>
-    private TimeSpan LoadReportInterval => _options.Autoscaling || _options.Dispatch == DispatchMode.LeastBusy
-        ? TimeSpan.FromTicks(Math.Min(_options.HeartbeatInterval.Ticks, TimeSpan.TicksPerSecond))
-        : _options.HeartbeatInterval;
+    /// <summary>
+    /// How often workers report load: twice a second when the scaler or least-busy dispatch reads the reports (a busy
+    /// fraction needs two reports, so this bounds how soon a load step is seen), else with each heartbeat.
+    /// </summary>
+    private TimeSpan LoadReportInterval => ReportsLoad ? FastLoadReports : _options.HeartbeatInterval;
+
+    private bool ReportsLoad => _options.Autoscaling || _options.Dispatch == DispatchMode.LeastBusy;
+
+    /// <summary>How often memory is sampled and the policies consulted: every second, or at each load report if sooner.</summary>
+    private TimeSpan ProbeInterval => TimeSpan.FromTicks(Math.Min(TimeSpan.TicksPerSecond, LoadReportInterval.Ticks));
 
     /// <summary>Binds the endpoints, opens the workers' channel and forks the initial workers.</summary>
     public void Start(IReadOnlyList<ClusterEndpoint> endpoints)
@@ -244,7 +250,8 @@ internal sealed partial class Supervisor : IAsyncDisposable
                 endpoint.Configured.EndPoint.Port,
                 endpoint.Bound.Address.ToString(),
                 endpoint.Bound.Port)).ToList(),
-            (int)LoadReportInterval.TotalMilliseconds);
+            (int)_options.HeartbeatInterval.TotalMilliseconds,
+            ReportsLoad ? (int)FastLoadReports.TotalMilliseconds : 0);
         int[] fds = _options.Scheduling == SchedulingMode.Shared ? _endpoints.Select(endpoint => endpoint.Fd).ToArray() : [];
         return (welcome, fds);
     }
@@ -315,9 +322,15 @@ internal sealed partial class Supervisor : IAsyncDisposable
             case ChannelListening(var worker, var addresses):
                 OnListening(worker, addresses);
                 break;
-            case ChannelHeartbeat(var worker, var load):
-                worker.RecordHeartbeat(load, Now);
+            case ChannelLoad(var worker, var load, var alive):
+                worker.RecordLoad(load, alive, Now);
                 _dispatcher?.OnLoadReport(worker, load.InFlight);
+                if (!alive)
+                {
+                    // Act on a load step as soon as it is measured, not at the next probe.
+                    Scale();
+                }
+
                 break;
             case ChannelMessage(var worker, var message):
                 _events.OnMessage(worker, message);

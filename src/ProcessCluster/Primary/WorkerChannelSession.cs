@@ -19,7 +19,8 @@ internal sealed record ChannelMessage(WorkerHandle Worker, JsonElement Message) 
 
 internal sealed record ChannelStopping(WorkerHandle Worker) : ChannelReport(Worker);
 
-internal sealed record ChannelHeartbeat(WorkerHandle Worker, WorkerLoadReport Load) : ChannelReport(Worker);
+/// <summary>A worker's load; <paramref name="Alive"/> when it came through its thread pool's queue (a heartbeat).</summary>
+internal sealed record ChannelLoad(WorkerHandle Worker, WorkerLoadReport Load, bool Alive) : ChannelReport(Worker);
 
 internal sealed record ChannelClosed(WorkerHandle Worker, string? Reason) : ChannelReport(Worker);
 
@@ -74,8 +75,8 @@ internal sealed class WorkerChannelSession(
             case FrameType.Ack:
                 dispatcher?.OnAcks(worker, FrameFormat.ReadAcks(frame));
                 break;
-            case FrameType.Heartbeat:
-                report(new ChannelHeartbeat(worker, FrameFormat.ReadHeartbeat(frame)));
+            case FrameType.Heartbeat or FrameType.LoadReport:
+                report(new ChannelLoad(worker, FrameFormat.ReadHeartbeat(frame), Alive: frame.Type == FrameType.Heartbeat));
                 break;
             case FrameType.Listening:
                 report(new ChannelListening(worker, IpcChannel.ReadJson(frame, IpcJson.Default.ListeningMessage).Addresses));

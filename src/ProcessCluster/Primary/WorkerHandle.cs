@@ -76,8 +76,8 @@ public sealed class WorkerHandle
 
     private WorkerLoadReport? _lastLoad;
 
-    /// <summary>Takes in a heartbeat: alive now, its counters, and its busy fraction since the previous one.</summary>
-    internal void RecordHeartbeat(WorkerLoadReport report, DateTimeOffset now)
+    /// <summary>Takes in a load report: its counters, its busy fraction since the previous one, and — a heartbeat — alive now.</summary>
+    internal void RecordLoad(WorkerLoadReport report, bool alive, DateTimeOffset now)
     {
         if (_lastLoad is { } previous && report.ClockMicroseconds > previous.ClockMicroseconds)
         {
@@ -86,7 +86,7 @@ public sealed class WorkerHandle
         }
 
         _lastLoad = report;
-        LastHeartbeatAt = now;
+        LastHeartbeatAt = alive ? now : LastHeartbeatAt;
         Requests = report.Requests;
         RequestsInFlight = report.InFlight;
         OpenConnections = report.OpenConnections;

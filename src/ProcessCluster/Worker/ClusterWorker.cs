@@ -32,6 +32,7 @@ public sealed class ClusterWorker
     private int _openConnections;
     private int _connectionsToShed;
     private Timer? _heartbeats;
+    private Timer? _loadReports;
     private int _requestsInFlight;
 
     private ClusterWorker(IpcChannel channel, WelcomeMessage welcome, int[] sharedFds, ILogger logger)
@@ -47,6 +48,7 @@ public sealed class ClusterWorker
             Scheduling == SchedulingMode.RoundRobin ? new ConnectionInbox(Acknowledge) : null,
             Scheduling == SchedulingMode.Shared ? sharedFds[index] : null)).ToList();
         HeartbeatInterval = TimeSpan.FromMilliseconds(welcome.HeartbeatIntervalMs);
+        LoadReportInterval = welcome.LoadReportIntervalMs > 0 ? TimeSpan.FromMilliseconds(welcome.LoadReportIntervalMs) : null;
     }
 
     /// <summary>The worker's id, from 1, unique for the primary's lifetime.</summary>
@@ -58,6 +60,9 @@ public sealed class ClusterWorker
 
     /// <summary>How often this worker tells the primary it is alive.</summary>
     public TimeSpan HeartbeatInterval { get; }
+
+    /// <summary>How often this worker reports its load apart from heartbeats, when the primary asks for it.</summary>
+    public TimeSpan? LoadReportInterval { get; }
 
     /// <summary>Requests started in this worker so far; the primary recycles on it (Cluster:MaxRequests).</summary>
     public long Requests => Interlocked.Read(ref _requests);
@@ -272,22 +277,29 @@ public sealed class ClusterWorker
     /// </summary>
     private void StartHeartbeats()
     {
-        var payload = new byte[FrameFormat.HeartbeatSize];
+        var heartbeat = new byte[FrameFormat.HeartbeatSize];
         _heartbeats = new Timer(
             static state => ThreadPool.UnsafeQueueUserWorkItem(static sender => sender(), (Action)state!, preferLocal: false),
-            (Action)(() => SendHeartbeat(payload)),
+            (Action)(() => SendReport(FrameType.Heartbeat, heartbeat)),
             HeartbeatInterval,
             HeartbeatInterval);
+
+        // Load reports are sent from the timer callback itself: they must stay timely when the pool is saturated.
+        if (LoadReportInterval is { } interval)
+        {
+            var load = new byte[FrameFormat.HeartbeatSize];
+            _loadReports = new Timer(_ => SendReport(FrameType.LoadReport, load), null, interval, interval);
+        }
     }
 
-    private void SendHeartbeat(byte[] payload)
+    private void SendReport(FrameType type, byte[] payload)
     {
         lock (payload)
         {
             FrameFormat.WriteHeartbeat(payload, LoadReport());
             try
             {
-                _channel.Send(FrameType.Heartbeat, payload);
+                _channel.Send(type, payload);
             }
             catch (Exception error) when (error is Win32Exception or ObjectDisposedException)
             {
