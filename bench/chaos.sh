@@ -18,14 +18,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-runs=3
-if [ "${1:-}" = "--quick" ]; then runs=1; fi
-
 source bench/lib.sh
-ensure_wrk
-build_demo
-out=bench/results/chaos
-mkdir -p "$out"
+bench_setup chaos "$@"
 port=38301
 workers=2
 trap stop_server EXIT

@@ -14,6 +14,16 @@ build_demo() {
   app=samples/SeedDemo/bin/Release/net10.0/SeedDemo.dll
 }
 
+# bench_setup NAME [--quick]: $runs (3, or 1 with --quick), wrk, the demo build, and bench/results/NAME as $out.
+bench_setup() {
+  runs=3
+  if [ "${2:-}" = "--quick" ]; then runs=1; fi
+  ensure_wrk
+  build_demo
+  out=bench/results/$1
+  mkdir -p "$out"
+}
+
 server_pid=
 
 stop_server() {

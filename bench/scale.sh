@@ -15,14 +15,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-runs=3
-if [ "${1:-}" = "--quick" ]; then runs=1; fi
-
 source bench/lib.sh
-ensure_wrk
-build_demo
-out=bench/results/scale
-mkdir -p "$out"
+bench_setup scale "$@"
 port=38401
 workers=auto
 trap stop_server EXIT
