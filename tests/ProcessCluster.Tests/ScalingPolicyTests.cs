@@ -54,11 +54,11 @@ public class ScalingPolicyTests
     }
 
     [Fact]
-    public void Scale_down_waits_for_the_window_then_goes_one_worker_at_a_time()
+    public void Scale_down_waits_for_the_window_then_goes_one_worker_at_a_time_two_seconds_apart()
     {
         var counts = Run(4, Ticks(70, 0.2));
         Assert.All(counts.Take(59), count => Assert.Equal(4, count));
-        Assert.Equal([3, 2, 1, 1], counts.Skip(59).Take(4));
+        Assert.Equal([3, 3, 2, 2, 1, 1], counts.Skip(59).Take(6));
         Assert.Equal(1, counts[^1]);
     }
 
@@ -108,11 +108,10 @@ public class ScalingPolicyTests
     [Fact]
     public void An_up_soon_after_a_down_holds_the_next_down_longer()
     {
-        // Idle for 61 s: a down (4 → 3) at 60 s, another at 61 s. A burst right after: up. Idle again: the next down
-        // waits twice the window.
+        // Idle for 61 s: a down (4 → 3) at 60 s. A burst right after: up. Idle again: the next down waits twice the window.
         var counts = Run(4, Ticks(61, 0.0).Concat(Ticks(1, 100)).Concat(Ticks(150, 0.0)));
-        Assert.Equal([3, 2, 4], counts.Skip(59).Take(3));
-        var nextDown = counts.FindIndex(62, count => count < 4);
+        Assert.Equal([3, 3, 5], counts.Skip(59).Take(3));
+        var nextDown = counts.FindIndex(62, count => count < 5);
         Assert.True(nextDown - 61 >= 120, $"next down {nextDown - 61} s after the up");
     }
 }

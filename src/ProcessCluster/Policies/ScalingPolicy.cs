@@ -20,12 +20,15 @@ public sealed record ScalingDecision(int Desired, string Why, ScalingState State
 /// The autoscaling law (after the Kubernetes HPA and uWSGI's busyness algorithm): desired = ceil(current × utilisation
 /// / target), where utilisation is the mean busy fraction; nothing within the tolerance band. Up at once, by at most
 /// max(+4, +100%) per tick; down only when even the highest recommendation over the window is below the current
-/// count, one worker at a time. A queue of connections in the primary scales up without waiting for measurements.
+/// count, one worker at a time and <see cref="DownSpacing"/> apart (so each step is measured before the next). A queue
+/// of connections in the primary scales up without waiting for measurements.
 /// An up that follows a down within the window doubles the wait before the next down (flap penalty). No up while free
 /// memory is below the floor.
 /// </summary>
 public sealed record ScalingPolicy(int Min, int Max, double TargetBusy, double Tolerance, TimeSpan DownWindow, int QueueFastPath, long MinFreeMemoryBytes)
 {
+    public TimeSpan DownSpacing { get; init; } = TimeSpan.FromSeconds(2);
+
     public static ScalingPolicy From(ClusterOptions options) => new(
         options.MinWorkers,
         options.MaxWorkers,
@@ -61,7 +64,8 @@ public sealed record ScalingPolicy(int Min, int Max, double TargetBusy, double T
         }
 
         var observedLongEnough = now - state.ObservingSince >= DownWindow;
-        if (history.Max(entry => entry.Recommended) < current && observedLongEnough && now >= state.DownHeldUntil)
+        var spaced = state.LastDownAt is not { } lastDown || now - lastDown >= DownSpacing;
+        if (history.Max(entry => entry.Recommended) < current && observedLongEnough && spaced && now >= state.DownHeldUntil)
         {
             return new ScalingDecision(current - 1, $"{why}, for {DownWindow.TotalSeconds:0} s", next with { LastDownAt = now });
         }
