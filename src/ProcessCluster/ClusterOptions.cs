@@ -104,6 +104,24 @@ public sealed class ClusterOptions
     /// <summary>No worker is recycled before it has been ready this long, so recycling cannot loop.</summary>
     public TimeSpan RecycleMinLifetime { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// The control socket (a Unix socket for the dotnet-cluster CLI). Unset: <c>$XDG_RUNTIME_DIR/processcluster/PID.sock</c>
+    /// (or <c>/tmp/processcluster-UID/PID.sock</c>); "off" opens none.
+    /// </summary>
+    public string? ControlSocket { get; set; }
+
+    /// <summary>
+    /// The primary's admin endpoint (dashboard, /metrics, /api/status), e.g. http://127.0.0.1:9090 (port 0 picks one and
+    /// logs it). Unset: none.
+    /// </summary>
+    public string? AdminUrl { get; set; }
+
+    /// <summary>A bearer token the admin endpoint requires; required when <see cref="AdminUrl"/> is not a loopback address.</summary>
+    public string? AdminToken { get; set; }
+
+    /// <summary>How the primary writes its log and its workers' output lines: Text, or Json (one object per line).</summary>
+    public LogFormat LogFormat { get; set; } = LogFormat.Text;
+
     /// <summary>Every problem with these settings, each naming the setting; empty when they are usable.</summary>
     public IReadOnlyList<string> Validate()
     {
@@ -196,11 +214,42 @@ public sealed class ClusterOptions
             errors.Add($"{SectionName}:{nameof(HeartbeatTimeout)} ({HeartbeatTimeout}) must be longer than {SectionName}:{nameof(HeartbeatInterval)} ({HeartbeatInterval})");
         }
 
+        if (!Enum.IsDefined(LogFormat))
+        {
+            errors.Add($"{SectionName}:{nameof(LogFormat)} must be Text or Json (was {LogFormat})");
+        }
+
+        if (AdminUrl is not null)
+        {
+            if (AdminIsLoopback(AdminUrl) is not { } loopback)
+            {
+                errors.Add($"{SectionName}:{nameof(AdminUrl)} must be an http:// URL with a port, like http://127.0.0.1:9090 (was {AdminUrl})");
+            }
+            else if (!loopback && string.IsNullOrEmpty(AdminToken))
+            {
+                errors.Add($"{SectionName}:{nameof(AdminToken)} is required when {SectionName}:{nameof(AdminUrl)} is not a loopback address (was {AdminUrl})");
+            }
+        }
+
         if (!(MaxRequestsJitter is >= 0 and <= 1))
         {
             errors.Add($"{SectionName}:{nameof(MaxRequestsJitter)} must be between 0 and 1 (was {MaxRequestsJitter})");
         }
 
         return errors;
+    }
+
+    /// <summary>Whether an admin URL binds loopback addresses only; null when it is not a usable http:// URL.</summary>
+    private static bool? AdminIsLoopback(string url)
+    {
+        try
+        {
+            var endpoints = ClusterEndpoint.Parse(url).ToList();
+            return endpoints.All(endpoint => endpoint.Scheme == "http") ? endpoints.All(endpoint => System.Net.IPAddress.IsLoopback(endpoint.EndPoint.Address)) : null;
+        }
+        catch (FormatException)
+        {
+            return null;
+        }
     }
 }
