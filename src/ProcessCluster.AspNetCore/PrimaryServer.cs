@@ -1,16 +1,18 @@
-using System.Runtime.InteropServices;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using ProcessCluster.Control;
 using ProcessCluster.Primary;
 
 namespace ProcessCluster.AspNetCore;
 
 /// <summary>
 /// The server the primary runs in place of Kestrel: it takes the app's URLs, opens them for the cluster and starts
-/// the workers. The app's request pipeline is built but never runs here; the workers run it. SIGHUP reloads the
-/// workers; the host's shutdown (SIGTERM, SIGINT) drains them; the exit code says how it went.
+/// the workers. The app's request pipeline is built but never runs here; the workers run it. The cluster's signals
+/// (HUP, TTIN, TTOU, QUIT) steer it; the host's shutdown (SIGTERM, SIGINT, a stop from the control socket) drains
+/// the workers; the exit code says how it went.
 /// </summary>
 internal sealed class PrimaryServer : IServer
 {
@@ -18,13 +20,15 @@ internal sealed class PrimaryServer : IServer
 
     private readonly ClusterPrimary _primary;
     private readonly IHostApplicationLifetime _lifetime;
+    private readonly ILogger _logger;
     private readonly AddressesFeature _addresses = new();
-    private PosixSignalRegistration? _reloadSignal;
+    private ClusterSignals? _signals;
 
-    public PrimaryServer(ClusterPrimary primary, IHostApplicationLifetime lifetime)
+    public PrimaryServer(ClusterPrimary primary, IHostApplicationLifetime lifetime, ILoggerFactory loggerFactory)
     {
         _primary = primary;
         _lifetime = lifetime;
+        _logger = loggerFactory.CreateLogger("ProcessCluster.Primary");
         // The host fills this with the configured URLs (urls, ASPNETCORE_URLS, --urls, UseUrls) before StartAsync.
         Features.Set<IServerAddressesFeature>(_addresses);
     }
@@ -40,6 +44,7 @@ internal sealed class PrimaryServer : IServer
             Environment.ExitCode = ClusterBuilderExtensions.WorkersCannotStartExitCode;
             _lifetime.StopApplication();
         };
+        _primary.ShutdownRequested += (_, _) => _lifetime.StopApplication();
         _primary.Start(ClusterEndpoint.ParseUrls(urls));
         _addresses.Addresses.Clear();
         foreach (var url in _primary.Urls)
@@ -47,18 +52,13 @@ internal sealed class PrimaryServer : IServer
             _addresses.Addresses.Add(url);
         }
 
-        // Cancelling the default action keeps SIGHUP from terminating the process.
-        _reloadSignal = PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
-        {
-            context.Cancel = true;
-            _ = _primary.ReloadAsync(CancellationToken.None);
-        });
+        _signals = new ClusterSignals(_primary, _logger);
         return Task.CompletedTask;
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        _reloadSignal?.Dispose();
+        _signals?.Dispose();
         if (!await _primary.StopAsync(cancellationToken).ConfigureAwait(false) && Environment.ExitCode == 0)
         {
             Environment.ExitCode = ClusterBuilderExtensions.DrainIncompleteExitCode;
@@ -66,7 +66,7 @@ internal sealed class PrimaryServer : IServer
     }
 
     /// <summary>The container owns and disposes the <see cref="ClusterPrimary"/>.</summary>
-    public void Dispose() => _reloadSignal?.Dispose();
+    public void Dispose() => _signals?.Dispose();
 
     private sealed class AddressesFeature : IServerAddressesFeature
     {

@@ -226,6 +226,7 @@ internal sealed class RoundRobinDispatcher : IDisposable
             if (TrySend(target, connection))
             {
                 target.InFlight[connection.Id] = connection with { HandedOverAt = Environment.TickCount64 };
+                target.Worker.CountDispatched();
             }
             else
             {

@@ -15,6 +15,7 @@ internal static unsafe partial class Libc
     public const int SOL_SOCKET = 1;
     public const int SCM_RIGHTS = 1;
     public const int SO_PEERCRED = 17;
+    public const int _SC_CLK_TCK = 2;
     public const int SO_RCVTIMEO = 20;
     public const int SO_SNDTIMEO = 21;
     public const int MSG_CTRUNC = 0x8;
@@ -134,6 +135,12 @@ internal static unsafe partial class Libc
 
     [LibraryImport(Lib)]
     public static partial int getppid();
+
+    [LibraryImport(Lib)]
+    public static partial long sysconf(int name);
+
+    [LibraryImport(Lib)]
+    public static partial uint geteuid();
 
     [LibraryImport(Lib, SetLastError = true)]
     public static partial int kill(int pid, int signal);

@@ -13,6 +13,19 @@ internal static class SignalNames
         "SIGTTIN", "SIGTTOU", "SIGURG", "SIGXCPU", "SIGXFSZ", "SIGVTALRM", "SIGPROF", "SIGWINCH", "SIGIO", "SIGPWR", "SIGSYS",
     ];
 
+    /// <summary>The number of a classic signal given as "SIGKILL", "KILL" or "9" (any case); null when it names none.</summary>
+    public static int? Parse(string text)
+    {
+        if (int.TryParse(text, out var number))
+        {
+            return number is > 0 and < 32 ? number : null;
+        }
+
+        var name = text.Trim().ToUpperInvariant();
+        var index = Array.IndexOf(Names, name.StartsWith("SIG", StringComparison.Ordinal) ? name : "SIG" + name);
+        return index > 0 ? index : null;
+    }
+
     /// <summary>"SIGKILL" for 9; real-time signals as "SIGRTMIN+n"; anything else as "signal n".</summary>
     public static string Name(int signal) => signal switch
     {

@@ -1,5 +1,7 @@
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
+using ProcessCluster.Control;
+using ProcessCluster.Telemetry;
 
 namespace ProcessCluster.Primary;
 
@@ -12,6 +14,7 @@ public sealed class ClusterPrimary : IAsyncDisposable
 {
     private readonly Supervisor _supervisor;
     private readonly ILogger _logger;
+    private ControlServer? _control;
 
     public ClusterPrimary(ClusterOptions options, ILoggerFactory loggerFactory, WorkerCommand? command = null)
     {
@@ -56,8 +59,48 @@ public sealed class ClusterPrimary : IAsyncDisposable
     /// </summary>
     public event EventHandler<ClusterFailedEventArgs>? Failed;
 
+    /// <summary>
+    /// A stop was asked for from outside the host (control socket, SIGQUIT). A host stops itself here (the ASP.NET Core
+    /// integration does); with no handler the primary runs <see cref="StopAsync"/> itself.
+    /// </summary>
+    public event EventHandler? ShutdownRequested;
+
+    /// <summary>Recent forks, exits (with reasons), scale decisions and reloads, newest last.</summary>
+    public ClusterEventLog EventLog => _supervisor.EventLog;
+
+    /// <summary>The cluster now: settings in force, each worker's state and load, recent events.</summary>
+    public ClusterStatus GetStatus() => _supervisor.Status();
+
+    /// <summary>
+    /// Asks for the cluster to stop: gracefully, or, when <paramref name="fast"/>, by killing every worker at once
+    /// (gunicorn's SIGQUIT). See <see cref="ShutdownRequested"/>.
+    /// </summary>
+    public void RequestShutdown(bool fast)
+    {
+        if (fast)
+        {
+            _supervisor.StopFast();
+        }
+
+        if (ShutdownRequested is { } handler)
+        {
+            handler(this, EventArgs.Empty);
+        }
+        else
+        {
+            _ = StopAsync(CancellationToken.None);
+        }
+    }
+
     /// <summary>Opens the listening sockets and forks <see cref="ClusterOptions.Workers"/> workers.</summary>
-    public void Start(IReadOnlyList<ClusterEndpoint> endpoints) => _supervisor.Start(endpoints);
+    public void Start(IReadOnlyList<ClusterEndpoint> endpoints)
+    {
+        _supervisor.Start(endpoints);
+        _control = OpenControlSocket();
+    }
+
+    /// <summary>The control socket file, or null when there is none (Cluster:ControlSocket=off, or it could not be opened).</summary>
+    public string? ControlSocket => _control?.Path;
 
     /// <summary>Spawns one more worker with extra environment variables (Node's cluster.fork(env)).</summary>
     public WorkerHandle Fork(IReadOnlyDictionary<string, string>? environment = null) => _supervisor.Fork(environment);
@@ -84,7 +127,37 @@ public sealed class ClusterPrimary : IAsyncDisposable
     /// </summary>
     public Task<bool> StopAsync(CancellationToken cancellationToken) => _supervisor.StopAsync(cancellationToken);
 
-    public ValueTask DisposeAsync() => _supervisor.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        if (_control is { } control)
+        {
+            await control.DisposeAsync().ConfigureAwait(false);
+        }
+
+        await _supervisor.DisposeAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>A cluster without its control socket still serves: a failure to open it is logged, not fatal.</summary>
+    private ControlServer? OpenControlSocket()
+    {
+        if (string.Equals(Options.ControlSocket, "off", StringComparison.OrdinalIgnoreCase))
+        {
+            return null;
+        }
+
+        var path = Options.ControlSocket ?? ControlSocketPath.ForPid(Environment.ProcessId);
+        try
+        {
+            var server = new ControlServer(path, new ControlCommands(this, _logger).HandleAsync, _logger);
+            _logger.LogInformation("Control socket {Path} (dotnet cluster status --socket {Path})", path, path);
+            return server;
+        }
+        catch (Exception error) when (error is IOException or System.Net.Sockets.SocketException or UnauthorizedAccessException)
+        {
+            _logger.LogError("Could not open the control socket {Path}: {Error}; the cluster runs without it", path, error.Message);
+            return null;
+        }
+    }
 
     internal void OnForked(WorkerHandle worker) => Raise(Forked, new WorkerEventArgs(worker));
 

@@ -2,6 +2,7 @@ using System.ComponentModel;
 using Microsoft.Extensions.Logging;
 using ProcessCluster.Interop;
 using ProcessCluster.Policies;
+using ProcessCluster.Telemetry;
 
 namespace ProcessCluster.Primary;
 
@@ -35,6 +36,10 @@ internal sealed partial class Supervisor
             if (worker.State is WorkerState.Ready or WorkerState.Draining)
             {
                 worker.ResidentBytes = ProcessInterop.ResidentBytes(worker.ProcessId) ?? worker.ResidentBytes;
+                if (ProcFs.CpuTime(worker.ProcessId) is { } cpu)
+                {
+                    worker.RecordCpu(cpu, now);
+                }
             }
 
             if (worker.Terminated)
@@ -131,6 +136,7 @@ internal sealed partial class Supervisor
         var serving = Workers.Where(worker => worker.State == WorkerState.Ready).ToList();
         _reload = new ReloadRun(Now, serving.Count, [done]);
         _logger.LogInformation("Rolling reload of {Count} workers started, {Concurrency} at a time", serving.Count, _options.ReloadConcurrency);
+        EventLog.Add(ClusterEventKind.Reload, $"rolling reload of {serving.Count} workers started");
         serving.ForEach(worker => _replacements.Enqueue(worker.Id, StopReason.Reload));
         var missing = _desiredWorkers - Workers.Count(worker => worker.State != WorkerState.Draining);
         for (var i = 0; i < missing; i++)
@@ -168,6 +174,7 @@ internal sealed partial class Supervisor
 
     private void FinishReload(ReloadResult result)
     {
+        EventLog.Add(ClusterEventKind.Reload, result.Succeeded ? $"rolling reload finished: {result.Message}" : $"rolling reload aborted: {result.Message}");
         var waiters = _reload!.Waiters;
         _reload = null;
         waiters.ForEach(waiter => waiter.TrySetResult(result));

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using ProcessCluster.Interop;
 using ProcessCluster.Ipc;
 using ProcessCluster.Policies;
+using ProcessCluster.Telemetry;
 
 namespace ProcessCluster.Primary;
 
@@ -81,6 +82,7 @@ internal sealed partial class Supervisor
 
         Volatile.Write(ref _desiredWorkers, desired);
         _logger.LogInformation("Scaling {From} → {To} workers: {Why}", from, desired, why);
+        EventLog.Add(ClusterEventKind.Scaled, $"{from} → {desired} workers: {why}");
         _metrics?.Scaled(from, desired);
         _events.OnScaled(from, desired, why);
     }

@@ -4,7 +4,9 @@ using Microsoft.Extensions.Logging;
 using ProcessCluster.Distribution;
 using ProcessCluster.Interop;
 using ProcessCluster.Ipc;
+using ProcessCluster.Control;
 using ProcessCluster.Policies;
+using ProcessCluster.Telemetry;
 using ProcessCluster.Worker;
 
 namespace ProcessCluster.Primary;
@@ -34,6 +36,7 @@ internal sealed partial class Supervisor : IAsyncDisposable
     private readonly object _workersLock = new();
     private readonly TaskCompletionSource _allExited = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _lifetime = new();
+    private readonly CancellationTokenSource _fastStop = new();
     private readonly RestartPolicy _restartPolicy;
     private readonly WorkerHealthPolicy _healthPolicy;
     private readonly ReplacementQueue _replacements = new();
@@ -43,6 +46,8 @@ internal sealed partial class Supervisor : IAsyncDisposable
     private ChannelListener? _channels;
     private Task? _loop;
     private int _lastWorkerId;
+    private long _restarts;
+    private DateTimeOffset _startedAt;
     private RestartHistory _restartHistory = RestartHistory.Empty;
     private ReloadRun? _reload;
     private ClusterMetrics? _metrics;
@@ -79,6 +84,9 @@ internal sealed partial class Supervisor : IAsyncDisposable
         }
     }
 
+    /// <summary>Recent forks, exits, scale decisions and reloads.</summary>
+    public ClusterEventLog EventLog { get; } = new();
+
     private DateTimeOffset Now => _clock.GetUtcNow();
 
     /// <summary>
@@ -95,6 +103,7 @@ internal sealed partial class Supervisor : IAsyncDisposable
     /// <summary>Binds the endpoints, opens the workers' channel and forks the initial workers.</summary>
     public void Start(IReadOnlyList<ClusterEndpoint> endpoints)
     {
+        _startedAt = Now;
         _endpoints = ListenSockets.Open(endpoints, _options.Backlog, _logger);
         if (_options.Scheduling == SchedulingMode.RoundRobin)
         {
@@ -107,7 +116,7 @@ internal sealed partial class Supervisor : IAsyncDisposable
         _channels = new ChannelListener(_options.MaxMessageBytes, FindStartingWorker, (worker, channel) => ServeChannel(session, worker, channel), _logger);
         _loop = Task.Run(RunLoopAsync);
         _ = ProbePeriodicallyAsync();
-        _metrics = new ClusterMetrics(() => Workers.Count(worker => worker.State is not WorkerState.Draining), () => DesiredWorkers);
+        _metrics = new ClusterMetrics(() => Workers, () => DesiredWorkers, () => _dispatcher?.Queued ?? 0);
         _logger.LogInformation(
             "Primary {Pid} initialising cluster: {Workers}, {Scheduling} scheduling, listening on {Urls}",
             Environment.ProcessId, WorkerCountText(), _options.Scheduling, string.Join(", ", Urls));
@@ -117,14 +126,18 @@ internal sealed partial class Supervisor : IAsyncDisposable
         }
     }
 
-    /// <summary>Spawns one worker with extra environment variables; returns it at once, before it is online.</summary>
-    public WorkerHandle Fork(IReadOnlyDictionary<string, string>? environment)
+    /// <summary>
+    /// Spawns one worker with extra environment variables; returns it at once, before it is online.
+    /// <paramref name="restarts"/>: how many workers died unasked before it in its place.
+    /// </summary>
+    public WorkerHandle Fork(IReadOnlyDictionary<string, string>? environment, int restarts = 0)
     {
         ObjectDisposedException.ThrowIf(_stopping, this);
         var channels = _channels ?? throw new InvalidOperationException("start the cluster before forking workers");
         var worker = new WorkerHandle(Interlocked.Increment(ref _lastWorkerId), ChannelListener.NewSecret(), Now, this)
         {
             RequestLimit = WorkerHealthPolicy.RequestLimit(_options, Random.Shared.NextDouble()),
+            Restarts = restarts,
         };
         var variables = (environment ?? new Dictionary<string, string>())
             .Concat(new WorkerEnvironment(worker.Id, channels.Name, worker.Secret, Environment.ProcessId).ToVariables());
@@ -156,6 +169,44 @@ internal sealed partial class Supervisor : IAsyncDisposable
         return done.Task.WaitAsync(cancellationToken);
     }
 
+    /// <summary>The cluster now: its settings in force, every worker's state and load, and the recent events.</summary>
+    public ClusterStatus Status()
+    {
+        var now = Now;
+        var bounds = _autoscaling || _sized ? (_manualBounds ?? _scalingPolicy) : _scalingPolicy with { Min = _desiredWorkers, Max = _desiredWorkers };
+        return new ClusterStatus(
+            Environment.ProcessId,
+            _startedAt,
+            Math.Round((now - _startedAt).TotalSeconds, 1),
+            _options.Scheduling,
+            _options.Dispatch,
+            Urls,
+            DesiredWorkers,
+            bounds.Min,
+            bounds.Max,
+            _autoscaling,
+            _dispatcher?.Queued ?? 0,
+            Interlocked.Read(ref _restarts),
+            Workers.Select(worker => WorkerStatus.Of(worker, now)).ToList(),
+            EventLog.Recent(50));
+    }
+
+    /// <summary>
+    /// Fast stop (gunicorn's SIGQUIT): every worker is killed now, without draining. A graceful stop under way, or the
+    /// next one, then ends as soon as they are reaped.
+    /// </summary>
+    public void StopFast()
+    {
+        if (_loop is null)
+        {
+            return;
+        }
+
+        _stopping = true;
+        _fastStop.Cancel();
+        Post(new KillAll());
+    }
+
     /// <summary>
     /// Graceful stop. Accepting stops; connections the primary already holds are handed to workers; then every worker
     /// drains (its server finishes in-flight requests and closes idle connections) and exits. Past the drain timeout,
@@ -170,7 +221,7 @@ internal sealed partial class Supervisor : IAsyncDisposable
 
         _stopping = true;
         Post(new StopBegun());
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _fastStop.Token);
         deadline.CancelAfter(_options.DrainTimeout + ExitGrace);
         if (_dispatcher is { } dispatcher)
         {
@@ -180,9 +231,12 @@ internal sealed partial class Supervisor : IAsyncDisposable
                 // Drain only once every held connection has a worker: a draining worker takes no more.
                 await dispatcher.Flushed.WaitAsync(deadline.Token).ConfigureAwait(false);
             }
-            catch (OperationCanceledException)
+            catch (OperationCanceledException) when (!_fastStop.IsCancellationRequested)
             {
                 _logger.LogWarning("No worker took the connections the primary still held; they are closed");
+            }
+            catch (OperationCanceledException)
+            {
             }
         }
         else
@@ -200,10 +254,14 @@ internal sealed partial class Supervisor : IAsyncDisposable
         }
         catch (OperationCanceledException)
         {
-            drained = false;
+            drained = _fastStop.IsCancellationRequested;
             foreach (var worker in Workers)
             {
-                _logger.LogWarning("{Worker} did not finish draining in time; killing it", worker);
+                if (!drained)
+                {
+                    _logger.LogWarning("{Worker} did not finish draining in time; killing it", worker);
+                }
+
                 worker.Kill(SignalNames.SIGKILL);
             }
 
@@ -309,6 +367,7 @@ internal sealed partial class Supervisor : IAsyncDisposable
         {
             case Forked(var worker):
                 _logger.LogDebug("Forked {Worker}", worker);
+                EventLog.Add(ClusterEventKind.Forked, $"worker {worker.Id} forked", worker.Id, worker.ProcessId);
                 _events.OnForked(worker);
                 break;
             case ChannelConnected(var worker):
@@ -363,11 +422,11 @@ internal sealed partial class Supervisor : IAsyncDisposable
             case ReloadRequested(var done):
                 StartReload(done);
                 break;
-            case RespawnDue:
+            case RespawnDue(var restarts):
                 _respawnsPending--;
                 if (!_stopping && !_gaveUp)
                 {
-                    TryFork();
+                    TryFork(restarts);
                 }
 
                 break;
@@ -385,6 +444,9 @@ internal sealed partial class Supervisor : IAsyncDisposable
                 break;
             case DrainAll:
                 DrainEveryone();
+                break;
+            case KillAll:
+                KillEveryone();
                 break;
         }
     }
@@ -414,6 +476,7 @@ internal sealed partial class Supervisor : IAsyncDisposable
         _everReady = true;
         _dispatcher?.AddWorker(worker, channel);
         _logger.LogInformation("Worker {Id} (pid {Pid}) started on {Addresses}", worker.Id, worker.ProcessId, string.Join(", ", addresses));
+        EventLog.Add(ClusterEventKind.Ready, $"worker {worker.Id} ready, {(worker.ReadyAt - worker.ForkedAt)!.Value.TotalMilliseconds:0} ms after its fork", worker.Id, worker.ProcessId);
         foreach (var address in addresses)
         {
             _events.OnListening(worker, address);
@@ -479,6 +542,12 @@ internal sealed partial class Supervisor : IAsyncDisposable
         _restartHistory = decision?.History ?? _restartHistory;
         var giveUp = !_stopping && decision is { GiveUp: true } && !_gaveUp;
         LogExit(worker, status, restart && !giveUp ? decision!.Delay : null);
+        if (replacement is not null || (restart && !giveUp))
+        {
+            Interlocked.Increment(ref _restarts);
+            _metrics?.Restarted(worker.StopReason.Value);
+        }
+
         _events.OnExited(worker, status);
 
         switch (replacement)
@@ -498,7 +567,7 @@ internal sealed partial class Supervisor : IAsyncDisposable
         else if (restart && decision is not null)
         {
             _respawnsPending++;
-            PostAfter(new RespawnDue(), decision.Delay);
+            PostAfter(new RespawnDue(worker.Restarts + 1), decision.Delay);
         }
 
         AdvanceReplacements();
@@ -514,6 +583,7 @@ internal sealed partial class Supervisor : IAsyncDisposable
         // An unasked death is told by how it ended; any other exit also says why the cluster ended it.
         var reason = worker.StopReason is StopReason.Exited or StopReason.Crashed or StopReason.KilledBySignal ? string.Empty : $" ({worker.StopReason!.Value.Describe()})";
         var next = restartDelay is { } delay ? $"; starting a replacement in {delay.TotalMilliseconds:0} ms" : string.Empty;
+        EventLog.Add(ClusterEventKind.Exited, $"worker {worker.Id} {status.Describe()}{reason}{next}", worker.Id, worker.ProcessId);
         _logger.Log(
             worker.StopRequested ? LogLevel.Information : LogLevel.Warning,
             "Worker {Id} (pid {Pid}) {How}{Reason}{Next}",
@@ -532,6 +602,7 @@ internal sealed partial class Supervisor : IAsyncDisposable
         var reason = $"more than {_options.CrashLoopLimit} workers died before they were ready or within {_options.MinUptime.TotalSeconds} s "
             + $"of starting, in {_options.CrashLoopWindow.TotalSeconds} s";
         AbortReload(reason);
+        EventLog.Add(ClusterEventKind.CrashLoop, $"crash loop: {reason}; restarts stopped");
         if (!_everReady)
         {
             _logger.LogCritical("Crash loop: {Reason}, and no worker ever became ready; the cluster cannot run", reason);
@@ -546,11 +617,11 @@ internal sealed partial class Supervisor : IAsyncDisposable
         }
     }
 
-    private void TryFork()
+    private void TryFork(int restarts = 0)
     {
         try
         {
-            Fork(null);
+            Fork(null, restarts);
         }
         catch (Exception error) when (error is Win32Exception or ObjectDisposedException)
         {
@@ -625,6 +696,23 @@ internal sealed partial class Supervisor : IAsyncDisposable
         }
     }
 
+    private void KillEveryone()
+    {
+        AbortReload("the cluster is stopping");
+        _replacements.CancelWaiting(_ => true);
+        var workers = Workers;
+        _logger.LogWarning("Fast stop: killing {Count} workers without draining", workers.Count);
+        foreach (var worker in workers)
+        {
+            Terminate(worker, StopReason.Shutdown);
+        }
+
+        if (workers.Count == 0)
+        {
+            _allExited.TrySetResult();
+        }
+    }
+
     private WorkerHandle? Find(int id)
     {
         lock (_workersLock)
@@ -655,6 +743,7 @@ internal sealed partial class Supervisor : IAsyncDisposable
         _launcher.Dispose();
         _metrics?.Dispose();
         _lifetime.Dispose();
+        _fastStop.Dispose();
     }
 
     private sealed record Forked(WorkerHandle Worker);
@@ -667,7 +756,7 @@ internal sealed partial class Supervisor : IAsyncDisposable
 
     private sealed record ReloadRequested(TaskCompletionSource<ReloadResult> Done);
 
-    private sealed record RespawnDue;
+    private sealed record RespawnDue(int Restarts);
 
     private sealed record ScaleRequested(int Min, int Max);
 
@@ -676,4 +765,6 @@ internal sealed partial class Supervisor : IAsyncDisposable
     private sealed record StopBegun;
 
     private sealed record DrainAll;
+
+    private sealed record KillAll;
 }

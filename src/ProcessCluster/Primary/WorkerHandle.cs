@@ -65,6 +65,15 @@ public sealed class WorkerHandle
     /// <summary>Its resident memory at the last sample, in bytes.</summary>
     public long ResidentBytes { get; internal set; }
 
+    /// <summary>CPU it used since the previous sample, in percent of one core; null until sampled twice.</summary>
+    public double? CpuPercent { get; private set; }
+
+    /// <summary>How many workers died unasked before it in its place (PM2's restart count): 0 for a first worker.</summary>
+    public int Restarts { get; internal init; }
+
+    /// <summary>Connections the primary has handed to it (RoundRobin scheduling).</summary>
+    public long Dispatched => Interlocked.Read(ref _dispatched);
+
     /// <summary>Its own request limit (Cluster:MaxRequests with jitter); 0 when unlimited.</summary>
     public long RequestLimit { get; internal init; }
 
@@ -75,6 +84,21 @@ public sealed class WorkerHandle
     internal string Secret { get; }
 
     private WorkerLoadReport? _lastLoad;
+    private (TimeSpan Cpu, DateTimeOffset At)? _lastCpu;
+    private long _dispatched;
+
+    /// <summary>Takes in a sample of its CPU time from /proc.</summary>
+    internal void RecordCpu(TimeSpan cpu, DateTimeOffset now)
+    {
+        if (_lastCpu is { } previous && now > previous.At)
+        {
+            CpuPercent = Math.Max(0, 100 * (cpu - previous.Cpu) / (now - previous.At));
+        }
+
+        _lastCpu = (cpu, now);
+    }
+
+    internal void CountDispatched() => Interlocked.Increment(ref _dispatched);
 
     /// <summary>Takes in a load report: its counters, its busy fraction since the previous one, and — a heartbeat — alive now.</summary>
     internal void RecordLoad(WorkerLoadReport report, bool alive, DateTimeOffset now)

@@ -1,0 +1,62 @@
+using System.Runtime.InteropServices;
+using Microsoft.Extensions.Logging;
+using ProcessCluster.Primary;
+
+namespace ProcessCluster.Control;
+
+/// <summary>
+/// gunicorn's signals on the primary: HUP reloads, TTIN adds a worker, TTOU removes one, QUIT stops fast. TERM and INT
+/// (graceful stop) belong to the host. Each handler only queues its command, so a signal never blocks.
+/// </summary>
+public sealed class ClusterSignals : IDisposable
+{
+    private readonly PosixSignalRegistration[] _registrations;
+
+    public ClusterSignals(ClusterPrimary primary, ILogger logger)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            throw new PlatformNotSupportedException("TTIN, TTOU and QUIT are POSIX signals");
+        }
+
+        _registrations =
+        [
+            Register(PosixSignal.SIGHUP, () =>
+            {
+                logger.LogInformation("SIGHUP: rolling reload");
+                _ = primary.ReloadAsync(CancellationToken.None);
+            }),
+            Register(PosixSignal.SIGTTIN, () => Resize(primary, logger, +1)),
+            Register(PosixSignal.SIGTTOU, () => Resize(primary, logger, -1)),
+            Register(PosixSignal.SIGQUIT, () =>
+            {
+                logger.LogWarning("SIGQUIT: fast stop");
+                primary.RequestShutdown(fast: true);
+            }),
+        ];
+    }
+
+    private static void Resize(ClusterPrimary primary, ILogger logger, int change)
+    {
+        var from = primary.DesiredWorkers;
+        var to = Math.Clamp(from + change, 1, ScaleTarget.Limit);
+        logger.LogInformation("SIG{Signal}: {From} → {To} workers (autoscaling off)", change > 0 ? "TTIN" : "TTOU", from, to);
+        primary.ScaleTo(to);
+    }
+
+    /// <summary>Cancelling the default action keeps the signal from stopping or suspending the process.</summary>
+    private static PosixSignalRegistration Register(PosixSignal signal, Action action) =>
+        PosixSignalRegistration.Create(signal, context =>
+        {
+            context.Cancel = true;
+            action();
+        });
+
+    public void Dispose()
+    {
+        foreach (var registration in _registrations)
+        {
+            registration.Dispose();
+        }
+    }
+}

@@ -1,0 +1,54 @@
+using System.Diagnostics.Metrics;
+using ProcessCluster.Primary;
+
+namespace ProcessCluster.Telemetry;
+
+/// <summary>
+/// One primary's instruments (System.Diagnostics.Metrics, meter "ProcessCluster"), for any exporter to read: the
+/// cluster's size and decisions, and per worker (tag <c>worker</c>) the signals an autoscaler, an HPA or KEDA would use.
+/// </summary>
+internal sealed class ClusterMetrics : IDisposable
+{
+    public const string MeterName = "ProcessCluster";
+
+    private readonly Meter _meter = new(MeterName);
+    private readonly Counter<long> _scaleEvents;
+    private readonly Counter<long> _restarts;
+    private readonly Func<IReadOnlyList<WorkerHandle>> _workers;
+
+    public ClusterMetrics(Func<IReadOnlyList<WorkerHandle>> workers, Func<int> desiredWorkers, Func<int> queuedConnections)
+    {
+        _workers = workers;
+        _scaleEvents = _meter.CreateCounter<long>("processcluster.scale.events", description: "Changes of the desired worker count, by direction");
+        _restarts = _meter.CreateCounter<long>("processcluster.worker.restarts", description: "Workers replaced, by the reason the old one stopped");
+        _meter.CreateObservableGauge("processcluster.workers", WorkersByState, description: "Worker processes, by state");
+        _meter.CreateObservableGauge("processcluster.workers.desired", desiredWorkers, description: "The worker count the cluster aims for");
+        _meter.CreateObservableGauge("processcluster.dispatch.queue", queuedConnections, description: "Connections accepted by the primary and not yet handed to a worker");
+        PerWorker("processcluster.worker.cpu", worker => worker.CpuPercent ?? 0, "%", "CPU used, in percent of one core");
+        PerWorker("processcluster.worker.memory.rss", worker => worker.ResidentBytes, "By", "Resident memory");
+        PerWorker("processcluster.worker.requests.in_flight", worker => worker.RequestsInFlight, null, "Requests being served at the last report");
+        PerWorker("processcluster.worker.busy", worker => worker.BusyFraction ?? 0, null, "Share of time with at least one request in flight");
+        _meter.CreateObservableCounter("processcluster.worker.requests", () => Each(worker => worker.Requests), description: "Requests started");
+        _meter.CreateObservableCounter("processcluster.worker.connections.dispatched", () => Each(worker => worker.Dispatched), description: "Connections handed to the worker by the primary");
+    }
+
+    public void Scaled(int from, int to) => _scaleEvents.Add(1, new KeyValuePair<string, object?>("direction", to > from ? "up" : "down"));
+
+    public void Restarted(StopReason reason) => _restarts.Add(1, new KeyValuePair<string, object?>("reason", reason.Describe()));
+
+    public void Dispose() => _meter.Dispose();
+
+    private IEnumerable<Measurement<int>> WorkersByState() =>
+        Enum.GetValues<WorkerState>()
+            .Where(state => state != WorkerState.Dead)
+            .Select(state => new Measurement<int>(
+                _workers().Count(worker => worker.State == state),
+                new KeyValuePair<string, object?>("state", state.ToString().ToLowerInvariant())));
+
+    private void PerWorker<T>(string name, Func<WorkerHandle, T> read, string? unit, string description)
+        where T : struct => _meter.CreateObservableGauge(name, () => Each(read), unit, description);
+
+    private IEnumerable<Measurement<T>> Each<T>(Func<WorkerHandle, T> read)
+        where T : struct =>
+        _workers().Select(worker => new Measurement<T>(read(worker), new KeyValuePair<string, object?>("worker", worker.Id)));
+}
