@@ -1,4 +1,5 @@
-# Shared by the benchmarks: wrk, the demo build, starting and stopping one demo server by pid, reading wrk's output.
+# Shared by the benchmarks: wrk, the demo build, the Node reference app, starting and stopping one server by pid,
+# reading wrk's output.
 # Sourced, not run. The caller sets: out (results directory), port, workers.
 
 ensure_wrk() {
@@ -25,47 +26,91 @@ bench_setup() {
 }
 
 server_pid=
+server_kind=
+pm2_home=
+pm2=bench/node/node_modules/.bin/pm2
+
+# The Node reference app (bench/node: Express, under Node's cluster module or PM2), installed from its lock file.
+ensure_node_app() {
+  command -v node >/dev/null || { echo "node is needed for the Node and PM2 rows" >&2; return 1; }
+  if [ ! -x "$pm2" ] || ! cmp -s bench/node/package-lock.json bench/node/node_modules/.package-lock.json 2>/dev/null; then
+    echo "installing bench/node (npm ci)" >&2
+    (cd bench/node && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  fi
+}
+
+# pm2 with the benchmark's private PM2_HOME; bounded, it talks to a daemon.
+pm2_cmd() { PM2_HOME="$pm2_home" timeout 60 "$pm2" "$@"; }
 
 stop_server() {
   if [ -n "$server_pid" ]; then
     local children
     children=$(cat /proc/"$server_pid"/task/*/children 2>/dev/null || true)
-    kill -TERM "$server_pid" 2>/dev/null || true
+    if [ "$server_kind" = pm2 ]; then
+      pm2_cmd kill >/dev/null 2>&1 || true
+    else
+      kill -TERM "$server_pid" 2>/dev/null || true
+    fi
     for _ in $(seq 1 100); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$server_pid" $children 2>/dev/null || true
     wait "$server_pid" 2>/dev/null || true
     server_pid=
   fi
+  if [ -n "$pm2_home" ]; then rm -rf "$pm2_home"; pm2_home=; fi
 }
 
-# start_server MODE LOG [VAR=value ...]: MODE is RoundRobin, Shared or plain (Cluster:Enabled=false); workers=auto
-# leaves the count to the autoscaler (ready once one worker answers).
-start_server() {
+# launch_server MODE LOG [VAR=value ...]: starts a server in the background on 127.0.0.1:$port and sets server_pid
+# (the primary: for PM2 its daemon), without waiting. MODE is RoundRobin, Shared or plain (the demo; plain is
+# Cluster:Enabled=false), node (bench/node under Node's cluster module, one worker per CPU) or pm2 (bench/node in PM2
+# cluster mode, -i $workers). workers=auto leaves the demo's count to the autoscaler.
+launch_server() {
   local mode=$1 log=$2 env=()
   shift 2
   case $mode in
-    plain) env=(Cluster__Enabled=false) ;;
-    *) env=(Cluster__Scheduling="$mode"); [ "$workers" = auto ] || env+=(Cluster__Workers="$workers") ;;
+    node)
+      server_kind=node
+      env "$@" PORT=$port node bench/node/cluster.js >"$log" 2>&1 &
+      server_pid=$! ;;
+    pm2)
+      server_kind=pm2
+      pm2_home=$(mktemp -d)
+      env "$@" PORT=$port PM2_HOME="$pm2_home" timeout 60 "$pm2" start bench/node/app.js -i "$workers" --name ref >"$log" 2>&1
+      server_pid=$(cat "$pm2_home/pm2.pid") ;;
+    *)
+      server_kind=dotnet
+      case $mode in
+        plain) env=(Cluster__Enabled=false) ;;
+        *) env=(Cluster__Scheduling="$mode"); [ "$workers" = auto ] || env+=(Cluster__Workers="$workers") ;;
+      esac
+      env "${env[@]}" "$@" ${BENCH_ENV:-} PORT=$port ASPNETCORE_URLS="http://127.0.0.1:$port" \
+        Logging__LogLevel__Default=Warning Logging__LogLevel__ProcessCluster=Information dotnet "$app" >"$log" 2>&1 &
+      server_pid=$! ;;
   esac
-  env "${env[@]}" "$@" ${BENCH_ENV:-} PORT=$port Logging__LogLevel__Default=Warning Logging__LogLevel__ProcessCluster=Information \
-    dotnet "$app" >"$log" 2>&1 &
-  server_pid=$!
-  # Ready when every worker answers: distinct pids on new connections (one pid for plain).
-  local want=$([ "$mode" = plain ] || [ "$workers" = auto ] && echo 1 || echo "$workers")
+}
+
+# wait_ready MODE: until every worker answers (distinct pids on new connections; one for plain or workers=auto).
+wait_ready() {
+  local want=$([ "$1" = plain ] || [ "$workers" = auto ] && echo 1 || echo "$workers")
   for _ in $(seq 1 300); do
     local seen
     seen=$(for _ in $(seq 1 20); do curl -s -m 1 -H "Connection: close" "http://127.0.0.1:$port/hello"; echo; done | sort -u | grep -c hello || true)
     [ "$seen" -ge "$want" ] && return 0
     sleep 0.1
   done
-  echo "server $mode did not become ready" >&2; return 1
+  echo "server $1 did not become ready" >&2; return 1
+}
+
+# start_server MODE LOG [VAR=value ...]: launch_server, then wait_ready.
+start_server() {
+  launch_server "$@" && wait_ready "$1"
 }
 
 # The primary's live children (its workers).
 worker_pids() { cat /proc/"$server_pid"/task/*/children 2>/dev/null | tr ' ' '\n' | grep . || true; }
 
-# wrk's p99 in ms, whatever unit it printed.
-p99_ms() { awk '/^ +99%/ { v=$2; if (v ~ /us$/) { sub(/us/,"",v); v/=1000 } else if (v ~ /ms$/) { sub(/ms/,"",v) } else if (v ~ /s$/) { sub(/s/,"",v); v*=1000 } printf "%.2f", v }' "$1"; }
+# A percentile of wrk --latency (50, 75, 90 or 99) in ms, whatever unit it printed.
+percentile_ms() { awk -v p="$2%" '$1 == p { v=$2; if (v ~ /us$/) { sub(/us/,"",v); v/=1000 } else if (v ~ /ms$/) { sub(/ms/,"",v) } else if (v ~ /s$/) { sub(/s/,"",v); v*=1000 } printf "%.2f", v }' "$1"; }
+p99_ms() { percentile_ms "$1" 99; }
 rps() { awk '/^Requests\/sec/ { printf "%.0f", $2 }' "$1"; }
 requests() { awk '/requests in/ { print $1 }' "$1"; }
 # Socket errors (connect + read + write + timeout) plus non-2xx answers.
@@ -76,3 +121,6 @@ lost() { awk '/Socket errors/ { gsub(/,/,""); s=$6+$10 } /Non-2xx/ { n+=$5 } END
 refused() { awk '/Socket errors/ { gsub(/,/,""); s=$4+$8 } END { print s+0 }' "$1"; }
 
 median() { sort -n | awk '{ a[NR]=$1 } END { if (NR==0) print "-"; else if (NR%2) print a[(NR+1)/2]; else printf "%.2f", (a[NR/2]+a[NR/2+1])/2 }'; }
+
+# Resident memory of a process in MiB (VmRSS), or nothing once it is gone.
+rss_mib() { awk '/^VmRSS:/ { printf "%.1f", $2/1024 }' /proc/"$1"/status 2>/dev/null || true; }

@@ -1,0 +1,244 @@
+#!/usr/bin/env bash
+# Side by side with Node's cluster and PM2: the seed's app as ProcessCluster RoundRobin and Shared (2 workers), as one
+# plain Kestrel process (Cluster:Enabled=false), and the same routes in Express (bench/node) under Node's cluster
+# module and under PM2 cluster mode; interleaved in one run, so the machine's noise hits all alike.
+#
+#   bash bench/compare.sh            3 runs (about 25 minutes)
+#   bash bench/compare.sh --quick    1 short run (under 2 minutes): a smoke test, not figures
+#   SYSTEMS="RoundRobin RoundRobin+DOTNET_gcServer=0 plain" SCENARIOS=load bash bench/compare.sh --quick
+#                                    a subset; SYSTEM+VAR=value+... runs a system with extra environment (all its
+#                                    processes), to measure a runtime setting
+#
+# Per system and run, each phase on a fresh start:
+#   load    cold start (start → every worker answers /hello), RSS idle, 1000 sequential new connections (which pid
+#           answered), the CPU route / (wrk -t1 -c4), /hello keep-alive (-c32) and a new connection per request
+#           (-c32, Connection: close), RSS after that load, then one SIGKILL: respawn = kill → a new worker answers
+#   kill    wrk -t1 -c32 /hello for 20 s with a worker SIGKILLed at t = 1, 3, ..., 19 s; pid-tally.lua counts the
+#           answers per pid in 100 ms bins, so the suite sees when each replacement started to get its share
+#   reload  the same wrk run with a rolling reload at t = 5 s: SIGHUP to our primary, `pm2 reload` for PM2 (Node's
+#           cluster module has none)
+# The plain Kestrel process has no workers: it runs the load phase only. Loopback only; every wrk run ends by itself;
+# every server is stopped by its pid (PM2 with `pm2 kill` on its private PM2_HOME, then by pid).
+# Writes bench/results/compare/summary.md (and runs.tsv, every wrk output and server log beside it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+source bench/lib.sh
+bench_setup compare "$@"
+ensure_node_app
+port=38401
+workers=$(nproc)
+trap stop_server EXIT
+
+if [ "$runs" = 1 ]; then
+  load_s=1 warm_s=1 idle_s=0.5 rest_s=0.5 chaos_s=5 reload_at=2 connections=100
+else
+  load_s=10 warm_s=2 idle_s=3 rest_s=1 chaos_s=20 reload_at=5 connections=1000
+fi
+read -r -a systems <<<"${SYSTEMS:-RoundRobin Shared node pm2 plain}"
+read -r -a phases <<<"${SCENARIOS:-load kill reload}"
+url=http://127.0.0.1:$port
+
+record() { printf '%s\t%s\t%s\t%s\n' "$system" "$run" "$1" "$2" >>"$out/runs.tsv"; }
+
+# start SYSTEM LOG: SYSTEM is a mode of launch_server, optionally followed by +VAR=value environment.
+start() {
+  local spec=$1 log=$2 mode extra=()
+  mode=${spec%%+*}
+  [ "$mode" = "$spec" ] || IFS=+ read -r -a extra <<<"${spec#*+}"
+  launch_server "$mode" "$log" "${extra[@]}"
+}
+
+want_pids() { [ "${system%%+*}" = plain ] && echo 1 || echo "$workers"; }
+
+warm_up() {
+  wrk -t1 -c32 -d"${warm_s}s" "$url/hello" >/dev/null
+  [ "$runs" = 1 ] || wrk -t1 -c32 -d1s -H "Connection: close" "$url/hello" >/dev/null
+}
+
+memory() { # when
+  local total primary workers_rss=()
+  if [ "${system%%+*}" = plain ]; then
+    workers_rss=("$(rss_mib "$server_pid")")
+  else
+    primary=$(rss_mib "$server_pid")
+    record "rss_primary_$1" "$primary"
+    for pid in $(worker_pids); do workers_rss+=("$(rss_mib "$pid")"); done
+  fi
+  for rss in "${workers_rss[@]}"; do record "rss_worker_$1" "$rss"; done
+  total=$(printf '%s\n' "${primary:-0}" "${workers_rss[@]}" | awk '{ s += $1 } END { printf "%.1f", s }')
+  record "rss_total_$1" "$total"
+}
+
+distribution() {
+  local file=$out/distribution-$tag.txt
+  for _ in $(seq 1 "$connections"); do echo "url = \"$url/hello\""; done >"$out/urls.cfg"
+  curl -s -m 120 -H "Connection: close" -w '\n' -K "$out/urls.cfg" >"$file" || true
+  record distribution "$(awk '{ print $NF }' "$file" | sort | uniq -c | sort -rn | awk '{ printf "%s%s", (NR > 1 ? "/" : ""), $1 }')"
+  record busiest "$(awk '{ print $NF }' "$file" | sort | uniq -c | sort -rn | awk '{ n += $1; if (NR == 1) top = $1 } END { printf "%.1f", 100 * top / n }')"
+}
+
+throughput() { # name path wrk-args...
+  local name=$1 path=$2 file=$out/wrk-$1-$tag.txt
+  shift 2
+  wrk -t1 -d"${load_s}s" --latency "$@" "$url$path" >"$file"
+  record "${name}_rps" "$(rps "$file")"
+  record "${name}_p50" "$(percentile_ms "$file" 50)"
+  record "${name}_p99" "$(percentile_ms "$file" 99)"
+  record "${name}_errors" "$(errors "$file")"
+}
+
+phase_load() {
+  local since ms
+  since=$(date +%s%3N)
+  start "$system" "$out/server-$tag-load.log"
+  ms=$(node bench/node/tools.js ready "$port" "$(want_pids)" "$since" 60000)
+  record cold_start_ms "$ms"
+  wait_ready "${system%%+*}"
+  sleep "$idle_s"
+  memory idle
+  [ "${system%%+*}" = plain ] || distribution
+  warm_up
+  wrk -t1 -c4 -d1s "$url/" >/dev/null
+  sleep "$rest_s" # a busy worker skips its turn in Node's round robin: start the CPU run with both idle (the anchors)
+  throughput cpu / -c4
+  throughput keepalive /hello -c32
+  throughput close /hello -c32 -H "Connection: close"
+  sleep "$rest_s"
+  memory load
+  if [ "${system%%+*}" != plain ]; then
+    read -r ms _ < <(node bench/node/tools.js respawn "$port" "$server_pid" 10000 || echo "-")
+    record respawn_ms "$ms"
+  fi
+}
+
+kill_workers() { # kills-file
+  for t in $(seq 1 2 $((chaos_s - 1))); do
+    sleep $([ "$t" = 1 ] && echo 1 || echo 2)
+    local victim
+    victim=$(worker_pids | shuf -n1)
+    [ -n "$victim" ] || continue
+    kill -KILL "$victim" 2>/dev/null && echo "$(date +%s%3N) $victim" >>"$1"
+  done
+}
+
+reload_workers() {
+  sleep "$reload_at"
+  if [ "$server_kind" = pm2 ]; then pm2_cmd reload ref >"$out/pm2-reload-$tag.log" 2>&1 || true
+  else kill -HUP "$server_pid"; fi
+}
+
+phase_chaos() { # kill|reload
+  local scenario=$1 file=$out/wrk-$1-$tag.txt kills=$out/kills-$tag.txt disturber script=()
+  [ "${system%%+*}" != plain ] || return 0
+  [ "$scenario" = kill ] || [ "$system" != node ] || return 0 # Node's cluster module has no reload
+  start "$system" "$out/server-$tag-$scenario.log"
+  wait_ready "${system%%+*}"
+  wrk -t1 -c32 -d"${warm_s}s" "$url/hello" >/dev/null
+  if [ "$scenario" = kill ]; then
+    script=(-s bench/pid-tally.lua)
+    : >"$kills"
+    kill_workers "$kills" &
+  else
+    reload_workers &
+  fi
+  disturber=$!
+  wrk -t1 -c32 -d"${chaos_s}s" --latency "${script[@]}" "$url/hello" >"$file" || true
+  wait "$disturber"
+  record "${scenario}_requests" "$(requests "$file")"
+  record "${scenario}_errors" "$(errors "$file")"
+  if [ "$scenario" = kill ]; then
+    local count answered reached never share
+    read -r count answered reached never share < <(node bench/node/tools.js share "$workers" "$kills" "$file")
+    record kills "$count"
+    record kill_errors_per_kill "$(awk -v e="$(errors "$file")" -v k="$count" 'BEGIN { if (k > 0) printf "%.1f", e/k; else print "-" }')"
+    record replacement_answered_ms "$answered"
+    record replacement_half_share_ms "$reached"
+    record replacement_never "$never"
+    record replacement_share_1_2s "$share"
+  fi
+}
+
+: >"$out/runs.tsv"
+for run in $(seq 1 "$runs"); do
+  # Each run starts one system later, so no system always follows the same one.
+  for i in $(seq 0 $((${#systems[@]} - 1))); do
+    system=${systems[$(((i + run - 1) % ${#systems[@]}))]}
+    tag=$(echo "$system" | tr -c 'A-Za-z0-9_=.\n-' _)-$run
+    echo "run $run: $system" >&2
+    for phase in "${phases[@]}"; do
+      case $phase in
+        load) phase_load ;;
+        kill | reload) phase_chaos "$phase" ;;
+      esac
+      stop_server
+    done
+  done
+done
+
+# ---- summary ----
+value() { awk -F'\t' -v s="$1" -v m="$2" '$1 == s && $3 == m && $4 != "-" && $4 != "" { print $4 }' "$out/runs.tsv" | median; }
+all() { awk -F'\t' -v s="$1" -v m="$2" '$1 == s && $3 == m { print $4 }' "$out/runs.tsv" | paste -sd' ' -; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0 || a == "") print "-"; else printf "%.2f", a / b }'; }
+has() { for s in "${systems[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
+label() {
+  local mode=${1%%+*} extra=
+  [ "$mode" = "$1" ] || extra=" ($(echo "${1#*+}" | tr + ' '))"
+  case $mode in
+    RoundRobin | Shared) echo "ProcessCluster $mode, $workers workers$extra" ;;
+    node) echo "Node cluster, $workers workers$extra" ;;
+    pm2) echo "PM2 cluster mode, -i $workers$extra" ;;
+    plain) echo "plain Kestrel, 1 process$extra" ;;
+  esac
+}
+reference() { # base-system metric-system metric: ratio of medians, or - when the base system did not run
+  if has "$1"; then ratio "$(value "$2" "$3")" "$(value "$1" "$3")"; else echo -; fi
+}
+version() { awk -F'"' '/"version"/ { print $4; exit }' "bench/node/node_modules/$1/package.json"; }
+
+{
+  echo "### Throughput (median of $runs runs; ratios of medians)"
+  echo
+  echo "| system | CPU \`/\` req/s | p50 / p99 ms | vs Node | vs plain | \`/hello\` keep-alive req/s | p50 / p99 ms | vs Node | vs plain | new connection per request req/s | p50 / p99 ms | vs Node | vs plain | errors |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+  for system in "${systems[@]}"; do
+    row="| $(label "$system")"
+    for name in cpu keepalive close; do
+      row+=" | $(value "$system" "${name}_rps") | $(value "$system" "${name}_p50") / $(value "$system" "${name}_p99")"
+      row+=" | $(reference node "$system" "${name}_rps") | $(reference plain "$system" "${name}_rps")"
+    done
+    errs=$(awk -F'\t' -v s="$system" '$1 == s && $3 ~ /^(cpu|keepalive|close)_errors$/ { n += $4 } END { print n + 0 }' "$out/runs.tsv")
+    echo "$row | $errs |"
+  done
+  echo
+  echo "### Distribution, crashes, reload, start-up (median of $runs runs)"
+  echo
+  echo "| system | $connections new connections: per worker (each run) | busiest share % | cold start ms | respawn ms | SIGKILL every 2 s: requests | errors | kills | errors per kill | replacement answers after ms | reaches half its fair share after ms | kills where it did not before the next | replacement's share 1–2 s after the kill % | reload under load: requests | errors |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+  for system in "${systems[@]}"; do
+    [ "${system%%+*}" = plain ] && d=- || d=$(all "$system" distribution | sed 's/ /, /g')
+    echo "| $(label "$system") | $d | $(value "$system" busiest) | $(value "$system" cold_start_ms) | $(value "$system" respawn_ms) | $(value "$system" kill_requests) | $(value "$system" kill_errors) | $(value "$system" kills) | $(value "$system" kill_errors_per_kill) | $(value "$system" replacement_answered_ms) | $(value "$system" replacement_half_share_ms) | $(all "$system" replacement_never | sed 's/ /, /g') | $(value "$system" replacement_share_1_2s) | $(value "$system" reload_requests) | $(value "$system" reload_errors) |"
+  done
+  echo
+  echo "### Memory: VmRSS in MiB (median of $runs runs; each worker: median over all workers of all runs)"
+  echo
+  echo "| system | primary idle | each worker idle | total idle | primary after load | each worker after load | total after load | worker after load vs plain |"
+  echo "|---|---|---|---|---|---|---|---|"
+  for system in "${systems[@]}"; do
+    echo "| $(label "$system") | $(value "$system" rss_primary_idle) | $(value "$system" rss_worker_idle) | $(value "$system" rss_total_idle) | $(value "$system" rss_primary_load) | $(value "$system" rss_worker_load) | $(value "$system" rss_total_load) | $(reference plain "$system" rss_worker_load) |"
+  done
+  echo
+  echo "Load: wrk -t1 on 127.0.0.1, ${load_s} s per figure; CPU route -c4 after ${rest_s} s idle, \`/hello\` -c32 keep-alive and with"
+  echo "\`Connection: close\`. Errors: socket errors + non-2xx. SIGKILL run: wrk -c32 ${chaos_s} s with pid-tally.lua (which slows"
+  echo "wrk alike for all); fair share = 1/$workers of the answers in a 100 ms bin. Reload at t = ${reload_at} s: SIGHUP to our"
+  echo "primary, \`pm2 reload\`; Node's cluster module has no reload. The primary of PM2 is its God daemon. Respawn includes"
+  echo "ProcessCluster's first restart delay (\`RestartDelay\`, 100 ms by default; it doubles for deaths in a row within"
+  echo "\`StableUptime\`, which the SIGKILL run hits). The machine is shared and has $(nproc) cores, wrk takes one: only"
+  echo "the ratios of one run compare, not absolute figures across machines."
+  echo
+  echo "Machine: $(nproc) cores ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), $(awk '/MemTotal/ { printf "%.1f GiB", $2/1048576 }' /proc/meminfo),"
+  echo "Linux $(uname -r). Versions: .NET SDK $(dotnet --version) (runtime $(dotnet --list-runtimes | awk '/NETCore.App/ { v=$2 } END { print v }')),"
+  echo "node $(node -v), express $(version express), pm2 $(version pm2), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)."
+  echo "Run $(date -u +%Y-%m-%dT%H:%MZ), $(git rev-parse --short HEAD)."
+} >"$out/summary.md"
+cat "$out/summary.md"
