@@ -38,10 +38,8 @@ public sealed class ClusterSignals : IDisposable
 
     private static void Resize(ClusterPrimary primary, ILogger logger, int change)
     {
-        var from = primary.DesiredWorkers;
-        var to = Math.Clamp(from + change, 1, ScaleTarget.Limit);
-        logger.LogInformation("SIG{Signal}: {From} → {To} workers (autoscaling off)", change > 0 ? "TTIN" : "TTOU", from, to);
-        primary.ScaleTo(to);
+        logger.LogInformation("SIG{Signal}: one worker {More} (autoscaling off)", change > 0 ? "TTIN" : "TTOU", change > 0 ? "more" : "fewer");
+        primary.ScaleBy(change);
     }
 
     /// <summary>Cancelling the default action keeps the signal from stopping or suspending the process.</summary>

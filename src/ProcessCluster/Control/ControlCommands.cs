@@ -33,7 +33,15 @@ internal sealed class ControlCommands(ClusterPrimary primary, ILogger logger)
         var from = primary.DesiredWorkers;
         var to = target.Resolve(from);
         using var _ = Forward(progress);
-        primary.ScaleTo(to);
+        if (target.Relative)
+        {
+            primary.ScaleBy(target.Count);
+        }
+        else
+        {
+            primary.ScaleTo(to);
+        }
+
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(primary.Options.ReadyTimeout);
         try
@@ -48,7 +56,7 @@ internal sealed class ControlCommands(ClusterPrimary primary, ILogger logger)
             return ControlReply.Failure($"asked for {to} workers, but they were not all ready within {primary.Options.ReadyTimeout.TotalSeconds:0} s");
         }
 
-        return ControlReply.Success($"{to} workers ready (was {from}); autoscaling is off until bounds are set again");
+        return ControlReply.Success($"{to} {(to == 1 ? "worker" : "workers")} ready (was {from}); autoscaling is off until bounds are set again");
     }
 
     /// <summary>Exactly <paramref name="count"/> workers serve and none is on its way in; leaving ones may still drain.</summary>

@@ -133,6 +133,34 @@ public sealed class ControlServer : IAsyncDisposable
         {
             replies.Writer.TryComplete();
             await writing.ConfigureAwait(false);
+            await DiscardUnreadAsync(connection, stream).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Closing a Unix socket with unread input resets it, and the client would lose the reply it has not read yet
+    /// (a refusal, an error about an overlong line): end our side, then read what is left, briefly and boundedly.
+    /// </summary>
+    private static async Task DiscardUnreadAsync(Socket connection, NetworkStream stream)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+        var scratch = new byte[16 * 1024];
+        try
+        {
+            connection.Shutdown(SocketShutdown.Send);
+            for (var total = 0; total < 1024 * 1024;)
+            {
+                var read = await stream.ReadAsync(scratch, timeout.Token).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    return;
+                }
+
+                total += read;
+            }
+        }
+        catch (Exception error) when (error is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
+        {
         }
     }
 

@@ -118,6 +118,12 @@ public sealed class ClusterPrimary : IAsyncDisposable
     /// <summary>Fixes the worker count at runtime (autoscaling off); surplus workers are drained, the youngest idle first.</summary>
     public void ScaleTo(int workers) => _supervisor.RequestScale(workers, workers);
 
+    /// <summary>
+    /// Adds (or, negative, removes) workers relative to the desired count when the change is applied, so changes asked
+    /// for in a row add up; autoscaling off. The count stays between 1 and <see cref="Control.ScaleTarget.Limit"/>.
+    /// </summary>
+    public void ScaleBy(int change) => _supervisor.RequestScaleBy(change);
+
     /// <summary>Autoscales between new bounds from now on (min = max fixes the count).</summary>
     public void SetWorkerBounds(int min, int max) => _supervisor.RequestScale(min, max);
 

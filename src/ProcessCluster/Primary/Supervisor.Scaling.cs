@@ -31,6 +31,9 @@ internal sealed partial class Supervisor
         Post(new ScaleRequested(min, max));
     }
 
+    /// <summary>Fixes the count at the desired count plus <paramref name="change"/>, as of when the loop applies it.</summary>
+    public void RequestScaleBy(int change) => Post(new ScaleByRequested(change));
+
     private string WorkerCountText() => _autoscaling
         ? $"{_desiredWorkers} workers (autoscaling {_options.MinWorkers}..{_options.MaxWorkers})"
         : $"{_desiredWorkers} workers";

@@ -1,0 +1,132 @@
+using System.CommandLine;
+using System.Net.Sockets;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using ProcessCluster.Cli;
+using ProcessCluster.Control;
+
+// dotnet cluster: a thin client of a running primary's control socket. Exit codes: 0 done, 1 the cluster refused or
+// the command failed, 2 bad usage, 3 no running cluster could be reached.
+const int Failed = 1;
+const int Usage = 2;
+const int Unreachable = 3;
+
+var socketOption = new Option<string?>("--socket") { Description = "The primary's control socket file", Recursive = true };
+var pidOption = new Option<int?>("--pid") { Description = "The primary's pid (its socket is found by it)", Recursive = true };
+var jsonOption = new Option<bool>("--json") { Description = "Print the status as JSON, the same as the admin endpoint's /api/status" };
+var countArgument = new Argument<string>("count") { Description = "N, +N or -N workers (write -N as: scale -- -1)" };
+var workerArgument = new Argument<int>("worker") { Description = "The worker's id (see status)" };
+var signalOption = new Option<string>("--signal") { Description = "The signal to send", DefaultValueFactory = _ => "SIGTERM" };
+var fastOption = new Option<bool>("--fast") { Description = "Kill the workers instead of draining them (like SIGQUIT)" };
+var timeoutOption = new Option<int>("--timeout") { Description = "Seconds to wait for the primary to exit", DefaultValueFactory = _ => 120 };
+
+var status = new Command("status", "Show the workers: state, uptime, restarts, CPU, memory, requests") { jsonOption };
+var indented = new ControlJson(new JsonSerializerOptions(ControlJson.Default.Options) { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+status.SetAction((parse, cancel) => RunAsync(parse, new ControlRequest("status"), (reply, _) =>
+{
+    Console.WriteLine(parse.GetValue(jsonOption) ? JsonSerializer.Serialize(reply.Status!, indented.ClusterStatus) : StatusTable.Render(reply.Status!));
+    return Task.CompletedTask;
+}, cancel));
+
+var scale = new Command("scale", "Set the number of workers (autoscaling stays off until bounds are set again)") { countArgument };
+scale.SetAction((parse, cancel) => RunAsync(parse, new ControlRequest("scale", Workers: parse.GetValue(countArgument)), PrintMessage, cancel));
+
+var reload = new Command("reload", "Replace every worker, one at a time, without dropping a request");
+reload.SetAction((parse, cancel) => RunAsync(parse, new ControlRequest("reload"), PrintMessage, cancel));
+
+var kill = new Command("kill", "Send a signal to one worker (the cluster replaces it)") { workerArgument, signalOption };
+kill.SetAction((parse, cancel) => RunAsync(
+    parse, new ControlRequest("kill", Worker: parse.GetValue(workerArgument), Signal: parse.GetValue(signalOption)), PrintMessage, cancel));
+
+var stop = new Command("stop", "Stop the cluster: workers drain, then the primary exits") { fastOption, timeoutOption };
+stop.SetAction((parse, cancel) => RunAsync(parse, new ControlRequest("stop", Fast: parse.GetValue(fastOption)), async (reply, path) =>
+{
+    Console.WriteLine(reply.Message);
+    if (ControlSocketPath.PidOf(path) is { } pid)
+    {
+        await WaitForExitAsync(pid, TimeSpan.FromSeconds(parse.GetValue(timeoutOption)), cancel);
+        Console.WriteLine($"primary {pid} has exited");
+    }
+}, cancel));
+
+var root = new RootCommand("See and steer a running ProcessCluster primary") { status, scale, reload, kill, stop };
+root.Options.Add(socketOption);
+root.Options.Add(pidOption);
+
+var parsed = root.Parse(args);
+if (parsed.Errors.Count > 0)
+{
+    foreach (var error in parsed.Errors)
+    {
+        Console.Error.WriteLine(error.Message);
+    }
+
+    return Usage;
+}
+
+return await parsed.InvokeAsync();
+
+// Sends one request, prints progress as it comes, hands the final reply (and the socket's path) to onSuccess; the exit
+// code follows the outcome.
+async Task<int> RunAsync(ParseResult parse, ControlRequest request, Func<ControlReply, string, Task> onSuccess, CancellationToken cancel)
+{
+    var (path, error) = PrimaryLocator.Find(parse.GetValue(socketOption), parse.GetValue(pidOption));
+    if (path is null)
+    {
+        Console.Error.WriteLine(error);
+        return Unreachable;
+    }
+
+    try
+    {
+        await foreach (var reply in ControlClient.SendAsync(path, request, cancel))
+        {
+            if (reply.Event is { } progress)
+            {
+                Console.WriteLine($"  {progress.Time.ToLocalTime():HH:mm:ss.fff}  {progress.Message}");
+            }
+            else if (reply.Ok == true)
+            {
+                await onSuccess(reply, path);
+                return 0;
+            }
+            else
+            {
+                Console.Error.WriteLine(reply.Error);
+                return reply.Error?.StartsWith("refused", StringComparison.Ordinal) == true ? Unreachable : Failed;
+            }
+        }
+    }
+    catch (Exception failure) when (failure is SocketException or IOException or JsonException or FormatException)
+    {
+        Console.Error.WriteLine($"could not talk to the primary at {path}: {failure.Message}");
+        return Unreachable;
+    }
+    catch (TimeoutException failure)
+    {
+        Console.Error.WriteLine(failure.Message);
+        return Failed;
+    }
+
+    return Failed;
+}
+
+static Task PrintMessage(ControlReply reply, string path)
+{
+    Console.WriteLine(reply.Message);
+    return Task.CompletedTask;
+}
+
+static async Task WaitForExitAsync(int pid, TimeSpan timeout, CancellationToken cancel)
+{
+    var deadline = DateTime.UtcNow + timeout;
+    while (Directory.Exists($"/proc/{pid}"))
+    {
+        if (DateTime.UtcNow > deadline)
+        {
+            throw new TimeoutException($"primary {pid} is still running after {timeout.TotalSeconds:0} s");
+        }
+
+        await Task.Delay(100, cancel);
+    }
+}

@@ -1,0 +1,47 @@
+using System.Diagnostics;
+using System.Text.Json;
+using ProcessCluster.Control;
+
+namespace ProcessCluster.IntegrationTests;
+
+/// <summary>The dotnet-cluster CLI run as a real process, as an operator would run it.</summary>
+public static class ClusterCli
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
+
+    public static string Assembly => DemoCluster.BuiltAssembly(Path.Combine("src", "ProcessCluster.Cli"), "dotnet-cluster.dll");
+
+    public static async Task<CliResult> RunAsync(params string[] arguments)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add(Assembly);
+        arguments.ToList().ForEach(start.ArgumentList.Add);
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        try
+        {
+            await process.WaitForExitAsync().WaitAsync(Timeout);
+        }
+        catch (TimeoutException)
+        {
+            ProcessTree.Kill(process.Id);
+            throw;
+        }
+
+        return new CliResult(process.ExitCode, await output, await error);
+    }
+
+    /// <summary>`status --json` of the cluster with this primary pid.</summary>
+    public static async Task<ClusterStatus> StatusAsync(int primaryPid)
+    {
+        var result = await RunAsync("status", "--json", "--pid", primaryPid.ToString());
+        Assert.True(result.ExitCode == 0, result.ToString());
+        return JsonSerializer.Deserialize(result.Output, ControlJson.Default.ClusterStatus)!;
+    }
+}
+
+public sealed record CliResult(int ExitCode, string Output, string Error)
+{
+    public override string ToString() => $"exit {ExitCode}\nstdout:\n{Output}\nstderr:\n{Error}";
+}

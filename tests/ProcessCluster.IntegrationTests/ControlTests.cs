@@ -1,0 +1,130 @@
+using ProcessCluster.Control;
+using ProcessCluster.Primary;
+
+namespace ProcessCluster.IntegrationTests;
+
+/// <summary>Operating a running cluster: the dotnet-cluster CLI over the control socket, and gunicorn's signals.</summary>
+public class ControlTests
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
+
+    [Fact]
+    public async Task Status_shows_every_worker_and_scale_sets_the_count()
+    {
+        await using var cluster = await DemoCluster.StartAsync("RoundRobin", workers: 2);
+        var pids = cluster.ReadyWorkerPids();
+
+        var table = await ClusterCli.RunAsync("status", "--pid", cluster.PrimaryPid.ToString());
+        Assert.True(table.ExitCode == 0, table.ToString());
+        Assert.Contains("ID  PID", table.Output);
+        Assert.All(pids, pid => Assert.Contains($"  {pid}  ", table.Output));
+
+        var status = await ClusterCli.StatusAsync(cluster.PrimaryPid);
+        Assert.Equal(cluster.PrimaryPid, status.Pid);
+        Assert.Equal(pids.Order(), status.Workers.Select(worker => worker.Pid).Order());
+        Assert.All(status.Workers, worker => Assert.Equal(WorkerState.Ready, worker.State));
+
+        var up = await ClusterCli.RunAsync("scale", "3", "--pid", cluster.PrimaryPid.ToString());
+        Assert.True(up.ExitCode == 0, up.ToString());
+        Assert.Contains("worker 3 ready", up.Output);
+        Assert.Equal(3, (await ClusterCli.StatusAsync(cluster.PrimaryPid)).Workers.Count(worker => worker.State == WorkerState.Ready));
+
+        var down = await ClusterCli.RunAsync("scale", "--pid", cluster.PrimaryPid.ToString(), "--", "-2");
+        Assert.True(down.ExitCode == 0, down.ToString());
+        Assert.Single((await ClusterCli.StatusAsync(cluster.PrimaryPid)).Workers, worker => worker.State == WorkerState.Ready);
+
+        // Bad input: a clear error and a failing exit code; the cluster carries on.
+        var zero = await ClusterCli.RunAsync("scale", "0", "--pid", cluster.PrimaryPid.ToString());
+        Assert.Equal(1, zero.ExitCode);
+        Assert.Contains("'0' is not a worker count", zero.Error);
+        var unknown = await ClusterCli.RunAsync("kill", "99", "--pid", cluster.PrimaryPid.ToString());
+        Assert.Equal(1, unknown.ExitCode);
+        Assert.Contains("no worker 99", unknown.Error);
+        Assert.Single((await ClusterCli.StatusAsync(cluster.PrimaryPid)).Workers);
+    }
+
+    [Fact]
+    public async Task Reload_replaces_every_worker_and_kill_replaces_one()
+    {
+        await using var cluster = await DemoCluster.StartAsync("RoundRobin", workers: 2);
+        var before = (await ClusterCli.StatusAsync(cluster.PrimaryPid)).Workers;
+
+        var reload = await ClusterCli.RunAsync("reload", "--pid", cluster.PrimaryPid.ToString());
+        Assert.True(reload.ExitCode == 0, reload.ToString());
+        Assert.Contains("rolling reload finished", reload.Output);
+        Assert.Contains("exited cleanly (reload)", reload.Output);
+        var after = (await ClusterCli.StatusAsync(cluster.PrimaryPid)).Workers;
+        Assert.Equal(2, after.Count);
+        Assert.Empty(after.Select(worker => worker.Pid).Intersect(before.Select(worker => worker.Pid)));
+
+        var victim = after[0];
+        var kill = await ClusterCli.RunAsync("kill", victim.Id.ToString(), "--signal", "KILL", "--pid", cluster.PrimaryPid.ToString());
+        Assert.True(kill.ExitCode == 0, kill.ToString());
+        await Poll.UntilAsync(() => cluster.CountLines($"(pid {victim.Pid}) killed by signal SIGKILL") == 1, Deadline, "the kill logged");
+        ClusterStatus status = null!;
+        await Poll.UntilAsync(
+            () => (status = ClusterCli.StatusAsync(cluster.PrimaryPid).GetAwaiter().GetResult()).Workers.Count(worker => worker.State == WorkerState.Ready) == 2,
+            Deadline,
+            "a replacement");
+        Assert.Equal(1, status.Restarts); // the reload's replacements were planned, not restarts
+        Assert.Contains(status.Workers, worker => worker.Restarts == 1 && worker.Pid != victim.Pid);
+        Assert.Contains(status.Events, @event => @event.Message.Contains($"worker {victim.Id} killed by signal SIGKILL"));
+    }
+
+    [Fact]
+    public async Task Stop_drains_and_the_primary_exits_0_and_removes_its_socket()
+    {
+        await using var cluster = await DemoCluster.StartAsync("RoundRobin", workers: 2);
+        var socket = ControlSocketPath.ForPid(cluster.PrimaryPid);
+        Assert.True(File.Exists(socket));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(socket));
+
+        var stop = await ClusterCli.RunAsync("stop", "--pid", cluster.PrimaryPid.ToString());
+        Assert.True(stop.ExitCode == 0, stop.ToString());
+        Assert.Contains($"primary {cluster.PrimaryPid} has exited", stop.Output);
+        Assert.Equal(0, await cluster.WaitForExitAsync(Deadline));
+        Assert.False(File.Exists(socket));
+
+        var none = await ClusterCli.RunAsync("status", "--pid", cluster.PrimaryPid.ToString());
+        Assert.Equal(3, none.ExitCode);
+        Assert.Contains($"no process {cluster.PrimaryPid} is running", none.Error);
+    }
+
+    [Fact]
+    public async Task Ttin_and_ttou_change_the_count_and_hup_replaces_every_worker()
+    {
+        await using var cluster = await DemoCluster.StartAsync("RoundRobin", workers: 2);
+        cluster.Signal(21); // SIGTTIN
+        await Poll.UntilAsync(() => cluster.ReadyWorkerPids().Count == 3, Deadline, "a third worker");
+        // The same signal sent twice before it is handled arrives once (POSIX does not queue them): one at a time.
+        cluster.Signal(22); // SIGTTOU
+        await Poll.UntilAsync(() => cluster.ReadyWorkerPids().Count == 2, Deadline, "one worker fewer");
+        cluster.Signal(22);
+        await Poll.UntilAsync(() => cluster.ReadyWorkerPids().Count == 1 && cluster.ChildPids().Count == 1, Deadline, "one worker left");
+        Assert.Equal(1, (await ClusterCli.StatusAsync(cluster.PrimaryPid)).DesiredWorkers);
+
+        var before = cluster.ReadyWorkerPids();
+        cluster.Signal(1); // SIGHUP
+        await Poll.UntilAsync(() => cluster.CountLines("Rolling reload finished") == 1, Deadline, "the reload");
+        Assert.DoesNotContain(before.Single(), cluster.ReadyWorkerPids());
+        Assert.Single(cluster.ReadyWorkerPids());
+    }
+
+    [Fact]
+    public async Task Quit_kills_the_workers_at_once_and_the_primary_exits()
+    {
+        // A worker busy for 20 s would hold a graceful stop that long; a fast stop does not wait for it.
+        await using var cluster = await DemoCluster.StartAsync("RoundRobin", workers: 2);
+        using var client = new DemoClient(cluster.BaseAddress, TimeSpan.FromSeconds(30));
+        var busy = client.GetAsync("/spin/20000");
+        await Poll.UntilAsync(
+            () => ClusterCli.StatusAsync(cluster.PrimaryPid).GetAwaiter().GetResult().Workers.Sum(worker => worker.Dispatched) > 0, Deadline, "the request handed to a worker");
+        var workers = cluster.ChildPids();
+
+        cluster.Signal(3); // SIGQUIT
+        Assert.Equal(0, await cluster.WaitForExitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Contains(cluster.Lines, line => line.Contains("Fast stop: killing 2 workers"));
+        Assert.All(workers, pid => Assert.False(ProcessTree.IsAlive(pid)));
+        await Assert.ThrowsAnyAsync<Exception>(() => busy);
+    }
+}
