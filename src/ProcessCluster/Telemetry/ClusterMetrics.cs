@@ -7,8 +7,9 @@ namespace ProcessCluster.Telemetry;
 /// One primary's instruments (System.Diagnostics.Metrics, meter "ProcessCluster"), for any exporter to read: the
 /// cluster's size and decisions, and per worker (tag <c>worker</c>) the signals an autoscaler, an HPA or KEDA would use.
 /// </summary>
-internal sealed class ClusterMetrics : IDisposable
+public sealed class ClusterMetrics : IDisposable
 {
+    /// <summary>The meter to add to an exporter (OpenTelemetry's AddMeter) to read the cluster's instruments.</summary>
     public const string MeterName = "ProcessCluster";
 
     private readonly Meter _meter = new(MeterName);
@@ -16,7 +17,7 @@ internal sealed class ClusterMetrics : IDisposable
     private readonly Counter<long> _restarts;
     private readonly Func<IReadOnlyList<WorkerHandle>> _workers;
 
-    public ClusterMetrics(Func<IReadOnlyList<WorkerHandle>> workers, Func<int> desiredWorkers, Func<int> queuedConnections)
+    internal ClusterMetrics(Func<IReadOnlyList<WorkerHandle>> workers, Func<int> desiredWorkers, Func<int> queuedConnections)
     {
         _workers = workers;
         _scaleEvents = _meter.CreateCounter<long>("processcluster.scale.events", description: "Changes of the desired worker count, by direction");
@@ -32,9 +33,9 @@ internal sealed class ClusterMetrics : IDisposable
         _meter.CreateObservableCounter("processcluster.worker.connections.dispatched", () => Each(worker => worker.Dispatched), description: "Connections handed to the worker by the primary");
     }
 
-    public void Scaled(int from, int to) => _scaleEvents.Add(1, new KeyValuePair<string, object?>("direction", to > from ? "up" : "down"));
+    internal void Scaled(int from, int to) => _scaleEvents.Add(1, new KeyValuePair<string, object?>("direction", to > from ? "up" : "down"));
 
-    public void Restarted(StopReason reason) => _restarts.Add(1, new KeyValuePair<string, object?>("reason", reason.Describe()));
+    internal void Restarted(StopReason reason) => _restarts.Add(1, new KeyValuePair<string, object?>("reason", reason.Describe()));
 
     public void Dispose() => _meter.Dispose();
 
