@@ -28,6 +28,7 @@ internal static unsafe partial class Libc
     public const int F_GETFL = 3;
     public const int F_SETFL = 4;
     public const int O_NONBLOCK = 0x800;
+    public const int O_CLOEXEC = 0x80000;
 
     public const int PR_SET_PDEATHSIG = 1;
     public const int P_PID = 1;
@@ -125,6 +126,9 @@ internal static unsafe partial class Libc
     public static partial int close(int fd);
 
     [LibraryImport(Lib, SetLastError = true)]
+    public static partial int pipe2(int* fds, int flags);
+
+    [LibraryImport(Lib, SetLastError = true)]
     public static partial int getsockopt(int fd, int level, int name, void* value, uint* length);
 
     [LibraryImport(Lib, SetLastError = true)]
@@ -181,6 +185,9 @@ internal static unsafe partial class Libc
 
     [LibraryImport(Lib)]
     public static partial int posix_spawn_file_actions_addopen(void* actions, int fd, byte* path, int flags, uint mode);
+
+    [LibraryImport(Lib)]
+    public static partial int posix_spawn_file_actions_adddup2(void* actions, int fd, int newFd);
 
     [LibraryImport(Lib)]
     public static partial int sigemptyset(void* signalSet);

@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using System.Runtime.InteropServices;
 using System.Text;
+using Microsoft.Win32.SafeHandles;
 
 namespace ProcessCluster.Interop;
 
@@ -17,10 +18,10 @@ internal static unsafe class ProcessInterop
 
     /// <summary>
     /// Starts <paramref name="path"/> with <paramref name="arguments"/> (argv[0] included) and the given environment,
-    /// stdin from /dev/null, stdout and stderr inherited, in a process group of its own so a terminal's Ctrl+C
-    /// reaches only the primary, which then stops the workers in order.
+    /// stdin from /dev/null, stdout and stderr into pipes whose read ends are returned, in a process group of its own
+    /// so a terminal's Ctrl+C reaches only the primary, which then stops the workers in order.
     /// </summary>
-    public static int Spawn(string path, IReadOnlyList<string> arguments, IReadOnlyList<string> environment)
+    public static SpawnedProcess Spawn(string path, IReadOnlyList<string> arguments, IReadOnlyList<string> environment)
     {
         using var strings = new NativeStrings();
         var argv = strings.Array(arguments);
@@ -28,14 +29,22 @@ internal static unsafe class ProcessInterop
         var pathBytes = strings.Add(path);
         var devNull = strings.Add("/dev/null");
 
+        // [read end, write end]; -1 until opened.
+        int* output = stackalloc int[] { -1, -1 };
+        int* errors = stackalloc int[] { -1, -1 };
+        var spawned = false;
         var attributes = NativeMemory.AllocZeroed(SpawnAttributesSize);
         var actions = NativeMemory.AllocZeroed(FileActionsSize);
         var signals = NativeMemory.AllocZeroed(SignalSetSize);
         try
         {
+            OpenPipe(output);
+            OpenPipe(errors);
             Check(Libc.posix_spawnattr_init(attributes), "posix_spawnattr_init");
             Check(Libc.posix_spawn_file_actions_init(actions), "posix_spawn_file_actions_init");
             Check(Libc.posix_spawn_file_actions_addopen(actions, 0, devNull, Libc.O_RDONLY, 0), "posix_spawn_file_actions_addopen");
+            Check(Libc.posix_spawn_file_actions_adddup2(actions, output[1], 1), "posix_spawn_file_actions_adddup2");
+            Check(Libc.posix_spawn_file_actions_adddup2(actions, errors[1], 2), "posix_spawn_file_actions_adddup2");
 
             Libc.sigemptyset(signals);
             Check(Libc.posix_spawnattr_setsigmask(attributes, signals), "posix_spawnattr_setsigmask");
@@ -52,10 +61,21 @@ internal static unsafe class ProcessInterop
 
             int pid;
             Check(Libc.posix_spawn(&pid, pathBytes, actions, attributes, argv, envp), $"posix_spawn({path})");
-            return pid;
+            spawned = true;
+            return new SpawnedProcess(pid, new SafeFileHandle(output[0], ownsHandle: true), new SafeFileHandle(errors[0], ownsHandle: true));
         }
         finally
         {
+            // The child has its own copies of the write ends; once ours are closed, a reader sees end of file when the
+            // child, and whatever it passed them on to, has exited.
+            CloseIfOpen(output[1]);
+            CloseIfOpen(errors[1]);
+            if (!spawned)
+            {
+                CloseIfOpen(output[0]);
+                CloseIfOpen(errors[0]);
+            }
+
             Libc.posix_spawn_file_actions_destroy(actions);
             Libc.posix_spawnattr_destroy(attributes);
             NativeMemory.Free(signals);
@@ -125,6 +145,27 @@ internal static unsafe class ProcessInterop
     /// <summary>Ends the process at once, without running managed shutdown.</summary>
     public static void ExitImmediately(int code) => Libc.ExitImmediately(code);
 
+    /// <summary>
+    /// A pipe with both ends close-on-exec, so no other child inherits them; dup2 onto the child's 1 and 2 clears the
+    /// flag on those copies only.
+    /// </summary>
+    private static void OpenPipe(int* fds)
+    {
+        if (Libc.pipe2(fds, Libc.O_CLOEXEC) != 0)
+        {
+            var errno = Marshal.GetLastPInvokeError();
+            throw new Win32Exception(errno, $"pipe2 failed: {Marshal.GetPInvokeErrorMessage(errno)}");
+        }
+    }
+
+    private static void CloseIfOpen(int fd)
+    {
+        if (fd >= 0)
+        {
+            Libc.close(fd);
+        }
+    }
+
     private static void Check(int error, string operation)
     {
         if (error != 0)
@@ -132,6 +173,9 @@ internal static unsafe class ProcessInterop
             throw new Win32Exception(error, $"{operation} failed: {Marshal.GetPInvokeErrorMessage(error)}");
         }
     }
+
+    /// <summary>A started child: its pid and the read ends of its stdout and stderr.</summary>
+    public sealed record SpawnedProcess(int Pid, SafeFileHandle Output, SafeFileHandle Errors);
 
     /// <summary>Null-terminated UTF-8 strings and string arrays in native memory, freed together.</summary>
     private sealed class NativeStrings : IDisposable

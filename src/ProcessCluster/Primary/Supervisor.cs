@@ -40,7 +40,7 @@ internal sealed partial class Supervisor : IAsyncDisposable
     private readonly RestartPolicy _restartPolicy;
     private readonly WorkerHealthPolicy _healthPolicy;
     private readonly ReplacementQueue _replacements = new();
-    private readonly WorkerLauncher _launcher = new();
+    private readonly WorkerLauncher _launcher;
     private List<BoundEndpoint> _endpoints = [];
     private RoundRobinDispatcher? _dispatcher;
     private ChannelListener? _channels;
@@ -65,6 +65,7 @@ internal sealed partial class Supervisor : IAsyncDisposable
         _logger = logger;
         _restartPolicy = RestartPolicy.From(options);
         _healthPolicy = new WorkerHealthPolicy(options);
+        _launcher = new WorkerLauncher(options.LogFormat);
         _autoscaling = options.Autoscaling;
         _scalingPolicy = ScalingPolicy.From(options);
         _desiredWorkers = options.InitialWorkers;
@@ -143,6 +144,7 @@ internal sealed partial class Supervisor : IAsyncDisposable
             .Concat(new WorkerEnvironment(worker.Id, channels.Name, worker.Secret, Environment.ProcessId).ToVariables());
         _launcher.Spawn(
             _command,
+            worker.Id,
             variables,
             onStarted: pid =>
             {

@@ -7,32 +7,43 @@ namespace ProcessCluster.Primary;
 /// <summary>
 /// Spawns workers, always from one long-lived thread: Linux sends a child its parent-death signal when the
 /// *thread* that created it exits, so spawning from a pool thread would kill healthy workers at random.
-/// Each worker gets a reaper thread that blocks in waitid and reports how the process ended.
+/// Each worker gets a reaper thread that blocks in waitid and reports how the process ended, and its output relayed
+/// (<see cref="WorkerOutput"/>).
 /// </summary>
 internal sealed class WorkerLauncher : IDisposable
 {
+    /// <summary>
+    /// How long an exit report waits for the rest of the worker's output. Normally it is already in the pipe and takes
+    /// microseconds; only a process the worker started, still holding the pipe, makes this wait run out.
+    /// </summary>
+    private static readonly TimeSpan OutputGrace = TimeSpan.FromSeconds(1);
+
     private readonly BlockingCollection<SpawnRequest> _requests = new();
     private readonly Thread _thread;
+    private readonly LogFormat _logFormat;
 
-    public WorkerLauncher()
+    public WorkerLauncher(LogFormat logFormat)
     {
+        _logFormat = logFormat;
         _thread = new Thread(Run) { IsBackground = true, Name = "cluster-launcher" };
         _thread.Start();
     }
 
     /// <summary>
-    /// Starts <paramref name="command"/> with this process's environment plus <paramref name="extraEnvironment"/>;
-    /// <paramref name="onStarted"/> runs with the pid before <paramref name="onExit"/> can, which runs on a reaper
-    /// thread when the process ends. Returns the pid.
+    /// Starts <paramref name="command"/> as worker <paramref name="workerId"/>, with this process's environment plus
+    /// <paramref name="extraEnvironment"/>; <paramref name="onStarted"/> runs with the pid before
+    /// <paramref name="onExit"/> can, which runs on a reaper thread when the process ends and its output has been
+    /// printed. Returns the pid.
     /// </summary>
     public int Spawn(
         WorkerCommand command,
+        int workerId,
         IEnumerable<KeyValuePair<string, string>> extraEnvironment,
         Action<int> onStarted,
         Action<int, ExitStatus> onExit)
     {
         var environment = BuildEnvironment(extraEnvironment);
-        var request = new SpawnRequest(command, environment, onStarted, onExit, new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously));
+        var request = new SpawnRequest(command, workerId, environment, onStarted, onExit, new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously));
         _requests.Add(request);
         return request.Result.Task.GetAwaiter().GetResult();
     }
@@ -43,9 +54,17 @@ internal sealed class WorkerLauncher : IDisposable
         {
             try
             {
-                var pid = ProcessInterop.Spawn(request.Command.Path, request.Command.Arguments, request.Environment);
+                var (pid, stdout, stderr) = ProcessInterop.Spawn(request.Command.Path, request.Command.Arguments, request.Environment);
+                var output = WorkerOutput.Start(request.WorkerId, pid, stdout, stderr, _logFormat, Console.Out, Console.Error);
                 request.OnStarted(pid);
-                var reaper = new Thread(() => request.OnExit(pid, ProcessInterop.WaitForExit(pid)))
+                var reaper = new Thread(() =>
+                {
+                    var status = ProcessInterop.WaitForExit(pid);
+
+                    // A dying worker's last words (a crash's stack trace) are printed before its exit is logged.
+                    output.WaitForEnd(OutputGrace);
+                    request.OnExit(pid, status);
+                })
                 {
                     IsBackground = true,
                     Name = $"cluster-reaper-{pid}",
@@ -80,6 +99,7 @@ internal sealed class WorkerLauncher : IDisposable
 
     private sealed record SpawnRequest(
         WorkerCommand Command,
+        int WorkerId,
         List<string> Environment,
         Action<int> OnStarted,
         Action<int, ExitStatus> OnExit,
