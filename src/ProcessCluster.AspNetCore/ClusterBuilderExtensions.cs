@@ -1,3 +1,5 @@
+using System.Text.Encodings.Web;
+using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
@@ -39,6 +41,17 @@ public static class ClusterBuilderExtensions
 
         if (Cluster.IsPrimary)
         {
+            if (options.LogFormat == LogFormat.Json)
+            {
+                // The primary's own lines as JSON too, with timestamps and escaping as in its workers' lines.
+                builder.Logging.AddJsonConsole(json =>
+                {
+                    json.UseUtcTimestamp = true;
+                    json.TimestampFormat = "O";
+                    json.JsonWriterOptions = new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+                });
+            }
+
             builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = options.DrainTimeout + TimeSpan.FromSeconds(10));
             builder.Services.AddSingleton(services => new ClusterPrimary(options, services.GetRequiredService<ILoggerFactory>()));
             builder.Services.AddSingleton<IServer, PrimaryServer>();
