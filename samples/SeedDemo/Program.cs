@@ -68,6 +68,13 @@ app.MapGet("/leak/{megabytes:int}", (int megabytes) => $"leaked in {pid}: {Fault
 
 app.MapGet("/release", () => $"release {release} from {pid}");
 
+// Output for the log tests: long lines in small pieces on stdout and stderr (see Printer).
+app.MapGet("/print/{lines:int}/{length:int}", (int lines, int length) =>
+{
+    Printer.Print(lines, length);
+    return $"printed in {pid}";
+});
+
 // Node-style messages, both ways: the primary greets each worker as it comes online, the worker answers.
 if (app.Services.GetService<ClusterPrimary>() is { } primary)
 {

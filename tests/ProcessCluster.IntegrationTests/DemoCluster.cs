@@ -180,7 +180,8 @@ public sealed partial class DemoCluster : IAsyncDisposable
         }
     }
 
-    [GeneratedRegex(@"listening on (.+)$")]
+    // Up to a quote: in JSON log format the message is followed by the rest of the object.
+    [GeneratedRegex(@"listening on ([^""]+)")]
     private static partial Regex UrlsPattern();
 
     [GeneratedRegex(@"Worker \d+ \(pid (\d+)\) (started on|killed by|exited)")]

@@ -1,3 +1,5 @@
+using System.Text.RegularExpressions;
+
 namespace ProcessCluster.IntegrationTests;
 
 /// <summary>
@@ -115,6 +117,13 @@ public class SupervisionTests
 
         // Bounded: the two first workers and at most one restart per early death before the limit.
         Assert.InRange(cluster.CountLines("Forked worker"), 4, 2 + 3);
+
+        // What users need to see in a crash loop: every crashed worker's stack trace, the last one's included.
+        var dead = cluster.Lines.Select(line => Regex.Match(line, @"Worker \d+ \(pid (\d+)\) killed by signal SIGABRT")).Where(match => match.Success).ToList();
+        Assert.NotEmpty(dead);
+        Assert.All(dead, match => Assert.Contains(
+            cluster.Lines,
+            line => line.Contains($"pid {match.Groups[1].Value}] Unhandled exception. System.InvalidOperationException: release 'broken' cannot start")));
     }
 
     [Fact]
