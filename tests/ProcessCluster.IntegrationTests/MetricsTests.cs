@@ -1,0 +1,113 @@
+using System.Net.Http.Json;
+using System.Text.RegularExpressions;
+using ProcessCluster.Control;
+
+namespace ProcessCluster.IntegrationTests;
+
+/// <summary>The admin endpoint's /metrics (Prometheus text from the OpenTelemetry exporter) and /api/status.</summary>
+public partial class MetricsTests
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
+
+    [Fact]
+    public async Task Metrics_parse_as_prometheus_text_and_carry_the_cluster_series()
+    {
+        await using var cluster = await DemoCluster.StartAsync(
+            "RoundRobin", workers: 2, environment: new Dictionary<string, string> { ["Cluster__AdminUrl"] = "http://127.0.0.1:0" });
+        using var admin = new HttpClient { BaseAddress = await AdminAddressAsync(cluster) };
+        var victim = cluster.ReadyWorkerPids()[0];
+        ProcessTree.Kill(victim);
+        await Poll.UntilAsync(() => cluster.ReadyWorkerPids().Count == 2 && !cluster.ReadyWorkerPids().Contains(victim), Deadline, "a replacement");
+        cluster.Signal(21); // SIGTTIN: a scale event
+        await Poll.UntilAsync(() => cluster.ReadyWorkerPids().Count == 3, Deadline, "a third worker");
+        using var client = new DemoClient(cluster.BaseAddress);
+        for (var i = 0; i < 6; i++)
+        {
+            await client.GetAsync("/hello");
+        }
+
+        var samples = new Dictionary<string, double>();
+        await Poll.UntilAsync(
+            () =>
+            {
+                samples = Parse(admin.GetStringAsync("/metrics").GetAwaiter().GetResult());
+                return samples.GetValueOrDefault("processcluster_workers{state=\"ready\"}") == 3;
+            },
+            Deadline,
+            "3 ready workers in /metrics");
+
+        Assert.Equal(3, samples["processcluster_workers_desired"]);
+        Assert.Equal(0, samples["processcluster_dispatch_queue"]);
+        Assert.Equal(1, samples["processcluster_worker_restarts_total{reason=\"killed by signal\"}"]);
+        Assert.Equal(1, samples["processcluster_scale_events_total{direction=\"up\"}"]);
+        Assert.Equal(6, samples.Where(pair => pair.Key.StartsWith("processcluster_worker_connections_dispatched_total{", StringComparison.Ordinal)).Sum(pair => pair.Value));
+        string[] perWorker =
+        [
+            "processcluster_worker_cpu_percent", "processcluster_worker_memory_rss_bytes", "processcluster_worker_requests_total",
+            "processcluster_worker_requests_in_flight", "processcluster_worker_busy", "processcluster_worker_connections_dispatched_total",
+        ];
+        var status = await admin.GetFromJsonAsync(new Uri("/api/status", UriKind.Relative), ControlJson.Default.ClusterStatus);
+        Assert.NotNull(status);
+        foreach (var series in perWorker)
+        {
+            foreach (var worker in status.Workers)
+            {
+                Assert.True(samples.ContainsKey($"{series}{{worker=\"{worker.Id}\"}}"), $"{series} for worker {worker.Id}");
+            }
+        }
+
+        Assert.True(samples.Where(pair => pair.Key.StartsWith("processcluster_worker_memory_rss_bytes{", StringComparison.Ordinal)).All(pair => pair.Value > 10e6));
+    }
+
+    [Fact]
+    public async Task Api_status_says_what_the_cli_says()
+    {
+        await using var cluster = await DemoCluster.StartAsync(
+            "Shared", workers: 2, environment: new Dictionary<string, string> { ["Cluster__AdminUrl"] = "http://127.0.0.1:0" });
+        using var admin = new HttpClient { BaseAddress = await AdminAddressAsync(cluster) };
+        var api = await admin.GetFromJsonAsync(new Uri("/api/status", UriKind.Relative), ControlJson.Default.ClusterStatus);
+        var cli = await ClusterCli.StatusAsync(cluster.PrimaryPid);
+        Assert.NotNull(api);
+        Assert.Equal(cli.Pid, api.Pid);
+        Assert.Equal(SchedulingMode.Shared, api.Scheduling);
+        Assert.Equal(cli.Urls, api.Urls);
+        Assert.Equal(cli.Workers.Select(worker => (worker.Id, worker.Pid, worker.State)), api.Workers.Select(worker => (worker.Id, worker.Pid, worker.State)));
+        Assert.Equal(cluster.ReadyWorkerPids().Order(), api.Workers.Select(worker => worker.Pid).Order());
+        Assert.Contains(api.Events, @event => @event.Kind == Telemetry.ClusterEventKind.Ready);
+    }
+
+    public static async Task<Uri> AdminAddressAsync(DemoCluster cluster)
+    {
+        var line = await cluster.WaitForLineAsync(line => line.Contains("Admin endpoint on"), Deadline);
+        return new Uri(AdminUrl().Match(line).Groups[1].Value);
+    }
+
+    /// <summary>Prometheus text format: comments, and "name{labels} value" samples; anything else fails the test.</summary>
+    private static Dictionary<string, double> Parse(string text)
+    {
+        var samples = new Dictionary<string, double>();
+        foreach (var line in text.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (line.StartsWith('#'))
+            {
+                Assert.Matches(@"^# (HELP|TYPE|EOF)", line);
+                continue;
+            }
+
+            var match = Sample().Match(line);
+            Assert.True(match.Success, $"not a Prometheus sample: {line}");
+            // The exporter tags every series with its scope; the tests name series by their own labels.
+            var labels = string.Join(',', match.Groups["labels"].Value.Split(',', StringSplitOptions.RemoveEmptyEntries).Where(label => !label.StartsWith("otel_scope_", StringComparison.Ordinal)));
+            samples[labels.Length > 0 ? $"{match.Groups["name"].Value}{{{labels}}}" : match.Groups["name"].Value] =
+                double.Parse(match.Groups["value"].Value, System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        return samples;
+    }
+
+    [GeneratedRegex(@"Admin endpoint on (http://[0-9.]+:\d+)")]
+    private static partial Regex AdminUrl();
+
+    [GeneratedRegex(@"^(?<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?<labels>[^}]*)\})? (?<value>[-+]?[0-9.eE+-]+|NaN|[+-]Inf)( \d+)?$")]
+    private static partial Regex Sample();
+}
