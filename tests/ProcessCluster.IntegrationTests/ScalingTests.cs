@@ -40,6 +40,23 @@ public class ScalingTests
         Assert.Contains(cluster.Lines, line => line.Contains("to scale down (0 requests in flight"));
     }
 
+    [Fact]
+    public async Task A_reload_surge_is_not_mistaken_for_growth()
+    {
+        // While a successor starts, its old worker still serves: three processes stand for two places.
+        await using var cluster = await DemoCluster.StartAsync(
+            "RoundRobin",
+            workers: null,
+            environment: new Dictionary<string, string> { ["Cluster__MinWorkers"] = "2", ["Cluster__MaxWorkers"] = "4" });
+        await Poll.UntilAsync(() => cluster.ReadyWorkerPids().Count == 2, Deadline, "two workers");
+
+        var reload = await ClusterCli.RunAsync("reload", "--pid", cluster.PrimaryPid.ToString());
+        Assert.True(reload.ExitCode == 0, reload.ToString());
+        var status = await ClusterCli.StatusAsync(cluster.PrimaryPid);
+        Assert.Equal(2, status.DesiredWorkers);
+        Assert.DoesNotContain(cluster.Lines, line => line.Contains("Scaling 2 → 3"));
+    }
+
     private static void AssertNoneFailed(LoadReport report) =>
         Assert.True(report.Failed == 0, $"{report.Failed} of {report.Succeeded + report.Failed} requests failed:\n{string.Join('\n', report.FailureSamples)}");
 }

@@ -58,7 +58,9 @@ internal sealed partial class Supervisor
         }
 
         var now = Now;
-        var live = Workers.Count(worker => worker.State is not (WorkerState.Draining or WorkerState.Dead)) + _respawnsPending;
+        // A successor surging in for a reload or recycling stands in for its old worker: one place, not two.
+        var surging = _replacements.Entries.Count(step => step.Phase == ReplacementPhase.StartingSuccessor);
+        var live = Workers.Count(worker => worker.State is not (WorkerState.Draining or WorkerState.Dead)) + _respawnsPending - surging;
         if (_autoscaling)
         {
             var measured = Workers
