@@ -71,7 +71,9 @@ internal sealed partial class Supervisor
             var decision = (_manualBounds ?? _scalingPolicy).Decide(_scalingState ?? ScalingState.Start(now), observation, now);
             _scalingState = decision.State;
             _logger.LogDebug("Scaling: {Live} live, {Why}: desired {Desired}", live, decision.Why, decision.Desired);
-            ChangeDesired(decision.Desired, decision.Why);
+            // CPU is context for the reader, not an input: an I/O-bound worker is busy without burning CPU.
+            var cpu = Workers.Where(worker => worker.State == WorkerState.Ready).Select(worker => worker.CpuPercent ?? 0).DefaultIfEmpty().Average();
+            ChangeDesired(decision.Desired, $"{decision.Why}, CPU {cpu:0}% per worker");
         }
 
         Reconcile(live);
