@@ -1,0 +1,119 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text.RegularExpressions;
+using Microsoft.Playwright;
+using Xunit.Abstractions;
+using static Microsoft.Playwright.Assertions;
+
+namespace ProcessCluster.IntegrationTests;
+
+/// <summary>The admin endpoint's dashboard in a real browser (Debian's chromium through Playwright), and its token.</summary>
+public partial class DashboardTests(ITestOutputHelper output)
+{
+    private const string Chromium = "/usr/bin/chromium";
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
+
+    [Fact]
+    public async Task Dashboard_shows_each_worker_and_replaces_a_killed_one()
+    {
+        // Skipping here would hide a machine that cannot run the test; the setup script is the cure.
+        Assert.True(File.Exists(Chromium), $"{Chromium} is missing: run `bash .ci/setup` once (installs Debian's chromium).");
+        await using var cluster = await StartWithAdminAsync(new Dictionary<string, string>());
+        var admin = await AdminUrlAsync(cluster);
+
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await playwright.Chromium.LaunchAsync(new()
+        {
+            ExecutablePath = Chromium,
+            Headless = true,
+            Args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        });
+        var page = await browser.NewPageAsync(new() { ViewportSize = new() { Width = 1280, Height = 800 } });
+        page.SetDefaultTimeout((float)Deadline.TotalMilliseconds);
+        SetDefaultExpectTimeout((float)Deadline.TotalMilliseconds);
+        var screenshot = Path.Combine(AppContext.BaseDirectory, "artifacts", "dashboard.png");
+        try
+        {
+            await page.GotoAsync(admin.ToString());
+            await Expect(page.Locator("#connection")).ToHaveTextAsync("live");
+
+            var rows = page.Locator("#workers tr[data-worker-id]");
+            var pids = cluster.ReadyWorkerPids();
+            await Expect(rows).ToHaveCountAsync(2);
+            foreach (var pid in pids)
+            {
+                await Expect(Row(page, pid).Locator(".state")).ToHaveTextAsync("Ready");
+            }
+
+            var victim = pids[0];
+            var victimId = await Row(page, victim).GetAttributeAsync("data-worker-id");
+            ProcessTree.Kill(victim);
+            await Poll.UntilAsync(() => cluster.ReadyWorkerPids() is { Count: 2 } now && !now.Contains(victim), Deadline, "a replacement worker");
+            var replacement = cluster.ReadyWorkerPids().Single(pid => !pids.Contains(pid));
+
+            await Expect(Row(page, victim)).ToHaveCountAsync(0);
+            await Expect(Row(page, replacement).Locator(".state")).ToHaveTextAsync("Ready");
+            await Expect(rows).ToHaveCountAsync(2);
+            await Expect(page.Locator("#events li.Exited").First).ToContainTextAsync($"worker {victimId} killed by signal SIGKILL");
+            // Newest first: the replacement's fork and readiness come above the death that caused them.
+            var sequences = (await page.Locator("#events li").EvaluateAllAsync<int[]>("items => items.map(i => Number(i.dataset.sequence))")).ToList();
+            Assert.Equal(sequences.OrderDescending(), sequences);
+        }
+        finally
+        {
+            await page.ScreenshotAsync(new() { Path = screenshot });
+            output.WriteLine($"dashboard screenshot: {screenshot}");
+        }
+
+        // The primary gone: the page says so instead of showing stale numbers as live.
+        cluster.Signal(15);
+        await cluster.WaitForExitAsync(Deadline);
+        await Expect(page.Locator("#connection")).ToHaveTextAsync("disconnected");
+        await Expect(page.Locator("#banner")).ToBeVisibleAsync();
+    }
+
+    [Fact]
+    public async Task Admin_token_is_required_when_set()
+    {
+        await using var cluster = await StartWithAdminAsync(new Dictionary<string, string> { ["Cluster__AdminToken"] = "s3cret" }, workers: 1);
+        using var client = new HttpClient { BaseAddress = await AdminUrlAsync(cluster), Timeout = Deadline };
+
+        using (var anonymous = await client.GetAsync(new Uri("/api/status", UriKind.Relative)))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
+        }
+
+        using (var wrong = await client.GetAsync(new Uri("/?token=guess", UriKind.Relative)))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, wrong.StatusCode);
+        }
+
+        using var bearer = new HttpRequestMessage(HttpMethod.Get, "/api/status") { Headers = { Authorization = new AuthenticationHeaderValue("Bearer", "s3cret") } };
+        using (var response = await client.SendAsync(bearer))
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Contains($"\"pid\":{cluster.PrimaryPid}", await response.Content.ReadAsStringAsync());
+        }
+
+        using var page = await client.GetAsync(new Uri("/?token=s3cret", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+        Assert.Contains("<title>ProcessCluster</title>", await page.Content.ReadAsStringAsync());
+    }
+
+    private static ILocator Row(IPage page, int pid) => page.Locator($"#workers tr[data-pid='{pid}']");
+
+    private static Task<DemoCluster> StartWithAdminAsync(Dictionary<string, string> environment, int workers = 2)
+    {
+        environment["Cluster__AdminUrl"] = "http://127.0.0.1:0";
+        return DemoCluster.StartAsync("RoundRobin", workers, environment: environment);
+    }
+
+    private static async Task<Uri> AdminUrlAsync(DemoCluster cluster)
+    {
+        var line = await cluster.WaitForLineAsync(line => line.Contains("Admin endpoint on", StringComparison.Ordinal), Deadline);
+        return new Uri(AdminUrl().Match(line).Value);
+    }
+
+    [GeneratedRegex(@"http://127\.0\.0\.1:\d+")]
+    private static partial Regex AdminUrl();
+}
