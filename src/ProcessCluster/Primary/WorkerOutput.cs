@@ -5,8 +5,9 @@ namespace ProcessCluster.Primary;
 /// <summary>
 /// Relays one worker's stdout and stderr (the read ends of its pipes) to the primary's own, a whole line at a time and
 /// under one lock for every worker, so lines of different workers never mix mid-line. Each pipe has a dedicated thread
-/// blocked in read(2): .NET has no readiness-based async reads for pipes (FileStream.ReadAsync on one blocks a pool
-/// thread instead), and a dedicated thread keeps draining even if the primary's pool is starved.
+/// blocked in read(2), so draining never waits for the primary's thread pool, which its app code can starve. Measured
+/// with 128 pipes: the threads cost 4.4 MB of RSS (their 16 KiB buffers included), async PipeStream reads 3.5 MB;
+/// FileStream.ReadAsync blocks a pool thread per pipe and left 123 of 128 reads queued, undrained, after 3 s.
 /// </summary>
 internal sealed class WorkerOutput
 {
