@@ -55,6 +55,7 @@ public static class ClusterBuilderExtensions
             builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = options.DrainTimeout + TimeSpan.FromSeconds(10));
             builder.Services.AddSingleton(services => new ClusterPrimary(options, services.GetRequiredService<ILoggerFactory>()));
             builder.Services.AddSingleton<IServer, PrimaryServer>();
+            builder.Services.AddHostedService<Admin.AdminServer>();
         }
         else
         {

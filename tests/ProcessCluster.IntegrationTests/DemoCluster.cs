@@ -164,20 +164,20 @@ public sealed partial class DemoCluster : IAsyncDisposable
         _process.Dispose();
     }
 
-    public static string DemoAssembly
-    {
-        get
-        {
-            var configuration = typeof(DemoCluster).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Debug";
-            var directory = new DirectoryInfo(AppContext.BaseDirectory);
-            while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "ProcessCluster.slnx")))
-            {
-                directory = directory.Parent;
-            }
+    public static string DemoAssembly => BuiltAssembly(Path.Combine("samples", "SeedDemo"), "SeedDemo.dll");
 
-            var path = Path.Combine(directory!.FullName, "samples", "SeedDemo", "bin", configuration, "net10.0", "SeedDemo.dll");
-            return File.Exists(path) ? path : throw new FileNotFoundException("build the solution first", path);
+    /// <summary>A project's output in this build's configuration, found from the solution's root.</summary>
+    public static string BuiltAssembly(string projectDirectory, string fileName)
+    {
+        var configuration = typeof(DemoCluster).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Debug";
+        var directory = new DirectoryInfo(AppContext.BaseDirectory);
+        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "ProcessCluster.slnx")))
+        {
+            directory = directory.Parent;
         }
+
+        var path = Path.Combine(directory!.FullName, projectDirectory, "bin", configuration, "net10.0", fileName);
+        return File.Exists(path) ? path : throw new FileNotFoundException("build the solution first", path);
     }
 
     // Up to a quote: in JSON log format the message is followed by the rest of the object.

@@ -155,7 +155,7 @@ public sealed class ClusterPrimary : IAsyncDisposable
         try
         {
             var server = new ControlServer(path, new ControlCommands(this, _logger).HandleAsync, _logger);
-            _logger.LogInformation("Control socket {Path} (dotnet cluster status --socket {Path})", path, path);
+            _logger.LogInformation("Control socket {Path} (dotnet cluster status --pid {Pid})", path, Environment.ProcessId);
             return server;
         }
         catch (Exception error) when (error is IOException or System.Net.Sockets.SocketException or UnauthorizedAccessException)

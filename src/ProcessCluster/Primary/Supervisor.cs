@@ -1,10 +1,10 @@
 using System.ComponentModel;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
+using ProcessCluster.Control;
 using ProcessCluster.Distribution;
 using ProcessCluster.Interop;
 using ProcessCluster.Ipc;
-using ProcessCluster.Control;
 using ProcessCluster.Policies;
 using ProcessCluster.Telemetry;
 using ProcessCluster.Worker;
@@ -37,6 +37,8 @@ internal sealed partial class Supervisor : IAsyncDisposable
     private readonly TaskCompletionSource _allExited = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _lifetime = new();
     private readonly CancellationTokenSource _fastStop = new();
+    private readonly SystemdNotifier _systemd = SystemdNotifier.FromEnvironment();
+    private bool _announcedReady;
     private readonly RestartPolicy _restartPolicy;
     private readonly WorkerHealthPolicy _healthPolicy;
     private readonly ReplacementQueue _replacements = new();
@@ -222,6 +224,7 @@ internal sealed partial class Supervisor : IAsyncDisposable
         }
 
         _stopping = true;
+        _systemd.Notify("STOPPING=1", "STATUS=Draining workers");
         Post(new StopBegun());
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _fastStop.Token);
         deadline.CancelAfter(_options.DrainTimeout + ExitGrace);
@@ -439,6 +442,12 @@ internal sealed partial class Supervisor : IAsyncDisposable
                 break;
             case ScaleRequested(var min, var max):
                 SetWorkerBounds(min, max);
+                Scale();
+                break;
+            case ScaleByRequested(var change):
+                var count = Math.Clamp(_desiredWorkers + change, 1, ScaleTarget.Limit);
+                SetWorkerBounds(count, count);
+                Scale();
                 break;
             case StopBegun:
                 AbortReload("the cluster is stopping");
@@ -499,6 +508,20 @@ internal sealed partial class Supervisor : IAsyncDisposable
 
         AdvanceReplacements();
         CompleteReloadIfDone();
+        AnnounceReadyOnce();
+    }
+
+    /// <summary>Tells systemd (Type=notify) the service is up once the initial workers all serve, not merely started.</summary>
+    private void AnnounceReadyOnce()
+    {
+        var ready = Workers.Count(worker => worker.State == WorkerState.Ready);
+        if (_announcedReady || ready < _options.InitialWorkers)
+        {
+            return;
+        }
+
+        _announcedReady = true;
+        _systemd.Notify("READY=1", $"STATUS={ready} workers ready on {string.Join(", ", Urls)}", $"MAINPID={Environment.ProcessId}");
     }
 
     private void OnChannelClosed(WorkerHandle worker)
@@ -544,9 +567,13 @@ internal sealed partial class Supervisor : IAsyncDisposable
         _restartHistory = decision?.History ?? _restartHistory;
         var giveUp = !_stopping && decision is { GiveUp: true } && !_gaveUp;
         LogExit(worker, status, restart && !giveUp ? decision!.Delay : null);
-        if (replacement is not null || (restart && !giveUp))
+        if (restart && !giveUp)
         {
             Interlocked.Increment(ref _restarts);
+        }
+
+        if (replacement is not null || (restart && !giveUp))
+        {
             _metrics?.Restarted(worker.StopReason.Value);
         }
 
@@ -761,6 +788,8 @@ internal sealed partial class Supervisor : IAsyncDisposable
     private sealed record RespawnDue(int Restarts);
 
     private sealed record ScaleRequested(int Min, int Max);
+
+    private sealed record ScaleByRequested(int Change);
 
     private sealed record ProbeDue;
 

@@ -87,6 +87,9 @@ internal sealed class WorkerLauncher : IDisposable
             variables[(string)entry.Key] = (string?)entry.Value ?? string.Empty;
         }
 
+        // systemd hears from the primary alone: a worker that notified too would confuse the service's state.
+        variables.Remove(Control.SystemdNotifier.SocketVariable);
+
         foreach (var (key, value) in extra)
         {
             variables[key] = value;
