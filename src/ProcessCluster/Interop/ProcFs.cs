@@ -2,7 +2,7 @@ using System.Globalization;
 
 namespace ProcessCluster.Interop;
 
-/// <summary>What the primary reads about its workers from /proc.</summary>
+/// <summary>What the primary reads from /proc: its workers' CPU time and memory, and the memory the machine has free.</summary>
 internal static class ProcFs
 {
     private static readonly long TicksPerSecond = Math.Max(1, Libc.sysconf(Libc._SC_CLK_TCK));
@@ -19,6 +19,35 @@ internal static class ProcFs
             return TimeSpan.FromSeconds((double)ticks / TicksPerSecond);
         }
         catch (Exception error) when (error is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException or ArgumentOutOfRangeException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>A process's resident memory in bytes (/proc/PID/statm), or null when it is gone.</summary>
+    public static long? ResidentBytes(int pid)
+    {
+        try
+        {
+            var fields = File.ReadAllText($"/proc/{pid}/statm").Split(' ');
+            return long.Parse(fields[1], CultureInfo.InvariantCulture) * Environment.SystemPageSize;
+        }
+        catch (Exception error) when (error is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Memory the kernel could give new processes without swapping (MemAvailable in /proc/meminfo), or null.</summary>
+    public static long? AvailableMemoryBytes()
+    {
+        try
+        {
+            var line = File.ReadLines("/proc/meminfo").FirstOrDefault(line => line.StartsWith("MemAvailable:", StringComparison.Ordinal));
+            var kilobytes = line?.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1];
+            return kilobytes is null ? null : long.Parse(kilobytes, CultureInfo.InvariantCulture) * 1024;
+        }
+        catch (Exception error) when (error is IOException or UnauthorizedAccessException or FormatException)
         {
             return null;
         }

@@ -113,35 +113,6 @@ internal static unsafe class ProcessInterop
         return Libc.getppid() == expectedParent;
     }
 
-    /// <summary>A process's resident memory in bytes (/proc/PID/statm), or null when it is gone.</summary>
-    public static long? ResidentBytes(int pid)
-    {
-        try
-        {
-            var fields = File.ReadAllText($"/proc/{pid}/statm").Split(' ');
-            return long.Parse(fields[1], System.Globalization.CultureInfo.InvariantCulture) * Environment.SystemPageSize;
-        }
-        catch (Exception error) when (error is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException)
-        {
-            return null;
-        }
-    }
-
-    /// <summary>Memory the kernel could give new processes without swapping (MemAvailable in /proc/meminfo), or null.</summary>
-    public static long? AvailableMemoryBytes()
-    {
-        try
-        {
-            var line = File.ReadLines("/proc/meminfo").FirstOrDefault(line => line.StartsWith("MemAvailable:", StringComparison.Ordinal));
-            var kilobytes = line?.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1];
-            return kilobytes is null ? null : long.Parse(kilobytes, System.Globalization.CultureInfo.InvariantCulture) * 1024;
-        }
-        catch (Exception error) when (error is IOException or UnauthorizedAccessException or FormatException)
-        {
-            return null;
-        }
-    }
-
     /// <summary>Ends the process at once, without running managed shutdown.</summary>
     public static void ExitImmediately(int code) => Libc.ExitImmediately(code);
 

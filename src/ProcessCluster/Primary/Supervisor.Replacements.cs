@@ -35,7 +35,7 @@ internal sealed partial class Supervisor
         {
             if (worker.State is WorkerState.Ready or WorkerState.Draining)
             {
-                worker.ResidentBytes = ProcessInterop.ResidentBytes(worker.ProcessId) ?? worker.ResidentBytes;
+                worker.ResidentBytes = ProcFs.ResidentBytes(worker.ProcessId) ?? worker.ResidentBytes;
                 if (ProcFs.CpuTime(worker.ProcessId) is { } cpu)
                 {
                     worker.RecordCpu(cpu, now);

@@ -67,7 +67,7 @@ internal sealed partial class Supervisor
                 .Where(worker => worker is { State: WorkerState.Ready, BusyFraction: not null } && now - worker.ReadyAt >= _options.ScaleWarmUp)
                 .Select(worker => worker.BusyFraction!.Value)
                 .ToList();
-            var observation = new ScalingObservation(live, measured, _dispatcher?.Queued ?? 0, ProcessInterop.AvailableMemoryBytes() ?? long.MaxValue);
+            var observation = new ScalingObservation(live, measured, _dispatcher?.Queued ?? 0, ProcFs.AvailableMemoryBytes() ?? long.MaxValue);
             var decision = (_manualBounds ?? _scalingPolicy).Decide(_scalingState ?? ScalingState.Start(now), observation, now);
             _scalingState = decision.State;
             _logger.LogDebug("Scaling: {Live} live, {Why}: desired {Desired}", live, decision.Why, decision.Desired);
