@@ -140,4 +140,26 @@ public class ClusterOptionsTests
         Assert.Contains(errors, error => error.StartsWith("Cluster:MaxWorkers (2) must not be less than Cluster:MinWorkers (4)", StringComparison.Ordinal));
         Assert.Contains(errors, error => error.StartsWith("Cluster:ScaleTargetBusy", StringComparison.Ordinal));
     }
+
+    [Theory]
+    [InlineData("http://127.0.0.1:0", null, null)]
+    [InlineData("http://localhost:9090", null, null)]
+    [InlineData("http://[::1]:9090", null, null)]
+    [InlineData("http://0.0.0.0:9090", "s3cret", null)]
+    [InlineData("http://0.0.0.0:9090", null, "Cluster:AdminToken is required")]
+    [InlineData("http://10.1.2.3:9090", "", "Cluster:AdminToken is required")]
+    [InlineData("https://127.0.0.1:9090", null, "Cluster:AdminUrl must be an http:// URL")]
+    [InlineData("127.0.0.1:9090", null, "Cluster:AdminUrl must be an http:// URL")]
+    public void The_admin_endpoint_needs_a_token_off_loopback(string url, string? token, string? error)
+    {
+        var errors = new ClusterOptions { AdminUrl = url, AdminToken = token }.Validate();
+        if (error is null)
+        {
+            Assert.Empty(errors);
+        }
+        else
+        {
+            Assert.Contains(errors, message => message.StartsWith(error, StringComparison.Ordinal));
+        }
+    }
 }
