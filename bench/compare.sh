@@ -239,6 +239,6 @@ version() { awk -F'"' '/"version"/ { print $4; exit }' "bench/node/node_modules/
   echo "Machine: $(nproc) cores ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), $(awk '/MemTotal/ { printf "%.1f GiB", $2/1048576 }' /proc/meminfo),"
   echo "Linux $(uname -r). Versions: .NET SDK $(dotnet --version) (runtime $(dotnet --list-runtimes | awk '/NETCore.App/ { v=$2 } END { print v }')),"
   echo "node $(node -v), express $(version express), pm2 $(version pm2), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)."
-  echo "Run $(date -u +%Y-%m-%dT%H:%MZ), $(git rev-parse --short HEAD)."
+  echo "Run $(date -u +%Y-%m-%dT%H:%MZ), $(git describe --always --dirty) (load average at the end: $(cut -d" " -f1-3 /proc/loadavg))."
 } >"$out/summary.md"
 cat "$out/summary.md"

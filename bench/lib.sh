@@ -10,9 +10,12 @@ ensure_wrk() {
   fi
 }
 
+# Builds the demo and runs it from a private copy (bench/results/app), so that a build or a test run in the same
+# checkout during a benchmark does not swap the binary under it.
 build_demo() {
   dotnet build samples/SeedDemo -c Release -nologo -v quiet >/dev/null
-  app=samples/SeedDemo/bin/Release/net10.0/SeedDemo.dll
+  rm -rf bench/results/app && mkdir -p bench/results && cp -r samples/SeedDemo/bin/Release/net10.0 bench/results/app
+  app=bench/results/app/SeedDemo.dll
 }
 
 # bench_setup NAME [--quick]: $runs (3, or 1 with --quick), wrk, the demo build, and bench/results/NAME as $out.
