@@ -4,7 +4,7 @@
 # module and under PM2 cluster mode; interleaved in one run, so the machine's noise hits all alike.
 #
 #   bash bench/compare.sh            3 runs (about 25 minutes)
-#   bash bench/compare.sh --quick    1 short run (under 2 minutes): a smoke test, not figures
+#   bash bench/compare.sh --quick    1 short run (under 2 minutes) into bench/results/compare-quick: a smoke test
 #   SYSTEMS="RoundRobin RoundRobin+DOTNET_gcServer=0 plain" SCENARIOS=load bash bench/compare.sh --quick
 #                                    a subset; SYSTEM+VAR=value+... runs a system with extra environment (all its
 #                                    processes), to measure a runtime setting
@@ -24,7 +24,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 source bench/lib.sh
-bench_setup compare "$@"
+# A quick run writes beside the full one (bench/results/compare-quick), so a smoke test leaves the figures alone.
+bench_setup "compare$([ "${1:-}" = --quick ] && echo -quick)" "$@"
+rm -f "$out"/*
 ensure_node_app
 port=38401
 workers=$(nproc)
