@@ -41,6 +41,12 @@ public sealed class ClusterOptions
     /// <summary>No worker is added while the machine has less free memory than this (MemAvailable).</summary>
     public int ScaleMinFreeMemoryMb { get; set; } = 256;
 
+    /// <summary>
+    /// Workers started and ready but kept out of dispatch (RoundRobin scheduling only): when a serving worker dies, a
+    /// spare takes its place at once instead of after a restart, and the restarted worker becomes the new spare.
+    /// </summary>
+    public int WarmSpares { get; set; }
+
     /// <summary>How the primary picks the worker for a connection (RoundRobin scheduling).</summary>
     public DispatchMode Dispatch { get; set; } = DispatchMode.RoundRobin;
 
@@ -183,6 +189,12 @@ public sealed class ClusterOptions
         if (!Enum.IsDefined(Scheduling))
         {
             errors.Add($"{SectionName}:{nameof(Scheduling)} must be RoundRobin or Shared (was {Scheduling})");
+        }
+
+        AtLeast(nameof(WarmSpares), WarmSpares, 0);
+        if (WarmSpares > 0 && Scheduling != SchedulingMode.RoundRobin)
+        {
+            errors.Add($"{SectionName}:{nameof(WarmSpares)} needs {SectionName}:{nameof(Scheduling)}=RoundRobin: with Shared scheduling the kernel, not the primary, picks the worker (was {Scheduling})");
         }
 
         AtLeast(nameof(MaxPendingConnections), MaxPendingConnections, 1);

@@ -141,6 +141,16 @@ public class ClusterOptionsTests
         Assert.Contains(errors, error => error.StartsWith("Cluster:ScaleTargetBusy", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public void Warm_spares_need_round_robin_scheduling()
+    {
+        Assert.Empty(new ClusterOptions { WarmSpares = 1 }.Validate());
+        Assert.Contains(
+            new ClusterOptions { WarmSpares = 1, Scheduling = SchedulingMode.Shared }.Validate(),
+            error => error.StartsWith("Cluster:WarmSpares needs Cluster:Scheduling=RoundRobin", StringComparison.Ordinal));
+        Assert.Contains(new ClusterOptions { WarmSpares = -1 }.Validate(), error => error.StartsWith("Cluster:WarmSpares must be at least 0", StringComparison.Ordinal));
+    }
+
     [Theory]
     [InlineData("http://127.0.0.1:0", null, null)]
     [InlineData("http://localhost:9090", null, null)]

@@ -174,6 +174,16 @@ public class WorkerStateMachineTests
         }
     }
 
+    [Fact]
+    public void A_spare_is_promoted_to_ready_and_nothing_else_makes_a_worker_ready_twice()
+    {
+        Assert.Equal(WorkerState.Spare, WorkerStateMachine.Next(WorkerState.Online, WorkerTrigger.ListeningAsSpare));
+        Assert.Equal(WorkerState.Ready, WorkerStateMachine.Next(WorkerState.Spare, WorkerTrigger.Promote));
+        Assert.Null(WorkerStateMachine.Next(WorkerState.Ready, WorkerTrigger.Promote));
+        Assert.Null(WorkerStateMachine.Next(WorkerState.Draining, WorkerTrigger.Promote));
+        Assert.Null(WorkerStateMachine.Next(WorkerState.Spare, WorkerTrigger.Listening));
+    }
+
     [Theory]
     [InlineData(WorkerState.Draining, WorkerTrigger.Listening)]
     [InlineData(WorkerState.Draining, WorkerTrigger.Connected)]
@@ -191,6 +201,7 @@ public class WorkerStateMachineTests
     [InlineData(WorkerState.Starting)]
     [InlineData(WorkerState.Online)]
     [InlineData(WorkerState.Ready)]
+    [InlineData(WorkerState.Spare)]
     [InlineData(WorkerState.Draining)]
     public void A_worker_can_die_or_start_draining_from_any_live_state(WorkerState state)
     {

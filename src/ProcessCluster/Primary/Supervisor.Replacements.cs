@@ -138,6 +138,12 @@ internal sealed partial class Supervisor
         _logger.LogInformation("Rolling reload of {Count} workers started, {Concurrency} at a time", serving.Count, _options.ReloadConcurrency);
         EventLog.Add(ClusterEventKind.Reload, $"rolling reload of {serving.Count} workers started");
         serving.ForEach(worker => _replacements.Enqueue(worker.Id, StopReason.Reload));
+        // Spares serve nothing: they leave at once, and their successors start from the binary on disk.
+        foreach (var spare in Workers.Where(worker => worker.State == WorkerState.Spare))
+        {
+            Drain(spare, StopReason.Reload);
+        }
+
         var missing = _desiredWorkers - Workers.Count(worker => worker.State != WorkerState.Draining);
         for (var i = 0; i < missing; i++)
         {

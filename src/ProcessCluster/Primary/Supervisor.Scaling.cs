@@ -52,7 +52,7 @@ internal sealed partial class Supervisor
     /// <summary>Asks the scaling policy for the desired count (when autoscaling) and starts or drains workers to match.</summary>
     private void Scale()
     {
-        if (_stopping || _gaveUp || !(_autoscaling || _sized))
+        if (_stopping || _gaveUp || !(_autoscaling || _sized || _options.WarmSpares > 0))
         {
             return;
         }
@@ -67,7 +67,8 @@ internal sealed partial class Supervisor
                 .Where(worker => worker is { State: WorkerState.Ready, BusyFraction: not null } && now - worker.ReadyAt >= _options.ScaleWarmUp)
                 .Select(worker => worker.BusyFraction!.Value)
                 .ToList();
-            var observation = new ScalingObservation(live, measured, _dispatcher?.Queued ?? 0, ProcFs.AvailableMemoryBytes() ?? long.MaxValue);
+            // Spares are reserve, not serving capacity.
+            var observation = new ScalingObservation(live - _options.WarmSpares, measured, _dispatcher?.Queued ?? 0, ProcFs.AvailableMemoryBytes() ?? long.MaxValue);
             var decision = (_manualBounds ?? _scalingPolicy).Decide(_scalingState ?? ScalingState.Start(now), observation, now);
             _scalingState = decision.State;
             _logger.LogDebug("Scaling: {Live} live, {Why}: desired {Desired}", live, decision.Why, decision.Desired);
@@ -131,15 +132,20 @@ internal sealed partial class Supervisor
         }
     }
 
-    /// <summary>Starts the missing workers, or drains one surplus worker at a time: the youngest idle one.</summary>
+    /// <summary>
+    /// Fills serving places from the spares first, starts the missing workers (serving and spare), or drains one surplus
+    /// worker at a time: the youngest idle one.
+    /// </summary>
     private void Reconcile(int live)
     {
-        for (var i = live; i < _desiredWorkers; i++)
+        PromoteSpares();
+        var wanted = _desiredWorkers + _options.WarmSpares;
+        for (var i = live; i < wanted; i++)
         {
             TryFork();
         }
 
-        if (live <= _desiredWorkers || Workers.Any(worker => worker is { StopReason: StopReason.ScaledDown, IsDead: false }))
+        if (live <= wanted || Workers.Any(worker => worker is { StopReason: StopReason.ScaledDown, IsDead: false }))
         {
             return;
         }
@@ -153,6 +159,27 @@ internal sealed partial class Supervisor
         {
             _logger.LogInformation("Draining {Worker} to scale down ({InFlight} requests in flight at its last report)", victim, victim.RequestsInFlight);
             Drain(victim, StopReason.ScaledDown);
+        }
+    }
+
+    /// <summary>A worker that comes up now is kept in reserve when the serving places are full and a spare is missing.</summary>
+    private bool KeepsAsSpare() =>
+        _options.WarmSpares > 0
+        && Workers.Count(worker => worker.State == WorkerState.Ready) >= _desiredWorkers
+        && Workers.Count(worker => worker.State == WorkerState.Spare) < _options.WarmSpares;
+
+    /// <summary>A serving place is empty (a worker died or was killed): a spare takes it now, not after a restart.</summary>
+    private void PromoteSpares()
+    {
+        while (!_stopping
+            && Workers.Count(worker => worker.State == WorkerState.Ready) < _desiredWorkers
+            && Workers.FirstOrDefault(worker => worker.State == WorkerState.Spare) is { Channel: { } channel } spare
+            && Move(spare, WorkerTrigger.Promote))
+        {
+            spare.ReadyAt = Now;
+            _dispatcher?.AddWorker(spare, channel);
+            _logger.LogInformation("Worker {Id} (pid {Pid}) promoted from warm spare to serving", spare.Id, spare.ProcessId);
+            EventLog.Add(ClusterEventKind.Ready, $"worker {spare.Id} promoted from warm spare to serving", spare.Id, spare.ProcessId);
         }
     }
 }

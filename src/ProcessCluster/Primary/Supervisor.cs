@@ -38,7 +38,6 @@ internal sealed partial class Supervisor : IAsyncDisposable
     private readonly CancellationTokenSource _lifetime = new();
     private readonly CancellationTokenSource _fastStop = new();
     private readonly SystemdNotifier _systemd = SystemdNotifier.FromEnvironment();
-    private bool _announcedReady;
     private readonly RestartPolicy _restartPolicy;
     private readonly WorkerHealthPolicy _healthPolicy;
     private readonly ReplacementQueue _replacements = new();
@@ -55,6 +54,7 @@ internal sealed partial class Supervisor : IAsyncDisposable
     private ClusterMetrics? _metrics;
     private DateTimeOffset _recyclingHeldUntil;
     private bool _everReady;
+    private bool _announcedReady;
     private bool _gaveUp;
     private volatile bool _stopping;
     private int _disposed;
@@ -123,7 +123,7 @@ internal sealed partial class Supervisor : IAsyncDisposable
         _logger.LogInformation(
             "Primary {Pid} initialising cluster: {Workers}, {Scheduling} scheduling, listening on {Urls}",
             Environment.ProcessId, WorkerCountText(), _options.Scheduling, string.Join(", ", Urls));
-        for (var i = 0; i < _desiredWorkers; i++)
+        for (var i = 0; i < _desiredWorkers + _options.WarmSpares; i++)
         {
             Fork(null);
         }
@@ -477,7 +477,9 @@ internal sealed partial class Supervisor : IAsyncDisposable
     private void OnListening(WorkerHandle worker, IReadOnlyList<string> addresses)
     {
         var channel = worker.Channel;
-        if (channel is null || !Move(worker, WorkerTrigger.Listening))
+        var step = _replacements.WorkerReady(worker.Id);
+        var spare = step is null && KeepsAsSpare();
+        if (channel is null || !Move(worker, spare ? WorkerTrigger.ListeningAsSpare : WorkerTrigger.Listening))
         {
             return;
         }
@@ -485,15 +487,25 @@ internal sealed partial class Supervisor : IAsyncDisposable
         worker.ReadyAt = Now;
         worker.ListeningAddresses = addresses;
         _everReady = true;
-        _dispatcher?.AddWorker(worker, channel);
-        _logger.LogInformation("Worker {Id} (pid {Pid}) started on {Addresses}", worker.Id, worker.ProcessId, string.Join(", ", addresses));
-        EventLog.Add(ClusterEventKind.Ready, $"worker {worker.Id} ready, {(worker.ReadyAt - worker.ForkedAt)!.Value.TotalMilliseconds:0} ms after its fork", worker.Id, worker.ProcessId);
+        var startup = $"{(worker.ReadyAt - worker.ForkedAt)!.Value.TotalMilliseconds:0} ms after its fork";
+        if (spare)
+        {
+            _logger.LogInformation("Worker {Id} (pid {Pid}) started on {Addresses}, kept as a warm spare", worker.Id, worker.ProcessId, string.Join(", ", addresses));
+            EventLog.Add(ClusterEventKind.Ready, $"worker {worker.Id} ready as a warm spare, {startup}", worker.Id, worker.ProcessId);
+        }
+        else
+        {
+            _dispatcher?.AddWorker(worker, channel);
+            _logger.LogInformation("Worker {Id} (pid {Pid}) started on {Addresses}", worker.Id, worker.ProcessId, string.Join(", ", addresses));
+            EventLog.Add(ClusterEventKind.Ready, $"worker {worker.Id} ready, {startup}", worker.Id, worker.ProcessId);
+        }
+
         foreach (var address in addresses)
         {
             _events.OnListening(worker, address);
         }
 
-        if (_replacements.WorkerReady(worker.Id) is { } step)
+        if (step is not null)
         {
             if (Find(step.OldWorkerId) is { } old)
             {
@@ -560,6 +572,7 @@ internal sealed partial class Supervisor : IAsyncDisposable
         }
 
         _dispatcher?.RemoveWorker(worker);
+        PromoteSpares();
         var replacement = _replacements.WorkerExited(worker.Id);
         // Not restarted: planned stops, and a successor's failure or an old worker whose successor is on its way.
         var restart = !_stopping && !_gaveUp && !worker.StopRequested && replacement is null or { Outcome: ReplacementOutcome.Completed };
@@ -709,6 +722,7 @@ internal sealed partial class Supervisor : IAsyncDisposable
         Move(worker, WorkerTrigger.Drain);
         _dispatcher?.Retire(worker);
         worker.Kill(SignalNames.SIGKILL);
+        PromoteSpares();
     }
 
     private void DrainEveryone()

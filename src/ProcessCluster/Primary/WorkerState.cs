@@ -12,6 +12,9 @@ public enum WorkerState
     /// <summary>The app listens; connections are dispatched to it (Node's 'listening'). The only state that gets connections.</summary>
     Ready,
 
+    /// <summary>The app listens but is kept in reserve (Cluster:WarmSpares): it gets connections once promoted to ready.</summary>
+    Spare,
+
     /// <summary>Leaving: no new connections, in-flight work finishes, then it exits.</summary>
     Draining,
 
@@ -24,12 +27,14 @@ public enum WorkerTrigger
 {
     Connected,
     Listening,
+    ListeningAsSpare,
+    Promote,
     Drain,
     Exited,
 }
 
 /// <summary>
-/// The one set of legal moves: starting → online → ready → draining → dead, and dead from anywhere. Anything else is
+/// The one set of legal moves: starting → online → ready (or spare → ready) → draining → dead, and dead from anywhere. Anything else is
 /// refused, so a late event (a worker reporting "listening" after it was told to drain) cannot put it back in dispatch.
 /// </summary>
 public static class WorkerStateMachine
@@ -42,6 +47,8 @@ public static class WorkerStateMachine
         (_, WorkerTrigger.Drain) => WorkerState.Draining,
         (WorkerState.Starting, WorkerTrigger.Connected) => WorkerState.Online,
         (WorkerState.Online, WorkerTrigger.Listening) => WorkerState.Ready,
+        (WorkerState.Online, WorkerTrigger.ListeningAsSpare) => WorkerState.Spare,
+        (WorkerState.Spare, WorkerTrigger.Promote) => WorkerState.Ready,
         _ => null,
     };
 }
