@@ -102,6 +102,21 @@ internal sealed class RoundRobinDispatcher : IDisposable
         }
     }
 
+    /// <summary>
+    /// The worker was asked to close some keep-alive connections so their clients spread out: until
+    /// <paramref name="until"/> (its next load report) the reconnecting clients go to the others, not back to it.
+    /// </summary>
+    public void Shedding(WorkerHandle worker, TimeSpan until)
+    {
+        lock (_lock)
+        {
+            if (_targets.Find(candidate => candidate.Worker == worker) is { } target)
+            {
+                target.SheddingUntil = Environment.TickCount64 + (long)until.TotalMilliseconds;
+            }
+        }
+    }
+
     /// <summary>A worker's report of its requests in flight, for least-busy dispatch.</summary>
     public void OnLoadReport(WorkerHandle worker, int requestsInFlight)
     {
@@ -255,7 +270,7 @@ internal sealed class RoundRobinDispatcher : IDisposable
         {
             var index = (_next + i) % _targets.Count;
             var target = _targets[index];
-            if (target.Retired || target.InFlight.Count >= _maxInFlightPerWorker)
+            if (target.Retired || target.InFlight.Count >= _maxInFlightPerWorker || (target.SheddingUntil > now && HasOtherTarget(target)))
             {
                 continue;
             }
@@ -281,6 +296,12 @@ internal sealed class RoundRobinDispatcher : IDisposable
 
         return chosen;
     }
+
+    /// <summary>
+    /// Another worker takes connections: a shedding worker is passed over only then. When the others are at their
+    /// hand-over bound, the connection waits for their acknowledgements (milliseconds) rather than going back.
+    /// </summary>
+    private bool HasOtherTarget(Target shedding) => _targets.Exists(target => target != shedding && !target.Retired);
 
     private static bool TrySend(Target target, PendingConnection connection)
     {
@@ -385,6 +406,9 @@ internal sealed class RoundRobinDispatcher : IDisposable
         public int SentSinceReport { get; set; }
 
         public long ReportedAt { get; set; } = Environment.TickCount64;
+
+        /// <summary>Until then (Environment.TickCount64) it gets no new connection while another worker can take one.</summary>
+        public long SheddingUntil { get; set; }
 
         /// <summary>
         /// Its load for least-busy dispatch: requests in flight as last reported, plus connections sent since. A worker

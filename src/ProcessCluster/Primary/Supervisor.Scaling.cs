@@ -108,7 +108,7 @@ internal sealed partial class Supervisor
         }
 
         var now = Now;
-        var ready = Workers.Where(worker => worker.State == WorkerState.Ready && worker.LastHeartbeatAt > worker.ReadyAt).ToList();
+        var ready = Workers.Where(worker => worker.State == WorkerState.Ready && worker.LastReportAt > worker.ReadyAt).ToList();
         var shed = RebalancePolicy.Shed(ready.Select(worker => worker.OpenConnections).ToList());
         _logger.LogDebug("Connections per ready worker: {Connections}", string.Join(", ", ready.Select(worker => $"{worker.Id}: {worker.OpenConnections}")));
         for (var i = 0; i < ready.Count; i++)
@@ -121,6 +121,7 @@ internal sealed partial class Supervisor
 
             _logger.LogInformation("Asking {Worker} to shed {Shed} of its {Open} connections, to spread them over {Count} workers", worker, shed[i], worker.OpenConnections, ready.Count);
             worker.ShedAskedAt = now;
+            _dispatcher.Shedding(worker, 2 * LoadReportInterval);
             try
             {
                 channel.Send(FrameType.Shed, FrameFormat.WriteShed(shed[i]));

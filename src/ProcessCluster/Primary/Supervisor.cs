@@ -93,12 +93,13 @@ internal sealed partial class Supervisor : IAsyncDisposable
     private DateTimeOffset Now => _clock.GetUtcNow();
 
     /// <summary>
-    /// How often workers report load: twice a second when the scaler or least-busy dispatch reads the reports (a busy
-    /// fraction needs two reports, so this bounds how soon a load step is seen), else with each heartbeat.
+    /// How often workers report load: twice a second when the scaler, least-busy dispatch or rebalancing reads the
+    /// reports (a busy fraction needs two reports, so this bounds how soon a load step is seen; a replacement's first
+    /// report after it is ready lets the others shed connections to it), else with each heartbeat.
     /// </summary>
     private TimeSpan LoadReportInterval => ReportsLoad ? FastLoadReports : _options.HeartbeatInterval;
 
-    private bool ReportsLoad => _options.Autoscaling || _options.Dispatch == DispatchMode.LeastBusy;
+    private bool ReportsLoad => _options.Autoscaling || _options.Scheduling == SchedulingMode.RoundRobin;
 
     /// <summary>How often memory is sampled and the policies consulted: every second, or at each load report if sooner.</summary>
     private TimeSpan ProbeInterval => TimeSpan.FromTicks(Math.Min(TimeSpan.TicksPerSecond, LoadReportInterval.Ticks));

@@ -50,6 +50,9 @@ public sealed class WorkerHandle
     /// <summary>When its last heartbeat arrived (or its channel came up).</summary>
     public DateTimeOffset? LastHeartbeatAt { get; internal set; }
 
+    /// <summary>When its last load report (a heartbeat or not) arrived.</summary>
+    public DateTimeOffset? LastReportAt { get; private set; }
+
     /// <summary>Requests it has started, as of its last heartbeat.</summary>
     public long Requests { get; private set; }
 
@@ -111,6 +114,7 @@ public sealed class WorkerHandle
 
         _lastLoad = report;
         LastHeartbeatAt = alive ? now : LastHeartbeatAt;
+        LastReportAt = now;
         Requests = report.Requests;
         RequestsInFlight = report.InFlight;
         OpenConnections = report.OpenConnections;
