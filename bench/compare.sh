@@ -37,7 +37,7 @@ if [ "$runs" = 1 ]; then
 else
   load_s=10 warm_s=2 idle_s=3 rest_s=1 chaos_s=20 reload_at=5 connections=1000
 fi
-read -r -a systems <<<"${SYSTEMS:-RoundRobin Shared node pm2 plain}"
+read -r -a systems <<<"${SYSTEMS:-RoundRobin RoundRobin+Cluster__WarmSpares=1 Shared node pm2 plain}"
 read -r -a phases <<<"${SCENARIOS:-load kill reload}"
 url=http://127.0.0.1:$port
 
@@ -118,7 +118,8 @@ kill_workers() { # kills-file
   for t in $(seq 1 2 $((chaos_s - 1))); do
     sleep $([ "$t" = 1 ] && echo 1 || echo 2)
     local victim
-    victim=$(worker_pids | shuf -n1)
+    # A serving worker: a warm spare (ProcessCluster's WarmSpares) answers nothing until one of them dies.
+    victim=$(for _ in 1 2 3 4 5 6; do curl -s -m 1 -H "Connection: close" "$url/hello"; echo; done | grep -oE '[0-9]+$' | sort -u | shuf -n1)
     [ -n "$victim" ] || continue
     kill -KILL "$victim" 2>/dev/null && echo "$(date +%s%3N) $victim" >>"$1"
   done

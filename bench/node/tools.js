@@ -4,8 +4,9 @@
 //       A new connection to /hello every 5 ms (not waiting for earlier ones) until WANT distinct pids have answered;
 //       prints the milliseconds since SINCE_MS (epoch ms, taken just before the server was started).
 //   node tools.js respawn PORT PRIMARY_PID [TIMEOUT_MS]
-//       SIGKILLs one worker of PRIMARY_PID (a child, at random), then opens a new connection to /hello every 2 ms until a
-//       pid that was not a worker at the kill answers; prints "<ms> <victim pid> <replacement pid>".
+//       Learns for 0.5 s which workers of PRIMARY_PID answer /hello, SIGKILLs one of them at random, then opens a new
+//       connection to /hello every 2 ms until a pid that was not serving answers (a restarted worker, or a promoted
+//       warm spare); prints "<ms> <victim pid> <replacement pid>".
 //   node tools.js share WORKERS KILLS_FILE TALLY_FILE
 //       From wrk's per-pid tally (lines "tally <bin ms> <pid> <count>", 100 ms bins, see pid-tally.lua) and the kill
 //       times (lines "<epoch ms> <victim pid>"), how soon each replacement got its share of the responses. Prints
@@ -58,20 +59,25 @@ function ready([port, want, since, timeout = '60000']) {
   }, () => { console.error(`ready: ${seen.size} of ${want} workers answered`); process.exit(1); });
 }
 
+// Capacity back after a crash: learns which workers serve (a warm spare, started but kept out of dispatch, does not),
+// SIGKILLs one of them, then times until a pid that was not serving answers: a restarted worker or a promoted spare.
 function respawn([port, primary, timeout = '10000']) {
-  const before = new Set(children(Number(primary)));
-  const victims = [...before];
-  if (victims.length === 0) { console.error('respawn: no worker to kill'); process.exit(1); }
-  const victim = victims[Math.floor(Math.random() * victims.length)];
-  const start = process.hrtime.bigint();
-  process.kill(victim, 'SIGKILL');
-  const stop = poll(2, Number(timeout), Number(port), (pid) => {
-    if (!before.has(pid)) {
-      stop();
-      console.log(`${(Number(process.hrtime.bigint() - start) / 1e6).toFixed(0)} ${victim} ${pid}`);
-      process.exit(0);
-    }
-  }, () => { console.error('respawn: no replacement answered'); process.exit(1); });
+  const serving = new Set();
+  const workers = new Set(children(Number(primary)));
+  poll(5, 500, Number(port), (pid) => serving.add(pid), () => {
+    const victims = [...serving].filter((pid) => workers.has(pid));
+    if (victims.length === 0) { console.error('respawn: no serving worker to kill'); process.exit(1); }
+    const victim = victims[Math.floor(Math.random() * victims.length)];
+    const start = process.hrtime.bigint();
+    process.kill(victim, 'SIGKILL');
+    const stop = poll(2, Number(timeout), Number(port), (pid) => {
+      if (!serving.has(pid)) {
+        stop();
+        console.log(`${(Number(process.hrtime.bigint() - start) / 1e6).toFixed(0)} ${victim} ${pid}`);
+        process.exit(0);
+      }
+    }, () => { console.error('respawn: no replacement answered'); process.exit(1); });
+  });
 }
 
 function median(values) {
