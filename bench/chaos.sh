@@ -76,8 +76,6 @@ for run in $(seq 1 "$runs"); do
   done
 done
 
-value() { awk -F'\t' -v m="$1" -v s="$2" -v c="$3" '$1==m && $2==s { print $c }' "$out/runs.tsv" | median; }
-
 {
   echo "| mode | scenario | requests | req/s | lost | refused | kills | lost per kill | connections the victim held, per kill | workers replaced / exit code |"
   echo "|---|---|---|---|---|---|---|---|---|---|"

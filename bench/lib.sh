@@ -124,6 +124,8 @@ lost() { awk '/Socket errors/ { gsub(/,/,""); s=$6+$10 } /Non-2xx/ { n+=$5 } END
 refused() { awk '/Socket errors/ { gsub(/,/,""); s=$4+$8 } END { print s+0 }' "$1"; }
 
 median() { sort -n | awk '{ a[NR]=$1 } END { if (NR==0) print "-"; else if (NR%2) print a[(NR+1)/2]; else printf "%.2f", (a[NR/2]+a[NR/2+1])/2 }'; }
+# value MODE SCENARIO COLUMN: the median of one column of $out/runs.tsv over the runs of that mode and scenario.
+value() { awk -F'\t' -v m="$1" -v s="$2" -v c="$3" '$1==m && $2==s { print $c }' "$out/runs.tsv" | median; }
 
 # Resident memory of a process in MiB (VmRSS), or nothing once it is gone.
 rss_mib() { awk '/^VmRSS:/ { printf "%.1f", $2/1024 }' /proc/"$1"/status 2>/dev/null || true; }

@@ -44,8 +44,6 @@ for run in $(seq 1 "$runs"); do
   done
 done
 
-value() { awk -F'\t' -v m="$1" -v s="$2" -v c="$3" '$1==m && $2==s { print $c }' "$out/runs.tsv" | median; }
-
 {
   echo "| server | keep-alive req/s | p99 ms | vs plain | new connection per request req/s | p99 ms | vs plain | errors |"
   echo "|---|---|---|---|---|---|---|---|"
