@@ -103,16 +103,18 @@ internal sealed class RoundRobinDispatcher : IDisposable
     }
 
     /// <summary>
-    /// The worker was asked to close some keep-alive connections so their clients spread out: until
-    /// <paramref name="until"/> (its next load report) the reconnecting clients go to the others, not back to it.
+    /// The worker was asked to close <paramref name="connections"/> keep-alive connections so their clients spread out:
+    /// that many of the next connections go to the others, not back to it, for at most <paramref name="within"/> (its
+    /// next load report). Bounded by count, so clients that open a connection per request hardly notice.
     /// </summary>
-    public void Shedding(WorkerHandle worker, TimeSpan until)
+    public void Shedding(WorkerHandle worker, int connections, TimeSpan within)
     {
         lock (_lock)
         {
             if (_targets.Find(candidate => candidate.Worker == worker) is { } target)
             {
-                target.SheddingUntil = Environment.TickCount64 + (long)until.TotalMilliseconds;
+                target.ShedRemaining = connections;
+                target.SheddingUntil = Environment.TickCount64 + (long)within.TotalMilliseconds;
             }
         }
     }
@@ -264,14 +266,21 @@ internal sealed class RoundRobinDispatcher : IDisposable
     private Target? NextTarget()
     {
         Target? chosen = null;
+        Target? passedOver = null;
         var chosenIndex = 0;
         var now = Environment.TickCount64;
         for (var i = 0; i < _targets.Count; i++)
         {
             var index = (_next + i) % _targets.Count;
             var target = _targets[index];
-            if (target.Retired || target.InFlight.Count >= _maxInFlightPerWorker || (target.SheddingUntil > now && HasOtherTarget(target)))
+            if (target.Retired || target.InFlight.Count >= _maxInFlightPerWorker)
             {
+                continue;
+            }
+
+            if (target.ShedRemaining > 0 && target.SheddingUntil > now && HasOtherTarget(target))
+            {
+                passedOver ??= target;
                 continue;
             }
 
@@ -292,6 +301,10 @@ internal sealed class RoundRobinDispatcher : IDisposable
         {
             _next = (chosenIndex + 1) % _targets.Count;
             chosen.SentSinceReport++;
+            if (passedOver is not null)
+            {
+                passedOver.ShedRemaining--;
+            }
         }
 
         return chosen;
@@ -407,7 +420,10 @@ internal sealed class RoundRobinDispatcher : IDisposable
 
         public long ReportedAt { get; set; } = Environment.TickCount64;
 
-        /// <summary>Until then (Environment.TickCount64) it gets no new connection while another worker can take one.</summary>
+        /// <summary>Connections still to go to others after it was asked to shed, until <see cref="SheddingUntil"/>.</summary>
+        public int ShedRemaining { get; set; }
+
+        /// <summary>When (Environment.TickCount64) a shed's claim on the next connections lapses.</summary>
         public long SheddingUntil { get; set; }
 
         /// <summary>

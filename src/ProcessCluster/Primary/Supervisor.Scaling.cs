@@ -121,7 +121,7 @@ internal sealed partial class Supervisor
 
             _logger.LogInformation("Asking {Worker} to shed {Shed} of its {Open} connections, to spread them over {Count} workers", worker, shed[i], worker.OpenConnections, ready.Count);
             worker.ShedAskedAt = now;
-            _dispatcher.Shedding(worker, 2 * LoadReportInterval);
+            _dispatcher.Shedding(worker, shed[i], 2 * LoadReportInterval);
             try
             {
                 channel.Send(FrameType.Shed, FrameFormat.WriteShed(shed[i]));
