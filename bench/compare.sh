@@ -180,7 +180,7 @@ for run in $(seq 1 "$runs"); do
 done
 
 # ---- summary ----
-value() { awk -F'\t' -v s="$1" -v m="$2" '$1 == s && $3 == m && $4 != "-" && $4 != "" { print $4 }' "$out/runs.tsv" | median; }
+metric() { awk -F'\t' -v s="$1" -v m="$2" '$1 == s && $3 == m && $4 != "-" && $4 != "" { print $4 }' "$out/runs.tsv" | median; }
 all() { awk -F'\t' -v s="$1" -v m="$2" '$1 == s && $3 == m { print $4 }' "$out/runs.tsv" | paste -sd' ' -; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0 || a == "") print "-"; else printf "%.2f", a / b }'; }
 has() { for s in "${systems[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
@@ -195,7 +195,7 @@ label() {
   esac
 }
 reference() { # base-system metric-system metric: ratio of medians, or - when the base system did not run
-  if has "$1"; then ratio "$(value "$2" "$3")" "$(value "$1" "$3")"; else echo -; fi
+  if has "$1"; then ratio "$(metric "$2" "$3")" "$(metric "$1" "$3")"; else echo -; fi
 }
 version() { awk -F'"' '/"version"/ { print $4; exit }' "bench/node/node_modules/$1/package.json"; }
 
@@ -207,7 +207,7 @@ version() { awk -F'"' '/"version"/ { print $4; exit }' "bench/node/node_modules/
   for system in "${systems[@]}"; do
     row="| $(label "$system")"
     for name in cpu keepalive close; do
-      row+=" | $(value "$system" "${name}_rps") | $(value "$system" "${name}_p50") / $(value "$system" "${name}_p99")"
+      row+=" | $(metric "$system" "${name}_rps") | $(metric "$system" "${name}_p50") / $(metric "$system" "${name}_p99")"
       row+=" | $(reference node "$system" "${name}_rps") | $(reference plain "$system" "${name}_rps")"
     done
     errs=$(awk -F'\t' -v s="$system" '$1 == s && $3 ~ /^(cpu|keepalive|close)_errors$/ { n += $4 } END { print n + 0 }' "$out/runs.tsv")
@@ -220,7 +220,7 @@ version() { awk -F'"' '/"version"/ { print $4; exit }' "bench/node/node_modules/
   echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
   for system in "${systems[@]}"; do
     [ "${system%%+*}" = plain ] && d=- || d=$(all "$system" distribution | sed 's/ /, /g')
-    echo "| $(label "$system") | $d | $(value "$system" busiest) | $(value "$system" cold_start_ms) | $(value "$system" respawn_ms) | $(value "$system" kill_requests) | $(value "$system" kill_errors) | $(value "$system" kills) | $(value "$system" kill_errors_per_kill) | $(value "$system" replacement_answered_ms) | $(value "$system" replacement_half_share_ms) | $(all "$system" replacement_never | sed 's/ /, /g') | $(value "$system" replacement_share_1_2s) | $(value "$system" reload_requests) | $(value "$system" reload_errors) |"
+    echo "| $(label "$system") | $d | $(metric "$system" busiest) | $(metric "$system" cold_start_ms) | $(metric "$system" respawn_ms) | $(metric "$system" kill_requests) | $(metric "$system" kill_errors) | $(metric "$system" kills) | $(metric "$system" kill_errors_per_kill) | $(metric "$system" replacement_answered_ms) | $(metric "$system" replacement_half_share_ms) | $(all "$system" replacement_never | sed 's/ /, /g') | $(metric "$system" replacement_share_1_2s) | $(metric "$system" reload_requests) | $(metric "$system" reload_errors) |"
   done
   echo
   echo "### Memory: VmRSS in MiB (median of $runs runs; each worker: median over all workers of all runs)"
@@ -228,7 +228,7 @@ version() { awk -F'"' '/"version"/ { print $4; exit }' "bench/node/node_modules/
   echo "| system | primary idle | each worker idle | total idle | primary after load | each worker after load | total after load | worker after load vs plain |"
   echo "|---|---|---|---|---|---|---|---|"
   for system in "${systems[@]}"; do
-    echo "| $(label "$system") | $(value "$system" rss_primary_idle) | $(value "$system" rss_worker_idle) | $(value "$system" rss_total_idle) | $(value "$system" rss_primary_load) | $(value "$system" rss_worker_load) | $(value "$system" rss_total_load) | $(reference plain "$system" rss_worker_load) |"
+    echo "| $(label "$system") | $(metric "$system" rss_primary_idle) | $(metric "$system" rss_worker_idle) | $(metric "$system" rss_total_idle) | $(metric "$system" rss_primary_load) | $(metric "$system" rss_worker_load) | $(metric "$system" rss_total_load) | $(reference plain "$system" rss_worker_load) |"
   done
   echo
   echo "Load: wrk -t1 on 127.0.0.1, ${load_s} s per figure; CPU route -c4 after ${rest_s} s idle, \`/hello\` -c32 keep-alive and with"
