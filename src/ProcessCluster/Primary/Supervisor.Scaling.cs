@@ -166,14 +166,14 @@ internal sealed partial class Supervisor
     /// <summary>A worker that comes up now is kept in reserve when the serving places are full and a spare is missing.</summary>
     private bool KeepsAsSpare() =>
         _options.WarmSpares > 0
-        && Workers.Count(worker => worker.State == WorkerState.Ready) >= _desiredWorkers
-        && Workers.Count(worker => worker.State == WorkerState.Spare) < _options.WarmSpares;
+        && CountIn(WorkerState.Ready) >= _desiredWorkers
+        && CountIn(WorkerState.Spare) < _options.WarmSpares;
 
     /// <summary>A serving place is empty (a worker died or was killed): a spare takes it now, not after a restart.</summary>
     private void PromoteSpares()
     {
         while (!_stopping
-            && Workers.Count(worker => worker.State == WorkerState.Ready) < _desiredWorkers
+            && CountIn(WorkerState.Ready) < _desiredWorkers
             && Workers.FirstOrDefault(worker => worker.State == WorkerState.Spare) is { Channel: { } channel } spare
             && Move(spare, WorkerTrigger.Promote))
         {

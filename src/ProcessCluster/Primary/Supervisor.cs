@@ -451,8 +451,7 @@ internal sealed partial class Supervisor : IAsyncDisposable
                 Scale();
                 break;
             case StopBegun:
-                AbortReload("the cluster is stopping");
-                _replacements.CancelWaiting(_ => true);
+                AbandonReplacements();
                 break;
             case DrainAll:
                 DrainEveryone();
@@ -527,7 +526,7 @@ internal sealed partial class Supervisor : IAsyncDisposable
     /// <summary>Tells systemd (Type=notify) the service is up once the initial workers all serve, not merely started.</summary>
     private void AnnounceReadyOnce()
     {
-        var ready = Workers.Count(worker => worker.State == WorkerState.Ready);
+        var ready = CountIn(WorkerState.Ready);
         if (_announcedReady || ready < _options.InitialWorkers)
         {
             return;
@@ -580,13 +579,14 @@ internal sealed partial class Supervisor : IAsyncDisposable
         var decision = worker.StopRequested ? null : _restartPolicy.Decide(_restartHistory, death, Now);
         _restartHistory = decision?.History ?? _restartHistory;
         var giveUp = !_stopping && decision is { GiveUp: true } && !_gaveUp;
-        LogExit(worker, status, restart && !giveUp ? decision!.Delay : null);
-        if (restart && !giveUp)
+        var restarting = restart && !giveUp;
+        LogExit(worker, status, restarting ? decision!.Delay : null);
+        if (restarting)
         {
             Interlocked.Increment(ref _restarts);
         }
 
-        if (replacement is not null || (restart && !giveUp))
+        if (replacement is not null || restarting)
         {
             _metrics?.Restarted(worker.StopReason.Value);
         }
@@ -656,7 +656,7 @@ internal sealed partial class Supervisor : IAsyncDisposable
             _logger.LogError(
                 "Crash loop: {Reason}; no more workers will be started until a reload. {Alive} workers keep serving",
                 reason,
-                Workers.Count(worker => worker.State == WorkerState.Ready));
+                CountIn(WorkerState.Ready));
         }
     }
 
@@ -726,29 +726,22 @@ internal sealed partial class Supervisor : IAsyncDisposable
         PromoteSpares();
     }
 
-    private void DrainEveryone()
-    {
-        var workers = Workers;
-        foreach (var worker in workers)
-        {
-            Drain(worker, StopReason.Shutdown);
-        }
-
-        if (workers.Count == 0)
-        {
-            _allExited.TrySetResult();
-        }
-    }
+    private void DrainEveryone() => StopEveryone(worker => Drain(worker, StopReason.Shutdown));
 
     private void KillEveryone()
     {
-        AbortReload("the cluster is stopping");
-        _replacements.CancelWaiting(_ => true);
+        AbandonReplacements();
+        _logger.LogWarning("Fast stop: killing {Count} workers without draining", Workers.Count);
+        StopEveryone(worker => Terminate(worker, StopReason.Shutdown));
+    }
+
+    /// <summary>Stops every worker for the cluster's shutdown; with none left, the stop is already complete.</summary>
+    private void StopEveryone(Action<WorkerHandle> stop)
+    {
         var workers = Workers;
-        _logger.LogWarning("Fast stop: killing {Count} workers without draining", workers.Count);
         foreach (var worker in workers)
         {
-            Terminate(worker, StopReason.Shutdown);
+            stop(worker);
         }
 
         if (workers.Count == 0)
@@ -756,6 +749,15 @@ internal sealed partial class Supervisor : IAsyncDisposable
             _allExited.TrySetResult();
         }
     }
+
+    /// <summary>The cluster is stopping: no reload goes on and no queued replacement starts.</summary>
+    private void AbandonReplacements()
+    {
+        AbortReload("the cluster is stopping");
+        _replacements.CancelWaiting(_ => true);
+    }
+
+    private int CountIn(WorkerState state) => Workers.Count(worker => worker.State == state);
 
     private WorkerHandle? Find(int id)
     {
