@@ -16,6 +16,7 @@ internal static unsafe partial class Libc
     public const int SCM_RIGHTS = 1;
     public const int SO_PEERCRED = 17;
     public const int _SC_CLK_TCK = 2;
+    public const int SO_ATTACH_FILTER = 26;
     public const int SO_RCVTIMEO = 20;
     public const int SO_SNDTIMEO = 21;
     public const int MSG_CTRUNC = 0x8;

@@ -186,6 +186,25 @@ internal static unsafe class SocketInterop
 
     public static void Close(int fd) => Libc.close(fd);
 
+    /// <summary>
+    /// Makes a listening socket drop every incoming packet (a one-instruction socket filter: return 0), so no new
+    /// handshake completes into its queue while what is queued is still served. A dropped SYN is retried by the client
+    /// a second later, when the socket is closed and it is refused cleanly instead of reset.
+    /// </summary>
+    public static void DropIncoming(int socket)
+    {
+        // struct sock_filter { u16 code; u8 jt; u8 jf; u32 k; } = { BPF_RET | BPF_K, 0, 0, 0 }
+        var filter = stackalloc ulong[1];
+        filter[0] = 0x06;
+        var program = stackalloc byte[16];
+        *(ushort*)program = 1;
+        *(ulong**)(program + 8) = filter;
+        if (Libc.setsockopt(socket, Libc.SOL_SOCKET, Libc.SO_ATTACH_FILTER, program, 16) != 0)
+        {
+            ThrowLastError("setsockopt(SO_ATTACH_FILTER)");
+        }
+    }
+
     private static void ThrowLastError(string operation)
     {
         var errno = Marshal.GetLastPInvokeError();

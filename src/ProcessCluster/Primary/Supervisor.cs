@@ -248,8 +248,13 @@ internal sealed partial class Supervisor : IAsyncDisposable
         else
         {
             // Shared: the workers' copies keep the socket listening until the last of them stops accepting; then it
-            // closes and clients are refused, instead of waiting in a backlog that nobody would serve.
-            _endpoints.ForEach(endpoint => endpoint.Dispose());
+            // closes and clients are refused, instead of waiting in a backlog that nobody would serve. New handshakes
+            // are dropped first: one completing between the last worker's final accept and its close would be reset.
+            foreach (var endpoint in _endpoints)
+            {
+                SocketInterop.DropIncoming(endpoint.Fd);
+                endpoint.Dispose();
+            }
         }
 
         Post(new DrainAll());
