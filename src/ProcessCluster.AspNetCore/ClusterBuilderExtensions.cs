@@ -1,29 +1,18 @@
-using System.Text.Encodings.Web;
-using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using ProcessCluster.Primary;
+using ProcessCluster.Telemetry;
 using ProcessCluster.Worker;
 
 namespace ProcessCluster.AspNetCore;
 
 public static class ClusterBuilderExtensions
 {
-    /// <summary>Exit code for settings the cluster cannot run with.</summary>
-    public const int InvalidConfigurationExitCode = 2;
-
-    /// <summary>Exit code when workers die in a loop and none ever became ready (a build that cannot boot).</summary>
-    public const int WorkersCannotStartExitCode = 3;
-
-    /// <summary>Exit code when the graceful stop had to kill workers that did not finish draining in time.</summary>
-    public const int DrainIncompleteExitCode = 1;
-
     /// <summary>
     /// Makes this app a cluster. Started normally, the process becomes the primary: it listens on the app's URLs and
     /// starts <see cref="ClusterOptions.Workers"/> copies of itself, serving nothing itself. In those copies the same
@@ -32,7 +21,7 @@ public static class ClusterBuilderExtensions
     /// </summary>
     public static WebApplicationBuilder UseCluster(this WebApplicationBuilder builder, Action<ClusterOptions>? configure = null)
     {
-        var options = BindOptions(builder.Configuration, configure);
+        var options = ClusterConfiguration.BindOrExit(builder.Configuration, configure);
         builder.Services.AddSingleton(options);
         if (!options.Enabled)
         {
@@ -43,13 +32,7 @@ public static class ClusterBuilderExtensions
         {
             if (options.LogFormat == LogFormat.Json)
             {
-                // The primary's own lines as JSON too, with timestamps and escaping as in its workers' lines.
-                builder.Logging.AddJsonConsole(json =>
-                {
-                    json.UseUtcTimestamp = true;
-                    json.TimestampFormat = "O";
-                    json.JsonWriterOptions = new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
-                });
+                builder.Logging.AddClusterJsonConsole();
             }
 
             builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = options.DrainTimeout + TimeSpan.FromSeconds(10));
@@ -73,29 +56,5 @@ public static class ClusterBuilderExtensions
         }
 
         return builder;
-    }
-
-    private static ClusterOptions BindOptions(IConfiguration configuration, Action<ClusterOptions>? configure)
-    {
-        var options = new ClusterOptions();
-        IReadOnlyList<string> errors;
-        try
-        {
-            configuration.GetSection(ClusterOptions.SectionName).Bind(options);
-            configure?.Invoke(options);
-            errors = options.Validate();
-        }
-        catch (InvalidOperationException error)
-        {
-            errors = [error.Message];
-        }
-
-        if (errors.Count > 0)
-        {
-            Console.Error.WriteLine($"Invalid cluster configuration: {string.Join("; ", errors)}");
-            Environment.Exit(InvalidConfigurationExitCode);
-        }
-
-        return options;
     }
 }

@@ -16,8 +16,6 @@ namespace ProcessCluster.AspNetCore;
 /// </summary>
 internal sealed class PrimaryServer : IServer
 {
-    private const string DefaultUrl = "http://localhost:5000";
-
     private readonly ClusterPrimary _primary;
     private readonly IHostApplicationLifetime _lifetime;
     private readonly ILogger _logger;
@@ -38,10 +36,10 @@ internal sealed class PrimaryServer : IServer
     public Task StartAsync<TContext>(IHttpApplication<TContext> application, CancellationToken cancellationToken)
         where TContext : notnull
     {
-        var urls = _addresses.Addresses.Count > 0 ? _addresses.Addresses.ToList() : [DefaultUrl];
+        var urls = _addresses.Addresses.Count > 0 ? _addresses.Addresses.ToList() : [ClusterEndpoint.DefaultUrl];
         _primary.Failed += (_, _) =>
         {
-            Environment.ExitCode = ClusterBuilderExtensions.WorkersCannotStartExitCode;
+            Environment.ExitCode = ClusterExitCodes.WorkersCannotStart;
             _lifetime.StopApplication();
         };
         _primary.ShutdownRequested += (_, _) => _lifetime.StopApplication();
@@ -61,7 +59,7 @@ internal sealed class PrimaryServer : IServer
         _signals?.Dispose();
         if (!await _primary.StopAsync(cancellationToken).ConfigureAwait(false) && Environment.ExitCode == 0)
         {
-            Environment.ExitCode = ClusterBuilderExtensions.DrainIncompleteExitCode;
+            Environment.ExitCode = ClusterExitCodes.DrainIncomplete;
         }
     }
 

@@ -2,11 +2,13 @@ using System.CommandLine;
 using System.Net.Sockets;
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using ProcessCluster;
 using ProcessCluster.Cli;
 using ProcessCluster.Control;
 
-// dotnet cluster: a thin client of a running primary's control socket. Exit codes: 0 done, 1 the cluster refused or
-// the command failed, 2 bad usage, 3 no running cluster could be reached.
+// dotnet cluster: a primary of its own (run, exit codes as ClusterExitCodes), and a thin client of a running primary's
+// control socket. The client's exit codes: 0 done, 1 the cluster refused or the command failed, 2 bad usage, 3 no
+// running cluster could be reached.
 const int Failed = 1;
 const int Usage = 2;
 const int Unreachable = 3;
@@ -49,7 +51,39 @@ stop.SetAction((parse, cancel) => RunAsync(parse, new ControlRequest("stop", Fas
     }
 }, cancel));
 
-var root = new RootCommand("See and steer a running ProcessCluster primary") { status, scale, reload, kill, stop };
+var urlsOption = new Option<string?>("--urls") { Description = $"The URLs to serve, ';'-separated (default: ASPNETCORE_URLS, else {ClusterEndpoint.DefaultUrl})" };
+var commandArgument = new Argument<string[]>("command")
+{
+    Arity = ArgumentArity.OneOrMore,
+    Description = "Settings as --Cluster:X=value, then the worker: an app that calls UseCluster(), e.g. -- dotnet app.dll",
+};
+var run = new Command("run", "Be the primary: start the command as workers, serve the URLs with them, supervise them")
+{
+    urlsOption,
+    commandArgument,
+};
+run.SetAction(async (parse, _) =>
+{
+    // The leading --Section:Key=value tokens are settings; the command starts at the first token that is not one.
+    var tokens = parse.GetValue(commandArgument)!;
+    var settings = tokens.TakeWhile(token => token.StartsWith("--", StringComparison.Ordinal)).ToList();
+    if (settings.FirstOrDefault(setting => !setting.Contains(':') || !setting.Contains('=')) is { } bad)
+    {
+        Console.Error.WriteLine($"'{bad}' is not a setting like --Cluster:Workers=4");
+        return Usage;
+    }
+
+    if (settings.Count == tokens.Length)
+    {
+        Console.Error.WriteLine("no worker command: dotnet-cluster run [--urls URLS] [--Cluster:X=value ...] -- dotnet app.dll");
+        return Usage;
+    }
+
+    var urls = parse.GetValue(urlsOption) ?? Environment.GetEnvironmentVariable("ASPNETCORE_URLS") ?? ClusterEndpoint.DefaultUrl;
+    return await StandalonePrimary.RunAsync(urls.Split(';', StringSplitOptions.RemoveEmptyEntries), tokens[settings.Count..], settings);
+});
+
+var root = new RootCommand("Run a ProcessCluster primary, or see and steer a running one") { run, status, scale, reload, kill, stop };
 root.Options.Add(socketOption);
 root.Options.Add(pidOption);
 
@@ -64,7 +98,8 @@ if (parsed.Errors.Count > 0)
     return Usage;
 }
 
-return await parsed.InvokeAsync();
+// The commands handle SIGTERM and SIGINT themselves (run drains its workers).
+return await parsed.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });
 
 // Sends one request, prints progress as it comes, hands the final reply (and the socket's path) to onSuccess; the exit
 // code follows the outcome.

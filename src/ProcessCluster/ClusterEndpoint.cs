@@ -8,6 +8,9 @@ namespace ProcessCluster;
 /// </summary>
 public sealed record ClusterEndpoint(string Scheme, IPEndPoint EndPoint)
 {
+    /// <summary>What the cluster serves when no URL is configured: Kestrel's default.</summary>
+    public const string DefaultUrl = "http://localhost:5000";
+
     public static IReadOnlyList<ClusterEndpoint> ParseUrls(IEnumerable<string> urls) =>
         urls.SelectMany(url => url.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
             .SelectMany(Parse)

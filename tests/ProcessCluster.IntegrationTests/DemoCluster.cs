@@ -43,22 +43,40 @@ public sealed partial class DemoCluster : IAsyncDisposable
     /// Starts the demo with <paramref name="workers"/> workers (null: as the settings say, autoscaling by default) and
     /// waits until all of them (or the first) are ready; without
     /// <paramref name="waitUntilReady"/>, returns at once (for clusters that are not meant to come up).
+    /// The demo is its own primary, unless <paramref name="standalonePrimary"/> names a dotnet-cluster build
+    /// (its .dll, or a native executable) to run it as `dotnet-cluster run -- dotnet SeedDemo.dll`.
     /// </summary>
     public static async Task<DemoCluster> StartAsync(
         string scheduling,
         int? workers = 2,
         string urls = "http://127.0.0.1:0",
         IReadOnlyDictionary<string, string>? environment = null,
-        bool waitUntilReady = true)
+        bool waitUntilReady = true,
+        string? standalonePrimary = null)
     {
-        var start = new ProcessStartInfo("dotnet")
+        var start = new ProcessStartInfo(standalonePrimary is null || standalonePrimary.EndsWith(".dll", StringComparison.Ordinal) ? "dotnet" : standalonePrimary)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        start.ArgumentList.Add(DemoAssembly);
-        start.ArgumentList.Add($"--urls={urls}");
+        if (standalonePrimary is null)
+        {
+            start.ArgumentList.Add(DemoAssembly);
+            start.ArgumentList.Add($"--urls={urls}");
+        }
+        else
+        {
+            if (standalonePrimary.EndsWith(".dll", StringComparison.Ordinal))
+            {
+                start.ArgumentList.Add(standalonePrimary);
+            }
+
+            foreach (var argument in (string[])["run", $"--urls={urls}", "--", "dotnet", DemoAssembly])
+            {
+                start.ArgumentList.Add(argument);
+            }
+        }
         if (workers is not null)
         {
             start.Environment["Cluster__Workers"] = workers.ToString();

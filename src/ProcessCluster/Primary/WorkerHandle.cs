@@ -1,4 +1,6 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
 using ProcessCluster.Interop;
 using ProcessCluster.Ipc;
 
@@ -129,12 +131,23 @@ public sealed class WorkerHandle
     internal IpcChannel? Channel { get => _channel; set => _channel = value; }
 
     /// <summary>Sends an application message (serialised as JSON) to the worker. Messages arrive in order.</summary>
+    [RequiresUnreferencedCode(ReflectionJson), RequiresDynamicCode(ReflectionJson)]
     public void Send(object message)
     {
         ArgumentNullException.ThrowIfNull(message);
-        var channel = _channel ?? throw new InvalidOperationException($"worker {Id} is not connected");
-        channel.Send(FrameType.Message, JsonSerializer.SerializeToUtf8Bytes(message, message.GetType()));
+        SendJson(JsonSerializer.SerializeToUtf8Bytes(message, message.GetType()));
     }
+
+    /// <summary>Sends an application message serialised by source-generated JSON (fit for trimming and native AOT).</summary>
+    public void Send<T>(T message, JsonTypeInfo<T> typeInfo) => SendJson(JsonSerializer.SerializeToUtf8Bytes(message, typeInfo));
+
+    private void SendJson(byte[] json)
+    {
+        var channel = _channel ?? throw new InvalidOperationException($"worker {Id} is not connected");
+        channel.Send(FrameType.Message, json);
+    }
+
+    private const string ReflectionJson = "Serialises the message's runtime type by reflection; trimmed or native AOT apps use Send(message, typeInfo).";
 
     /// <summary>
     /// Asks the worker to stop gracefully (Node's worker.disconnect()): no new connections, in-flight requests

@@ -1,8 +1,10 @@
 using System.ComponentModel;
 using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using ProcessCluster.Interop;
@@ -125,11 +127,17 @@ public sealed class ClusterWorker
     }
 
     /// <summary>Sends an application message (JSON) to the primary.</summary>
+    [RequiresUnreferencedCode(ReflectionJson), RequiresDynamicCode(ReflectionJson)]
     public void Send(object message)
     {
         ArgumentNullException.ThrowIfNull(message);
         _channel.Send(FrameType.Message, JsonSerializer.SerializeToUtf8Bytes(message, message.GetType()));
     }
+
+    /// <summary>Sends an application message serialised by source-generated JSON (fit for trimming and native AOT).</summary>
+    public void Send<T>(T message, JsonTypeInfo<T> typeInfo) => _channel.Send(FrameType.Message, JsonSerializer.SerializeToUtf8Bytes(message, typeInfo));
+
+    private const string ReflectionJson = "Serialises the message's runtime type by reflection; trimmed or native AOT apps use Send(message, typeInfo).";
 
     /// <summary>Counts a request as started; the server integration calls it (and <see cref="RequestFinished"/>) for every request.</summary>
     public void RequestStarted()

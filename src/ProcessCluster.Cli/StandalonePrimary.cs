@@ -1,0 +1,121 @@
+using System.Runtime.InteropServices;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
+using ProcessCluster.Control;
+using ProcessCluster.Primary;
+using ProcessCluster.Telemetry;
+
+namespace ProcessCluster.Cli;
+
+/// <summary>
+/// A primary that is not the app: it runs the cluster's supervisor alone (no ASP.NET Core host, no request pipeline)
+/// and starts a given command as its workers, as PM2 and gunicorn's arbiter do. Published with native AOT it is a
+/// small process. The workers are apps that call UseCluster(); they serve the URLs this primary opens, which it
+/// passes on as ASPNETCORE_URLS. Settings are the app's: Cluster__X and Logging__X in the environment, or
+/// --Cluster:X=value. The admin endpoint (dashboard, /metrics) needs the in-app primary.
+/// </summary>
+internal static class StandalonePrimary
+{
+    public static async Task<int> RunAsync(IReadOnlyList<string> urls, IReadOnlyList<string> command, IReadOnlyList<string> settings)
+    {
+        var configuration = new ConfigurationBuilder()
+            .AddEnvironmentVariables()
+            .AddCommandLine(settings.ToArray())
+            .Build();
+        var options = ClusterConfiguration.BindOrExit(configuration);
+        ExportToWorkers(settings);
+        Environment.SetEnvironmentVariable("ASPNETCORE_URLS", string.Join(';', urls));
+
+        using var loggerFactory = LoggerFactory.Create(logging =>
+        {
+            logging.AddConfiguration(configuration.GetSection("Logging"));
+            if (options.LogFormat == LogFormat.Json)
+            {
+                logging.AddClusterJsonConsole();
+            }
+            else
+            {
+                logging.AddSimpleConsole();
+            }
+        });
+        var logger = loggerFactory.CreateLogger("ProcessCluster.Primary");
+
+        if (WorkerCommandFor(command) is not { } workerCommand)
+        {
+            logger.LogCritical("Cannot start the cluster: '{Program}' is not on PATH", command[0]);
+            return ClusterExitCodes.InvalidConfiguration;
+        }
+
+        var stopRequested = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var exitCode = ClusterExitCodes.Stopped;
+        await using var primary = new ClusterPrimary(options, loggerFactory, workerCommand);
+        primary.ShutdownRequested += (_, _) => stopRequested.TrySetResult();
+        primary.Failed += (_, _) =>
+        {
+            exitCode = ClusterExitCodes.WorkersCannotStart;
+            stopRequested.TrySetResult();
+        };
+
+        // TERM and INT drain the workers; a second one while they drain kills them (gunicorn's quick shutdown).
+        void OnStopSignal(PosixSignalContext context)
+        {
+            context.Cancel = true;
+            if (stopRequested.Task.IsCompleted)
+            {
+                logger.LogWarning("{Signal} again: fast stop", context.Signal);
+                primary.RequestShutdown(fast: true);
+            }
+            else
+            {
+                logger.LogInformation("{Signal}: graceful stop", context.Signal);
+                stopRequested.TrySetResult();
+            }
+        }
+
+        using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnStopSignal);
+        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnStopSignal);
+        try
+        {
+            primary.Start(ClusterEndpoint.ParseUrls(urls));
+        }
+        catch (Exception error) when (error is FormatException or IOException or System.Net.Sockets.SocketException)
+        {
+            logger.LogCritical("Cannot start the cluster: {Reason}", error.Message);
+            return ClusterExitCodes.InvalidConfiguration;
+        }
+
+        using var signals = new ClusterSignals(primary, logger);
+        await stopRequested.Task.ConfigureAwait(false);
+        var drained = await primary.StopAsync(CancellationToken.None).ConfigureAwait(false);
+        return exitCode != ClusterExitCodes.Stopped ? exitCode : drained ? ClusterExitCodes.Stopped : ClusterExitCodes.DrainIncomplete;
+    }
+
+    /// <summary>
+    /// The workers read their settings from their own configuration; settings given to this primary on its command
+    /// line reach them as environment variables, so both sides agree (drain timeout, log format, ...).
+    /// </summary>
+    private static void ExportToWorkers(IReadOnlyList<string> settings)
+    {
+        foreach (var (key, value) in new ConfigurationBuilder().AddCommandLine(settings.ToArray()).Build().AsEnumerable())
+        {
+            if (value is not null)
+            {
+                Environment.SetEnvironmentVariable(key.Replace(":", "__", StringComparison.Ordinal), value);
+            }
+        }
+    }
+
+    /// <summary>The worker's program, found on PATH as a shell would ("dotnet app.dll" works); null when it is not there.</summary>
+    private static WorkerCommand? WorkerCommandFor(IReadOnlyList<string> command)
+    {
+        var program = command[0].Contains('/')
+            ? command[0]
+            : (Environment.GetEnvironmentVariable("PATH") ?? "/usr/local/bin:/usr/bin:/bin")
+                .Split(':', StringSplitOptions.RemoveEmptyEntries)
+                .Select(directory => Path.Combine(directory, command[0]))
+                .FirstOrDefault(File.Exists);
+        return program is not null && File.Exists(program)
+            ? new WorkerCommand(Path.GetFullPath(program), [command[0], .. command.Skip(1)])
+            : null;
+    }
+}

@@ -1,0 +1,112 @@
+using System.Diagnostics;
+using ProcessCluster.Primary;
+
+namespace ProcessCluster.IntegrationTests;
+
+/// <summary>
+/// `dotnet-cluster run -- dotnet SeedDemo.dll`: a primary that is not the app, run as a managed build and as the
+/// native AOT executable operators would deploy, supervising real workers on real sockets.
+/// </summary>
+public class StandalonePrimaryTests
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
+
+    [Fact]
+    public async Task Run_serves_from_every_worker_replaces_a_killed_one_and_drains_on_sigterm() =>
+        await ServesSupervisesAndStopsAsync(ClusterCli.Assembly, stopWithCli: false);
+
+    [Fact]
+    public async Task Run_published_with_native_aot_serves_supervises_and_stops_from_the_cli() =>
+        await ServesSupervisesAndStopsAsync(await NativePrimary.Value, stopWithCli: true);
+
+    [Fact]
+    public async Task Run_refuses_a_missing_command_a_bad_setting_and_an_unknown_program_with_exit_2()
+    {
+        var noCommand = await ClusterCli.RunAsync("run", "--urls=http://127.0.0.1:0");
+        Assert.Equal(2, noCommand.ExitCode);
+
+        var badSetting = await ClusterCli.RunAsync("run", "--urls=http://127.0.0.1:0", "--Cluster:Workers=0", "--", "dotnet", DemoCluster.DemoAssembly);
+        Assert.Equal(2, badSetting.ExitCode);
+        Assert.Contains("Cluster:Workers must be at least 1", badSetting.Error);
+
+        var notASetting = await ClusterCli.RunAsync("run", "--Cluster:Workers", "--", "dotnet", DemoCluster.DemoAssembly);
+        Assert.Equal(2, notASetting.ExitCode);
+        Assert.Contains("is not a setting like --Cluster:Workers=4", notASetting.Error);
+
+        var unknownProgram = await ClusterCli.RunAsync("run", "--urls=http://127.0.0.1:0", "--", "no-such-program-here", "app.dll");
+        Assert.Equal(2, unknownProgram.ExitCode);
+        Assert.Contains("'no-such-program-here' is not on PATH", unknownProgram.Output + unknownProgram.Error);
+    }
+
+    private static async Task ServesSupervisesAndStopsAsync(string primary, bool stopWithCli)
+    {
+        await using var cluster = await DemoCluster.StartAsync("RoundRobin", workers: 2, standalonePrimary: primary);
+        using var client = new DemoClient(cluster.BaseAddress);
+        var pids = cluster.ReadyWorkerPids();
+        Assert.Equal(2, pids.Count);
+        await Poll.UntilAsync(async () => await client.HelloPidAsync() == pids[0] ? "" : null, Deadline, $"worker {pids[0]} answering");
+        await Poll.UntilAsync(async () => await client.HelloPidAsync() == pids[1] ? "" : null, Deadline, $"worker {pids[1]} answering");
+
+        // The control socket and the CLI work against it as against an in-app primary.
+        var status = await ClusterCli.StatusAsync(cluster.PrimaryPid);
+        Assert.Equal(pids.Order(), status.Workers.Select(worker => worker.Pid).Order());
+
+        ProcessTree.Kill(pids[0]);
+        await cluster.WaitForLineAsync(line => line.Contains($"(pid {pids[0]}) killed by signal SIGKILL"), Deadline);
+        await Poll.UntilAsync(() => cluster.ReadyWorkerPids().Count == 2, Deadline, "a replacement worker");
+        var replacement = cluster.ReadyWorkerPids().Single(pid => pid != pids[1]);
+        await Poll.UntilAsync(async () => await client.HelloPidAsync() == replacement ? "" : null, Deadline, "the replacement answering");
+
+        // A request in flight when the stop comes is finished before its worker exits.
+        using var slowClient = new HttpClient { BaseAddress = cluster.BaseAddress, Timeout = Deadline };
+        using var slow = await slowClient.GetAsync("/slow/1500", HttpCompletionOption.ResponseHeadersRead);
+        var slowBody = new StreamReader(await slow.Content.ReadAsStreamAsync());
+        Assert.StartsWith("started in", await slowBody.ReadLineAsync());
+        if (stopWithCli)
+        {
+            var stop = await ClusterCli.RunAsync("stop", "--pid", cluster.PrimaryPid.ToString());
+            Assert.True(stop.ExitCode == 0, stop.ToString());
+        }
+        else
+        {
+            cluster.Signal(15);
+        }
+
+        Assert.StartsWith("finished in", await slowBody.ReadLineAsync());
+        Assert.Equal(0, await cluster.WaitForExitAsync(Deadline));
+        Assert.All(pids.Append(replacement), pid => Assert.False(ProcessTree.IsAlive(pid), $"worker {pid} outlived the primary"));
+    }
+
+    /// <summary>
+    /// dotnet-cluster published with native AOT, once per test run, into its own artifacts folder so the solution's
+    /// obj/ and bin/ stay as the build left them.
+    /// </summary>
+    private static readonly Lazy<Task<string>> NativePrimary = new(async () =>
+    {
+        var root = Path.Combine(AppContext.BaseDirectory, "artifacts", "aot");
+        var project = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(ClusterCli.Assembly)!, "..", "..", "..", "ProcessCluster.Cli.csproj"));
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var argument in (string[])["publish", project, "-c", "Release", "-r", "linux-x64",
+                     "-p:PublishAot=true", "--artifacts-path", Path.Combine(root, "build"), "-o", Path.Combine(root, "out"), "-nologo"])
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var publish = Process.Start(start)!;
+        var output = publish.StandardOutput.ReadToEndAsync();
+        var error = publish.StandardError.ReadToEndAsync();
+        try
+        {
+            await publish.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(5));
+        }
+        catch (TimeoutException)
+        {
+            ProcessTree.Kill(publish.Id);
+            throw;
+        }
+
+        var executable = Path.Combine(root, "out", "dotnet-cluster");
+        Assert.True(publish.ExitCode == 0 && File.Exists(executable), $"native AOT publish failed:\n{await output}\n{await error}");
+        return executable;
+    });
+}
