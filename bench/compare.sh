@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Side by side with Node's cluster and PM2: the seed's app as ProcessCluster RoundRobin and Shared (2 workers), as one
-# plain Kestrel process (Cluster:Enabled=false), and the same routes in Express (bench/node) under Node's cluster
+# Side by side with Node's cluster and PM2: the seed's app as ProcessCluster RoundRobin and Shared (2 workers), the
+# same workers under the standalone primary (`lean`: dotnet-cluster run, native AOT), as one plain Kestrel process
+# (Cluster:Enabled=false), and the same routes in Express (bench/node) under Node's cluster
 # module and under PM2 cluster mode; interleaved in one run, so the machine's noise hits all alike.
 #
-#   bash bench/compare.sh            3 runs (about 25 minutes)
+#   bash bench/compare.sh            3 runs (about 30 minutes)
 #   bash bench/compare.sh --quick    1 short run (under 2 minutes) into bench/results/compare-quick: a smoke test
 #   SYSTEMS="RoundRobin RoundRobin+DOTNET_gcServer=0 plain" SCENARIOS=load bash bench/compare.sh --quick
 #                                    a subset; SYSTEM+VAR=value+... runs a system with extra environment (all its
@@ -37,8 +38,10 @@ if [ "$runs" = 1 ]; then
 else
   load_s=10 warm_s=2 idle_s=3 rest_s=1 chaos_s=20 reload_at=5 connections=1000
 fi
-read -r -a systems <<<"${SYSTEMS:-RoundRobin RoundRobin+Cluster__WarmSpares=1 Shared node pm2 plain}"
+read -r -a systems <<<"${SYSTEMS:-RoundRobin RoundRobin+Cluster__WarmSpares=1 Shared lean node pm2 plain}"
 read -r -a phases <<<"${SCENARIOS:-load kill reload}"
+# Built before any clock starts, so the publish does not count as the lean system's cold start.
+for system in "${systems[@]}"; do [ "${system%%+*}" != lean ] || build_lean_primary; done
 url=http://127.0.0.1:$port
 
 record() { printf '%s\t%s\t%s\t%s\n' "$system" "$run" "$1" "$2" >>"$out/runs.tsv"; }
@@ -189,6 +192,7 @@ label() {
   [ "$mode" = "$1" ] || extra=" ($(echo "${1#*+}" | tr + ' '))"
   case $mode in
     RoundRobin | Shared) echo "ProcessCluster $mode, $workers workers$extra" ;;
+    lean) echo "ProcessCluster RoundRobin, $workers workers, under \`dotnet-cluster run\` (native AOT)$extra" ;;
     node) echo "Node cluster, $workers workers$extra" ;;
     pm2) echo "PM2 cluster mode, -i $workers$extra" ;;
     plain) echo "plain Kestrel, 1 process$extra" ;;

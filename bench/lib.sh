@@ -28,6 +28,16 @@ bench_setup() {
   mkdir -p "$out"
 }
 
+# dotnet-cluster published with native AOT (the standalone primary, `lean` below), once per benchmark run, on first use.
+lean_built=
+build_lean_primary() {
+  [ -z "$lean_built" ] || return 0
+  echo "publishing dotnet-cluster with native AOT (bench/results/cli)" >&2
+  dotnet publish src/ProcessCluster.Cli -c Release -r linux-x64 -p:PublishAot=true -nologo -v quiet \
+    --artifacts-path bench/results/cli-build -o bench/results/cli >/dev/null
+  lean_built=1
+}
+
 server_pid=
 server_kind=
 pm2_home=
@@ -64,7 +74,8 @@ stop_server() {
 
 # launch_server MODE LOG [VAR=value ...]: starts a server in the background on 127.0.0.1:$port and sets server_pid
 # (the primary: for PM2 its daemon), without waiting. MODE is RoundRobin, Shared or plain (the demo; plain is
-# Cluster:Enabled=false), node (bench/node under Node's cluster module, one worker per CPU) or pm2 (bench/node in PM2
+# Cluster:Enabled=false), lean (the demo's workers, RoundRobin, under `dotnet-cluster run` published with native
+# AOT), node (bench/node under Node's cluster module, one worker per CPU) or pm2 (bench/node in PM2
 # cluster mode, -i $workers). workers=auto leaves the demo's count to the autoscaler.
 launch_server() {
   local mode=$1 log=$2 env=()
@@ -81,12 +92,15 @@ launch_server() {
       server_pid=$(cat "$pm2_home/pm2.pid") ;;
     *)
       server_kind=dotnet
+      local command=(dotnet "$app")
       case $mode in
         plain) env=(Cluster__Enabled=false) ;;
-        *) env=(Cluster__Scheduling="$mode"); [ "$workers" = auto ] || env+=(Cluster__Workers="$workers") ;;
+        lean) build_lean_primary; command=(bench/results/cli/dotnet-cluster run -- dotnet "$app"); env=(Cluster__Scheduling=RoundRobin) ;;
+        *) env=(Cluster__Scheduling="$mode") ;;
       esac
+      [ "$mode" = plain ] || [ "$workers" = auto ] || env+=(Cluster__Workers="$workers")
       env "${env[@]}" "$@" ${BENCH_ENV:-} PORT=$port ASPNETCORE_URLS="http://127.0.0.1:$port" \
-        Logging__LogLevel__Default=Warning Logging__LogLevel__ProcessCluster=Information dotnet "$app" >"$log" 2>&1 &
+        Logging__LogLevel__Default=Warning Logging__LogLevel__ProcessCluster=Information "${command[@]}" >"$log" 2>&1 &
       server_pid=$! ;;
   esac
 }

@@ -1,28 +1,47 @@
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using ProcessCluster.Worker;
 
 namespace ProcessCluster.AspNetCore;
 
 /// <summary>
-/// Ties the worker's host to the primary: once the app has started (Kestrel listening) the worker reports ready, and when it
-/// begins to shut down, for whatever reason, it says so and gets no more connections. When the primary asks it to
+/// Ties the worker's host to the primary: once the app has started (Kestrel listening) and has served its warm-up
+/// request, if it has one, the worker reports ready, and when it begins to shut down, for whatever reason, it says so
+/// and gets no more connections. When the primary asks it to
 /// stop, it first lets clients close their connections after a last response (<see cref="WorkerDrain"/>), then the
 /// host shuts down gracefully.
 /// </summary>
-internal sealed class WorkerLifecycle(ClusterWorker worker, WorkerDrain drain, IServer server, IHostApplicationLifetime lifetime) : IHostedService
+internal sealed class WorkerLifecycle(
+    ClusterWorker worker,
+    ClusterOptions options,
+    WorkerDrain drain,
+    IServer server,
+    IHostApplicationLifetime lifetime,
+    ILoggerFactory loggerFactory) : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
         worker.DisconnectRequested += (_, _) => _ = DrainAsync();
-        lifetime.ApplicationStarted.Register(() =>
-        {
-            var addresses = server.Features.Get<IServerAddressesFeature>()?.Addresses.ToList() ?? [];
-            worker.ReportListening(addresses);
-        });
+        lifetime.ApplicationStarted.Register(() => _ = ReportListeningAsync());
         lifetime.ApplicationStopping.Register(worker.ReportStopping);
         return Task.CompletedTask;
+    }
+
+    private async Task ReportListeningAsync()
+    {
+        var addresses = server.Features.Get<IServerAddressesFeature>()?.Addresses.ToList() ?? [];
+        if (!string.IsNullOrEmpty(options.WarmupPath) && worker.Endpoints.FirstOrDefault(endpoint => endpoint.Inbox is not null)?.Inbox is { } inbox)
+        {
+            // Half the ready timeout at most, so a slow warm-up still leaves the worker time to report.
+            await WorkerWarmup.RunAsync(inbox, options.WarmupPath, options.ReadyTimeout / 2, loggerFactory.CreateLogger("ProcessCluster.Worker"), lifetime.ApplicationStopping).ConfigureAwait(false);
+        }
+
+        if (!lifetime.ApplicationStopping.IsCancellationRequested)
+        {
+            worker.ReportListening(addresses);
+        }
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;

@@ -47,6 +47,13 @@ public sealed class ClusterOptions
     /// </summary>
     public int WarmSpares { get; set; }
 
+    /// <summary>
+    /// A path every new worker asks itself for before it reports ready (IIS's Application Initialization), so the first
+    /// client it serves does not wait for the request path to be compiled. Plain HTTP on its first endpoint, RoundRobin
+    /// scheduling only; off when empty.
+    /// </summary>
+    public string? WarmupPath { get; set; }
+
     /// <summary>How the primary picks the worker for a connection (RoundRobin scheduling).</summary>
     public DispatchMode Dispatch { get; set; } = DispatchMode.RoundRobin;
 
@@ -195,6 +202,19 @@ public sealed class ClusterOptions
         if (WarmSpares > 0 && Scheduling != SchedulingMode.RoundRobin)
         {
             errors.Add($"{SectionName}:{nameof(WarmSpares)} needs {SectionName}:{nameof(Scheduling)}=RoundRobin: with Shared scheduling the kernel, not the primary, picks the worker (was {Scheduling})");
+        }
+
+        if (!string.IsNullOrEmpty(WarmupPath))
+        {
+            if (!WarmupPath.StartsWith('/'))
+            {
+                errors.Add($"{SectionName}:{nameof(WarmupPath)} must be a path starting with / (was {WarmupPath})");
+            }
+
+            if (Scheduling != SchedulingMode.RoundRobin)
+            {
+                errors.Add($"{SectionName}:{nameof(WarmupPath)} needs {SectionName}:{nameof(Scheduling)}=RoundRobin: with Shared scheduling a worker accepts from the kernel's queue, where it cannot put a request to itself (was {Scheduling})");
+            }
         }
 
         AtLeast(nameof(MaxPendingConnections), MaxPendingConnections, 1);

@@ -2,7 +2,10 @@ using ProcessCluster.Primary;
 
 namespace ProcessCluster.IntegrationTests;
 
-/// <summary>A warm spare: started and ready, given no connections, and serving the moment a serving worker dies.</summary>
+/// <summary>
+/// A warm spare: started and ready, given no connections, and serving the moment a serving worker dies; and a new
+/// worker's warm-up request to itself.
+/// </summary>
 public class WarmSpareTests
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
@@ -56,6 +59,28 @@ public class WarmSpareTests
         var after = await SettledAsync(cluster);
         Assert.Empty(after.Workers.Select(worker => worker.Pid).Intersect(before));
         Assert.Equal(2, after.Workers.Count(worker => worker.State == WorkerState.Ready));
+    }
+
+    [Fact]
+    public async Task Each_new_worker_serves_its_warmup_request_before_it_is_ready_and_a_failing_one_only_warns()
+    {
+        await using (var cluster = await DemoCluster.StartAsync(
+            "RoundRobin", workers: 1, environment: new Dictionary<string, string> { ["Cluster__WarmupPath"] = "/hello" }))
+        {
+            await cluster.WaitForLineAsync(line => line.Contains("Warm-up GET /hello: 200 in"), Deadline);
+            // No client has asked anything: the one request the app counted is the worker's own, through Kestrel.
+            await Poll.UntilAsync(
+                () => ClusterCli.StatusAsync(cluster.PrimaryPid).GetAwaiter().GetResult().Workers.Single().Requests == 1,
+                Deadline,
+                "the warm-up request counted by the worker");
+            Assert.Equal(0, (await ClusterCli.StatusAsync(cluster.PrimaryPid)).Workers.Single().Dispatched);
+        }
+
+        await using var misconfigured = await DemoCluster.StartAsync(
+            "RoundRobin", workers: 1, environment: new Dictionary<string, string> { ["Cluster__WarmupPath"] = "/no-such-route" });
+        await misconfigured.WaitForLineAsync(line => line.Contains("Warm-up GET /no-such-route answered 404"), Deadline);
+        using var client = new DemoClient(misconfigured.BaseAddress);
+        Assert.Equal(misconfigured.ReadyWorkerPids().Single(), await client.HelloPidAsync());
     }
 
     /// <summary>Two serving workers and one spare, nothing starting.</summary>

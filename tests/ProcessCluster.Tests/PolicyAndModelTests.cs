@@ -151,6 +151,17 @@ public class ClusterOptionsTests
         Assert.Contains(new ClusterOptions { WarmSpares = -1 }.Validate(), error => error.StartsWith("Cluster:WarmSpares must be at least 0", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public void A_warmup_path_is_a_path_and_needs_round_robin_scheduling()
+    {
+        Assert.Empty(new ClusterOptions { WarmupPath = "/hello" }.Validate());
+        Assert.Empty(new ClusterOptions { WarmupPath = "", Scheduling = SchedulingMode.Shared }.Validate());
+        Assert.Contains(new ClusterOptions { WarmupPath = "hello" }.Validate(), error => error.StartsWith("Cluster:WarmupPath must be a path starting with /", StringComparison.Ordinal));
+        Assert.Contains(
+            new ClusterOptions { WarmupPath = "/hello", Scheduling = SchedulingMode.Shared }.Validate(),
+            error => error.StartsWith("Cluster:WarmupPath needs Cluster:Scheduling=RoundRobin", StringComparison.Ordinal));
+    }
+
     [Theory]
     [InlineData("http://127.0.0.1:0", null, null)]
     [InlineData("http://localhost:9090", null, null)]

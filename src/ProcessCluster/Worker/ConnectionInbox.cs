@@ -11,7 +11,7 @@ namespace ProcessCluster.Worker;
 /// </summary>
 public sealed class ConnectionInbox
 {
-    private readonly Channel<(long Id, int Fd)> _queue = Channel.CreateUnbounded<(long, int)>();
+    private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>();
     private readonly Action<long, bool> _acknowledge;
     private volatile bool _open;
 
@@ -27,6 +27,11 @@ public sealed class ConnectionInbox
         {
             if (_queue.Reader.TryRead(out var connection))
             {
+                if (connection.Local is { } local)
+                {
+                    return local;
+                }
+
                 _acknowledge(connection.Id, true);
                 return new Socket(new SafeSocketHandle(connection.Fd, ownsHandle: true)) { NoDelay = true };
             }
@@ -42,18 +47,33 @@ public sealed class ConnectionInbox
         _queue.Writer.TryComplete();
         while (_queue.Reader.TryRead(out var connection))
         {
-            Refuse(connection.Id, connection.Fd);
+            if (connection.Local is { } local)
+            {
+                local.Dispose();
+            }
+            else
+            {
+                Refuse(connection.Id, connection.Fd);
+            }
         }
     }
 
     /// <summary>Queues a connection from the primary, or refuses it when the inbox is not open.</summary>
     internal void Offer(long id, int fd)
     {
-        if (!_open || !_queue.Writer.TryWrite((id, fd)))
+        if (!_open || !_queue.Writer.TryWrite(new Pending(id, fd, null)))
         {
             Refuse(id, fd);
         }
     }
+
+    /// <summary>
+    /// Queues a connection made inside this worker (its warm-up request), served like the primary's but never
+    /// acknowledged to it; false when the inbox is not open.
+    /// </summary>
+    public bool OfferLocal(Socket connection) => _open && _queue.Writer.TryWrite(new Pending(0, -1, connection));
+
+    private readonly record struct Pending(long Id, int Fd, Socket? Local);
 
     private void Refuse(long id, int fd)
     {
