@@ -38,7 +38,7 @@ if [ "$runs" = 1 ]; then
 else
   load_s=10 warm_s=2 idle_s=3 rest_s=1 chaos_s=20 reload_at=5 connections=1000
 fi
-read -r -a systems <<<"${SYSTEMS:-RoundRobin RoundRobin+Cluster__WarmSpares=1 Shared lean node pm2 plain}"
+read -r -a systems <<<"${SYSTEMS:-RoundRobin RoundRobin+Cluster__WarmSpares=1+Cluster__WarmupPath=/hello Shared lean node pm2 plain}"
 read -r -a phases <<<"${SCENARIOS:-load kill reload}"
 # Built before any clock starts, so the publish does not count as the lean system's cold start.
 for system in "${systems[@]}"; do [ "${system%%+*}" != lean ] || build_lean_primary; done
