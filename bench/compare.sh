@@ -33,12 +33,14 @@ port=38401
 workers=$(nproc)
 trap stop_server EXIT
 
+spare=RoundRobin+Cluster__WarmSpares=1+Cluster__WarmupPath=/hello
 if [ "$runs" = 1 ]; then
-  load_s=1 warm_s=1 idle_s=0.5 rest_s=0.5 chaos_s=5 reload_at=2 connections=100
+  # A smoke run: every kind of system once (the spare variant only runs RoundRobin's code with other settings).
+  load_s=1 warm_s=1 idle_s=0.5 rest_s=0.2 chaos_s=3 reload_at=1 connections=100 spare=
 else
   load_s=10 warm_s=2 idle_s=3 rest_s=1 chaos_s=20 reload_at=5 connections=1000
 fi
-read -r -a systems <<<"${SYSTEMS:-RoundRobin RoundRobin+Cluster__WarmSpares=1+Cluster__WarmupPath=/hello Shared lean node pm2 plain}"
+read -r -a systems <<<"${SYSTEMS:-RoundRobin $spare Shared lean node pm2 plain}"
 read -r -a phases <<<"${SCENARIOS:-load kill reload}"
 # Built before any clock starts, so the publish does not count as the lean system's cold start.
 for system in "${systems[@]}"; do [ "${system%%+*}" != lean ] || build_lean_primary; done
