@@ -51,15 +51,21 @@ stop.SetAction((parse, cancel) => RunAsync(parse, new ControlRequest("stop", Fas
     }
 }, cancel));
 
-var urlsOption = new Option<string?>("--urls") { Description = $"The URLs to serve, ';'-separated (default: ASPNETCORE_URLS, else {ClusterEndpoint.DefaultUrl})" };
+var urlsOption = new Option<string?>("--urls") { Description = $"The URLs to serve, ';'-separated (default: the app's urls setting or ASPNETCORE_URLS, else {ClusterEndpoint.DefaultUrl})" };
 var commandArgument = new Argument<string[]>("command")
 {
     Arity = ArgumentArity.OneOrMore,
     Description = "Settings as --Cluster:X=value, then the worker: an app that calls UseCluster(), e.g. -- dotnet app.dll",
 };
+var contentRootOption = new Option<string>("--contentRoot")
+{
+    Description = "Where the app's appsettings.json is, read for the cluster's settings as the app reads it (default: this directory)",
+    DefaultValueFactory = _ => Environment.CurrentDirectory,
+};
 var run = new Command("run", "Be the primary: start the command as workers, serve the URLs with them, supervise them")
 {
     urlsOption,
+    contentRootOption,
     commandArgument,
 };
 run.SetAction(async (parse, _) =>
@@ -79,8 +85,7 @@ run.SetAction(async (parse, _) =>
         return Usage;
     }
 
-    var urls = parse.GetValue(urlsOption) ?? Environment.GetEnvironmentVariable("ASPNETCORE_URLS") ?? ClusterEndpoint.DefaultUrl;
-    return await StandalonePrimary.RunAsync(urls.Split(';', StringSplitOptions.RemoveEmptyEntries), tokens[settings.Count..], settings);
+    return await StandalonePrimary.RunAsync(parse.GetValue(urlsOption), parse.GetValue(contentRootOption)!, tokens[settings.Count..], settings);
 });
 
 var root = new RootCommand("Run a ProcessCluster primary, or see and steer a running one") { run, status, scale, reload, kill, stop };

@@ -11,19 +11,30 @@ namespace ProcessCluster.Cli;
 /// A primary that is not the app: it runs the cluster's supervisor alone (no ASP.NET Core host, no request pipeline)
 /// and starts a given command as its workers, as PM2 and gunicorn's arbiter do. Published with native AOT it is a
 /// small process. The workers are apps that call UseCluster(); they serve the URLs this primary opens, which it
-/// passes on as ASPNETCORE_URLS. Settings are the app's: Cluster__X and Logging__X in the environment, or
-/// --Cluster:X=value. The admin endpoint (dashboard, /metrics) needs the in-app primary.
+/// passes on as ASPNETCORE_URLS. Settings are read as the app reads them (ASP.NET Core's order): appsettings.json and
+/// appsettings.{Environment}.json in the content root, the environment (Cluster__X, Logging__X), then --Cluster:X=value.
+/// The admin endpoint (dashboard, /metrics) needs the in-app primary.
 /// </summary>
 internal static class StandalonePrimary
 {
-    public static async Task<int> RunAsync(IReadOnlyList<string> urls, IReadOnlyList<string> command, IReadOnlyList<string> settings)
+    public static async Task<int> RunAsync(string? urlsOption, string contentRoot, IReadOnlyList<string> command, IReadOnlyList<string> settings)
     {
+        var environment = Environment.GetEnvironmentVariable("DOTNET_ENVIRONMENT") ?? Environment.GetEnvironmentVariable("ASPNETCORE_ENVIRONMENT") ?? "Production";
         var configuration = new ConfigurationBuilder()
+            .SetBasePath(Path.GetFullPath(contentRoot))
+            .AddJsonFile("appsettings.json", optional: true)
+            .AddJsonFile($"appsettings.{environment}.json", optional: true)
             .AddEnvironmentVariables()
             .AddCommandLine(settings.ToArray())
             .Build();
         var options = ClusterConfiguration.BindOrExit(configuration);
         ExportToWorkers(settings);
+        var urls = (urlsOption ?? configuration["urls"] ?? configuration["ASPNETCORE_URLS"] ?? ClusterEndpoint.DefaultUrl)
+            .Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+        // The workers must bind exactly these. URLS outranks an app's appsettings.json (environment variables come
+        // after it); ASPNETCORE_URLS reaches hosts that read only prefixed variables.
+        Environment.SetEnvironmentVariable("URLS", string.Join(';', urls));
         Environment.SetEnvironmentVariable("ASPNETCORE_URLS", string.Join(';', urls));
 
         using var loggerFactory = LoggerFactory.Create(logging =>

@@ -44,7 +44,8 @@ public sealed partial class DemoCluster : IAsyncDisposable
     /// waits until all of them (or the first) are ready; without
     /// <paramref name="waitUntilReady"/>, returns at once (for clusters that are not meant to come up).
     /// The demo is its own primary, unless <paramref name="standalonePrimary"/> names a dotnet-cluster build
-    /// (its .dll, or a native executable) to run it as `dotnet-cluster run -- dotnet SeedDemo.dll`.
+    /// (its .dll, or a native executable) to run it as `dotnet-cluster run -- dotnet SeedDemo.dll` from
+    /// <paramref name="workingDirectory"/> (default: the test's).
     /// </summary>
     public static async Task<DemoCluster> StartAsync(
         string scheduling,
@@ -52,13 +53,15 @@ public sealed partial class DemoCluster : IAsyncDisposable
         string urls = "http://127.0.0.1:0",
         IReadOnlyDictionary<string, string>? environment = null,
         bool waitUntilReady = true,
-        string? standalonePrimary = null)
+        string? standalonePrimary = null,
+        string? workingDirectory = null)
     {
         var start = new ProcessStartInfo(standalonePrimary is null || standalonePrimary.EndsWith(".dll", StringComparison.Ordinal) ? "dotnet" : standalonePrimary)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
+            WorkingDirectory = workingDirectory ?? Environment.CurrentDirectory,
         };
         if (standalonePrimary is null)
         {

@@ -20,6 +20,24 @@ public class StandalonePrimaryTests
         await ServesSupervisesAndStopsAsync(await NativePrimary.Value, stopWithCli: true);
 
     [Fact]
+    public async Task Run_reads_the_cluster_settings_from_appsettings_json_in_its_content_root_as_the_app_would()
+    {
+        var contentRoot = Directory.CreateTempSubdirectory("processcluster-run-");
+        try
+        {
+            await File.WriteAllTextAsync(Path.Combine(contentRoot.FullName, "appsettings.json"), """{ "Cluster": { "Workers": 3 } }""");
+            await using var cluster = await DemoCluster.StartAsync(
+                "RoundRobin", workers: null, standalonePrimary: ClusterCli.Assembly, workingDirectory: contentRoot.FullName);
+            await Poll.UntilAsync(() => cluster.ReadyWorkerPids().Count == 3, Deadline, "the 3 workers appsettings.json asks for");
+            Assert.Equal(3, (await ClusterCli.StatusAsync(cluster.PrimaryPid)).DesiredWorkers);
+        }
+        finally
+        {
+            contentRoot.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task Run_refuses_a_missing_command_a_bad_setting_and_an_unknown_program_with_exit_2()
     {
         var noCommand = await ClusterCli.RunAsync("run", "--urls=http://127.0.0.1:0");
