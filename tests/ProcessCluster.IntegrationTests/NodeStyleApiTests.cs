@@ -1,4 +1,6 @@
 using System.Collections.Concurrent;
+using System.Text.Json;
+using System.Text.Json.Serialization;
 using Microsoft.Extensions.Logging.Abstractions;
 using ProcessCluster.Primary;
 
@@ -106,6 +108,22 @@ public sealed class NodeStyleApiTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task A_message_sent_with_source_generated_json_arrives_and_is_answered()
+    {
+        var replies = new ConcurrentQueue<JsonElement>();
+        _primary.Message += (_, e) => replies.Enqueue(e.Message);
+        var worker = await ReadyWorkerAsync(1);
+
+        // The overload for trimmed and native AOT primaries; the demo's worker answers {reply: <message>, pid}.
+        worker.Send(new Ping("typed", 7), MessagesJson.Default.Ping);
+        await Poll.UntilAsync(() => replies.Any(reply => reply.GetProperty("reply").TryGetProperty("text", out _)), Deadline, "the worker's answer");
+        var answer = replies.First(reply => reply.GetProperty("reply").TryGetProperty("text", out _));
+        Assert.Equal("typed", answer.GetProperty("reply").GetProperty("text").GetString());
+        Assert.Equal(7, answer.GetProperty("reply").GetProperty("count").GetInt32());
+        Assert.Equal(worker.ProcessId, answer.GetProperty("pid").GetInt32());
+    }
+
+    [Fact]
     public async Task Stop_returns_when_every_worker_has_exited()
     {
         var worker = await ReadyWorkerAsync(1);
@@ -136,3 +154,9 @@ public sealed class NodeStyleApiTests : IAsyncDisposable
         return _exits[id];
     }
 }
+
+public sealed record Ping(string Text, int Count);
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
+[JsonSerializable(typeof(Ping))]
+public sealed partial class MessagesJson : JsonSerializerContext;

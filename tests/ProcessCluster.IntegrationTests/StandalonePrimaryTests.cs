@@ -38,7 +38,7 @@ public class StandalonePrimaryTests
     }
 
     [Fact]
-    public async Task Run_refuses_a_missing_command_a_bad_setting_and_an_unknown_program_with_exit_2()
+    public async Task Run_refuses_a_missing_command_a_bad_setting_an_unknown_program_and_a_taken_port_with_exit_2()
     {
         var noCommand = await ClusterCli.RunAsync("run", "--urls=http://127.0.0.1:0");
         Assert.Equal(2, noCommand.ExitCode);
@@ -54,6 +54,12 @@ public class StandalonePrimaryTests
         var unknownProgram = await ClusterCli.RunAsync("run", "--urls=http://127.0.0.1:0", "--", "no-such-program-here", "app.dll");
         Assert.Equal(2, unknownProgram.ExitCode);
         Assert.Contains("'no-such-program-here' is not on PATH", unknownProgram.Output + unknownProgram.Error);
+
+        using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        taken.Start();
+        var portInUse = await ClusterCli.RunAsync("run", $"--urls=http://127.0.0.1:{((System.Net.IPEndPoint)taken.LocalEndpoint).Port}", "--", "dotnet", DemoCluster.DemoAssembly);
+        Assert.Equal(2, portInUse.ExitCode);
+        Assert.Contains("Cannot start the cluster: Address already in use", portInUse.Output + portInUse.Error);
     }
 
     private static async Task ServesSupervisesAndStopsAsync(string primary, bool stopWithCli)
