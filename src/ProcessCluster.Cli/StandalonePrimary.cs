@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
+using ProcessCluster.AspNetCore.Admin;
 using ProcessCluster.Control;
 using ProcessCluster.Primary;
 using ProcessCluster.Telemetry;
@@ -13,7 +14,7 @@ namespace ProcessCluster.Cli;
 /// small process. The workers are apps that call UseCluster(); they serve the URLs this primary opens, which it
 /// passes on as ASPNETCORE_URLS. Settings are read as the app reads them (ASP.NET Core's order): appsettings.json and
 /// appsettings.{Environment}.json in the content root, the environment (Cluster__X, Logging__X), then --Cluster:X=value.
-/// The admin endpoint (dashboard, /metrics) needs the in-app primary.
+/// With Cluster:AdminUrl it serves the in-app primary's admin endpoint (dashboard, /metrics, /api/status).
 /// </summary>
 internal static class StandalonePrimary
 {
@@ -85,8 +86,11 @@ internal static class StandalonePrimary
 
         using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnStopSignal);
         using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnStopSignal);
+        await using var admin = new AdminServer(primary, options, loggerFactory);
         try
         {
+            // The admin endpoint first: if its address is taken, no worker has been started yet.
+            await admin.StartAsync(CancellationToken.None).ConfigureAwait(false);
             primary.Start(ClusterEndpoint.ParseUrls(urls));
         }
         catch (Exception error) when (error is FormatException or IOException or System.Net.Sockets.SocketException)
@@ -98,6 +102,7 @@ internal static class StandalonePrimary
         using var signals = new ClusterSignals(primary, logger);
         await stopRequested.Task.ConfigureAwait(false);
         var drained = await primary.StopAsync(CancellationToken.None).ConfigureAwait(false);
+        await admin.StopAsync(CancellationToken.None).ConfigureAwait(false);
         return exitCode != ClusterExitCodes.Stopped ? exitCode : drained ? ClusterExitCodes.Stopped : ClusterExitCodes.DrainIncomplete;
     }
 

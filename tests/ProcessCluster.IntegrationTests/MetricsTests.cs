@@ -83,7 +83,7 @@ public partial class MetricsTests
     }
 
     /// <summary>Prometheus text format: comments, and "name{labels} value" samples; anything else fails the test.</summary>
-    private static Dictionary<string, double> Parse(string text)
+    public static Dictionary<string, double> Parse(string text)
     {
         var samples = new Dictionary<string, double>();
         foreach (var line in text.Split('\n', StringSplitOptions.RemoveEmptyEntries))

@@ -16,7 +16,7 @@ public class StandalonePrimaryTests
         await ServesSupervisesAndStopsAsync(ClusterCli.Assembly, stopWithCli: false);
 
     [Fact]
-    public async Task Run_published_with_native_aot_serves_supervises_and_stops_from_the_cli() =>
+    public async Task Run_published_with_native_aot_serves_supervises_has_the_admin_endpoint_and_stops_from_the_cli() =>
         await ServesSupervisesAndStopsAsync(await NativePrimary.Value, stopWithCli: true);
 
     [Fact]
@@ -64,10 +64,20 @@ public class StandalonePrimaryTests
 
     private static async Task ServesSupervisesAndStopsAsync(string primary, bool stopWithCli)
     {
-        await using var cluster = await DemoCluster.StartAsync("RoundRobin", workers: 2, standalonePrimary: primary);
+        await using var cluster = await DemoCluster.StartAsync(
+            "RoundRobin", workers: 2, environment: new Dictionary<string, string> { ["Cluster__AdminUrl"] = "http://127.0.0.1:0" }, standalonePrimary: primary);
         using var client = new DemoClient(cluster.BaseAddress);
         var pids = cluster.ReadyWorkerPids();
         Assert.Equal(2, pids.Count);
+
+        // The admin endpoint: Prometheus metrics and the status document, the dashboard page.
+        using var admin = new HttpClient { BaseAddress = await MetricsTests.AdminAddressAsync(cluster), Timeout = Deadline };
+        await Poll.UntilAsync(
+            () => MetricsTests.Parse(admin.GetStringAsync("/metrics").GetAwaiter().GetResult()).GetValueOrDefault("processcluster_workers{state=\"ready\"}") == 2,
+            Deadline,
+            "2 ready workers in /metrics");
+        Assert.Contains($"\"pid\":{cluster.PrimaryPid}", await admin.GetStringAsync("/api/status"));
+        Assert.Contains("<!doctype html>", await admin.GetStringAsync("/"));
         await Poll.UntilAsync(async () => await client.HelloPidAsync() == pids[0] ? "" : null, Deadline, $"worker {pids[0]} answering");
         await Poll.UntilAsync(async () => await client.HelloPidAsync() == pids[1] ? "" : null, Deadline, $"worker {pids[1]} answering");
 

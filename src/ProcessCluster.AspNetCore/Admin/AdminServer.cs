@@ -18,9 +18,9 @@ namespace ProcessCluster.AspNetCore.Admin;
 /// The primary's admin endpoint (Cluster:AdminUrl): the live dashboard at /, Prometheus metrics at /metrics (the
 /// OpenTelemetry exporter), and /api/status (the same JSON as `dotnet cluster status --json`). A small Kestrel of its
 /// own, apart from the app's ports; it requires Cluster:AdminToken as a bearer token (or ?token= for a browser) when
-/// one is set.
+/// one is set. The app as primary runs it as a hosted service; dotnet-cluster run starts and stops it itself.
 /// </summary>
-internal sealed class AdminServer(ClusterPrimary primary, ClusterOptions options, ILoggerFactory loggerFactory) : IHostedService, IAsyncDisposable
+public sealed class AdminServer(ClusterPrimary primary, ClusterOptions options, ILoggerFactory loggerFactory) : IHostedService, IAsyncDisposable
 {
     private readonly ILogger _logger = loggerFactory.CreateLogger("ProcessCluster.Admin");
     private WebApplication? _app;
