@@ -9,10 +9,10 @@ using ProcessCluster.Telemetry;
 namespace ProcessCluster.Cli;
 
 /// <summary>
-/// A primary that is not the app: it runs the cluster's supervisor alone (no ASP.NET Core host, no request pipeline)
+/// A primary that is not the app: it runs the cluster's supervisor alone (not the app's host, no request pipeline)
 /// and starts a given command as its workers, as PM2 and gunicorn's arbiter do. Published with native AOT it is a
 /// small process. The workers are apps that call UseCluster(); they serve the URLs this primary opens, which it
-/// passes on as ASPNETCORE_URLS. Settings are read as the app reads them (ASP.NET Core's order): appsettings.json and
+/// passes on as URLS and ASPNETCORE_URLS. Settings are read as the app reads them (ASP.NET Core's order): appsettings.json and
 /// appsettings.{Environment}.json in the content root, the environment (Cluster__X, Logging__X), then --Cluster:X=value.
 /// With Cluster:AdminUrl it serves the in-app primary's admin endpoint (dashboard, /metrics, /api/status).
 /// </summary>
@@ -20,7 +20,8 @@ internal static class StandalonePrimary
 {
     public static async Task<int> RunAsync(string? urlsOption, string contentRoot, IReadOnlyList<string> command, IReadOnlyList<string> settings)
     {
-        var environment = Environment.GetEnvironmentVariable("DOTNET_ENVIRONMENT") ?? Environment.GetEnvironmentVariable("ASPNETCORE_ENVIRONMENT") ?? "Production";
+        // As WebApplication decides it: ASPNETCORE_ENVIRONMENT wins over DOTNET_ENVIRONMENT.
+        var environment = Environment.GetEnvironmentVariable("ASPNETCORE_ENVIRONMENT") ?? Environment.GetEnvironmentVariable("DOTNET_ENVIRONMENT") ?? "Production";
         var configuration = new ConfigurationBuilder()
             .SetBasePath(Path.GetFullPath(contentRoot))
             .AddJsonFile("appsettings.json", optional: true)
