@@ -13,8 +13,8 @@ const int Failed = 1;
 const int Usage = 2;
 const int Unreachable = 3;
 
-var socketOption = new Option<string?>("--socket") { Description = "The primary's control socket file", Recursive = true };
-var pidOption = new Option<int?>("--pid") { Description = "The primary's pid (its socket is found by it)", Recursive = true };
+var socketOption = new Option<string?>("--socket") { Description = "The primary's control socket file" };
+var pidOption = new Option<int?>("--pid") { Description = "The primary's pid (its socket is found by it)" };
 var jsonOption = new Option<bool>("--json") { Description = "Print the status as JSON, the same as the admin endpoint's /api/status" };
 var countArgument = new Argument<string>("count") { Description = "N, +N or -N workers (write -N as: scale -- -1)" };
 var workerArgument = new Argument<int>("worker") { Description = "The worker's id (see status)" };
@@ -89,8 +89,12 @@ run.SetAction(async (parse, _) =>
 });
 
 var root = new RootCommand("Run a ProcessCluster primary, or see and steer a running one") { run, status, scale, reload, kill, stop };
-root.Options.Add(socketOption);
-root.Options.Add(pidOption);
+// The commands for a running primary find it by these; run is one.
+foreach (var client in (Command[])[status, scale, reload, kill, stop])
+{
+    client.Options.Add(socketOption);
+    client.Options.Add(pidOption);
+}
 
 var parsed = root.Parse(args);
 if (parsed.Errors.Count > 0)
