@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Http.Headers;
-using System.Text.RegularExpressions;
 using Microsoft.Playwright;
 using Xunit.Abstractions;
 using static Microsoft.Playwright.Assertions;
@@ -8,7 +7,7 @@ using static Microsoft.Playwright.Assertions;
 namespace ProcessCluster.IntegrationTests;
 
 /// <summary>The admin endpoint's dashboard in a real browser (Debian's chromium through Playwright), and its token.</summary>
-public partial class DashboardTests(ITestOutputHelper output)
+public class DashboardTests(ITestOutputHelper output)
 {
     private const string Chromium = "/usr/bin/chromium";
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
@@ -19,7 +18,7 @@ public partial class DashboardTests(ITestOutputHelper output)
         // Skipping here would hide a machine that cannot run the test; the setup script is the cure.
         Assert.True(File.Exists(Chromium), $"{Chromium} is missing: run `bash .ci/setup` once (installs Debian's chromium).");
         await using var cluster = await StartWithAdminAsync(new Dictionary<string, string>());
-        var admin = await AdminUrlAsync(cluster);
+        var admin = await cluster.AdminAddressAsync();
 
         using var playwright = await Playwright.CreateAsync();
         await using var browser = await playwright.Chromium.LaunchAsync(new()
@@ -76,7 +75,7 @@ public partial class DashboardTests(ITestOutputHelper output)
     public async Task Admin_token_is_required_when_set()
     {
         await using var cluster = await StartWithAdminAsync(new Dictionary<string, string> { ["Cluster__AdminToken"] = "s3cret" }, workers: 1);
-        using var client = new HttpClient { BaseAddress = await AdminUrlAsync(cluster), Timeout = Deadline };
+        using var client = new HttpClient { BaseAddress = await cluster.AdminAddressAsync(), Timeout = Deadline };
 
         using (var anonymous = await client.GetAsync(new Uri("/api/status", UriKind.Relative)))
         {
@@ -107,13 +106,4 @@ public partial class DashboardTests(ITestOutputHelper output)
         environment["Cluster__AdminUrl"] = "http://127.0.0.1:0";
         return DemoCluster.StartAsync("RoundRobin", workers, environment: environment);
     }
-
-    private static async Task<Uri> AdminUrlAsync(DemoCluster cluster)
-    {
-        var line = await cluster.WaitForLineAsync(line => line.Contains("Admin endpoint on", StringComparison.Ordinal), Deadline);
-        return new Uri(AdminUrl().Match(line).Value);
-    }
-
-    [GeneratedRegex(@"http://127\.0\.0\.1:\d+")]
-    private static partial Regex AdminUrl();
 }

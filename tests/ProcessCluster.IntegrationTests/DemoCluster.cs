@@ -151,6 +151,13 @@ public sealed partial class DemoCluster : IAsyncDisposable
     /// <summary>The primary's child processes right now, read from /proc.</summary>
     public IReadOnlyList<int> ChildPids() => ProcessTree.Children(PrimaryPid);
 
+    /// <summary>The admin endpoint's address, from the primary's "Admin endpoint on ..." line (Cluster:AdminUrl).</summary>
+    public async Task<Uri> AdminAddressAsync()
+    {
+        var line = await WaitForLineAsync(line => line.Contains("Admin endpoint on", StringComparison.Ordinal), StartTimeout);
+        return new Uri(AdminUrlPattern().Match(line).Groups[1].Value);
+    }
+
     public async Task<string> WaitForLineAsync(Func<string, bool> predicate, TimeSpan timeout)
     {
         string? found = null;
@@ -204,6 +211,9 @@ public sealed partial class DemoCluster : IAsyncDisposable
     // Up to a quote: in JSON log format the message is followed by the rest of the object.
     [GeneratedRegex(@"listening on ([^""]+)")]
     private static partial Regex UrlsPattern();
+
+    [GeneratedRegex(@"Admin endpoint on (http://[0-9.]+:\d+)")]
+    private static partial Regex AdminUrlPattern();
 
     [GeneratedRegex(@"Worker \d+ \(pid (\d+)\) (started on|killed by|exited)")]
     private static partial Regex WorkerLine();

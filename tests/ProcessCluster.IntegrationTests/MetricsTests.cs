@@ -14,7 +14,7 @@ public partial class MetricsTests
     {
         await using var cluster = await DemoCluster.StartAsync(
             "RoundRobin", workers: 2, environment: new Dictionary<string, string> { ["Cluster__AdminUrl"] = "http://127.0.0.1:0" });
-        using var admin = new HttpClient { BaseAddress = await AdminAddressAsync(cluster) };
+        using var admin = new HttpClient { BaseAddress = await cluster.AdminAddressAsync() };
         var victim = cluster.ReadyWorkerPids()[0];
         ProcessTree.Kill(victim);
         await Poll.UntilAsync(() => cluster.ReadyWorkerPids().Count == 2 && !cluster.ReadyWorkerPids().Contains(victim), Deadline, "a replacement");
@@ -64,7 +64,7 @@ public partial class MetricsTests
     {
         await using var cluster = await DemoCluster.StartAsync(
             "Shared", workers: 2, environment: new Dictionary<string, string> { ["Cluster__AdminUrl"] = "http://127.0.0.1:0" });
-        using var admin = new HttpClient { BaseAddress = await AdminAddressAsync(cluster) };
+        using var admin = new HttpClient { BaseAddress = await cluster.AdminAddressAsync() };
         var api = await admin.GetFromJsonAsync(new Uri("/api/status", UriKind.Relative), ControlJson.Default.ClusterStatus);
         var cli = await ClusterCli.StatusAsync(cluster.PrimaryPid);
         Assert.NotNull(api);
@@ -74,12 +74,6 @@ public partial class MetricsTests
         Assert.Equal(cli.Workers.Select(worker => (worker.Id, worker.Pid, worker.State)), api.Workers.Select(worker => (worker.Id, worker.Pid, worker.State)));
         Assert.Equal(cluster.ReadyWorkerPids().Order(), api.Workers.Select(worker => worker.Pid).Order());
         Assert.Contains(api.Events, @event => @event.Kind == Telemetry.ClusterEventKind.Ready);
-    }
-
-    public static async Task<Uri> AdminAddressAsync(DemoCluster cluster)
-    {
-        var line = await cluster.WaitForLineAsync(line => line.Contains("Admin endpoint on"), Deadline);
-        return new Uri(AdminUrl().Match(line).Groups[1].Value);
     }
 
     /// <summary>Prometheus text format: comments, and "name{labels} value" samples; anything else fails the test.</summary>
@@ -104,9 +98,6 @@ public partial class MetricsTests
 
         return samples;
     }
-
-    [GeneratedRegex(@"Admin endpoint on (http://[0-9.]+:\d+)")]
-    private static partial Regex AdminUrl();
 
     [GeneratedRegex(@"^(?<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?<labels>[^}]*)\})? (?<value>[-+]?[0-9.eE+-]+|NaN|[+-]Inf)( \d+)?$")]
     private static partial Regex Sample();

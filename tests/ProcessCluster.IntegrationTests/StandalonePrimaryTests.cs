@@ -71,7 +71,7 @@ public class StandalonePrimaryTests
         Assert.Equal(2, pids.Count);
 
         // The admin endpoint: Prometheus metrics and the status document, the dashboard page.
-        using var admin = new HttpClient { BaseAddress = await MetricsTests.AdminAddressAsync(cluster), Timeout = Deadline };
+        using var admin = new HttpClient { BaseAddress = await cluster.AdminAddressAsync(), Timeout = Deadline };
         await Poll.UntilAsync(
             () => MetricsTests.Parse(admin.GetStringAsync("/metrics").GetAwaiter().GetResult()).GetValueOrDefault("processcluster_workers{state=\"ready\"}") == 2,
             Deadline,
