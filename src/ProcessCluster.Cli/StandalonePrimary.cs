@@ -31,13 +31,13 @@ internal static class StandalonePrimary
             .Build();
         var options = ClusterConfiguration.BindOrExit(configuration);
         ExportToWorkers(settings);
-        var urls = (urlsOption ?? configuration["urls"] ?? configuration["ASPNETCORE_URLS"] ?? ClusterEndpoint.DefaultUrl)
-            .Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var urls = string.Join(';', (urlsOption ?? configuration["urls"] ?? configuration["ASPNETCORE_URLS"] ?? ClusterEndpoint.DefaultUrl)
+            .Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 
         // The workers must bind exactly these. URLS outranks an app's appsettings.json (environment variables come
         // after it); ASPNETCORE_URLS reaches hosts that read only prefixed variables.
-        Environment.SetEnvironmentVariable("URLS", string.Join(';', urls));
-        Environment.SetEnvironmentVariable("ASPNETCORE_URLS", string.Join(';', urls));
+        Environment.SetEnvironmentVariable("URLS", urls);
+        Environment.SetEnvironmentVariable("ASPNETCORE_URLS", urls);
 
         using var loggerFactory = LoggerFactory.Create(logging =>
         {
@@ -92,7 +92,7 @@ internal static class StandalonePrimary
         {
             // The admin endpoint first: if its address is taken, no worker has been started yet.
             await admin.StartAsync(CancellationToken.None).ConfigureAwait(false);
-            primary.Start(ClusterEndpoint.ParseUrls(urls));
+            primary.Start(ClusterEndpoint.ParseUrls([urls]));
         }
         catch (Exception error) when (error is FormatException or IOException or System.Net.Sockets.SocketException)
         {
@@ -125,13 +125,12 @@ internal static class StandalonePrimary
     /// <summary>The worker's program, found on PATH as a shell would ("dotnet app.dll" works); null when it is not there.</summary>
     private static WorkerCommand? WorkerCommandFor(IReadOnlyList<string> command)
     {
-        var program = command[0].Contains('/')
-            ? command[0]
+        var candidates = command[0].Contains('/')
+            ? [command[0]]
             : (Environment.GetEnvironmentVariable("PATH") ?? "/usr/local/bin:/usr/bin:/bin")
                 .Split(':', StringSplitOptions.RemoveEmptyEntries)
-                .Select(directory => Path.Combine(directory, command[0]))
-                .FirstOrDefault(File.Exists);
-        return program is not null && File.Exists(program)
+                .Select(directory => Path.Combine(directory, command[0]));
+        return candidates.FirstOrDefault(File.Exists) is { } program
             ? new WorkerCommand(Path.GetFullPath(program), [command[0], .. command.Skip(1)])
             : null;
     }

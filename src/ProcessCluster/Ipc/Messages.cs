@@ -16,3 +16,10 @@ internal sealed record ListeningMessage(IReadOnlyList<string> Addresses);
 [JsonSerializable(typeof(WelcomeMessage))]
 [JsonSerializable(typeof(ListeningMessage))]
 internal sealed partial class IpcJson : JsonSerializerContext;
+
+/// <summary>The app's own messages (Node's worker.send), JSON both ways.</summary>
+internal static class ApplicationMessages
+{
+    /// <summary>Why Send(object) is unfit for trimmed and native AOT apps, and what they use instead.</summary>
+    public const string ReflectionWarning = "Serialises the message's runtime type by reflection; trimmed or native AOT apps use Send(message, typeInfo).";
+}

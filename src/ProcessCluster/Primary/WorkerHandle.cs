@@ -131,7 +131,7 @@ public sealed class WorkerHandle
     internal IpcChannel? Channel { get => _channel; set => _channel = value; }
 
     /// <summary>Sends an application message (serialised as JSON) to the worker. Messages arrive in order.</summary>
-    [RequiresUnreferencedCode(ReflectionJson), RequiresDynamicCode(ReflectionJson)]
+    [RequiresUnreferencedCode(ApplicationMessages.ReflectionWarning), RequiresDynamicCode(ApplicationMessages.ReflectionWarning)]
     public void Send(object message)
     {
         ArgumentNullException.ThrowIfNull(message);
@@ -146,8 +146,6 @@ public sealed class WorkerHandle
         var channel = _channel ?? throw new InvalidOperationException($"worker {Id} is not connected");
         channel.Send(FrameType.Message, json);
     }
-
-    private const string ReflectionJson = "Serialises the message's runtime type by reflection; trimmed or native AOT apps use Send(message, typeInfo).";
 
     /// <summary>
     /// Asks the worker to stop gracefully (Node's worker.disconnect()): no new connections, in-flight requests

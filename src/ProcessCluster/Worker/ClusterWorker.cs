@@ -127,7 +127,7 @@ public sealed class ClusterWorker
     }
 
     /// <summary>Sends an application message (JSON) to the primary.</summary>
-    [RequiresUnreferencedCode(ReflectionJson), RequiresDynamicCode(ReflectionJson)]
+    [RequiresUnreferencedCode(ApplicationMessages.ReflectionWarning), RequiresDynamicCode(ApplicationMessages.ReflectionWarning)]
     public void Send(object message)
     {
         ArgumentNullException.ThrowIfNull(message);
@@ -136,8 +136,6 @@ public sealed class ClusterWorker
 
     /// <summary>Sends an application message serialised by source-generated JSON (fit for trimming and native AOT).</summary>
     public void Send<T>(T message, JsonTypeInfo<T> typeInfo) => _channel.Send(FrameType.Message, JsonSerializer.SerializeToUtf8Bytes(message, typeInfo));
-
-    private const string ReflectionJson = "Serialises the message's runtime type by reflection; trimmed or native AOT apps use Send(message, typeInfo).";
 
     /// <summary>Counts a request as started; the server integration calls it (and <see cref="RequestFinished"/>) for every request.</summary>
     public void RequestStarted()
