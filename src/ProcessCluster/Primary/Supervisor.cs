@@ -492,18 +492,18 @@ internal sealed partial class Supervisor : IAsyncDisposable
         worker.ReadyAt = Now;
         worker.ListeningAddresses = addresses;
         _everReady = true;
-        var startup = $"{(worker.ReadyAt - worker.ForkedAt)!.Value.TotalMilliseconds:0} ms after its fork";
-        if (spare)
-        {
-            _logger.LogInformation("Worker {Id} (pid {Pid}) started on {Addresses}, kept as a warm spare", worker.Id, worker.ProcessId, string.Join(", ", addresses));
-            EventLog.Add(ClusterEventKind.Ready, $"worker {worker.Id} ready as a warm spare, {startup}", worker.Id, worker.ProcessId);
-        }
-        else
+        if (!spare)
         {
             _dispatcher?.AddWorker(worker, channel);
-            _logger.LogInformation("Worker {Id} (pid {Pid}) started on {Addresses}", worker.Id, worker.ProcessId, string.Join(", ", addresses));
-            EventLog.Add(ClusterEventKind.Ready, $"worker {worker.Id} ready, {startup}", worker.Id, worker.ProcessId);
         }
+
+        _logger.LogInformation(
+            "Worker {Id} (pid {Pid}) started on {Addresses}{Role}", worker.Id, worker.ProcessId, string.Join(", ", addresses), spare ? ", kept as a warm spare" : "");
+        EventLog.Add(
+            ClusterEventKind.Ready,
+            $"worker {worker.Id} ready{(spare ? " as a warm spare" : "")}, {(worker.ReadyAt - worker.ForkedAt)!.Value.TotalMilliseconds:0} ms after its fork",
+            worker.Id,
+            worker.ProcessId);
 
         foreach (var address in addresses)
         {
