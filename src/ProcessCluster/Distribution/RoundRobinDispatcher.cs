@@ -1,7 +1,6 @@
 using Microsoft.Extensions.Logging;
 using ProcessCluster.Interop;
 using ProcessCluster.Ipc;
-using ProcessCluster.Primary;
 
 namespace ProcessCluster.Distribution;
 
@@ -11,7 +10,7 @@ namespace ProcessCluster.Distribution;
 /// connection a worker refused or never took — it died — goes to another worker, never to the floor. While no worker
 /// can take one, connections wait here (up to a bound, then in the kernel's backlog), so nothing is refused during a respawn.
 /// </summary>
-internal sealed class RoundRobinDispatcher : IDisposable
+internal sealed class RoundRobinDispatcher : IConnectionDistribution
 {
     private readonly object _lock = new();
     private readonly LinkedList<PendingConnection> _pending = new();
@@ -51,6 +50,8 @@ internal sealed class RoundRobinDispatcher : IDisposable
         }
     }
 
+    public bool CanShed => true;
+
     public void Start()
     {
         foreach (var endpoint in _endpoints)
@@ -62,11 +63,11 @@ internal sealed class RoundRobinDispatcher : IDisposable
     }
 
     /// <summary>The worker is ready: it takes its turn from now on.</summary>
-    public void AddWorker(WorkerHandle worker, IpcChannel channel)
+    public void AddWorker(int workerId, IpcChannel channel)
     {
         lock (_lock)
         {
-            _targets.Add(new Target(worker, channel));
+            _targets.Add(new Target(workerId, channel));
             Pump();
         }
     }
@@ -75,11 +76,11 @@ internal sealed class RoundRobinDispatcher : IDisposable
     /// The worker takes no new connections. The ones it has not acknowledged stay its own until it answers or exits:
     /// a live worker may already be serving them.
     /// </summary>
-    public void Retire(WorkerHandle worker)
+    public void Retire(int workerId)
     {
         lock (_lock)
         {
-            var target = _targets.Find(candidate => candidate.Worker == worker);
+            var target = _targets.Find(candidate => candidate.WorkerId == workerId);
             if (target is not null)
             {
                 target.Retired = true;
@@ -89,11 +90,11 @@ internal sealed class RoundRobinDispatcher : IDisposable
     }
 
     /// <summary>The worker has exited: whatever it did not acknowledge goes to other workers.</summary>
-    public void RemoveWorker(WorkerHandle worker)
+    public void RemoveWorker(int workerId)
     {
         lock (_lock)
         {
-            var index = _targets.FindIndex(target => target.Worker == worker);
+            var index = _targets.FindIndex(target => target.WorkerId == workerId);
             if (index >= 0)
             {
                 RemoveTargetAt(index);
@@ -107,11 +108,11 @@ internal sealed class RoundRobinDispatcher : IDisposable
     /// that many of the next connections go to the others, not back to it, for at most <paramref name="within"/> (its
     /// next load report). Bounded by count, so clients that open a connection per request hardly notice.
     /// </summary>
-    public void Shedding(WorkerHandle worker, int connections, TimeSpan within)
+    public void Shedding(int workerId, int connections, TimeSpan within)
     {
         lock (_lock)
         {
-            if (_targets.Find(candidate => candidate.Worker == worker) is { } target)
+            if (_targets.Find(candidate => candidate.WorkerId == workerId) is { } target)
             {
                 target.ShedRemaining = connections;
                 target.SheddingUntil = Environment.TickCount64 + (long)within.TotalMilliseconds;
@@ -120,11 +121,11 @@ internal sealed class RoundRobinDispatcher : IDisposable
     }
 
     /// <summary>A worker's report of its requests in flight, for least-busy dispatch.</summary>
-    public void OnLoadReport(WorkerHandle worker, int requestsInFlight)
+    public void OnLoadReport(int workerId, int requestsInFlight)
     {
         lock (_lock)
         {
-            if (_targets.Find(candidate => candidate.Worker == worker) is { } target)
+            if (_targets.Find(candidate => candidate.WorkerId == workerId) is { } target)
             {
                 target.ReportedInFlight = requestsInFlight;
                 target.SentSinceReport = 0;
@@ -134,11 +135,11 @@ internal sealed class RoundRobinDispatcher : IDisposable
     }
 
     /// <summary>The worker took these connections (the primary closes its copies) or refused them (they go to others).</summary>
-    public void OnAcks(WorkerHandle worker, IReadOnlyList<(long ConnectionId, bool Accepted)> acks)
+    public void OnAcks(int workerId, IReadOnlyList<(long ConnectionId, bool Accepted)> acks)
     {
         lock (_lock)
         {
-            var target = _targets.Find(candidate => candidate.Worker == worker);
+            var target = _targets.Find(candidate => candidate.WorkerId == workerId);
             if (target is null)
             {
                 return;
@@ -163,6 +164,15 @@ internal sealed class RoundRobinDispatcher : IDisposable
 
             RemoveIfDone(target);
             Pump();
+        }
+    }
+
+    /// <summary>Connections handed to the worker so far; 0 once it has left.</summary>
+    public long Dispatched(int workerId)
+    {
+        lock (_lock)
+        {
+            return _targets.Find(target => target.WorkerId == workerId)?.Dispatched ?? 0;
         }
     }
 
@@ -243,13 +253,13 @@ internal sealed class RoundRobinDispatcher : IDisposable
             if (TrySend(target, connection))
             {
                 target.InFlight[connection.Id] = connection with { HandedOverAt = Environment.TickCount64 };
-                target.Worker.CountDispatched();
+                target.Dispatched++;
             }
             else
             {
                 // The descriptor did not leave; it goes to the next worker. The ones this worker holds wait for its exit.
                 _pending.AddFirst(connection);
-                _logger.LogWarning("{Worker} could not be sent a connection; its channel is dropped", target.Worker);
+                _logger.LogWarning("Worker {Id} could not be sent a connection; its channel is dropped", target.WorkerId);
                 target.Channel.Shutdown();
                 target.Retired = true;
                 RemoveIfDone(target);
@@ -349,6 +359,13 @@ internal sealed class RoundRobinDispatcher : IDisposable
         target.InFlight.Clear();
     }
 
+    public async Task StopAcceptingAsync()
+    {
+        // Joins the accept threads: off the caller's thread.
+        await Task.Run(StopAccepting).ConfigureAwait(false);
+        await Flushed.ConfigureAwait(false);
+    }
+
     /// <summary>
     /// Stops accepting. What the kernel had already accepted (the backlog) is taken first, since closing a listening
     /// socket resets those connections; all of it, and whatever was queued here, goes on to the workers still ready.
@@ -388,6 +405,11 @@ internal sealed class RoundRobinDispatcher : IDisposable
     /// <summary>Closes what no worker took (with a FIN, not a reset). Call after every worker has gone.</summary>
     public void Dispose()
     {
+        if (!_stopped)
+        {
+            StopAccepting();
+        }
+
         lock (_lock)
         {
             foreach (var connection in _pending.Concat(_targets.SelectMany(target => target.InFlight.Values)))
@@ -402,11 +424,13 @@ internal sealed class RoundRobinDispatcher : IDisposable
 
     private readonly record struct PendingConnection(long Id, int Fd, int Endpoint, long HandedOverAt = 0);
 
-    private sealed class Target(WorkerHandle worker, IpcChannel channel)
+    private sealed class Target(int workerId, IpcChannel channel)
     {
         private const long UnacknowledgedIsStuckMilliseconds = 500;
 
-        public WorkerHandle Worker { get; } = worker;
+        public int WorkerId { get; } = workerId;
+
+        public long Dispatched { get; set; }
 
         public IpcChannel Channel { get; } = channel;
 

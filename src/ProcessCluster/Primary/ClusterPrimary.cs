@@ -10,11 +10,13 @@ namespace ProcessCluster.Primary;
 /// the live set of workers, and events. Handlers run on the supervisor loop, one at a time, in order;
 /// an exception in a handler is logged and does not disturb the cluster.
 /// </summary>
-public sealed class ClusterPrimary : IAsyncDisposable
+public sealed class ClusterPrimary : IAsyncDisposable, IClusterObserver
 {
     private readonly Supervisor _supervisor;
+    private readonly ClusterMetrics _metrics;
     private readonly ILogger _logger;
     private ControlServer? _control;
+    private DateTimeOffset _startedAt;
 
     public ClusterPrimary(ClusterOptions options, ILoggerFactory loggerFactory, WorkerCommand? command = null)
     {
@@ -26,14 +28,24 @@ public sealed class ClusterPrimary : IAsyncDisposable
 
         Options = options;
         _logger = loggerFactory.CreateLogger("ProcessCluster.Primary");
-        _supervisor = new Supervisor(options, command ?? WorkerCommand.FromCurrentProcess(), this, _logger);
+        _metrics = new ClusterMetrics(() => Workers, () => DesiredWorkers, () => _supervisor!.QueuedConnections);
+        IClusterObserver[] observers =
+        [
+            new LogObserver(_logger),
+            new EventLogObserver(EventLog, TimeProvider.System),
+            new MetricsObserver(_metrics),
+            new SystemdObserver(SystemdNotifier.FromEnvironment()),
+            this,
+        ];
+        _supervisor = new Supervisor(
+            options, command ?? WorkerCommand.FromCurrentProcess(), new ObserverList(observers, error => SupervisorLog.ObserverFailed(_logger, error)), _logger);
         Cluster.Primary = this;
     }
 
     public ClusterOptions Options { get; }
 
     /// <summary>The live workers, by id (Node's cluster.workers). A worker leaves the set when it has exited.</summary>
-    public IReadOnlyList<WorkerHandle> Workers => _supervisor.Workers;
+    public IReadOnlyList<WorkerHandle> Workers => _supervisor.Snapshot.Workers;
 
     /// <summary>The URLs the cluster listens on, with real ports (port 0 resolved).</summary>
     public IReadOnlyList<string> Urls => _supervisor.Urls;
@@ -66,10 +78,29 @@ public sealed class ClusterPrimary : IAsyncDisposable
     public event EventHandler? ShutdownRequested;
 
     /// <summary>Recent forks, exits (with reasons), scale decisions and reloads, newest last.</summary>
-    public ClusterEventLog EventLog => _supervisor.EventLog;
+    public ClusterEventLog EventLog { get; } = new();
 
     /// <summary>The cluster now: settings in force, each worker's state and load, recent events.</summary>
-    public ClusterStatus GetStatus() => _supervisor.Status();
+    public ClusterStatus GetStatus()
+    {
+        var snapshot = _supervisor.Snapshot;
+        var now = DateTimeOffset.UtcNow;
+        return new ClusterStatus(
+            Environment.ProcessId,
+            _startedAt,
+            Math.Round((now - _startedAt).TotalSeconds, 1),
+            Options.Scheduling,
+            Options.Dispatch,
+            Urls,
+            snapshot.DesiredWorkers,
+            snapshot.MinWorkers,
+            snapshot.MaxWorkers,
+            snapshot.Autoscaling,
+            _supervisor.QueuedConnections,
+            snapshot.Restarts,
+            snapshot.Workers.Select(worker => WorkerStatus.Of(worker, now)).ToList(),
+            EventLog.Recent(50));
+    }
 
     /// <summary>
     /// Asks for the cluster to stop: gracefully, or, when <paramref name="fast"/>, by killing every worker at once
@@ -95,6 +126,7 @@ public sealed class ClusterPrimary : IAsyncDisposable
     /// <summary>Opens the listening sockets and forks <see cref="ClusterOptions.Workers"/> workers.</summary>
     public void Start(IReadOnlyList<ClusterEndpoint> endpoints)
     {
+        _startedAt = DateTimeOffset.UtcNow;
         _supervisor.Start(endpoints);
         _control = OpenControlSocket();
     }
@@ -113,7 +145,7 @@ public sealed class ClusterPrimary : IAsyncDisposable
     public Task<ReloadResult> ReloadAsync(CancellationToken cancellationToken = default) => _supervisor.ReloadAsync(cancellationToken);
 
     /// <summary>The worker count the cluster aims for now.</summary>
-    public int DesiredWorkers => _supervisor.DesiredWorkers;
+    public int DesiredWorkers => _supervisor.Snapshot.DesiredWorkers;
 
     /// <summary>Fixes the worker count at runtime (autoscaling off); surplus workers are drained, the youngest idle first.</summary>
     public void ScaleTo(int workers) => _supervisor.RequestScale(workers, workers);
@@ -141,6 +173,7 @@ public sealed class ClusterPrimary : IAsyncDisposable
         }
 
         await _supervisor.DisposeAsync().ConfigureAwait(false);
+        _metrics.Dispose();
     }
 
     /// <summary>A cluster without its control socket still serves: a failure to open it is logged, not fatal.</summary>
@@ -165,41 +198,39 @@ public sealed class ClusterPrimary : IAsyncDisposable
         }
     }
 
-    internal void OnForked(WorkerHandle worker) => Raise(Forked, new WorkerEventArgs(worker));
+    void IClusterObserver.Forked(WorkerHandle worker) => Raise(Forked, new WorkerEventArgs(worker));
 
-    internal void OnOnline(WorkerHandle worker) => Raise(Online, new WorkerEventArgs(worker));
+    void IClusterObserver.Online(WorkerHandle worker) => Raise(Online, new WorkerEventArgs(worker));
 
-    internal void OnListening(WorkerHandle worker, string address) => Raise(Listening, new WorkerListeningEventArgs(worker, address));
-
-    internal void OnMessage(WorkerHandle worker, JsonElement message) => Raise(Message, new WorkerMessageEventArgs(worker, message));
-
-    internal void OnDisconnected(WorkerHandle worker) => Raise(Disconnected, new WorkerEventArgs(worker));
-
-    internal void OnExited(WorkerHandle worker, ExitStatus status) => Raise(Exited, new WorkerExitedEventArgs(worker, status));
-
-    internal void OnScaled(int from, int to, string why)
+    void IClusterObserver.Ready(WorkerHandle worker, ReadyRole role)
     {
-        try
+        if (role != ReadyRole.PromotedFromSpare)
         {
-            Scaled?.Invoke(this, new ClusterScaledEventArgs(from, to, why));
-        }
-        catch (Exception error)
-        {
-            _logger.LogError(error, "A Scaled handler threw");
+            foreach (var address in worker.ListeningAddresses)
+            {
+                Raise(Listening, new WorkerListeningEventArgs(worker, address));
+            }
         }
     }
 
-    internal void OnFailed(string reason)
+    void IClusterObserver.Message(WorkerHandle worker, JsonElement message) => Raise(Message, new WorkerMessageEventArgs(worker, message));
+
+    void IClusterObserver.Disconnected(WorkerHandle worker) => Raise(Disconnected, new WorkerEventArgs(worker));
+
+    void IClusterObserver.Exited(WorkerHandle worker, ExitStatus status, TimeSpan? restartIn, bool replaced) =>
+        Raise(Exited, new WorkerExitedEventArgs(worker, status));
+
+    void IClusterObserver.Scaled(int from, int to, string why) => Scaled?.Invoke(this, new ClusterScaledEventArgs(from, to, why));
+
+    void IClusterObserver.CrashLoop(string reason, bool everReady, int serving)
     {
-        try
+        if (!everReady)
         {
             Failed?.Invoke(this, new ClusterFailedEventArgs(reason));
         }
-        catch (Exception error)
-        {
-            _logger.LogError(error, "A Failed handler threw");
-        }
     }
+
+    void IClusterObserver.Halted(string reason) => Failed?.Invoke(this, new ClusterFailedEventArgs(reason));
 
     private void Raise<T>(EventHandler<T>? handler, T args)
         where T : WorkerEventArgs

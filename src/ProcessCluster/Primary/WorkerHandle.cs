@@ -7,80 +7,87 @@ using ProcessCluster.Ipc;
 namespace ProcessCluster.Primary;
 
 /// <summary>
-/// One worker as the primary sees it (Node's Worker in the primary): identity, process, channel and state.
-/// State is written only by the supervisor loop; the rest of the world reads it.
+/// One worker as the primary sees it (Node's Worker in the primary): identity, process, channel and state. Its state
+/// is an immutable <see cref="WorkerView"/> that only the supervisor loop replaces, so any thread may read it.
 /// </summary>
 public sealed class WorkerHandle
 {
-    private readonly Supervisor _supervisor;
-    private volatile IpcChannel? _channel;
-    private IReadOnlyList<string> _addresses = [];
+    /// <summary>Application messages from one worker that may wait for the loop at once; past it, its channel waits.</summary>
+    private const int MessagesInQueue = 64;
 
-    internal WorkerHandle(int id, string secret, DateTimeOffset forkedAt, Supervisor supervisor)
+    private readonly IWorkerOwner _owner;
+    private readonly SemaphoreSlim _messageRoom = new(MessagesInQueue);
+    private volatile WorkerView _view;
+    private volatile IpcChannel? _channel;
+    private PendingLoad? _pendingLoad;
+
+    internal WorkerHandle(int id, string secret, DateTimeOffset forkedAt, int restarts, long requestLimit, IWorkerOwner owner)
     {
         Id = id;
         Secret = secret;
-        ForkedAt = forkedAt;
-        _supervisor = supervisor;
+        Restarts = restarts;
+        RequestLimit = requestLimit;
+        _owner = owner;
+        _view = new WorkerView(0, forkedAt);
     }
 
     /// <summary>From 1, never reused: a replacement gets a new id.</summary>
     public int Id { get; }
 
-    /// <summary>The worker's pid, set once it is spawned.</summary>
-    public int ProcessId { get; internal set; }
+    /// <summary>The worker's pid, set once it is spawned (0 before).</summary>
+    public int ProcessId => _view.ProcessId;
 
-    public WorkerState State { get; internal set; } = WorkerState.Starting;
+    public WorkerState State => _view.State;
 
-    public DateTimeOffset ForkedAt { get; }
+    public DateTimeOffset ForkedAt => _view.ForkedAt;
 
     /// <summary>When it became ready, or null.</summary>
-    public DateTimeOffset? ReadyAt { get; internal set; }
+    public DateTimeOffset? ReadyAt => _view.ReadyAt;
 
     /// <summary>The addresses the worker's app reported listening on.</summary>
-    public IReadOnlyList<string> ListeningAddresses { get => Volatile.Read(ref _addresses); internal set => Volatile.Write(ref _addresses, value); }
+    public IReadOnlyList<string> ListeningAddresses => _view.ListeningAddresses;
 
     /// <summary>How it ended; null while it runs.</summary>
-    public ExitStatus? ExitStatus { get; internal set; }
+    public ExitStatus? ExitStatus => _view.ExitStatus;
 
     /// <summary>True when the cluster stopped it on purpose (Node's exitedAfterDisconnect); such a worker is not restarted.</summary>
     public bool StopRequested => StopReason?.IsPlanned() == true;
 
     /// <summary>Why it stopped or is stopping; null while it runs unasked.</summary>
-    public StopReason? StopReason { get; internal set; }
+    public StopReason? StopReason => _view.StopReason;
 
     /// <summary>When its last heartbeat arrived (or its channel came up).</summary>
-    public DateTimeOffset? LastHeartbeatAt { get; internal set; }
+    public DateTimeOffset? LastHeartbeatAt => _view.LastHeartbeatAt;
 
     /// <summary>When its last load report (a heartbeat or not) arrived.</summary>
-    public DateTimeOffset? LastReportAt { get; private set; }
+    public DateTimeOffset? LastReportAt => _view.LastReportAt;
 
-    /// <summary>Requests it has started, as of its last heartbeat.</summary>
-    public long Requests { get; private set; }
+    /// <summary>Requests it has started, as of its last report.</summary>
+    public long Requests => _view.Load?.Requests ?? 0;
 
-    /// <summary>Requests it was serving at its last heartbeat.</summary>
-    public int RequestsInFlight { get; private set; }
+    /// <summary>Requests it was serving at its last report.</summary>
+    public int RequestsInFlight => _view.Load?.InFlight ?? 0;
 
-    /// <summary>The share of the last heartbeat interval it spent with at least one request in flight; null until measured.</summary>
-    public double? BusyFraction { get; private set; }
+    /// <summary>The share of the last report interval it spent with at least one request in flight; null until measured.</summary>
+    public double? BusyFraction => _view.BusyFraction;
 
-    /// <summary>Connections its server held at its last heartbeat.</summary>
-    public int OpenConnections { get; private set; }
+    /// <summary>Connections its server held at its last report.</summary>
+    public int OpenConnections => _view.Load?.OpenConnections ?? 0;
 
     /// <summary>Its resident memory at the last sample, in bytes.</summary>
-    public long ResidentBytes { get; internal set; }
+    public long ResidentBytes => _view.ResidentBytes;
 
     /// <summary>CPU it used since the previous sample, in percent of one core; null until sampled twice.</summary>
-    public double? CpuPercent { get; private set; }
+    public double? CpuPercent => _view.CpuPercent;
 
     /// <summary>How many workers died unasked before it in its place (PM2's restart count): 0 for a first worker.</summary>
-    public int Restarts { get; internal init; }
+    public int Restarts { get; }
 
     /// <summary>Connections the primary has handed to it (RoundRobin scheduling).</summary>
-    public long Dispatched => Interlocked.Read(ref _dispatched);
+    public long Dispatched => Math.Max(_owner.Dispatched(Id), _view.DispatchedWhenRetired);
 
     /// <summary>Its own request limit (Cluster:MaxRequests with jitter); 0 when unlimited.</summary>
-    public long RequestLimit { get; internal init; }
+    public long RequestLimit { get; }
 
     public bool IsConnected => _channel is not null;
 
@@ -88,47 +95,38 @@ public sealed class WorkerHandle
 
     internal string Secret { get; }
 
-    private WorkerLoadReport? _lastLoad;
-    private (TimeSpan Cpu, DateTimeOffset At)? _lastCpu;
-    private long _dispatched;
+    /// <summary>Its state now; replaced by the supervisor loop alone.</summary>
+    internal WorkerView View { get => _view; set => _view = value; }
 
-    /// <summary>Takes in a sample of its CPU time from /proc.</summary>
-    internal void RecordCpu(TimeSpan cpu, DateTimeOffset now)
-    {
-        if (_lastCpu is { } previous && now > previous.At)
-        {
-            CpuPercent = Math.Max(0, 100 * (cpu - previous.Cpu) / (now - previous.At));
-        }
-
-        _lastCpu = (cpu, now);
-    }
-
-    internal void CountDispatched() => Interlocked.Increment(ref _dispatched);
-
-    /// <summary>Takes in a load report: its counters, its busy fraction since the previous one, and — a heartbeat — alive now.</summary>
-    internal void RecordLoad(WorkerLoadReport report, bool alive, DateTimeOffset now)
-    {
-        if (_lastLoad is { } previous && report.ClockMicroseconds > previous.ClockMicroseconds)
-        {
-            var busy = (double)(report.BusyMicroseconds - previous.BusyMicroseconds) / (report.ClockMicroseconds - previous.ClockMicroseconds);
-            BusyFraction = Math.Clamp(busy, 0, 1);
-        }
-
-        _lastLoad = report;
-        LastHeartbeatAt = alive ? now : LastHeartbeatAt;
-        LastReportAt = now;
-        Requests = report.Requests;
-        RequestsInFlight = report.InFlight;
-        OpenConnections = report.OpenConnections;
-    }
-
-    /// <summary>When it was last asked to shed connections.</summary>
-    internal DateTimeOffset ShedAskedAt { get; set; }
-
-    /// <summary>SIGKILL sent by the supervisor (hung, not ready in time); it only awaits the reaper.</summary>
-    internal bool Terminated { get; set; }
-
+    /// <summary>Set and cleared by the supervisor loop; read by whoever sends to the worker.</summary>
     internal IpcChannel? Channel { get => _channel; set => _channel = value; }
+
+    /// <summary>
+    /// Keeps only the newest load report until the loop takes it, so a worker reporting faster than the loop reads
+    /// costs one slot, not a queue. True when the slot was empty: the caller tells the loop there is one to take.
+    /// </summary>
+    internal bool OfferLoad(WorkerLoadReport report, bool alive)
+    {
+        var offered = new PendingLoad(report, alive);
+        var previous = Interlocked.Exchange(ref _pendingLoad, offered);
+        if (previous is { Alive: true } && !alive)
+        {
+            // A heartbeat replaced by a plain report still proves the worker alive.
+            Interlocked.CompareExchange(ref _pendingLoad, offered with { Alive = true }, offered);
+        }
+
+        return previous is null;
+    }
+
+    /// <summary>The newest load report not yet taken in, if any.</summary>
+    internal (WorkerLoadReport Report, bool Alive)? TakeLoad() =>
+        Interlocked.Exchange(ref _pendingLoad, null) is { } pending ? (pending.Report, pending.Alive) : null;
+
+    /// <summary>Waits (on the worker's channel thread) until the loop has room for another of its messages.</summary>
+    internal void WaitForMessageRoom() => _messageRoom.Wait();
+
+    /// <summary>The loop has handled one of its messages.</summary>
+    internal void MessageHandled() => _messageRoom.Release();
 
     /// <summary>Sends an application message (serialised as JSON) to the worker. Messages arrive in order.</summary>
     [RequiresUnreferencedCode(ApplicationMessages.ReflectionWarning), RequiresDynamicCode(ApplicationMessages.ReflectionWarning)]
@@ -144,23 +142,42 @@ public sealed class WorkerHandle
     private void SendJson(byte[] json)
     {
         var channel = _channel ?? throw new InvalidOperationException($"worker {Id} is not connected");
-        channel.Send(FrameType.Message, json);
+        try
+        {
+            channel.Send(FrameType.Message, json);
+        }
+        catch (ObjectDisposedException)
+        {
+            throw new InvalidOperationException($"worker {Id} is not connected");
+        }
     }
 
     /// <summary>
     /// Asks the worker to stop gracefully (Node's worker.disconnect()): no new connections, in-flight requests
     /// finish, then it exits and is not replaced.
     /// </summary>
-    public void Disconnect() => _supervisor.RequestStop(this);
+    public void Disconnect() => _owner.RequestStop(this);
 
     /// <summary>Sends a signal to the worker process, like Node's worker.kill(): a plain signal, not a requested stop.</summary>
     public void Kill(int signal = SignalNames.SIGTERM)
     {
         if (ProcessId > 0 && !IsDead)
         {
-            ProcessInterop.Signal(ProcessId, signal);
+            _owner.Signal(ProcessId, signal);
         }
     }
 
     public override string ToString() => $"worker {Id} (pid {ProcessId})";
+
+    private sealed record PendingLoad(WorkerLoadReport Report, bool Alive);
+}
+
+/// <summary>What a <see cref="WorkerHandle"/> asks of the primary that owns it.</summary>
+internal interface IWorkerOwner
+{
+    void RequestStop(WorkerHandle worker);
+
+    void Signal(int pid, int signal);
+
+    long Dispatched(int workerId);
 }

@@ -10,7 +10,7 @@ namespace ProcessCluster.Primary;
 /// Each worker gets a reaper thread that blocks in waitid and reports how the process ended, and its output relayed
 /// (<see cref="WorkerOutput"/>).
 /// </summary>
-internal sealed class WorkerLauncher : IDisposable
+internal sealed class WorkerLauncher : IWorkerProcesses, IDisposable
 {
     /// <summary>
     /// How long an exit report waits for the rest of the worker's output. Normally it is already in the pipe and takes
@@ -29,24 +29,14 @@ internal sealed class WorkerLauncher : IDisposable
         _thread.Start();
     }
 
-    /// <summary>
-    /// Starts <paramref name="command"/> as worker <paramref name="workerId"/>, with this process's environment plus
-    /// <paramref name="extraEnvironment"/>; <paramref name="onStarted"/> runs with the pid before
-    /// <paramref name="onExit"/> can, which runs on a reaper thread when the process ends and its output has been
-    /// printed. Returns the pid.
-    /// </summary>
-    public int Spawn(
-        WorkerCommand command,
-        int workerId,
-        IEnumerable<KeyValuePair<string, string>> extraEnvironment,
-        Action<int> onStarted,
-        Action<int, ExitStatus> onExit)
+    public int Spawn(WorkerCommand command, int workerId, IEnumerable<KeyValuePair<string, string>> environment, Action<ExitStatus> onExit)
     {
-        var environment = BuildEnvironment(extraEnvironment);
-        var request = new SpawnRequest(command, workerId, environment, onStarted, onExit, new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously));
+        var request = new SpawnRequest(command, workerId, BuildEnvironment(environment), onExit, new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously));
         _requests.Add(request);
         return request.Result.Task.GetAwaiter().GetResult();
     }
+
+    public void Signal(int pid, int signal) => ProcessInterop.Signal(pid, signal);
 
     private void Run()
     {
@@ -56,14 +46,13 @@ internal sealed class WorkerLauncher : IDisposable
             {
                 var (pid, stdout, stderr) = ProcessInterop.Spawn(request.Command.Path, request.Command.Arguments, request.Environment);
                 var output = WorkerOutput.Start(request.WorkerId, pid, stdout, stderr, _logFormat, Console.Out, Console.Error);
-                request.OnStarted(pid);
                 var reaper = new Thread(() =>
                 {
                     var status = ProcessInterop.WaitForExit(pid);
 
                     // A dying worker's last words (a crash's stack trace) are printed before its exit is logged.
                     output.WaitForEnd(OutputGrace);
-                    request.OnExit(pid, status);
+                    request.OnExit(status);
                 })
                 {
                     IsBackground = true,
@@ -104,7 +93,6 @@ internal sealed class WorkerLauncher : IDisposable
         WorkerCommand Command,
         int WorkerId,
         List<string> Environment,
-        Action<int> OnStarted,
-        Action<int, ExitStatus> OnExit,
+        Action<ExitStatus> OnExit,
         TaskCompletionSource<int> Result);
 }

@@ -6,12 +6,12 @@ using Microsoft.Extensions.Logging;
 using ProcessCluster.Interop;
 using ProcessCluster.Ipc;
 
-namespace ProcessCluster.Primary;
+namespace ProcessCluster.Primary.Channels;
 
 /// <summary>
-/// The private door workers come in by: an abstract Unix socket (nothing on disk), where a connection is kept only
-/// if its peer's pid (SO_PEERCRED) is a worker this primary started and is not yet connected, and its first frame
-/// carries that worker's id and secret. Each accepted channel gets a thread that reads it until it closes.
+/// The private door workers come in by: an abstract Unix socket (nothing on disk). Each connection gets a thread that
+/// reads its Hello (worker id and secret) and its peer's pid (SO_PEERCRED), and asks the supervisor loop which
+/// starting worker, if any, that is; a claimed channel is then served on that thread until it closes.
 /// </summary>
 internal sealed class ChannelListener : IDisposable
 {
@@ -19,31 +19,33 @@ internal sealed class ChannelListener : IDisposable
 
     private readonly Socket _socket;
     private readonly int _maxPayload;
-    private readonly Func<int, WorkerHandle?> _findStartingWorker;
-    private readonly Action<WorkerHandle, IpcChannel> _runChannel;
+    private readonly Action<SupervisorEvent> _post;
+    private readonly WorkerChannelSession _session;
     private readonly ILogger _logger;
-    private readonly Thread _acceptThread;
 
-    /// <param name="findStartingWorker">The not-yet-connected worker with this pid, or null.</param>
-    /// <param name="runChannel">Serves an authenticated channel on the calling thread until it closes.</param>
-    public ChannelListener(int maxPayload, Func<int, WorkerHandle?> findStartingWorker, Action<WorkerHandle, IpcChannel> runChannel, ILogger logger)
+    public ChannelListener(int maxPayload, Action<SupervisorEvent> post, WorkerChannelSession session, ILogger logger)
     {
         _maxPayload = maxPayload;
-        _findStartingWorker = findStartingWorker;
-        _runChannel = runChannel;
+        _post = post;
+        _session = session;
         _logger = logger;
         Name = $"processcluster.{Environment.ProcessId}.{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8))}";
         _socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         _socket.Bind(new UnixDomainSocketEndPoint("\0" + Name));
         _socket.Listen(128);
-        _acceptThread = new Thread(AcceptLoop) { IsBackground = true, Name = "cluster-channel-accept" };
-        _acceptThread.Start();
+        new Thread(AcceptLoop) { IsBackground = true, Name = "cluster-channel-accept" }.Start();
     }
 
     /// <summary>The abstract socket name, without its leading NUL.</summary>
     public string Name { get; }
 
     public static string NewSecret() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
+
+    /// <summary>Whether the hello names this worker and carries its secret (compared in constant time).</summary>
+    public static bool Proves(HelloMessage hello, WorkerHandle worker) =>
+        hello.WorkerId == worker.Id
+        && hello.Secret is { } secret
+        && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(secret), Encoding.UTF8.GetBytes(worker.Secret));
 
     private void AcceptLoop()
     {
@@ -66,35 +68,25 @@ internal sealed class ChannelListener : IDisposable
     private void Serve(Socket connection)
     {
         using var channel = new IpcChannel(connection, _maxPayload);
-        var worker = Authenticate(channel);
-        if (worker is not null)
+        if (ReadHello(channel) is not var (pid, hello))
         {
-            _runChannel(worker, channel);
+            return;
+        }
+
+        var claim = new TaskCompletionSource<WorkerHandle?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _post(new ChannelOpened(pid, hello, channel, claim));
+        if (claim.Task.Wait(HelloTimeout) && claim.Task.Result is { } worker)
+        {
+            _session.Run(worker, channel);
         }
     }
 
-    private WorkerHandle? Authenticate(IpcChannel channel)
+    private (int Pid, HelloMessage Hello)? ReadHello(IpcChannel channel)
     {
-        int pid;
+        var pid = 0;
         try
         {
             (pid, _) = SocketInterop.GetPeerCredentials(channel.Fd);
-        }
-        catch (Exception error)
-        {
-            _logger.LogWarning("Refused a channel connection: its peer is unknown ({Error})", error.Message);
-            return null;
-        }
-
-        var worker = _findStartingWorker(pid);
-        if (worker is null)
-        {
-            _logger.LogWarning("Refused a channel connection from pid {Pid}: not a worker this primary started", pid);
-            return null;
-        }
-
-        try
-        {
             channel.SetReceiveTimeout(HelloTimeout);
             var frame = channel.Receive() ?? throw new ProtocolViolationException("closed before saying hello");
             if (frame.Type != FrameType.Hello)
@@ -103,18 +95,12 @@ internal sealed class ChannelListener : IDisposable
             }
 
             var hello = IpcChannel.ReadJson(frame, IpcJson.Default.HelloMessage);
-            var secretMatches = CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(hello.Secret), Encoding.UTF8.GetBytes(worker.Secret));
-            if (hello.WorkerId != worker.Id || !secretMatches)
-            {
-                throw new ProtocolViolationException("wrong worker id or secret");
-            }
-
             channel.SetReceiveTimeout(TimeSpan.Zero);
-            return worker;
+            return (pid, hello);
         }
         catch (Exception error) when (error is ProtocolViolationException or System.ComponentModel.Win32Exception)
         {
-            _logger.LogWarning("Refused a channel connection from pid {Pid}: {Reason}", pid, error.Message);
+            SupervisorLog.ChannelRefused(_logger, pid, error.Message);
             return null;
         }
     }

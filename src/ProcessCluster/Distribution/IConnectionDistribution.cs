@@ -1,0 +1,42 @@
+using ProcessCluster.Ipc;
+
+namespace ProcessCluster.Distribution;
+
+/// <summary>
+/// How connections reach workers, one strategy per scheduling mode behind one small face (Node's RoundRobinHandle
+/// and SharedHandle): the supervisor says who is ready and who leaves; the strategy does the rest.
+/// </summary>
+internal interface IConnectionDistribution : IDisposable
+{
+    /// <summary>Connections accepted by the primary and not yet handed to a worker.</summary>
+    int Queued { get; }
+
+    /// <summary>Whether a worker can be asked to shed keep-alive connections to others (the primary chooses the next worker).</summary>
+    bool CanShed { get; }
+
+    void Start();
+
+    /// <summary>The worker is ready: it takes connections from now on.</summary>
+    void AddWorker(int workerId, IpcChannel channel);
+
+    /// <summary>The worker takes no new connections; what it has not acknowledged stays its own until it answers or exits.</summary>
+    void Retire(int workerId);
+
+    /// <summary>The worker has exited: whatever it did not acknowledge goes to other workers.</summary>
+    void RemoveWorker(int workerId);
+
+    void Shedding(int workerId, int connections, TimeSpan within);
+
+    void OnLoadReport(int workerId, int requestsInFlight);
+
+    void OnAcks(int workerId, IReadOnlyList<(long ConnectionId, bool Accepted)> acks);
+
+    /// <summary>Connections handed to the worker so far (0 when the primary hands none, or once it left).</summary>
+    long Dispatched(int workerId);
+
+    /// <summary>
+    /// Stops taking new connections; completes once every connection taken before has gone to a worker — the moment it
+    /// is safe to tell workers to drain. Never completes while no worker can take the connections held.
+    /// </summary>
+    Task StopAcceptingAsync();
+}

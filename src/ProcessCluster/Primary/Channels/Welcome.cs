@@ -1,0 +1,24 @@
+using ProcessCluster.Distribution;
+using ProcessCluster.Ipc;
+
+namespace ProcessCluster.Primary.Channels;
+
+/// <summary>What a worker is told when its channel is claimed: its id, the endpoints, the report intervals, and in Shared mode the listening sockets.</summary>
+internal sealed class Welcome(ClusterOptions options, IReadOnlyList<BoundEndpoint> endpoints, bool reportsLoad)
+{
+    public (WelcomeMessage Message, int[] Fds) For(WorkerHandle worker)
+    {
+        var message = new WelcomeMessage(
+            worker.Id,
+            options.Scheduling,
+            endpoints.Select(endpoint => new EndpointInfo(
+                endpoint.Configured.EndPoint.Address.ToString(),
+                endpoint.Configured.EndPoint.Port,
+                endpoint.Bound.Address.ToString(),
+                endpoint.Bound.Port)).ToList(),
+            (int)options.HeartbeatInterval.TotalMilliseconds,
+            reportsLoad ? (int)SupervisorContext.FastLoadReports.TotalMilliseconds : 0);
+        int[] fds = options.Scheduling == SchedulingMode.Shared ? endpoints.Select(endpoint => endpoint.Fd).ToArray() : [];
+        return (message, fds);
+    }
+}

@@ -1,0 +1,16 @@
+namespace ProcessCluster.Primary;
+
+/// <summary>
+/// The cluster as the supervisor loop left it after its last event, immutable: what status, metrics, the dashboard
+/// and the public API read from any thread. Each worker in it carries its own immutable view.
+/// </summary>
+internal sealed record ClusterSnapshot(
+    IReadOnlyList<WorkerHandle> Workers,
+    int DesiredWorkers,
+    int MinWorkers,
+    int MaxWorkers,
+    bool Autoscaling,
+    long Restarts)
+{
+    public static ClusterSnapshot Empty { get; } = new([], 0, 0, 0, false, 0);
+}

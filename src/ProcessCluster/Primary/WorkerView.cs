@@ -1,0 +1,62 @@
+using ProcessCluster.Ipc;
+
+namespace ProcessCluster.Primary;
+
+/// <summary>
+/// One worker's state at one moment, immutable. The supervisor loop, its only writer, replaces a worker's view as a
+/// whole; any other thread reads a consistent one through a single reference (no torn <c>double?</c> or dates).
+/// </summary>
+internal sealed record WorkerView(int ProcessId, DateTimeOffset ForkedAt)
+{
+    public WorkerState State { get; init; } = WorkerState.Starting;
+
+    public DateTimeOffset? ReadyAt { get; init; }
+
+    public IReadOnlyList<string> ListeningAddresses { get; init; } = [];
+
+    public ExitStatus? ExitStatus { get; init; }
+
+    public StopReason? StopReason { get; init; }
+
+    public DateTimeOffset? LastHeartbeatAt { get; init; }
+
+    public DateTimeOffset? LastReportAt { get; init; }
+
+    /// <summary>The last load report taken in; the next one's busy fraction is measured against it.</summary>
+    public WorkerLoadReport? Load { get; init; }
+
+    public double? BusyFraction { get; init; }
+
+    public long ResidentBytes { get; init; }
+
+    /// <summary>The last CPU time sample from /proc, and when it was taken.</summary>
+    public (TimeSpan Cpu, DateTimeOffset At)? CpuSample { get; init; }
+
+    public double? CpuPercent { get; init; }
+
+    /// <summary>Connections the primary handed it, as last counted when it left dispatch.</summary>
+    public long DispatchedWhenRetired { get; init; }
+
+    public DateTimeOffset ShedAskedAt { get; init; }
+
+    /// <summary>SIGKILL sent by the supervisor (hung, not ready in time); it only awaits the reaper.</summary>
+    public bool Terminated { get; init; }
+
+    /// <summary>This view with a load report taken in: counters, busy fraction since the previous report, alive if a heartbeat.</summary>
+    public WorkerView WithLoad(WorkerLoadReport report, bool alive, DateTimeOffset now) => this with
+    {
+        Load = report,
+        BusyFraction = Load is { } previous && report.ClockMicroseconds > previous.ClockMicroseconds
+            ? Math.Clamp((double)(report.BusyMicroseconds - previous.BusyMicroseconds) / (report.ClockMicroseconds - previous.ClockMicroseconds), 0, 1)
+            : BusyFraction,
+        LastHeartbeatAt = alive ? now : LastHeartbeatAt,
+        LastReportAt = now,
+    };
+
+    /// <summary>This view with a CPU time sample taken in: CPU in percent of one core since the previous sample.</summary>
+    public WorkerView WithCpu(TimeSpan cpu, DateTimeOffset now) => this with
+    {
+        CpuSample = (cpu, now),
+        CpuPercent = CpuSample is { } previous && now > previous.At ? Math.Max(0, 100 * (cpu - previous.Cpu) / (now - previous.At)) : CpuPercent,
+    };
+}
