@@ -14,10 +14,10 @@ public sealed class ClusterWorker : IPrimaryFrameHandler
 {
     private readonly PrimaryConnection _primary;
     private readonly MessageDelivery _messages;
+    private readonly DisconnectRequest _disconnect;
 
     // Held, not read: a timer no longer referenced is collected and stops.
     private readonly HeartbeatSender _heartbeats;
-    private int _disconnectRequested;
 
     private ClusterWorker(PrimaryConnection primary, ILogger logger)
     {
@@ -26,6 +26,7 @@ public sealed class ClusterWorker : IPrimaryFrameHandler
         Id = welcome.WorkerId;
         Scheduling = welcome.Scheduling;
         _messages = new MessageDelivery(this, Id, logger);
+        _disconnect = new DisconnectRequest(this, Id, logger);
         Endpoints = new WorkerEndpoints(welcome, primary.SharedFds, new AckBatcher(primary).Acknowledge);
         _heartbeats = new HeartbeatSender(
             primary,
@@ -39,6 +40,9 @@ public sealed class ClusterWorker : IPrimaryFrameHandler
 
     public SchedulingMode Scheduling { get; }
 
+    /// <summary>True once the primary has asked this worker to stop.</summary>
+    public bool IsDisconnectRequested => _disconnect.IsRequested;
+
     /// <summary>
     /// A message from the primary. Handlers run one at a time, in the order the messages were sent. Messages that
     /// arrive before the first handler is attached wait for it, so none is lost to start-up order.
@@ -49,8 +53,15 @@ public sealed class ClusterWorker : IPrimaryFrameHandler
         remove => _messages.Remove(value);
     }
 
-    /// <summary>The primary asks this worker to stop: finish in-flight work and exit.</summary>
-    public event EventHandler? DisconnectRequested;
+    /// <summary>
+    /// The primary asks this worker to stop: finish in-flight work and exit. A handler attached after the request
+    /// arrived runs at once; each handler runs once, on the thread pool.
+    /// </summary>
+    public event EventHandler? DisconnectRequested
+    {
+        add => _disconnect.Add(value);
+        remove => _disconnect.Remove(value);
+    }
 
     /// <summary>The cluster's endpoints as this worker serves them; the server integration claims them.</summary>
     internal WorkerEndpoints Endpoints { get; }
@@ -100,11 +111,5 @@ public sealed class ClusterWorker : IPrimaryFrameHandler
 
     void IPrimaryFrameHandler.ShedRequested(int connections) => Shedding.Set(connections);
 
-    void IPrimaryFrameHandler.DisconnectRequested()
-    {
-        if (Interlocked.Exchange(ref _disconnectRequested, 1) == 0)
-        {
-            _ = Task.Run(() => DisconnectRequested?.Invoke(this, EventArgs.Empty));
-        }
-    }
+    void IPrimaryFrameHandler.DisconnectRequested() => _disconnect.Request();
 }
