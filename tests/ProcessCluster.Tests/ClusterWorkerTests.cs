@@ -21,13 +21,8 @@ public sealed class ClusterWorkerTests : IDisposable
 
     public ClusterWorkerTests()
     {
-        var name = "\0processcluster-test-" + Guid.NewGuid().ToString("N");
-        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        listener.Bind(new UnixDomainSocketEndPoint(name));
-        listener.Listen(1);
-        _workerSocket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        _workerSocket.Connect(new UnixDomainSocketEndPoint(name));
-        _primary = new IpcChannel(listener.Accept(), 65536);
+        (_workerSocket, var primarySocket) = UnixSocketPair.Create();
+        _primary = new IpcChannel(primarySocket, 65536);
     }
 
     public void Dispose()
