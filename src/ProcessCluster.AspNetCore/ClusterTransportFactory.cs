@@ -21,11 +21,11 @@ internal sealed class ClusterTransportFactory(
 {
     private readonly SocketTransportFactory _sockets = new(socketOptions, loggerFactory);
 
-    public bool CanBind(EndPoint endpoint) => endpoint is IPEndPoint requested && worker.CanClaimEndpoint(requested);
+    public bool CanBind(EndPoint endpoint) => endpoint is IPEndPoint requested && worker.Endpoints.CanClaim(requested);
 
     public async ValueTask<IConnectionListener> BindAsync(EndPoint endpoint, CancellationToken cancellationToken = default)
     {
-        var claimed = endpoint is IPEndPoint requested ? worker.ClaimEndpoint(requested) : null;
+        var claimed = endpoint is IPEndPoint requested ? worker.Endpoints.Claim(requested) : null;
         if (claimed is null)
         {
             throw new AddressInUseException($"{endpoint} is not one of the cluster's endpoints, or is already bound");

@@ -35,8 +35,8 @@ internal sealed class WorkerDrain(ClusterOptions options, ClusterWorker worker)
     {
         if (connection is not null)
         {
-            worker.ConnectionOpened();
-            connection.ConnectionClosed.Register(static state => ((ClusterWorker)state!).ConnectionClosed(), worker);
+            worker.Load.ConnectionOpened();
+            connection.ConnectionClosed.Register(static state => ((LoadMeter)state!).ConnectionClosed(), worker.Load);
         }
 
         return connection;
@@ -58,7 +58,7 @@ internal sealed class WorkerDrain(ClusterOptions options, ClusterWorker worker)
         }
 
         var deadline = DateTime.UtcNow + CloseWindowFor(options);
-        while (worker.OpenConnections > 0 && DateTime.UtcNow < deadline)
+        while (worker.Load.OpenConnections > 0 && DateTime.UtcNow < deadline)
         {
             await Task.Delay(PollInterval, cancellationToken).ConfigureAwait(false);
         }

@@ -23,8 +23,13 @@ internal sealed class WorkerLifecycle(
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        worker.DisconnectRequested += (_, _) => _ = DrainAsync();
-        lifetime.ApplicationStarted.Register(() => _ = ReportListeningAsync());
+        // A drain closes the server's listeners, so it waits for the server to start. A request that came earlier
+        // (the primary may ask at any time after the handshake) is not lost: the handler, attached late, runs at once.
+        lifetime.ApplicationStarted.Register(() =>
+        {
+            worker.DisconnectRequested += (_, _) => _ = DrainAsync();
+            _ = ReportListeningAsync();
+        });
         lifetime.ApplicationStopping.Register(worker.ReportStopping);
         return Task.CompletedTask;
     }
@@ -38,7 +43,7 @@ internal sealed class WorkerLifecycle(
             await WorkerWarmup.RunAsync(inbox, options.WarmupPath, options.ReadyTimeout / 2, loggerFactory.CreateLogger("ProcessCluster.Worker"), lifetime.ApplicationStopping).ConfigureAwait(false);
         }
 
-        if (!lifetime.ApplicationStopping.IsCancellationRequested)
+        if (!lifetime.ApplicationStopping.IsCancellationRequested && !worker.IsDisconnectRequested)
         {
             worker.ReportListening(addresses);
         }

@@ -17,9 +17,9 @@ internal sealed class WorkerRequestsStartupFilter(ClusterWorker worker, WorkerDr
     {
         app.Use(async (context, nextMiddleware) =>
         {
-            worker.RequestStarted();
+            worker.Load.RequestStarted();
             var http1 = !HttpProtocol.IsHttp2(context.Request.Protocol) && !HttpProtocol.IsHttp3(context.Request.Protocol);
-            if (http1 && (drain.ClosingConnections || worker.TakeConnectionToShed()))
+            if (http1 && (drain.ClosingConnections || worker.Shedding.TakeConnection()))
             {
                 context.Response.Headers.Connection = "close";
             }
@@ -30,7 +30,7 @@ internal sealed class WorkerRequestsStartupFilter(ClusterWorker worker, WorkerDr
             }
             finally
             {
-                worker.RequestFinished();
+                worker.Load.RequestFinished();
             }
         });
         next(app);

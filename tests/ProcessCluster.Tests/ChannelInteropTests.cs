@@ -12,16 +12,7 @@ public sealed class ChannelInteropTests : IDisposable
     private readonly Socket _left;
     private readonly Socket _right;
 
-    public ChannelInteropTests()
-    {
-        var name = "\0processcluster-test-" + Guid.NewGuid().ToString("N");
-        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        listener.Bind(new UnixDomainSocketEndPoint(name));
-        listener.Listen(1);
-        _left = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        _left.Connect(new UnixDomainSocketEndPoint(name));
-        _right = listener.Accept();
-    }
+    public ChannelInteropTests() => (_left, _right) = UnixSocketPair.Create();
 
     public void Dispose()
     {

@@ -9,7 +9,7 @@ namespace ProcessCluster.Worker;
 /// A connection is acknowledged when the server takes it; until then the primary keeps its copy, so whatever is
 /// still waiting when the inbox closes is refused back to the primary and goes to another worker.
 /// </summary>
-public sealed class ConnectionInbox
+internal sealed class ConnectionInbox
 {
     private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>();
     private readonly Action<long, bool> _acknowledge;

@@ -5,7 +5,7 @@ using ProcessCluster.Interop;
 namespace ProcessCluster.Worker;
 
 /// <summary>One of the cluster's endpoints as a worker serves it.</summary>
-public sealed class WorkerEndpoint
+internal sealed class WorkerEndpoint
 {
     internal WorkerEndpoint(int index, IPEndPoint configured, IPEndPoint bound, ConnectionInbox? inbox, int? sharedListenFd)
     {

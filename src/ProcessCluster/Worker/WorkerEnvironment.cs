@@ -6,7 +6,7 @@ namespace ProcessCluster.Worker;
 /// What the primary tells a worker through its environment (Node's NODE_UNIQUE_ID and NODE_CHANNEL_FD).
 /// The worker removes these variables once read, so processes it starts are not taken for workers.
 /// </summary>
-public sealed record WorkerEnvironment(int WorkerId, string ChannelName, string Secret, int PrimaryPid)
+internal sealed record WorkerEnvironment(int WorkerId, string ChannelName, string Secret, int PrimaryPid)
 {
     public const string WorkerIdVariable = "PROCESSCLUSTER_WORKER_ID";
     public const string ChannelVariable = "PROCESSCLUSTER_CHANNEL";

@@ -1,0 +1,16 @@
+using System.Text.Json;
+
+namespace ProcessCluster.Worker;
+
+/// <summary>What the primary may tell a worker once it is welcome, frame by frame.</summary>
+internal interface IPrimaryFrameHandler
+{
+    /// <summary>A connection for endpoint <paramref name="endpointIndex"/>; the handler owns <paramref name="fd"/>.</summary>
+    void ConnectionHandedOver(long connectionId, int endpointIndex, int fd);
+
+    void MessageReceived(JsonElement message);
+
+    void ShedRequested(int connections);
+
+    void DisconnectRequested();
+}

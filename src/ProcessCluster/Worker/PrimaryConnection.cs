@@ -1,0 +1,164 @@
+using System.ComponentModel;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using ProcessCluster.Interop;
+using ProcessCluster.Ipc;
+
+namespace ProcessCluster.Worker;
+
+/// <summary>
+/// This worker's channel to its primary: the Hello/Welcome handshake, then one thread reading frames and handing each
+/// to an <see cref="IPrimaryFrameHandler"/>. End of stream, or a frame the primary may not send, means the channel is
+/// lost; the worker then ends (see <see cref="ExitForLostChannel"/>). Any thread may send.
+/// </summary>
+internal sealed class PrimaryConnection
+{
+    private readonly IpcChannel _channel;
+    private readonly Action<string> _lost;
+
+    private PrimaryConnection(IpcChannel channel, WelcomeMessage welcome, int[] sharedFds, Action<string> lost)
+    {
+        _channel = channel;
+        Welcome = welcome;
+        SharedFds = sharedFds;
+        _lost = lost;
+    }
+
+    public WelcomeMessage Welcome { get; }
+
+    /// <summary>Shared mode: one listening descriptor per endpoint, in the Welcome's order; otherwise empty.</summary>
+    public int[] SharedFds { get; }
+
+    /// <summary>
+    /// Connects to the primary named in <paramref name="environment"/> and authenticates. Arms the parent-death signal
+    /// first, so the worker dies with its primary even when the primary is SIGKILLed; exits at once if it is already gone.
+    /// </summary>
+    public static PrimaryConnection Connect(WorkerEnvironment environment, int maxMessageBytes, ILogger logger)
+    {
+        if (!ProcessInterop.DieWithParent(environment.PrimaryPid))
+        {
+            logger.LogCritical("Primary {Pid} is gone before worker {Id} started; exiting", environment.PrimaryPid, environment.WorkerId);
+            ProcessInterop.ExitImmediately(1);
+        }
+
+        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        socket.Connect(new UnixDomainSocketEndPoint("\0" + environment.ChannelName));
+        return Open(socket, new HelloMessage(environment.WorkerId, environment.Secret), maxMessageBytes, ExitForLostChannel(environment.WorkerId));
+    }
+
+    /// <summary>The handshake on an already connected socket; <paramref name="lost"/> runs when the channel is lost (tests observe it instead of exiting).</summary>
+    internal static PrimaryConnection Open(Socket socket, HelloMessage hello, int maxMessageBytes, Action<string> lost)
+    {
+        var channel = new IpcChannel(socket, maxMessageBytes);
+        channel.SendJson(FrameType.Hello, hello, IpcJson.Default.HelloMessage);
+        var frame = channel.Receive() ?? throw new InvalidOperationException($"the primary refused worker {hello.WorkerId}");
+        if (frame.Type != FrameType.Welcome)
+        {
+            throw new ProtocolViolationException($"expected Welcome from the primary, got {frame.Type}");
+        }
+
+        var welcome = IpcChannel.ReadJson(frame, IpcJson.Default.WelcomeMessage);
+        var expectedFds = welcome.Scheduling == SchedulingMode.Shared ? welcome.Endpoints.Count : 0;
+        if (frame.Fds.Length != expectedFds)
+        {
+            throw new ProtocolViolationException($"Welcome carried {frame.Fds.Length} descriptors for {welcome.Endpoints.Count} endpoints");
+        }
+
+        return new PrimaryConnection(channel, welcome, frame.Fds, lost);
+    }
+
+    /// <summary>Starts the reader thread; frames go to <paramref name="handler"/> one at a time, in order.</summary>
+    public void Start(IPrimaryFrameHandler handler) =>
+        new Thread(() => ReadLoop(handler)) { IsBackground = true, Name = "cluster-worker-channel" }.Start();
+
+    /// <summary>Sends a frame; throws when the channel is gone.</summary>
+    public void Send(FrameType type, ReadOnlySpan<byte> payload) => _channel.Send(type, payload);
+
+    /// <summary>Sends a frame if the channel still stands: when it is gone, so very soon is this process, and the reader handles that.</summary>
+    public void TrySend(FrameType type, ReadOnlySpan<byte> payload)
+    {
+        try
+        {
+            _channel.Send(type, payload);
+        }
+        catch (Exception error) when (error is Win32Exception or ObjectDisposedException)
+        {
+            // Nobody left to tell.
+        }
+    }
+
+    /// <summary>Tells the primary the app listens on these addresses: the worker is ready for connections.</summary>
+    public void ReportListening(IReadOnlyList<string> addresses) =>
+        _channel.SendJson(FrameType.Listening, new ListeningMessage(addresses), IpcJson.Default.ListeningMessage);
+
+    /// <summary>Tells the primary the app is shutting down: it gets no more connections.</summary>
+    public void ReportStopping() => TrySend(FrameType.Stopping, []);
+
+    private void ReadLoop(IPrimaryFrameHandler handler)
+    {
+        try
+        {
+            while (_channel.Receive() is { } frame)
+            {
+                Dispatch(frame, handler);
+            }
+
+            _lost("the primary is gone");
+        }
+        catch (Exception error) when (error is ProtocolViolationException or Win32Exception)
+        {
+            _lost(error.Message);
+        }
+    }
+
+    private static void Dispatch(Frame frame, IPrimaryFrameHandler handler)
+    {
+        switch (frame.Type)
+        {
+            case FrameType.NewConnection:
+                var (connectionId, index) = FrameFormat.ReadNewConnection(frame);
+                handler.ConnectionHandedOver(connectionId, index, frame.Fds[0]);
+                break;
+            case FrameType.Message:
+                using (var document = ParseMessage(frame))
+                {
+                    handler.MessageReceived(document.RootElement.Clone());
+                }
+
+                break;
+            case FrameType.Shed:
+                handler.ShedRequested(FrameFormat.ReadShed(frame));
+                break;
+            case FrameType.Disconnect:
+                handler.DisconnectRequested();
+                break;
+            default:
+                Array.ForEach(frame.Fds, SocketInterop.Close);
+                throw new ProtocolViolationException($"the primary may not send {frame.Type} frames here");
+        }
+    }
+
+    private static JsonDocument ParseMessage(Frame frame)
+    {
+        try
+        {
+            return JsonDocument.Parse(frame.Payload);
+        }
+        catch (JsonException error)
+        {
+            throw new ProtocolViolationException($"malformed message: {error.Message}");
+        }
+    }
+
+    /// <summary>
+    /// Without its primary a worker gets no connections (RoundRobin) or would serve unsupervised (Shared): it ends now.
+    /// The line goes straight to stderr, since the logger's queue would not be flushed by an immediate exit.
+    /// </summary>
+    private static Action<string> ExitForLostChannel(int workerId) => reason =>
+    {
+        Console.Error.WriteLine($"Worker {workerId} (pid {Environment.ProcessId}) lost its channel ({reason}); exiting");
+        ProcessInterop.ExitImmediately(1);
+    };
+}
