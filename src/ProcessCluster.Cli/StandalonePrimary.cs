@@ -1,6 +1,8 @@
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using ProcessCluster.AspNetCore.Admin;
 using ProcessCluster.Control;
 using ProcessCluster.Primary;
@@ -29,7 +31,11 @@ internal static class StandalonePrimary
             .AddEnvironmentVariables()
             .AddCommandLine(settings.ToArray())
             .Build();
-        var options = ClusterConfiguration.BindOrExit(configuration);
+        if (ReadOptions(configuration) is not { } options)
+        {
+            return ClusterExitCodes.InvalidConfiguration;
+        }
+
         ExportToWorkers(settings);
         var urls = string.Join(';', (urlsOption ?? configuration["urls"] ?? configuration["ASPNETCORE_URLS"] ?? ClusterEndpoint.DefaultUrl)
             .Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
@@ -105,6 +111,23 @@ internal static class StandalonePrimary
         var drained = await primary.StopAsync(CancellationToken.None).ConfigureAwait(false);
         await admin.StopAsync(CancellationToken.None).ConfigureAwait(false);
         return exitCode != ClusterExitCodes.Stopped ? exitCode : drained ? ClusterExitCodes.Stopped : ClusterExitCodes.DrainIncomplete;
+    }
+
+    /// <summary>The settings as an app's host reads them (the options pattern); null, with each problem printed, when they are unusable.</summary>
+    private static ClusterOptions? ReadOptions(IConfiguration configuration)
+    {
+        var services = new ServiceCollection().AddSingleton(configuration);
+        services.AddClusterOptions();
+        using var provider = services.BuildServiceProvider();
+        try
+        {
+            return provider.GetRequiredService<IOptions<ClusterOptions>>().Value;
+        }
+        catch (OptionsValidationException error) when (ClusterConfiguration.Describe(error) is { } line)
+        {
+            Console.Error.WriteLine(line);
+            return null;
+        }
     }
 
     /// <summary>
