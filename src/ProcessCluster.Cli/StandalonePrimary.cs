@@ -99,6 +99,7 @@ internal static class StandalonePrimary
             // The admin endpoint first: if its address is taken, no worker has been started yet.
             await admin.StartAsync(CancellationToken.None).ConfigureAwait(false);
             primary.Start(ClusterEndpoint.ParseUrls([urls]));
+            Cluster.Started(primary);
         }
         catch (Exception error) when (error is FormatException or IOException or System.Net.Sockets.SocketException)
         {
@@ -109,6 +110,7 @@ internal static class StandalonePrimary
         using var signals = new ClusterSignals(primary, logger);
         await stopRequested.Task.ConfigureAwait(false);
         var drained = await primary.StopAsync(CancellationToken.None).ConfigureAwait(false);
+        Cluster.Stopped(primary);
         await admin.StopAsync(CancellationToken.None).ConfigureAwait(false);
         return exitCode != ClusterExitCodes.Stopped ? exitCode : drained ? ClusterExitCodes.Stopped : ClusterExitCodes.DrainIncomplete;
     }
