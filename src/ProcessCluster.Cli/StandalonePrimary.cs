@@ -61,7 +61,7 @@ internal static class StandalonePrimary
 
         if (WorkerCommandFor(command) is not { } workerCommand)
         {
-            logger.LogCritical("Cannot start the cluster: '{Program}' is not on PATH", command[0]);
+            logger.ProgramNotFound(command[0]);
             return ClusterExitCodes.InvalidConfiguration;
         }
 
@@ -81,12 +81,12 @@ internal static class StandalonePrimary
             context.Cancel = true;
             if (stopRequested.Task.IsCompleted)
             {
-                logger.LogWarning("{Signal} again: fast stop", context.Signal);
+                logger.FastStop(context.Signal);
                 primary.RequestShutdown(fast: true);
             }
             else
             {
-                logger.LogInformation("{Signal}: graceful stop", context.Signal);
+                logger.GracefulStop(context.Signal);
                 stopRequested.TrySetResult();
             }
         }
@@ -103,7 +103,7 @@ internal static class StandalonePrimary
         }
         catch (Exception error) when (error is FormatException or IOException or System.Net.Sockets.SocketException)
         {
-            logger.LogCritical("Cannot start the cluster: {Reason}", error.Message);
+            logger.CannotStart(error.Message);
             return ClusterExitCodes.InvalidConfiguration;
         }
 

@@ -51,7 +51,7 @@ public sealed class AdminServer(ClusterPrimary primary, ClusterOptions options, 
         app.MapGet("/", () => Results.Text(dashboard, "text/html; charset=utf-8"));
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
         _app = app;
-        _logger.LogInformation("Admin endpoint on {Url}: dashboard /, metrics /metrics, status /api/status", string.Join(", ", app.Urls));
+        _logger.Listening(string.Join(", ", app.Urls));
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
