@@ -20,7 +20,7 @@ namespace ProcessCluster.AspNetCore.Admin;
 /// own, apart from the app's ports; it requires Cluster:AdminToken as a bearer token (or ?token= for a browser) when
 /// one is set. The app as primary runs it as a hosted service; dotnet-cluster run starts and stops it itself.
 /// </summary>
-public sealed class AdminServer(ClusterPrimary primary, ClusterOptions options, ILoggerFactory loggerFactory) : IHostedService, IAsyncDisposable
+internal sealed class AdminServer(ClusterPrimary primary, ClusterOptions options, ILoggerFactory loggerFactory) : IHostedService, IAsyncDisposable
 {
     private readonly ILogger _logger = loggerFactory.CreateLogger("ProcessCluster.Admin");
     private WebApplication? _app;

@@ -8,7 +8,7 @@ namespace ProcessCluster.Control;
 /// gunicorn's signals on the primary: HUP reloads, TTIN adds a worker, TTOU removes one, QUIT stops fast. TERM and INT
 /// (graceful stop) belong to the host. Each handler only queues its command, so a signal never blocks.
 /// </summary>
-public sealed class ClusterSignals : IDisposable
+internal sealed class ClusterSignals : IDisposable
 {
     private readonly PosixSignalRegistration[] _registrations;
 

@@ -11,7 +11,7 @@ namespace ProcessCluster.Control;
 /// connection and answers with JSON lines, progress first and the result last. Only a peer with the allowed uid
 /// (SO_PEERCRED; the primary's own by default) is served. The file is removed on dispose.
 /// </summary>
-public sealed class ControlServer : IAsyncDisposable
+internal sealed class ControlServer : IAsyncDisposable
 {
     private static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(10);
 

@@ -2,7 +2,7 @@ using ProcessCluster.Primary;
 
 namespace ProcessCluster.Policies;
 
-public enum ReplacementPhase
+internal enum ReplacementPhase
 {
     /// <summary>Queued behind other replacements.</summary>
     Waiting,
@@ -15,10 +15,10 @@ public enum ReplacementPhase
 }
 
 /// <summary>One worker being replaced: who, why, how far along, and its successor once started.</summary>
-public sealed record Replacement(int OldWorkerId, StopReason Reason, ReplacementPhase Phase, int? SuccessorId);
+internal sealed record Replacement(int OldWorkerId, StopReason Reason, ReplacementPhase Phase, int? SuccessorId);
 
 /// <summary>What a worker's exit meant for the replacements.</summary>
-public enum ReplacementOutcome
+internal enum ReplacementOutcome
 {
     /// <summary>A successor died before it was ready: the step failed and its old worker stays.</summary>
     SuccessorFailed,
@@ -35,7 +35,7 @@ public enum ReplacementOutcome
 /// order, a bounded number at a time; each starts a successor, waits until it is ready, only then drains the old
 /// worker, and is done when the old worker has exited. The number of processes stays within workers + concurrency.
 /// </summary>
-public sealed class ReplacementQueue
+internal sealed class ReplacementQueue
 {
     private readonly List<Replacement> _entries = [];
 
