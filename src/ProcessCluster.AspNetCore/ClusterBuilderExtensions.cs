@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using ProcessCluster.Primary;
 using ProcessCluster.Telemetry;
 using ProcessCluster.Worker;
@@ -16,27 +17,38 @@ public static class ClusterBuilderExtensions
     /// <summary>
     /// Makes this app a cluster. Started normally, the process becomes the primary: it listens on the app's URLs and
     /// starts <see cref="ClusterOptions.Workers"/> copies of itself, serving nothing itself. In those copies the same
-    /// call makes Kestrel serve the connections the primary provides. Settings come from the "Cluster" section;
-    /// with Cluster:Enabled=false the app runs as one plain Kestrel process.
+    /// call makes Kestrel serve the connections the primary provides. Settings come from the "Cluster" section, then
+    /// <paramref name="configure"/>, then any <c>Configure&lt;ClusterOptions&gt;</c>, and are checked when the app is built and started:
+    /// settings the cluster cannot run with end the process with exit code 2. Cluster:Enabled and Cluster:LogFormat
+    /// choose what this call registers, so only the configuration and <paramref name="configure"/> set them; with
+    /// Cluster:Enabled=false the app runs as one plain Kestrel process.
     /// </summary>
     public static WebApplicationBuilder UseCluster(this WebApplicationBuilder builder, Action<ClusterOptions>? configure = null)
     {
-        var options = ClusterConfiguration.BindOrExit(builder.Configuration, configure);
-        builder.Services.AddSingleton(options);
-        if (!options.Enabled)
+        var options = builder.Services.AddClusterOptions();
+        if (configure is not null)
+        {
+            options.Configure(configure);
+        }
+
+        InvalidConfigurationExit.Install();
+        // Internal consumers take the settings in force, after every Configure.
+        builder.Services.AddSingleton(services => services.GetRequiredService<IOptions<ClusterOptions>>().Value);
+        var early = ClusterConfiguration.ReadEarly(builder.Configuration, configure);
+        if (!early.Enabled)
         {
             return builder;
         }
 
         if (Cluster.IsPrimary)
         {
-            if (options.LogFormat == LogFormat.Json)
+            if (early.LogFormat == LogFormat.Json)
             {
                 builder.Logging.AddClusterJsonConsole();
             }
 
-            builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = options.DrainTimeout + TimeSpan.FromSeconds(10));
-            builder.Services.AddSingleton(services => new ClusterPrimary(options, services.GetRequiredService<ILoggerFactory>()));
+            builder.Services.AddOptions<HostOptions>().Configure<ClusterOptions>((host, cluster) => host.ShutdownTimeout = cluster.DrainTimeout + TimeSpan.FromSeconds(10));
+            builder.Services.AddSingleton(services => new ClusterPrimary(services.GetRequiredService<ClusterOptions>(), services.GetRequiredService<ILoggerFactory>()));
             builder.Services.AddSingleton<IServer, PrimaryServer>();
             builder.Services.AddHostedService<Admin.AdminServer>();
         }
@@ -44,12 +56,12 @@ public static class ClusterBuilderExtensions
         {
             builder.Services.AddSingleton(services => ClusterWorker.Connect(
                 WorkerEnvironment.Current!,
-                options.MaxMessageBytes,
+                services.GetRequiredService<ClusterOptions>().MaxMessageBytes,
                 services.GetRequiredService<ILoggerFactory>().CreateLogger("ProcessCluster.Worker")));
             builder.Services.AddSingleton<WorkerDrain>();
 
             // The drain timeout covers both phases: clients closing after a last response, then Kestrel's shutdown.
-            builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = options.DrainTimeout - WorkerDrain.CloseWindowFor(options));
+            builder.Services.AddOptions<HostOptions>().Configure<ClusterOptions>((host, cluster) => host.ShutdownTimeout = cluster.DrainTimeout - WorkerDrain.CloseWindowFor(cluster));
             builder.Services.AddSingleton<IConnectionListenerFactory, ClusterTransportFactory>();
             builder.Services.AddSingleton<IStartupFilter, WorkerRequestsStartupFilter>();
             builder.Services.AddHostedService<WorkerLifecycle>();

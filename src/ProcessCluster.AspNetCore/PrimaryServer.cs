@@ -51,6 +51,7 @@ internal sealed class PrimaryServer : IServer
         }
 
         _signals = new ClusterSignals(_primary, _logger);
+        Cluster.Started(_primary);
         return Task.CompletedTask;
     }
 
@@ -61,6 +62,8 @@ internal sealed class PrimaryServer : IServer
         {
             Environment.ExitCode = ClusterExitCodes.DrainIncomplete;
         }
+
+        Cluster.Stopped(_primary);
     }
 
     /// <summary>The container owns and disposes the <see cref="ClusterPrimary"/>.</summary>

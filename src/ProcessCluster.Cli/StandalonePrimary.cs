@@ -1,6 +1,8 @@
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using ProcessCluster.AspNetCore.Admin;
 using ProcessCluster.Control;
 using ProcessCluster.Primary;
@@ -29,7 +31,11 @@ internal static class StandalonePrimary
             .AddEnvironmentVariables()
             .AddCommandLine(settings.ToArray())
             .Build();
-        var options = ClusterConfiguration.BindOrExit(configuration);
+        if (ReadOptions(configuration) is not { } options)
+        {
+            return ClusterExitCodes.InvalidConfiguration;
+        }
+
         ExportToWorkers(settings);
         var urls = string.Join(';', (urlsOption ?? configuration["urls"] ?? configuration["ASPNETCORE_URLS"] ?? ClusterEndpoint.DefaultUrl)
             .Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
@@ -55,7 +61,7 @@ internal static class StandalonePrimary
 
         if (WorkerCommandFor(command) is not { } workerCommand)
         {
-            logger.LogCritical("Cannot start the cluster: '{Program}' is not on PATH", command[0]);
+            logger.ProgramNotFound(command[0]);
             return ClusterExitCodes.InvalidConfiguration;
         }
 
@@ -75,12 +81,12 @@ internal static class StandalonePrimary
             context.Cancel = true;
             if (stopRequested.Task.IsCompleted)
             {
-                logger.LogWarning("{Signal} again: fast stop", context.Signal);
+                logger.FastStop(context.Signal);
                 primary.RequestShutdown(fast: true);
             }
             else
             {
-                logger.LogInformation("{Signal}: graceful stop", context.Signal);
+                logger.GracefulStop(context.Signal);
                 stopRequested.TrySetResult();
             }
         }
@@ -93,18 +99,37 @@ internal static class StandalonePrimary
             // The admin endpoint first: if its address is taken, no worker has been started yet.
             await admin.StartAsync(CancellationToken.None).ConfigureAwait(false);
             primary.Start(ClusterEndpoint.ParseUrls([urls]));
+            Cluster.Started(primary);
         }
         catch (Exception error) when (error is FormatException or IOException or System.Net.Sockets.SocketException)
         {
-            logger.LogCritical("Cannot start the cluster: {Reason}", error.Message);
+            logger.CannotStart(error.Message);
             return ClusterExitCodes.InvalidConfiguration;
         }
 
         using var signals = new ClusterSignals(primary, logger);
         await stopRequested.Task.ConfigureAwait(false);
         var drained = await primary.StopAsync(CancellationToken.None).ConfigureAwait(false);
+        Cluster.Stopped(primary);
         await admin.StopAsync(CancellationToken.None).ConfigureAwait(false);
         return exitCode != ClusterExitCodes.Stopped ? exitCode : drained ? ClusterExitCodes.Stopped : ClusterExitCodes.DrainIncomplete;
+    }
+
+    /// <summary>The settings as an app's host reads them (the options pattern); null, with each problem printed, when they are unusable.</summary>
+    private static ClusterOptions? ReadOptions(IConfiguration configuration)
+    {
+        var services = new ServiceCollection().AddSingleton(configuration);
+        services.AddClusterOptions();
+        using var provider = services.BuildServiceProvider();
+        try
+        {
+            return provider.GetRequiredService<IOptions<ClusterOptions>>().Value;
+        }
+        catch (OptionsValidationException error) when (ClusterConfiguration.Describe(error) is { } line)
+        {
+            Console.Error.WriteLine(line);
+            return null;
+        }
     }
 
     /// <summary>

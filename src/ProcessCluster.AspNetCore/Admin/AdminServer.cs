@@ -20,7 +20,7 @@ namespace ProcessCluster.AspNetCore.Admin;
 /// own, apart from the app's ports; it requires Cluster:AdminToken as a bearer token (or ?token= for a browser) when
 /// one is set. The app as primary runs it as a hosted service; dotnet-cluster run starts and stops it itself.
 /// </summary>
-public sealed class AdminServer(ClusterPrimary primary, ClusterOptions options, ILoggerFactory loggerFactory) : IHostedService, IAsyncDisposable
+internal sealed class AdminServer(ClusterPrimary primary, ClusterOptions options, ILoggerFactory loggerFactory) : IHostedService, IAsyncDisposable
 {
     private readonly ILogger _logger = loggerFactory.CreateLogger("ProcessCluster.Admin");
     private WebApplication? _app;
@@ -51,7 +51,7 @@ public sealed class AdminServer(ClusterPrimary primary, ClusterOptions options, 
         app.MapGet("/", () => Results.Text(dashboard, "text/html; charset=utf-8"));
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
         _app = app;
-        _logger.LogInformation("Admin endpoint on {Url}: dashboard /, metrics /metrics, status /api/status", string.Join(", ", app.Urls));
+        _logger.Listening(string.Join(", ", app.Urls));
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)

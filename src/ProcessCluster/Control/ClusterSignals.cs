@@ -8,7 +8,7 @@ namespace ProcessCluster.Control;
 /// gunicorn's signals on the primary: HUP reloads, TTIN adds a worker, TTOU removes one, QUIT stops fast. TERM and INT
 /// (graceful stop) belong to the host. Each handler only queues its command, so a signal never blocks.
 /// </summary>
-public sealed class ClusterSignals : IDisposable
+internal sealed class ClusterSignals : IDisposable
 {
     private readonly PosixSignalRegistration[] _registrations;
 
@@ -23,14 +23,14 @@ public sealed class ClusterSignals : IDisposable
         [
             Register(PosixSignal.SIGHUP, () =>
             {
-                logger.LogInformation("SIGHUP: rolling reload");
+                logger.ReloadSignal();
                 _ = primary.ReloadAsync(CancellationToken.None);
             }),
             Register(PosixSignal.SIGTTIN, () => Resize(primary, logger, +1)),
             Register(PosixSignal.SIGTTOU, () => Resize(primary, logger, -1)),
             Register(PosixSignal.SIGQUIT, () =>
             {
-                logger.LogWarning("SIGQUIT: fast stop");
+                logger.FastStopSignal();
                 primary.RequestShutdown(fast: true);
             }),
         ];
@@ -38,7 +38,7 @@ public sealed class ClusterSignals : IDisposable
 
     private static void Resize(ClusterPrimary primary, ILogger logger, int change)
     {
-        logger.LogInformation("SIG{Signal}: one worker {More} (autoscaling off)", change > 0 ? "TTIN" : "TTOU", change > 0 ? "more" : "fewer");
+        logger.ResizeSignal(change > 0 ? "TTIN" : "TTOU", change > 0 ? "more" : "fewer");
         primary.ScaleBy(change);
     }
 

@@ -16,7 +16,7 @@ internal sealed class ControlCommands(ClusterPrimary primary, ILogger logger)
 
     public async Task<ControlReply> HandleAsync(ControlRequest request, ChannelWriter<ControlReply> progress, CancellationToken cancellationToken)
     {
-        logger.LogInformation("Control command: {Request}", request.ToLine());
+        logger.Command(request.ToLine());
         return request.Command.ToLowerInvariant() switch
         {
             "status" => new ControlReply(Ok: true, Status: primary.GetStatus()),

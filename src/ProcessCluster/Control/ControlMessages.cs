@@ -8,7 +8,7 @@ namespace ProcessCluster.Control;
 /// One command on the control socket, sent as one line of JSON: {"command":"scale","workers":"+1"}. Commands: status,
 /// scale (workers: "N", "+N" or "-N"), reload, stop (fast: kill instead of drain), kill (worker: id; signal: a name).
 /// </summary>
-public sealed record ControlRequest(string Command, string? Workers = null, int? Worker = null, string? Signal = null, bool Fast = false)
+internal sealed record ControlRequest(string Command, string? Workers = null, int? Worker = null, string? Signal = null, bool Fast = false)
 {
     /// <summary>The longest request line the primary reads; anything longer is refused.</summary>
     public const int MaxLineBytes = 64 * 1024;
@@ -41,7 +41,7 @@ public sealed record ControlRequest(string Command, string? Workers = null, int?
 /// One line the primary answers with. Progress lines carry an <see cref="Event"/> and no <see cref="Ok"/>; the last
 /// line has <see cref="Ok"/> set, with a <see cref="Message"/> or an <see cref="Error"/> (and the status, for status).
 /// </summary>
-public sealed record ControlReply(bool? Ok = null, string? Message = null, string? Error = null, ClusterStatus? Status = null, ClusterEvent? Event = null)
+internal sealed record ControlReply(bool? Ok = null, string? Message = null, string? Error = null, ClusterStatus? Status = null, ClusterEvent? Event = null)
 {
     public static ControlReply Success(string message) => new(Ok: true, Message: message);
 
@@ -65,4 +65,4 @@ public sealed record ControlReply(bool? Ok = null, string? Message = null, strin
 [JsonSerializable(typeof(ControlRequest))]
 [JsonSerializable(typeof(ControlReply))]
 [JsonSerializable(typeof(ClusterStatus))]
-public sealed partial class ControlJson : JsonSerializerContext;
+internal sealed partial class ControlJson : JsonSerializerContext;

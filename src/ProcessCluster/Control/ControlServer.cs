@@ -11,7 +11,7 @@ namespace ProcessCluster.Control;
 /// connection and answers with JSON lines, progress first and the result last. Only a peer with the allowed uid
 /// (SO_PEERCRED; the primary's own by default) is served. The file is removed on dispose.
 /// </summary>
-public sealed class ControlServer : IAsyncDisposable
+internal sealed class ControlServer : IAsyncDisposable
 {
     private static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(10);
 
@@ -101,7 +101,7 @@ public sealed class ControlServer : IAsyncDisposable
             var (_, uid) = SocketInterop.GetPeerCredentials((int)connection.Handle);
             if (uid != _allowedUid)
             {
-                _logger.LogWarning("Refused a control connection from uid {Uid}: only uid {Allowed} may control this cluster", uid, _allowedUid);
+                _logger.ConnectionRefused(uid, _allowedUid);
                 replies.Writer.TryWrite(ControlReply.Failure($"refused: uid {uid} may not control this cluster (only uid {_allowedUid})"));
                 return;
             }
@@ -121,12 +121,12 @@ public sealed class ControlServer : IAsyncDisposable
         }
         catch (Exception error) when (error is IOException or SocketException or OperationCanceledException or System.ComponentModel.Win32Exception)
         {
-            _logger.LogDebug("A control connection ended early: {Error}", error.Message);
+            _logger.ConnectionEndedEarly(error.Message);
         }
         catch (Exception error)
         {
             // A command that fails must not take the cluster with it: the client hears why.
-            _logger.LogError(error, "A control command failed");
+            _logger.CommandFailed(error);
             replies.Writer.TryWrite(ControlReply.Failure($"the command failed: {error.Message}"));
         }
         finally
@@ -215,7 +215,7 @@ public sealed class ControlServer : IAsyncDisposable
         catch (Exception error) when (error is IOException or SocketException or ObjectDisposedException)
         {
             // The client went away; the command itself goes on.
-            _logger.LogDebug("A control client left before its reply: {Error}", error.Message);
+            _logger.ClientLeft(error.Message);
         }
     }
 
@@ -230,7 +230,7 @@ public sealed class ControlServer : IAsyncDisposable
         }
         catch (IOException error)
         {
-            _logger.LogWarning("Could not remove the control socket {Path}: {Error}", Path, error.Message);
+            _logger.SocketNotRemoved(Path, error.Message);
         }
 
         _stopping.Dispose();

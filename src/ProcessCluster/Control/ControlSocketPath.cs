@@ -1,7 +1,7 @@
 namespace ProcessCluster.Control;
 
 /// <summary>Where a primary's control socket lives: one per primary, named by its pid, in a directory only its user can enter.</summary>
-public static class ControlSocketPath
+internal static class ControlSocketPath
 {
     /// <summary><c>$XDG_RUNTIME_DIR/processcluster</c>, or <c>/tmp/processcluster-UID</c> where there is no runtime directory.</summary>
     public static string Directory()

@@ -3,7 +3,7 @@ using System.Globalization;
 namespace ProcessCluster.Control;
 
 /// <summary>A worker count asked for by an operator: "3" (absolute), "+2" or "-1" (relative to the desired count).</summary>
-public readonly record struct ScaleTarget(int Count, bool Relative)
+internal readonly record struct ScaleTarget(int Count, bool Relative)
 {
     /// <summary>The most workers an operator may ask for: enough for any machine, few enough that a typo cannot fork-bomb it.</summary>
     public static int Limit => Math.Max(64, 8 * Environment.ProcessorCount);

@@ -6,7 +6,7 @@ namespace ProcessCluster.Policies;
 /// many connections each worker should shed (close after their next response, so their clients reconnect through
 /// the primary): its surplus over an even share, when that surplus is worth the reconnections.
 /// </summary>
-public static class RebalancePolicy
+internal static class RebalancePolicy
 {
     /// <summary>Connections each worker should shed, in the order given; all zero when the spread is even enough.</summary>
     public static int[] Shed(IReadOnlyList<int> openConnections)

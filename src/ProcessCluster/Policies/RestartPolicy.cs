@@ -1,16 +1,16 @@
 namespace ProcessCluster.Policies;
 
 /// <summary>How long the worker ran, whether it ever became ready, and whether other workers still serve, when it died unasked.</summary>
-public readonly record struct WorkerDeath(TimeSpan Uptime, bool BecameReady, bool OthersServing = true);
+internal readonly record struct WorkerDeath(TimeSpan Uptime, bool BecameReady, bool OthersServing = true);
 
 /// <summary>What the restart policy remembers between deaths: deaths in a row, and when the recent early ones were.</summary>
-public sealed record RestartHistory(int DeathsInARow, IReadOnlyList<DateTimeOffset> EarlyDeaths)
+internal sealed record RestartHistory(int DeathsInARow, IReadOnlyList<DateTimeOffset> EarlyDeaths)
 {
     public static RestartHistory Empty { get; } = new(0, []);
 }
 
 /// <summary>Restart after <paramref name="Delay"/>, or — <paramref name="GiveUp"/> — stop restarting: it is a crash loop.</summary>
-public sealed record RestartDecision(TimeSpan Delay, bool GiveUp, bool Early, RestartHistory History);
+internal sealed record RestartDecision(TimeSpan Delay, bool GiveUp, bool Early, RestartHistory History);
 
 /// <summary>
 /// Crash-loop protection, the two mechanisms peers agree on. A backoff: each unasked death in a row waits twice as long
@@ -21,7 +21,7 @@ public sealed record RestartDecision(TimeSpan Delay, bool GiveUp, bool Early, Re
 /// early death), its replacement starts at once: backoff guards the machine against fork storms, not at the price of
 /// having no worker at all; deaths in a row still count, and early deaths are still bounded by the budget.
 /// </summary>
-public sealed record RestartPolicy(TimeSpan Initial, TimeSpan Max, TimeSpan StableUptime, TimeSpan MinUptime, int Limit, TimeSpan Window)
+internal sealed record RestartPolicy(TimeSpan Initial, TimeSpan Max, TimeSpan StableUptime, TimeSpan MinUptime, int Limit, TimeSpan Window)
 {
     public static RestartPolicy From(ClusterOptions options) => new(
         options.RestartDelay, options.MaxRestartDelay, options.StableUptime, options.MinUptime, options.CrashLoopLimit, options.CrashLoopWindow);

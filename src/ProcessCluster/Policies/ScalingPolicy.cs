@@ -5,16 +5,16 @@ namespace ProcessCluster.Policies;
 /// <paramref name="BusyFractions"/> has one entry per ready worker past its warm-up: the share of the last sample it
 /// spent with at least one request in flight. Workers still warming up are left out, and so count as idle.
 /// </summary>
-public sealed record ScalingObservation(int Current, IReadOnlyList<double> BusyFractions, int QueuedConnections, long FreeMemoryBytes);
+internal sealed record ScalingObservation(int Current, IReadOnlyList<double> BusyFractions, int QueuedConnections, long FreeMemoryBytes);
 
 /// <summary>What the scaler remembers: recent recommendations (for the scale-down window) and its flap guard.</summary>
-public sealed record ScalingState(IReadOnlyList<(DateTimeOffset At, int Recommended)> Recommendations, DateTimeOffset ObservingSince, DateTimeOffset? LastDownAt, DateTimeOffset DownHeldUntil)
+internal sealed record ScalingState(IReadOnlyList<(DateTimeOffset At, int Recommended)> Recommendations, DateTimeOffset ObservingSince, DateTimeOffset? LastDownAt, DateTimeOffset DownHeldUntil)
 {
     public static ScalingState Start(DateTimeOffset now) => new([], now, null, now);
 }
 
 /// <summary>The worker count to aim for, why, and the state to carry to the next tick.</summary>
-public sealed record ScalingDecision(int Desired, string Why, ScalingState State);
+internal sealed record ScalingDecision(int Desired, string Why, ScalingState State);
 
 /// <summary>
 /// The autoscaling law (after the Kubernetes HPA and uWSGI's busyness algorithm): desired = ceil(current × utilisation
@@ -25,7 +25,7 @@ public sealed record ScalingDecision(int Desired, string Why, ScalingState State
 /// An up that follows a down within the window doubles the wait before the next down (flap penalty). No up while free
 /// memory is below the floor.
 /// </summary>
-public sealed record ScalingPolicy(int Min, int Max, double TargetBusy, double Tolerance, TimeSpan DownWindow, int QueueFastPath, long MinFreeMemoryBytes)
+internal sealed record ScalingPolicy(int Min, int Max, double TargetBusy, double Tolerance, TimeSpan DownWindow, int QueueFastPath, long MinFreeMemoryBytes)
 {
     public TimeSpan DownSpacing { get; init; } = TimeSpan.FromSeconds(2);
 

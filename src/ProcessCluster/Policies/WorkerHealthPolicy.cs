@@ -3,7 +3,7 @@ using ProcessCluster.Primary;
 namespace ProcessCluster.Policies;
 
 /// <summary>What the primary knows of one worker at a moment: its state, its times, its counters.</summary>
-public readonly record struct WorkerObservation(
+internal readonly record struct WorkerObservation(
     WorkerState State,
     DateTimeOffset ForkedAt,
     DateTimeOffset? ReadyAt,
@@ -13,7 +13,7 @@ public readonly record struct WorkerObservation(
     long ResidentBytes);
 
 /// <summary>What should happen to a worker: nothing, kill it (hung, or never ready), or replace it gracefully (recycle).</summary>
-public enum HealthVerdict
+internal enum HealthVerdict
 {
     Healthy,
     NotReadyInTime,
@@ -28,7 +28,7 @@ public enum HealthVerdict
 /// request is not a hung worker); recycling waits until a worker has been ready <see cref="ClusterOptions.RecycleMinLifetime"/>,
 /// so a worker that starts big, or a limit set too low, cannot make workers recycle in a loop.
 /// </summary>
-public sealed class WorkerHealthPolicy(ClusterOptions options)
+internal sealed class WorkerHealthPolicy(ClusterOptions options)
 {
     public HealthVerdict Decide(WorkerObservation worker, DateTimeOffset now)
     {

@@ -4,7 +4,7 @@ using Microsoft.Extensions.Logging;
 
 namespace ProcessCluster.Telemetry;
 
-public static class ClusterConsoleLogging
+internal static class ClusterConsoleLogging
 {
     /// <summary>
     /// The primary's own log as JSON lines (Cluster:LogFormat=Json), with UTC timestamps and escaping as in the

@@ -12,13 +12,20 @@ public sealed class ClusterMetrics : IDisposable
     /// <summary>The meter to add to an exporter (OpenTelemetry's AddMeter) to read the cluster's instruments.</summary>
     public const string MeterName = "ProcessCluster";
 
-    private readonly Meter _meter = new(MeterName);
+    private readonly Meter _meter;
+    private readonly bool _ownsMeter;
     private readonly Counter<long> _scaleEvents;
     private readonly Counter<long> _restarts;
     private readonly Func<IReadOnlyList<WorkerHandle>> _workers;
 
-    internal ClusterMetrics(Func<IReadOnlyList<WorkerHandle>> workers, Func<int> desiredWorkers, Func<int> queuedConnections)
+    /// <summary>
+    /// With a container's <paramref name="meterFactory"/> (an app's host) the meter is the container's, disposed with
+    /// it; without one (dotnet-cluster run) this object owns a plain meter.
+    /// </summary>
+    internal ClusterMetrics(Func<IReadOnlyList<WorkerHandle>> workers, Func<int> desiredWorkers, Func<int> queuedConnections, IMeterFactory? meterFactory = null)
     {
+        _ownsMeter = meterFactory is null;
+        _meter = meterFactory?.Create(MeterName) ?? new Meter(MeterName);
         _workers = workers;
         _scaleEvents = _meter.CreateCounter<long>("processcluster.scale.events", description: "Changes of the desired worker count, by direction");
         _restarts = _meter.CreateCounter<long>("processcluster.worker.restarts", description: "Workers replaced, by the reason the old one stopped");
@@ -37,7 +44,14 @@ public sealed class ClusterMetrics : IDisposable
 
     internal void Restarted(StopReason reason) => _restarts.Add(1, new KeyValuePair<string, object?>("reason", reason.Describe()));
 
-    public void Dispose() => _meter.Dispose();
+    /// <summary>A factory's meter is shared by everyone who asks for the name: the factory disposes it.</summary>
+    public void Dispose()
+    {
+        if (_ownsMeter)
+        {
+            _meter.Dispose();
+        }
+    }
 
     private IEnumerable<Measurement<int>> WorkersByState() =>
         Enum.GetValues<WorkerState>()

@@ -1,0 +1,19 @@
+using Microsoft.Extensions.Logging;
+
+namespace ProcessCluster.Cli;
+
+/// <summary>The log lines of dotnet-cluster run's own primary (event ids 300–319).</summary>
+internal static partial class StandalonePrimaryLog
+{
+    [LoggerMessage(300, LogLevel.Critical, "Cannot start the cluster: '{Program}' is not on PATH")]
+    public static partial void ProgramNotFound(this ILogger logger, string program);
+
+    [LoggerMessage(301, LogLevel.Critical, "Cannot start the cluster: {Reason}")]
+    public static partial void CannotStart(this ILogger logger, string reason);
+
+    [LoggerMessage(302, LogLevel.Information, "{Signal}: graceful stop")]
+    public static partial void GracefulStop(this ILogger logger, System.Runtime.InteropServices.PosixSignal signal);
+
+    [LoggerMessage(303, LogLevel.Warning, "{Signal} again: fast stop")]
+    public static partial void FastStop(this ILogger logger, System.Runtime.InteropServices.PosixSignal signal);
+}
