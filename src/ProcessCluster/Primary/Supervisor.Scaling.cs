@@ -121,7 +121,7 @@ internal sealed partial class Supervisor
 
             _logger.LogInformation("Asking {Worker} to shed {Shed} of its {Open} connections, to spread them over {Count} workers", worker, shed[i], worker.OpenConnections, ready.Count);
             worker.ShedAskedAt = now;
-            _dispatcher.Shedding(worker, shed[i], 2 * LoadReportInterval);
+            _dispatcher.Shedding(worker.Id, shed[i], 2 * LoadReportInterval);
             try
             {
                 channel.Send(FrameType.Shed, FrameFormat.WriteShed(shed[i]));
@@ -178,7 +178,7 @@ internal sealed partial class Supervisor
             && Move(spare, WorkerTrigger.Promote))
         {
             spare.ReadyAt = Now;
-            _dispatcher?.AddWorker(spare, channel);
+            _dispatcher?.AddWorker(spare.Id, channel);
             _logger.LogInformation("Worker {Id} (pid {Pid}) promoted from warm spare to serving", spare.Id, spare.ProcessId);
             EventLog.Add(ClusterEventKind.Ready, $"worker {spare.Id} promoted from warm spare to serving", spare.Id, spare.ProcessId);
         }

@@ -166,6 +166,9 @@ internal sealed partial class Supervisor : IAsyncDisposable
     /// <summary>Asks a worker to stop gracefully; it is not replaced.</summary>
     public void RequestStop(WorkerHandle worker) => Post(new StopRequested(worker));
 
+    /// <summary>Connections the dispatcher has handed to the worker (RoundRobin scheduling).</summary>
+    internal long Dispatched(int workerId) => _dispatcher?.Dispatched(workerId) ?? 0;
+
     /// <summary>Replaces every ready worker with a fresh process from the binary on disk, surge first, a few at a time.</summary>
     public Task<ReloadResult> ReloadAsync(CancellationToken cancellationToken)
     {
@@ -394,7 +397,7 @@ internal sealed partial class Supervisor : IAsyncDisposable
                 break;
             case ChannelLoad(var worker, var load, var alive):
                 worker.RecordLoad(load, alive, Now);
-                _dispatcher?.OnLoadReport(worker, load.InFlight);
+                _dispatcher?.OnLoadReport(worker.Id, load.InFlight);
                 if (!alive)
                 {
                     // Act on a load step as soon as it is measured, not at the next probe.
@@ -409,7 +412,7 @@ internal sealed partial class Supervisor : IAsyncDisposable
                 // The app is shutting down by itself: out of dispatch now; its exit decides what follows.
                 if (Move(worker, WorkerTrigger.Drain))
                 {
-                    _dispatcher?.Retire(worker);
+                    _dispatcher?.Retire(worker.Id);
                 }
 
                 break;
@@ -494,7 +497,7 @@ internal sealed partial class Supervisor : IAsyncDisposable
         _everReady = true;
         if (!spare)
         {
-            _dispatcher?.AddWorker(worker, channel);
+            _dispatcher?.AddWorker(worker.Id, channel);
         }
 
         _logger.LogInformation(
@@ -543,7 +546,7 @@ internal sealed partial class Supervisor : IAsyncDisposable
 
     private void OnChannelClosed(WorkerHandle worker)
     {
-        _dispatcher?.Retire(worker);
+        _dispatcher?.Retire(worker.Id);
         _events.OnDisconnected(worker);
         if (!worker.IsDead)
         {
@@ -576,7 +579,7 @@ internal sealed partial class Supervisor : IAsyncDisposable
             _workers.Remove(worker.Id);
         }
 
-        _dispatcher?.RemoveWorker(worker);
+        _dispatcher?.RemoveWorker(worker.Id);
         PromoteSpares();
         var replacement = _replacements.WorkerExited(worker.Id);
         // Not restarted: planned stops, and a successor's failure or an old worker whose successor is on its way.
@@ -692,7 +695,7 @@ internal sealed partial class Supervisor : IAsyncDisposable
             return;
         }
 
-        _dispatcher?.Retire(worker);
+        _dispatcher?.Retire(worker.Id);
         try
         {
             if (worker.Channel is { } channel)
@@ -726,7 +729,7 @@ internal sealed partial class Supervisor : IAsyncDisposable
         }
 
         Move(worker, WorkerTrigger.Drain);
-        _dispatcher?.Retire(worker);
+        _dispatcher?.Retire(worker.Id);
         worker.Kill(SignalNames.SIGKILL);
         PromoteSpares();
     }

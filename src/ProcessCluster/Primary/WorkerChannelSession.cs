@@ -73,7 +73,7 @@ internal sealed class WorkerChannelSession(
         switch (frame.Type)
         {
             case FrameType.Ack:
-                dispatcher?.OnAcks(worker, FrameFormat.ReadAcks(frame));
+                dispatcher?.OnAcks(worker.Id, FrameFormat.ReadAcks(frame));
                 break;
             case FrameType.Heartbeat or FrameType.LoadReport:
                 report(new ChannelLoad(worker, FrameFormat.ReadHeartbeat(frame), Alive: frame.Type == FrameType.Heartbeat));

@@ -77,7 +77,7 @@ public sealed class WorkerHandle
     public int Restarts { get; internal init; }
 
     /// <summary>Connections the primary has handed to it (RoundRobin scheduling).</summary>
-    public long Dispatched => Interlocked.Read(ref _dispatched);
+    public long Dispatched => _supervisor.Dispatched(Id);
 
     /// <summary>Its own request limit (Cluster:MaxRequests with jitter); 0 when unlimited.</summary>
     public long RequestLimit { get; internal init; }
@@ -90,7 +90,6 @@ public sealed class WorkerHandle
 
     private WorkerLoadReport? _lastLoad;
     private (TimeSpan Cpu, DateTimeOffset At)? _lastCpu;
-    private long _dispatched;
 
     /// <summary>Takes in a sample of its CPU time from /proc.</summary>
     internal void RecordCpu(TimeSpan cpu, DateTimeOffset now)
@@ -102,8 +101,6 @@ public sealed class WorkerHandle
 
         _lastCpu = (cpu, now);
     }
-
-    internal void CountDispatched() => Interlocked.Increment(ref _dispatched);
 
     /// <summary>Takes in a load report: its counters, its busy fraction since the previous one, and — a heartbeat — alive now.</summary>
     internal void RecordLoad(WorkerLoadReport report, bool alive, DateTimeOffset now)
