@@ -54,6 +54,7 @@ victim=
 wait "$wrk_pid" || true
 wrk_pid=
 
+printf '%s\n' "victim $victim other $other" "$calm_start" "$calm_end" "$stop_start" "$stop_end" >"$out/snapshots.txt"
 calm=$(rate "$other" "$calm_start" "$calm_end")
 stopped=$(rate "$other" "$stop_start" "$stop_end")
 {

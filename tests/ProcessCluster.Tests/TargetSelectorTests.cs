@@ -115,6 +115,17 @@ public class TargetSelectorTests
     }
 
     [Fact]
+    public void A_shedding_worker_waits_for_the_others_at_their_bound_but_not_for_one_that_left_a_connection_unacknowledged_for_long()
+    {
+        var selector = Selector(DispatchMode.RoundRobin, 1, 2);
+        selector.Shedding(1, connections: 10, until: 10_000);
+        _inFlight[2] = new HandoffLoad(Bound, OldestSentAt: 0);
+
+        Assert.Null(selector.Choose(500, InFlight));
+        Assert.Equal(new TargetChoice(1, PassedOver: null), selector.Choose(501, InFlight));
+    }
+
+    [Fact]
     public void Least_busy_picks_the_fewest_requests_counting_what_was_sent_since_the_report()
     {
         var selector = Selector(DispatchMode.LeastBusy, 1, 2, 3);

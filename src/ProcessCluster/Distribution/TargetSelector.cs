@@ -77,7 +77,7 @@ internal sealed class TargetSelector(DispatchMode mode, int maxInFlightPerWorker
                 continue;
             }
 
-            if (worker.ShedRemaining > 0 && worker.SheddingUntil > now && HasOtherTarget(worker))
+            if (worker.ShedRemaining > 0 && worker.SheddingUntil > now && HasOtherTarget(worker, now, handoffs))
             {
                 passedOver ??= worker;
                 continue;
@@ -119,10 +119,14 @@ internal sealed class TargetSelector(DispatchMode mode, int maxInFlightPerWorker
 
     /// <summary>
     /// Another worker takes connections: a shedding worker is passed over only then. When the others are at their
-    /// hand-over bound, the connection waits for their acknowledgements (milliseconds) rather than going back.
+    /// hand-over bound, the connection waits for their acknowledgements (milliseconds) rather than going back; but not
+    /// for a worker that has left one unacknowledged for long (paused, hung): waiting for it would stall dispatch.
     /// </summary>
-    private bool HasOtherTarget(Candidate shedding) =>
-        _workers.Exists(worker => worker != shedding && !worker.Retired && !worker.Blocked);
+    private bool HasOtherTarget(Candidate shedding, long now, Func<int, HandoffLoad> handoffs) =>
+        _workers.Exists(worker => worker != shedding && !worker.Retired && !worker.Blocked && !LeftUnacknowledged(handoffs(worker.Id), now));
+
+    private static bool LeftUnacknowledged(HandoffLoad handoffs, long now) =>
+        handoffs.InFlight > 0 && now - handoffs.OldestSentAt > UnacknowledgedIsStuckMilliseconds;
 
     /// <summary>
     /// Requests in flight as last reported, plus connections sent since. A worker that leaves a connection
@@ -130,8 +134,7 @@ internal sealed class TargetSelector(DispatchMode mode, int maxInFlightPerWorker
     /// </summary>
     private long Load(Candidate worker, HandoffLoad handoffs, long now)
     {
-        var stuck = now - worker.ReportedAt > stuckAfterMilliseconds
-            || (handoffs.InFlight > 0 && now - handoffs.OldestSentAt > UnacknowledgedIsStuckMilliseconds);
+        var stuck = now - worker.ReportedAt > stuckAfterMilliseconds || LeftUnacknowledged(handoffs, now);
         return worker.ReportedInFlight + worker.SentSinceReport + (stuck ? Saturated : 0L);
     }
 
