@@ -133,7 +133,7 @@ internal sealed class RoundRobinDispatcher : IDisposable
                     break;
                 case SendOutcome.Broken:
                     _logger.LogWarning("Worker {WorkerId} could not be sent a connection; its channel is dropped", choice.WorkerId);
-                    _ = Drop(choice.WorkerId);
+                    Retire(choice.WorkerId);
                     break;
             }
         }
@@ -143,19 +143,6 @@ internal sealed class RoundRobinDispatcher : IDisposable
         {
             _flushed.TrySetResult();
         }
-    }
-
-    /// <summary>Shuts the worker's channel; what it holds stays its own until it exits. False for a worker not known.</summary>
-    private bool Drop(int workerId)
-    {
-        if (!_queues.TryGetValue(workerId, out var queue))
-        {
-            return false;
-        }
-
-        queue.Drop();
-        Retire(workerId);
-        return true;
     }
 
     private bool OnAccepted(int fd, int endpoint) => Locked(() =>
@@ -176,13 +163,12 @@ internal sealed class RoundRobinDispatcher : IDisposable
         Pump();
     });
 
+    /// <summary>Its queue has shut its channel; what it holds stays its own until it exits, then goes to others.</summary>
     private void OnUnresponsive(int workerId)
     {
-        if (Locked(() => Drop(workerId)))
-        {
-            _logger.LogWarning("Worker {WorkerId} has not read its channel for {Bound}; its channel is dropped", workerId, UnresponsiveAfter);
-            Unresponsive?.Invoke(workerId);
-        }
+        Retire(workerId);
+        _logger.LogWarning("Worker {WorkerId} has not read its channel for {Bound}; its channel is dropped", workerId, UnresponsiveAfter);
+        Unresponsive?.Invoke(workerId);
     }
 
     private void Locked(Action action) => Locked(() =>

@@ -19,7 +19,8 @@ internal enum SendOutcome
 /// Hand-offs to one worker, never waiting for it: a frame goes out with a non-blocking send or not at all, so a worker
 /// that stops reading (a long GC pause, a hang) costs the others nothing. When its channel is full, a watcher waits for
 /// room and reports it (<paramref name="writable"/>); a channel that stays full past <paramref name="unresponsiveAfter"/>
-/// is reported once (<paramref name="unresponsive"/>). The supervisor's own frames still use the channel's blocking send.
+/// is shut down and reported once (<paramref name="unresponsive"/>); a broken one is shut down too (<see cref="SendOutcome.Broken"/>).
+/// The supervisor's own frames still use the channel's blocking send.
 /// </summary>
 internal sealed class WorkerSendQueue(
     int workerId, IpcChannel channel, TimeSpan unresponsiveAfter, Action<int> writable, Action<int> unresponsive) : IDisposable
@@ -44,15 +45,9 @@ internal sealed class WorkerSendQueue(
         }
         catch (Exception error) when (error is Win32Exception or ObjectDisposedException)
         {
+            Drop();
             return SendOutcome.Broken;
         }
-    }
-
-    /// <summary>Drops the worker's channel: the worker sees it close and exits, and is replaced.</summary>
-    public void Drop()
-    {
-        _closed = true;
-        channel.Shutdown();
     }
 
     public void Dispose() => _closed = true;
@@ -80,6 +75,7 @@ internal sealed class WorkerSendQueue(
                 var left = deadline - Environment.TickCount64;
                 if (left <= 0)
                 {
+                    Drop();
                     unresponsive(workerId);
                     return;
                 }
@@ -96,5 +92,12 @@ internal sealed class WorkerSendQueue(
         {
             // The channel closed under it: the worker is going, and its session reports that.
         }
+    }
+
+    /// <summary>Shuts the worker's channel down: the worker sees it close and exits, and is replaced.</summary>
+    private void Drop()
+    {
+        _closed = true;
+        channel.Shutdown();
     }
 }
