@@ -140,19 +140,21 @@ public sealed class RoundRobinDispatcherTests : IDisposable
         }
     }
 
-    /// <summary>Fills a socket's send buffer (made small) until it takes no more: the bytes written.</summary>
+    /// <summary>
+    /// Fills a socket's send buffer (made small) until it takes no more: the bytes written. Without waiting, and without
+    /// making the socket non-blocking (Socket.Blocking = false would): the primary's channel stays as it is in production.
+    /// </summary>
     private static int Fill(Socket socket)
     {
         socket.SendBufferSize = 4096;
-        socket.Blocking = false;
-        var filled = 0;
         var chunk = new byte[512];
-        while (socket.Send(chunk, SocketFlags.None, out var error) is var sent && error == SocketError.Success)
+        var filled = 0;
+        int sent;
+        while ((sent = SocketInterop.TrySend((int)socket.SafeHandle.DangerousGetHandle(), chunk, default)) > 0)
         {
             filled += sent;
         }
 
-        socket.Blocking = true;
         return filled;
     }
 
