@@ -50,11 +50,11 @@ calm_start=$(snapshot); sleep "$window"; calm_end=$(snapshot)
 kill -STOP "$victim"
 stop_start=$(snapshot); sleep "$window"; stop_end=$(snapshot)
 kill -CONT "$victim"
-victim=
+paused=$victim victim=
 wait "$wrk_pid" || true
 wrk_pid=
 
-printf '%s\n' "victim $victim other $other" "$calm_start" "$calm_end" "$stop_start" "$stop_end" >"$out/snapshots.txt"
+printf '%s\n' "paused $paused other $other" "$calm_start" "$calm_end" "$stop_start" "$stop_end" >"$out/snapshots.txt"
 calm=$(rate "$other" "$calm_start" "$calm_end")
 stopped=$(rate "$other" "$stop_start" "$stop_end")
 {
