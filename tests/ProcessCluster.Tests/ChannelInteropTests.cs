@@ -93,4 +93,30 @@ public sealed class ChannelInteropTests : IDisposable
         using var sender = new IpcChannel(_left, 4096);
         Assert.Throws<ArgumentException>(() => sender.Send(FrameType.Message, new byte[5000]));
     }
+
+    [Fact]
+    public async Task A_frame_half_sent_without_waiting_goes_out_whole_before_the_next_frame()
+    {
+        _left.SendBufferSize = 4096;
+        using var sender = new IpcChannel(_left, 1 << 20);
+        using var receiver = new IpcChannel(_right, 1 << 20);
+        var big = Enumerable.Range(0, 256 * 1024).Select(i => (byte)i).ToArray();
+        using var passed = File.OpenHandle("/proc/self/status");
+
+        // 256 KiB does not fit the socket: the head goes (with the descriptor), the tail waits for room.
+        Assert.True(sender.TrySend(FrameType.Message, big, [(int)passed.DangerousGetHandle()]));
+        Assert.True(sender.HasUnsentTail);
+        Assert.False(sender.TrySend(FrameType.Message, "1"u8));
+        Assert.False(sender.TryFlush());
+
+        var reading = Task.Run(() => (receiver.Receive(), receiver.Receive()));
+        sender.Send(FrameType.Message, "2"u8);
+        var (first, second) = await reading.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(big, first!.Payload);
+        Assert.Single(first.Fds);
+        Assert.Equal("2"u8.ToArray(), second!.Payload);
+        Assert.False(sender.HasUnsentTail);
+        Array.ForEach(first.Fds, SocketInterop.Close);
+    }
 }

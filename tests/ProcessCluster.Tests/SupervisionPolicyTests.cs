@@ -192,9 +192,10 @@ public class WorkerStateMachineTests
     [InlineData(WorkerState.Ready, WorkerTrigger.Connected)]
     [InlineData(WorkerState.Dead, WorkerTrigger.Exited)]
     [InlineData(WorkerState.Dead, WorkerTrigger.Listening)]
-    public void Late_or_repeated_events_are_refused(WorkerState state, WorkerTrigger trigger)
+    // The trigger type is internal: xUnit passes it boxed.
+    public void Late_or_repeated_events_are_refused(WorkerState state, object trigger)
     {
-        Assert.Null(WorkerStateMachine.Next(state, trigger));
+        Assert.Null(WorkerStateMachine.Next(state, (WorkerTrigger)trigger));
     }
 
     [Theory]

@@ -35,7 +35,7 @@ public sealed record WorkerStatus(
     long Dispatched,
     StopReason? StopReason)
 {
-    public static WorkerStatus Of(WorkerHandle worker, DateTimeOffset now) => new(
+    internal static WorkerStatus Of(WorkerHandle worker, DateTimeOffset now) => new(
         worker.Id,
         worker.ProcessId,
         worker.State,

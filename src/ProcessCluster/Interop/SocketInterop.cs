@@ -15,43 +15,61 @@ internal static unsafe class SocketInterop
     /// </summary>
     public static void Send(int socket, ReadOnlySpan<byte> data, ReadOnlySpan<int> fds)
     {
+        var sent = SendOnce(socket, data, fds, Libc.MSG_NOSIGNAL);
+        while (sent < data.Length)
+        {
+            sent += SendOnce(socket, data[sent..], default, Libc.MSG_NOSIGNAL);
+        }
+    }
+
+    /// <summary>
+    /// Sends what fits now, without waiting (MSG_DONTWAIT on a blocking socket): the bytes sent, with <paramref name="fds"/>
+    /// attached to the first; 0 when the socket has no room, and then nothing left, descriptors included.
+    /// </summary>
+    public static int TrySend(int socket, ReadOnlySpan<byte> data, ReadOnlySpan<int> fds) =>
+        SendOnce(socket, data, fds, Libc.MSG_NOSIGNAL | Libc.MSG_DONTWAIT);
+
+    private static int SendOnce(int socket, ReadOnlySpan<byte> data, ReadOnlySpan<int> fds, int flags)
+    {
         if (fds.Length > MaxFdsPerMessage)
         {
             throw new ArgumentOutOfRangeException(nameof(fds), $"at most {MaxFdsPerMessage} descriptors per message");
         }
 
         var control = stackalloc byte[Libc.CmsgSpace(MaxFdsPerMessage)];
-        var sent = 0;
-        while (sent < data.Length)
+        fixed (byte* bytes = data)
         {
-            fixed (byte* bytes = data)
+            var iov = new Libc.IoVec { Base = bytes, Length = (nuint)data.Length };
+            var message = new Libc.MsgHdr { Iov = &iov, IovLength = 1 };
+            if (fds.Length > 0)
             {
-                var iov = new Libc.IoVec { Base = bytes + sent, Length = (nuint)(data.Length - sent) };
-                var message = new Libc.MsgHdr { Iov = &iov, IovLength = 1 };
-                if (sent == 0 && fds.Length > 0)
+                var header = (Libc.CmsgHdr*)control;
+                header->Level = Libc.SOL_SOCKET;
+                header->Type = Libc.SCM_RIGHTS;
+                header->Length = (nuint)Libc.CmsgLength(fds.Length);
+                fds.CopyTo(new Span<int>(control + Libc.CmsgHeaderSize, fds.Length));
+                message.Control = control;
+                message.ControlLength = (nuint)Libc.CmsgSpace(fds.Length);
+            }
+
+            while (true)
+            {
+                var result = Libc.sendmsg(socket, &message, flags);
+                if (result >= 0)
                 {
-                    var header = (Libc.CmsgHdr*)control;
-                    header->Level = Libc.SOL_SOCKET;
-                    header->Type = Libc.SCM_RIGHTS;
-                    header->Length = (nuint)Libc.CmsgLength(fds.Length);
-                    fds.CopyTo(new Span<int>(control + Libc.CmsgHeaderSize, fds.Length));
-                    message.Control = control;
-                    message.ControlLength = (nuint)Libc.CmsgSpace(fds.Length);
+                    return (int)result;
                 }
 
-                var result = Libc.sendmsg(socket, &message, Libc.MSG_NOSIGNAL);
-                if (result < 0)
+                var errno = Marshal.GetLastPInvokeError();
+                if (errno == Libc.EAGAIN && (flags & Libc.MSG_DONTWAIT) != 0)
                 {
-                    var errno = Marshal.GetLastPInvokeError();
-                    if (errno == Libc.EINTR)
-                    {
-                        continue;
-                    }
+                    return 0;
+                }
 
+                if (errno != Libc.EINTR)
+                {
                     throw new Win32Exception(errno, $"sendmsg failed: {Marshal.GetPInvokeErrorMessage(errno)}");
                 }
-
-                sent += (int)result;
             }
         }
     }

@@ -17,6 +17,7 @@ internal sealed class IpcChannel : IDisposable
     private readonly FrameDecoder _decoder;
     private readonly Lock _sendLock = new();
     private int _disposed;
+    private byte[]? _unsentTail;
 
     public IpcChannel(Socket socket, int maxPayload)
     {
@@ -32,21 +33,74 @@ internal sealed class IpcChannel : IDisposable
 
     public void Send(FrameType type, ReadOnlySpan<byte> payload, ReadOnlySpan<int> fds = default)
     {
-        if (payload.Length > MaxPayload)
-        {
-            throw new ArgumentException($"a {type} frame of {payload.Length} bytes exceeds the limit of {MaxPayload}", nameof(payload));
-        }
-
-        var length = FrameFormat.HeaderSize + payload.Length;
-        var buffer = length <= 256 ? stackalloc byte[length] : new byte[length];
-        FrameFormat.WriteHeader(buffer, type, payload.Length, fds.Length);
-        payload.CopyTo(buffer[FrameFormat.HeaderSize..]);
+        var length = CheckedLength(type, payload);
+        var frame = length <= 256 ? stackalloc byte[length] : new byte[length];
+        Encode(frame, type, payload, fds.Length);
         lock (_sendLock)
         {
             ObjectDisposedException.ThrowIf(_disposed != 0, this);
-            SocketInterop.Send(_fd, buffer, fds);
+            if (_unsentTail is { } tail)
+            {
+                SocketInterop.Send(_fd, tail, default);
+                _unsentTail = null;
+            }
+
+            SocketInterop.Send(_fd, frame, fds);
         }
     }
+
+    /// <summary>
+    /// Sends a frame without waiting for room: false when the socket is full (nothing sent, the descriptors stay the
+    /// caller's). The descriptors travel with the first byte, so once any byte is out the frame counts as sent; a tail
+    /// that did not fit is kept and goes out before any other frame (<see cref="HasUnsentTail"/>, <see cref="TryFlush"/>).
+    /// </summary>
+    public bool TrySend(FrameType type, ReadOnlySpan<byte> payload, ReadOnlySpan<int> fds = default)
+    {
+        var length = CheckedLength(type, payload);
+        var frame = length <= 256 ? stackalloc byte[length] : new byte[length];
+        Encode(frame, type, payload, fds.Length);
+        lock (_sendLock)
+        {
+            ObjectDisposedException.ThrowIf(_disposed != 0, this);
+            if (!FlushTail())
+            {
+                return false;
+            }
+
+            var sent = SocketInterop.TrySend(_fd, frame, fds);
+            if (sent > 0 && sent < frame.Length)
+            {
+                _unsentTail = frame[sent..].ToArray();
+            }
+
+            return sent > 0;
+        }
+    }
+
+    /// <summary>A frame sent by <see cref="TrySend"/> is not whole on the wire yet.</summary>
+    public bool HasUnsentTail
+    {
+        get
+        {
+            lock (_sendLock)
+            {
+                return _unsentTail is not null;
+            }
+        }
+    }
+
+    /// <summary>Sends what is left of a half-sent frame, without waiting; true once nothing is left.</summary>
+    public bool TryFlush()
+    {
+        lock (_sendLock)
+        {
+            ObjectDisposedException.ThrowIf(_disposed != 0, this);
+            return FlushTail();
+        }
+    }
+
+    /// <summary>Waits up to <paramref name="timeout"/> for room to send (POLLOUT).</summary>
+    public bool WaitWritable(TimeSpan timeout) => _socket.Poll(timeout, SelectMode.SelectWrite);
 
     public void SendJson<T>(FrameType type, T message, JsonTypeInfo<T> typeInfo, ReadOnlySpan<int> fds = default) =>
         Send(type, JsonSerializer.SerializeToUtf8Bytes(message, typeInfo), fds);
@@ -111,5 +165,34 @@ internal sealed class IpcChannel : IDisposable
         }
 
         _decoder.Dispose();
+    }
+
+    private bool FlushTail()
+    {
+        if (_unsentTail is not { } tail)
+        {
+            return true;
+        }
+
+        var sent = SocketInterop.TrySend(_fd, tail, default);
+        _unsentTail = sent == tail.Length ? null : tail[sent..];
+        return _unsentTail is null;
+    }
+
+    /// <summary>The frame's length on the wire, once its payload is known to fit the limit.</summary>
+    private int CheckedLength(FrameType type, ReadOnlySpan<byte> payload)
+    {
+        if (payload.Length > MaxPayload)
+        {
+            throw new ArgumentException($"a {type} frame of {payload.Length} bytes exceeds the limit of {MaxPayload}", nameof(payload));
+        }
+
+        return FrameFormat.HeaderSize + payload.Length;
+    }
+
+    private static void Encode(Span<byte> frame, FrameType type, ReadOnlySpan<byte> payload, int fdCount)
+    {
+        FrameFormat.WriteHeader(frame, type, payload.Length, fdCount);
+        payload.CopyTo(frame[FrameFormat.HeaderSize..]);
     }
 }

@@ -37,7 +37,7 @@ public enum StopReason
     KilledBySignal,
 }
 
-public static class StopReasons
+internal static class StopReasons
 {
     /// <summary>
     /// True when the cluster stopped the worker on purpose and does not restart it (Node's exitedAfterDisconnect):

@@ -23,7 +23,7 @@ public enum WorkerState
 }
 
 /// <summary>What moves a worker from one state to the next.</summary>
-public enum WorkerTrigger
+internal enum WorkerTrigger
 {
     Connected,
     Listening,
@@ -37,7 +37,7 @@ public enum WorkerTrigger
 /// The one set of legal moves: starting → online → ready (or spare → ready) → draining → dead, and dead from anywhere. Anything else is
 /// refused, so a late event (a worker reporting "listening" after it was told to drain) cannot put it back in dispatch.
 /// </summary>
-public static class WorkerStateMachine
+internal static class WorkerStateMachine
 {
     public static WorkerState? Next(WorkerState state, WorkerTrigger trigger) => (state, trigger) switch
     {

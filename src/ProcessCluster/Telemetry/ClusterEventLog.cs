@@ -26,7 +26,7 @@ public sealed class ClusterEventLog(int capacity = 500)
     /// <summary>Raised after an event is added, on the writer's thread: handlers must be quick and must not throw.</summary>
     public event Action<ClusterEvent>? Appended;
 
-    public void Add(ClusterEventKind kind, string message, int? workerId = null, int? pid = null)
+    internal void Add(ClusterEventKind kind, string message, int? workerId = null, int? pid = null)
     {
         ClusterEvent added;
         lock (_lock)

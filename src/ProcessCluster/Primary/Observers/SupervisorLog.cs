@@ -107,6 +107,4 @@ internal static partial class SupervisorLog
     [LoggerMessage(34, LogLevel.Debug, "Connections per ready worker: {Connections}")]
     public static partial void ConnectionsPerWorker(ILogger logger, string connections);
 
-    [LoggerMessage(35, LogLevel.Warning, "Worker {Id} stopped reading its channel; it is dropped and its connections go to others")]
-    public static partial void Unresponsive(ILogger logger, int id);
 }

@@ -255,7 +255,6 @@ internal sealed class Supervisor : IWorkerOwner, IAsyncDisposable
             case ChannelMessage(var worker, var message): worker.MessageHandled(); _observer.Message(worker, message); break;
             case ChannelStopping(var worker) when WorkerTable.Move(worker, WorkerTrigger.Drain): _operations!.Retire(worker); break;
             case ChannelClosed(var worker): OnChannelClosed(worker); break;
-            case WorkerUnresponsive(var id): SupervisorLog.Unresponsive(_logger, id); break;
             case ProbeDue: _health!.Probe(); _pool!.Scale(); _rebalancer!.Rebalance(); _shutdown!.Check(); break;
             case DrainDeadline(var worker) when !worker.IsDead: SupervisorLog.DrainTimedOut(_logger, worker, _options.DrainTimeout.TotalSeconds); _operations!.Kill(worker, SignalNames.SIGKILL); break;
             case OrphanDeadline(var worker) when !worker.IsDead: SupervisorLog.Orphaned(_logger, worker); _operations!.Kill(worker, SignalNames.SIGKILL); break;

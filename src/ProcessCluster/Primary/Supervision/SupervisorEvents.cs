@@ -46,9 +46,6 @@ internal sealed record ChannelStopping(WorkerHandle Worker) : SupervisorEvent;
 
 internal sealed record ChannelClosed(WorkerHandle Worker) : SupervisorEvent;
 
-/// <summary>The dispatcher dropped a worker that stopped reading its channel.</summary>
-internal sealed record WorkerUnresponsive(int WorkerId) : SupervisorEvent;
-
 /// <summary>Every connection the primary held during a stop has gone to a worker.</summary>
 internal sealed record ConnectionsFlushed : SupervisorEvent;
 

@@ -1,0 +1,121 @@
+using Microsoft.Extensions.Logging;
+using ProcessCluster.Interop;
+
+namespace ProcessCluster.Distribution;
+
+/// <summary>
+/// Accepts connections on the primary's listening sockets, one thread per endpoint, and hands each descriptor on; on
+/// stop, takes what the kernel had already accepted (the backlog) first, since closing a listening socket resets it.
+/// While the taker holds <paramref name="maxHeld"/> connections it does not accept: they wait in the kernel's backlog.
+/// </summary>
+/// <param name="accepted">Takes a connection (descriptor, endpoint index); false once it has stopped, and the connection is closed.</param>
+internal sealed class Acceptor(IReadOnlyList<BoundEndpoint> endpoints, int maxHeld, Func<int, int, bool> accepted, ILogger logger)
+{
+    private readonly List<Thread> _threads = [];
+    private readonly object _gate = new();
+    private int _held;
+    private volatile bool _stopping;
+
+    public void Start()
+    {
+        foreach (var endpoint in endpoints)
+        {
+            var thread = new Thread(() => AcceptLoop(endpoint)) { IsBackground = true, Name = $"cluster-accept-{endpoint.Bound.Port}" };
+            _threads.Add(thread);
+            thread.Start();
+        }
+    }
+
+    /// <summary>Hands on every connection the kernel has already accepted, without waiting for more.</summary>
+    public void DrainBacklog()
+    {
+        foreach (var endpoint in endpoints)
+        {
+            SocketInterop.SetNonBlocking(endpoint.Fd);
+            int fd;
+            while ((fd = SocketInterop.Accept(endpoint.Fd, out _)) >= 0)
+            {
+                Hand(fd, endpoint);
+            }
+        }
+    }
+
+    /// <summary>How many connections the taker holds now.</summary>
+    public void Held(int count)
+    {
+        lock (_gate)
+        {
+            _held = count;
+            Monitor.PulseAll(_gate);
+        }
+    }
+
+    /// <summary>Wakes the accept threads and waits for them; call once the taker has stopped.</summary>
+    public void Stop()
+    {
+        lock (_gate)
+        {
+            _stopping = true;
+            Monitor.PulseAll(_gate);
+        }
+
+        foreach (var endpoint in endpoints)
+        {
+            SocketInterop.Shutdown(endpoint.Fd);
+        }
+
+        foreach (var thread in _threads)
+        {
+            thread.Join();
+        }
+    }
+
+    private void AcceptLoop(BoundEndpoint endpoint)
+    {
+        while (WaitForRoom())
+        {
+            var fd = SocketInterop.Accept(endpoint.Fd, out var errno);
+            if (fd >= 0)
+            {
+                if (!Hand(fd, endpoint))
+                {
+                    return;
+                }
+            }
+            else if (_stopping)
+            {
+                return;
+            }
+            else if (errno is not (Libc.EINTR or Libc.EAGAIN))
+            {
+                // EMFILE and the like: back off briefly rather than spin; the connection waits in the backlog.
+                logger.LogWarning("accept on {Url} failed with errno {Errno}", endpoint.Url, errno);
+                Thread.Sleep(50);
+            }
+        }
+    }
+
+    private bool WaitForRoom()
+    {
+        lock (_gate)
+        {
+            while (_held >= maxHeld && !_stopping)
+            {
+                Monitor.Wait(_gate);
+            }
+
+            return !_stopping;
+        }
+    }
+
+    private bool Hand(int fd, BoundEndpoint endpoint)
+    {
+        if (accepted(fd, endpoint.Index))
+        {
+            return true;
+        }
+
+        SocketInterop.Close(fd);
+        return false;
+    }
+}

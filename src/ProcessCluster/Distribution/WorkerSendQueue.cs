@@ -1,0 +1,103 @@
+using System.ComponentModel;
+using ProcessCluster.Ipc;
+
+namespace ProcessCluster.Distribution;
+
+internal enum SendOutcome
+{
+    /// <summary>The connection went out (its descriptor with the frame's first byte).</summary>
+    Sent,
+
+    /// <summary>The worker's channel has no room: nothing went out, the connection is still the caller's.</summary>
+    Blocked,
+
+    /// <summary>The channel is closed or failed: the worker is going.</summary>
+    Broken,
+}
+
+/// <summary>
+/// Hand-offs to one worker, never waiting for it: a frame goes out with a non-blocking send or not at all, so a worker
+/// that stops reading (a long GC pause, a hang) costs the others nothing. When its channel is full, a watcher waits for
+/// room and reports it (<paramref name="writable"/>); a channel that stays full past <paramref name="unresponsiveAfter"/>
+/// is shut down and reported once (<paramref name="unresponsive"/>); a broken one is shut down too (<see cref="SendOutcome.Broken"/>).
+/// The supervisor's own frames still use the channel's blocking send.
+/// </summary>
+internal sealed class WorkerSendQueue(
+    int workerId, IpcChannel channel, TimeSpan unresponsiveAfter, Action<int> writable, Action<int> unresponsive) : IDisposable
+{
+    private int _watching;
+    private volatile bool _closed;
+
+    public SendOutcome TrySend(Handoff handoff)
+    {
+        Span<byte> payload = stackalloc byte[FrameFormat.NewConnectionSize];
+        FrameFormat.WriteNewConnection(payload, handoff.Id, handoff.Endpoint);
+        try
+        {
+            var sent = channel.TrySend(FrameType.NewConnection, payload, [handoff.Fd]);
+            if (!sent || channel.HasUnsentTail)
+            {
+                // Full (or the frame's tail waits for room, and must go out even if no other hand-off follows).
+                Watch();
+            }
+
+            return sent ? SendOutcome.Sent : SendOutcome.Blocked;
+        }
+        catch (Exception error) when (error is Win32Exception or ObjectDisposedException)
+        {
+            Drop();
+            return SendOutcome.Broken;
+        }
+    }
+
+    public void Dispose() => _closed = true;
+
+    /// <summary>
+    /// One thread per blocked spell, waiting in poll for exactly as long as the bound allows: a blocked worker is rare
+    /// and brief, so this is simpler than a shared poller with a wake-up pipe, and it wakes the moment the socket drains
+    /// instead of on a timer tick.
+    /// </summary>
+    private void Watch()
+    {
+        if (Interlocked.Exchange(ref _watching, 1) == 0)
+        {
+            new Thread(WaitForRoom) { IsBackground = true, Name = $"cluster-send-{workerId}" }.Start();
+        }
+    }
+
+    private void WaitForRoom()
+    {
+        var deadline = Environment.TickCount64 + (long)unresponsiveAfter.TotalMilliseconds;
+        try
+        {
+            while (!_closed)
+            {
+                var left = deadline - Environment.TickCount64;
+                if (left <= 0)
+                {
+                    Drop();
+                    unresponsive(workerId);
+                    return;
+                }
+
+                if (channel.WaitWritable(TimeSpan.FromMilliseconds(left)) && channel.TryFlush())
+                {
+                    Volatile.Write(ref _watching, 0);
+                    writable(workerId);
+                    return;
+                }
+            }
+        }
+        catch (Exception error) when (error is Win32Exception or ObjectDisposedException)
+        {
+            // The channel closed under it: the worker is going, and its session reports that.
+        }
+    }
+
+    /// <summary>Shuts the worker's channel down: the worker sees it close and exits, and is replaced.</summary>
+    private void Drop()
+    {
+        _closed = true;
+        channel.Shutdown();
+    }
+}

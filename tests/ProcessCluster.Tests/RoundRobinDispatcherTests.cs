@@ -1,0 +1,185 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging.Abstractions;
+using ProcessCluster.Distribution;
+using ProcessCluster.Interop;
+using ProcessCluster.Ipc;
+
+namespace ProcessCluster.Tests;
+
+/// <summary>
+/// The dispatcher over real sockets: a TCP endpoint on 127.0.0.1 and two worker channels (Unix sockets). Worker 1 reads
+/// and acknowledges; worker 2's channel is full from the start, as when a worker stops reading (a long GC pause, a hang).
+/// </summary>
+public sealed class RoundRobinDispatcherTests : IDisposable
+{
+    private const int WorkerReading = 1;
+    private const int WorkerNotReading = 2;
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);
+
+    private readonly List<BoundEndpoint> _endpoints = ListenSockets.Open(ClusterEndpoint.ParseUrls(["http://127.0.0.1:0"]), 128, NullLogger.Instance);
+    private readonly RoundRobinDispatcher _dispatcher;
+    private readonly List<IDisposable> _owned = [];
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private readonly TaskCompletionSource<(int WorkerId, TimeSpan At)> _dropped = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly (Socket Primary, Socket Worker) _notReading;
+    private readonly int _filled;
+    private int _received;
+    private long _lastReceivedTicks;
+
+    public RoundRobinDispatcherTests()
+    {
+        _dispatcher = new RoundRobinDispatcher(_endpoints, 1024, 1000, DispatchMode.RoundRobin, TimeSpan.FromMinutes(1), NullLogger.Instance);
+        _dispatcher.Unresponsive += workerId => _dropped.TrySetResult((workerId, _clock.Elapsed));
+
+        var reading = UnixSocketPair.Create();
+        var readingChannel = Own(new IpcChannel(reading.Connecting, 4096));
+        Own(reading.Accepted);
+        new Thread(() => ReadAndAcknowledge(WorkerReading, Own(new IpcChannel(reading.Accepted, 4096)))) { IsBackground = true }.Start();
+
+        _notReading = UnixSocketPair.Create();
+        Own(_notReading.Worker);
+        _filled = Fill(_notReading.Primary);
+        var notReadingChannel = Own(new IpcChannel(_notReading.Primary, 4096));
+        // As the primary's channel session sets it: the longest a blocking send to this worker may take.
+        notReadingChannel.SetSendTimeout(TimeSpan.FromSeconds(1));
+
+        _dispatcher.AddWorker(WorkerReading, readingChannel);
+        _dispatcher.AddWorker(WorkerNotReading, notReadingChannel);
+        _dispatcher.Start();
+    }
+
+    public void Dispose()
+    {
+        _dispatcher.StopAccepting();
+        _dispatcher.Dispose();
+        _owned.ForEach(owned => owned.Dispose());
+        _endpoints.ForEach(endpoint => endpoint.Dispose());
+    }
+
+    [Fact]
+    public async Task A_worker_that_does_not_read_its_channel_delays_no_other_and_is_dropped_after_the_bound()
+    {
+        const int Connections = 20;
+        for (var i = 0; i < Connections; i++)
+        {
+            Connect();
+        }
+
+        await Until(() => Volatile.Read(ref _received) == Connections);
+        var (dropped, droppedAt) = await _dropped.Task.WaitAsync(Deadline);
+        var lastReceivedAt = TimeSpan.FromTicks(Volatile.Read(ref _lastReceivedTicks));
+
+        // Every connection reached the reading worker while the other was still blocked, not after it was dropped.
+        Assert.Equal(WorkerNotReading, dropped);
+        Assert.True(lastReceivedAt < droppedAt, $"the last connection arrived at {lastReceivedAt}, after the drop at {droppedAt}");
+        Assert.True(droppedAt >= TimeSpan.FromSeconds(0.9), $"dropped at {droppedAt}, before the bound");
+        Assert.Equal(Connections, _dispatcher.Dispatched(WorkerReading));
+        Assert.Equal(0, _dispatcher.Dispatched(WorkerNotReading));
+        Assert.Equal(0, _dispatcher.Queued);
+
+        // Its channel was shut down: past the bytes that filled it, the worker reads end of stream.
+        Assert.Equal(_filled, Drain(_notReading.Worker));
+    }
+
+    [Fact]
+    public async Task A_blocked_worker_that_reads_again_in_time_gets_its_turn_and_is_not_dropped()
+    {
+        Connect();
+        Connect();
+        await Until(() => Volatile.Read(ref _received) == 2);
+
+        // Worker 2 was passed over; now it reads what filled its channel, then frames.
+        var skipped = new byte[_filled];
+        for (var read = 0; read < _filled;)
+        {
+            read += _notReading.Worker.Receive(skipped.AsSpan(read));
+        }
+
+        var resumed = Own(new IpcChannel(_notReading.Worker, 4096));
+        new Thread(() => ReadAndAcknowledge(WorkerNotReading, resumed)) { IsBackground = true }.Start();
+        await Until(() =>
+        {
+            Connect();
+            return _dispatcher.Dispatched(WorkerNotReading) > 0;
+        });
+
+        Assert.False(_dropped.Task.IsCompleted);
+    }
+
+    private T Own<T>(T owned)
+        where T : IDisposable
+    {
+        _owned.Add(owned);
+        return owned;
+    }
+
+    private void Connect()
+    {
+        var client = Own(new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp));
+        client.Connect(_endpoints[0].Bound);
+    }
+
+    /// <summary>A worker: takes each connection (closes it: this test serves nothing) and acknowledges it.</summary>
+    private void ReadAndAcknowledge(int workerId, IpcChannel channel)
+    {
+        try
+        {
+            while (channel.Receive() is { Type: FrameType.NewConnection } frame)
+            {
+                Array.ForEach(frame.Fds, SocketInterop.Close);
+                _dispatcher.OnAcks(workerId, [(FrameFormat.ReadNewConnection(frame).ConnectionId, true)]);
+                Volatile.Write(ref _lastReceivedTicks, _clock.Elapsed.Ticks);
+                Interlocked.Increment(ref _received);
+            }
+        }
+        catch (Exception error) when (error is ObjectDisposedException or System.ComponentModel.Win32Exception)
+        {
+            // The test is over.
+        }
+    }
+
+    /// <summary>
+    /// Fills a socket's send buffer (made small) until it takes no more: the bytes written. Without waiting, and without
+    /// making the socket non-blocking (Socket.Blocking = false would): the primary's channel stays as it is in production.
+    /// </summary>
+    private static int Fill(Socket socket)
+    {
+        socket.SendBufferSize = 4096;
+        var chunk = new byte[512];
+        var filled = 0;
+        int sent;
+        while ((sent = SocketInterop.TrySend((int)socket.SafeHandle.DangerousGetHandle(), chunk, default)) > 0)
+        {
+            filled += sent;
+        }
+
+        return filled;
+    }
+
+    /// <summary>Reads until end of stream: the bytes read.</summary>
+    private static int Drain(Socket socket)
+    {
+        socket.ReceiveTimeout = (int)Deadline.TotalMilliseconds;
+        var buffer = new byte[4096];
+        var total = 0;
+        int read;
+        while ((read = socket.Receive(buffer)) > 0)
+        {
+            total += read;
+        }
+
+        return total;
+    }
+
+    private static async Task Until(Func<bool> condition)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (!condition())
+        {
+            Assert.True(deadline.Elapsed < Deadline, "the condition was not met before the deadline");
+            await Task.Delay(10);
+        }
+    }
+}
