@@ -192,7 +192,7 @@ public sealed partial class DemoCluster : IAsyncDisposable
         _process.Dispose();
     }
 
-    public static string DemoAssembly => BuiltAssembly(Path.Combine("samples", "SeedDemo"), "SeedDemo.dll");
+    public static string DemoAssembly => BuiltAssembly(Path.Combine("tests", "ProcessCluster.TestApp"), "ProcessCluster.TestApp.dll");
 
     /// <summary>A project's output in this build's configuration, found from the solution's root.</summary>
     public static string BuiltAssembly(string projectDirectory, string fileName)
