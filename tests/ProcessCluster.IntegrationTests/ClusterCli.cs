@@ -40,8 +40,3 @@ public static class ClusterCli
         return JsonSerializer.Deserialize(result.Output, ControlJson.Default.ClusterStatus)!;
     }
 }
-
-public sealed record CliResult(int ExitCode, string Output, string Error)
-{
-    public override string ToString() => $"exit {ExitCode}\nstdout:\n{Output}\nstderr:\n{Error}";
-}

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
-using System.Text.Json.Serialization;
 using Microsoft.Extensions.Logging.Abstractions;
 using ProcessCluster.Primary;
 
@@ -154,9 +153,3 @@ public sealed class NodeStyleApiTests : IAsyncDisposable
         return _exits[id];
     }
 }
-
-public sealed record Ping(string Text, int Count);
-
-[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
-[JsonSerializable(typeof(Ping))]
-public sealed partial class MessagesJson : JsonSerializerContext;

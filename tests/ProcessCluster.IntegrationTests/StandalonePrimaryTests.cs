@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using ProcessCluster.Primary;
 
 namespace ProcessCluster.IntegrationTests;
 
