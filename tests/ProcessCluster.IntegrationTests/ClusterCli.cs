@@ -9,7 +9,7 @@ public static class ClusterCli
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
 
-    public static string Assembly => DemoCluster.BuiltAssembly(Path.Combine("src", "ProcessCluster.Cli"), "dotnet-cluster.dll");
+    public static string Assembly => TestCluster.BuiltAssembly(Path.Combine("src", "ProcessCluster.Cli"), "dotnet-cluster.dll");
 
     public static async Task<CliResult> RunAsync(params string[] arguments)
     {

@@ -8,7 +8,7 @@ public class LeastBusyDispatchTests
     [InlineData("RoundRobin", 4, 20)]
     public async Task A_stuck_worker_gets_new_connections_only_in_round_robin(string dispatch, int fewestLost, int mostLost)
     {
-        await using var cluster = await DemoCluster.StartAsync(
+        await using var cluster = await TestCluster.StartAsync(
             "RoundRobin",
             workers: 2,
             environment: new Dictionary<string, string>
@@ -17,9 +17,9 @@ public class LeastBusyDispatchTests
                 ["Cluster__HeartbeatInterval"] = "00:00:01",
                 ["Cluster__HeartbeatTimeout"] = "00:01:00",
             });
-        using var client = new DemoClient(cluster.BaseAddress, TimeSpan.FromSeconds(1));
+        using var client = new AppClient(cluster.BaseAddress, TimeSpan.FromSeconds(1));
         var stuck = int.Parse((await client.GetAsync("/hang")).Split(' ')[1]);
-        var healthy = cluster.ReadyWorkerPids().Single(pid => pid != stuck);
+        var healthy = (await cluster.ReadyPidsAsync()).Single(pid => pid != stuck);
 
         var lost = 0;
         for (var i = 0; i < 20; i++)

@@ -22,7 +22,7 @@ public sealed class NodeStyleApiTests : IAsyncDisposable
     {
         var options = new ClusterOptions { Workers = 1, DrainTimeout = TimeSpan.FromSeconds(10) };
         // Workers run the demo with the same URLs the primary opens, as a primary that forks itself would.
-        _primary = new ClusterPrimary(options, NullLoggerFactory.Instance, new WorkerCommand("/usr/bin/env", ["env", "dotnet", DemoCluster.DemoAssembly, "--urls=http://127.0.0.1:0"]));
+        _primary = new ClusterPrimary(options, NullLoggerFactory.Instance, new WorkerCommand("/usr/bin/env", ["env", "dotnet", TestCluster.TestAppAssembly, "--urls=http://127.0.0.1:0"]));
         _primary.Forked += (_, e) => Record("fork", e.Worker);
         _primary.Online += (_, e) => Record("online", e.Worker);
         _primary.Listening += (_, e) => Record($"listening {e.Address}", e.Worker);
@@ -102,8 +102,13 @@ public sealed class NodeStyleApiTests : IAsyncDisposable
         Assert.True(exit.StopRequested);
         Assert.Equal(0, exit.ExitCode);
         Assert.Contains("1 disconnect", EventsOf(1));
-        await Task.Delay(500); // a replacement would have been forked at once
-        Assert.Empty(_primary.Workers);
+
+        // A replacement would be forked RestartDelay (100 ms) after the exit; a worker forked now takes longer than
+        // that to be ready. So once it is, the only forks were the first worker and this one.
+        var later = _primary.Fork();
+        await ReadyWorkerAsync(later.Id);
+        Assert.Equal([1, later.Id], _events.Where(entry => entry.EndsWith(" fork", StringComparison.Ordinal)).Select(entry => int.Parse(entry.Split(' ')[0])));
+        Assert.Equal([later.Id], _primary.Workers.Select(worker => worker.Id));
     }
 
     [Fact]

@@ -19,6 +19,20 @@ public static class Poll
         }
     }
 
+    public static async Task UntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what, Func<string>? diagnostics = null)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!await condition())
+        {
+            if (clock.Elapsed > timeout)
+            {
+                throw new TimeoutException($"no {what} within {timeout.TotalSeconds} s{(diagnostics is null ? "" : "\n" + diagnostics())}");
+            }
+
+            await Task.Delay(20);
+        }
+    }
+
     public static async Task<T> UntilAsync<T>(Func<Task<T?>> attempt, TimeSpan timeout, string what)
         where T : class
     {

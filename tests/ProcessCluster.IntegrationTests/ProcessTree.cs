@@ -36,6 +36,29 @@ public static partial class ProcessTree
         }
     }
 
+    /// <summary>TCP ports the process listens on, from its socket descriptors and /proc/net/tcp and tcp6.</summary>
+    public static IReadOnlySet<int> ListeningPorts(int pid)
+    {
+        try
+        {
+            var inodes = Directory.GetFiles($"/proc/{pid}/fd")
+                .Select(fd => new FileInfo(fd).LinkTarget)
+                .Where(target => target is not null && target.StartsWith("socket:[", StringComparison.Ordinal))
+                .Select(target => target!["socket:[".Length..^1])
+                .ToHashSet();
+            return ((string[])["/proc/net/tcp", "/proc/net/tcp6"])
+                .SelectMany(table => File.ReadAllLines(table).Skip(1))
+                .Select(row => row.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+                .Where(fields => fields[3] == "0A" && inodes.Contains(fields[9])) // 0A: LISTEN
+                .Select(fields => Convert.ToInt32(fields[1].Split(':')[1], 16))
+                .ToHashSet();
+        }
+        catch (Exception error) when (error is IOException or UnauthorizedAccessException)
+        {
+            return new HashSet<int>();
+        }
+    }
+
     public static void Kill(int pid, int signal = 9) => _ = Native.Kill(pid, signal);
 
     public static IReadOnlyDictionary<string, string> Environment(int pid) =>

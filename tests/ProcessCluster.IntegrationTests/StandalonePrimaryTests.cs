@@ -25,10 +25,10 @@ public class StandalonePrimaryTests
         try
         {
             await File.WriteAllTextAsync(Path.Combine(contentRoot.FullName, "appsettings.json"), """{ "Cluster": { "Workers": 3 } }""");
-            await using var cluster = await DemoCluster.StartAsync(
+            await using var cluster = await TestCluster.StartAsync(
                 "RoundRobin", workers: null, standalonePrimary: ClusterCli.Assembly, workingDirectory: contentRoot.FullName);
-            await Poll.UntilAsync(() => cluster.ReadyWorkerPids().Count == 3, Deadline, "the 3 workers appsettings.json asks for");
-            Assert.Equal(3, (await ClusterCli.StatusAsync(cluster.PrimaryPid)).DesiredWorkers);
+            await cluster.WaitForReadyPidsAsync(pids => pids.Count == 3, "the 3 workers appsettings.json asks for", Deadline);
+            Assert.Equal(3, (await cluster.StatusAsync()).DesiredWorkers);
         }
         finally
         {
@@ -42,11 +42,11 @@ public class StandalonePrimaryTests
         var noCommand = await ClusterCli.RunAsync("run", "--urls=http://127.0.0.1:0");
         Assert.Equal(2, noCommand.ExitCode);
 
-        var badSetting = await ClusterCli.RunAsync("run", "--urls=http://127.0.0.1:0", "--Cluster:Workers=0", "--", "dotnet", DemoCluster.DemoAssembly);
+        var badSetting = await ClusterCli.RunAsync("run", "--urls=http://127.0.0.1:0", "--Cluster:Workers=0", "--", "dotnet", TestCluster.TestAppAssembly);
         Assert.Equal(2, badSetting.ExitCode);
         Assert.Contains("Cluster:Workers must be at least 1", badSetting.Error);
 
-        var notASetting = await ClusterCli.RunAsync("run", "--Cluster:Workers", "--", "dotnet", DemoCluster.DemoAssembly);
+        var notASetting = await ClusterCli.RunAsync("run", "--Cluster:Workers", "--", "dotnet", TestCluster.TestAppAssembly);
         Assert.Equal(2, notASetting.ExitCode);
         Assert.Contains("is not a setting like --Cluster:Workers=4", notASetting.Error);
 
@@ -56,17 +56,17 @@ public class StandalonePrimaryTests
 
         using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
         taken.Start();
-        var portInUse = await ClusterCli.RunAsync("run", $"--urls=http://127.0.0.1:{((System.Net.IPEndPoint)taken.LocalEndpoint).Port}", "--", "dotnet", DemoCluster.DemoAssembly);
+        var portInUse = await ClusterCli.RunAsync("run", $"--urls=http://127.0.0.1:{((System.Net.IPEndPoint)taken.LocalEndpoint).Port}", "--", "dotnet", TestCluster.TestAppAssembly);
         Assert.Equal(2, portInUse.ExitCode);
         Assert.Contains("Cannot start the cluster: Address already in use", portInUse.Output + portInUse.Error);
     }
 
     private static async Task ServesSupervisesAndStopsAsync(string primary, bool stopWithCli)
     {
-        await using var cluster = await DemoCluster.StartAsync(
+        await using var cluster = await TestCluster.StartAsync(
             "RoundRobin", workers: 2, environment: new Dictionary<string, string> { ["Cluster__AdminUrl"] = "http://127.0.0.1:0" }, standalonePrimary: primary);
-        using var client = new DemoClient(cluster.BaseAddress);
-        var pids = cluster.ReadyWorkerPids();
+        using var client = new AppClient(cluster.BaseAddress);
+        var pids = await cluster.ReadyPidsAsync();
         Assert.Equal(2, pids.Count);
 
         // The admin endpoint: Prometheus metrics and the status document, the dashboard page.
@@ -85,9 +85,7 @@ public class StandalonePrimaryTests
         Assert.Equal(pids.Order(), status.Workers.Select(worker => worker.Pid).Order());
 
         ProcessTree.Kill(pids[0]);
-        await cluster.WaitForLineAsync(line => line.Contains($"(pid {pids[0]}) killed by signal SIGKILL"), Deadline);
-        await Poll.UntilAsync(() => cluster.ReadyWorkerPids().Count == 2, Deadline, "a replacement worker");
-        var replacement = cluster.ReadyWorkerPids().Single(pid => pid != pids[1]);
+        var replacement = (await cluster.WaitForReadyPidsAsync(now => now.Count == 2 && !now.Contains(pids[0]), "a replacement worker", Deadline)).Single(pid => pid != pids[1]);
         await Poll.UntilAsync(async () => await client.HelloPidAsync() == replacement ? "" : null, Deadline, "the replacement answering");
 
         // A request in flight when the stop comes is finished before its worker exits.

@@ -2,12 +2,12 @@ using System.Net;
 
 namespace ProcessCluster.IntegrationTests;
 
-/// <summary>HTTP as a load generator would use it: a new connection per request unless asked otherwise.</summary>
-public sealed class DemoClient : IDisposable
+/// <summary>HTTP to the app under test as a load generator would use it: a new connection per request unless asked otherwise.</summary>
+public sealed class AppClient : IDisposable
 {
     private readonly HttpClient _client;
 
-    public DemoClient(Uri baseAddress, TimeSpan? timeout = null)
+    public AppClient(Uri baseAddress, TimeSpan? timeout = null)
     {
         _client = new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.Zero })
         {
