@@ -1,9 +1,7 @@
-using System.Diagnostics;
-
 namespace ProcessCluster.IntegrationTests;
 
 /// <summary>
-/// `dotnet-cluster run -- dotnet SeedDemo.dll`: a primary that is not the app, run as a managed build and as the
+/// `dotnet-cluster run -- dotnet App.dll`: a primary that is not the app, run as a managed build and as the
 /// native AOT executable operators would deploy, supervising real workers on real sockets.
 /// </summary>
 public class StandalonePrimaryTests
@@ -16,7 +14,7 @@ public class StandalonePrimaryTests
 
     [Fact]
     public async Task Run_published_with_native_aot_serves_supervises_has_the_admin_endpoint_and_stops_from_the_cli() =>
-        await ServesSupervisesAndStopsAsync(await NativePrimary.Value, stopWithCli: true);
+        await ServesSupervisesAndStopsAsync(NativePrimary(), stopWithCli: true);
 
     [Fact]
     public async Task Run_reads_the_cluster_settings_from_appsettings_json_in_its_content_root_as_the_app_would()
@@ -109,35 +107,20 @@ public class StandalonePrimaryTests
     }
 
     /// <summary>
-    /// dotnet-cluster published with native AOT, once per test run, into its own artifacts folder so the solution's
-    /// obj/ and bin/ stay as the build left them.
+    /// dotnet-cluster published with native AOT by the README's test command (.ci/test), before the tests: publishing
+    /// takes minutes, and is the build's job, not a test's. Missing or older than the managed build it would stand
+    /// for, it fails the test: a native primary that was not tested must not pass.
     /// </summary>
-    private static readonly Lazy<Task<string>> NativePrimary = new(async () =>
+    private static string NativePrimary()
     {
-        var root = Path.Combine(AppContext.BaseDirectory, "artifacts", "aot");
-        var project = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(ClusterCli.Assembly)!, "..", "..", "..", "ProcessCluster.Cli.csproj"));
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var argument in (string[])["publish", project, "-c", "Release", "-r", "linux-x64",
-                     "-p:PublishAot=true", "--artifacts-path", Path.Combine(root, "build"), "-o", Path.Combine(root, "out"), "-nologo"])
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var publish = Process.Start(start)!;
-        var output = publish.StandardOutput.ReadToEndAsync();
-        var error = publish.StandardError.ReadToEndAsync();
-        try
-        {
-            await publish.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(5));
-        }
-        catch (TimeoutException)
-        {
-            ProcessTree.Kill(publish.Id);
-            throw;
-        }
-
-        var executable = Path.Combine(root, "out", "dotnet-cluster");
-        Assert.True(publish.ExitCode == 0 && File.Exists(executable), $"native AOT publish failed:\n{await output}\n{await error}");
-        return executable;
-    });
+        const string publish = "dotnet publish src/ProcessCluster.Cli -c Release -r linux-x64 -p:PublishAot=true "
+            + "--artifacts-path artifacts/aot-cli-build -o artifacts/aot-cli (or run the tests with `bash .ci/test`)";
+        var executable = new FileInfo(Path.Combine(TestCluster.RepositoryRoot, "artifacts", "aot-cli", "dotnet-cluster"));
+        Assert.True(executable.Exists, $"{executable.FullName} is missing: publish it with `{publish}`.");
+        var build = new DirectoryInfo(Path.GetDirectoryName(ClusterCli.Assembly)!).GetFiles("*.dll").Max(file => file.LastWriteTimeUtc);
+        Assert.True(
+            executable.LastWriteTimeUtc >= build,
+            $"{executable.FullName} ({executable.LastWriteTimeUtc:u}) is older than the build of dotnet-cluster ({build:u}): publish it again with `{publish}`.");
+        return executable.FullName;
+    }
 }
