@@ -113,14 +113,14 @@ public class StandalonePrimaryTests
     /// </summary>
     private static string NativePrimary()
     {
-        const string publish = "dotnet publish src/ProcessCluster.Cli -c Release -r linux-x64 -p:PublishAot=true "
-            + "--artifacts-path artifacts/aot-cli-build -o artifacts/aot-cli (or run the tests with `bash .ci/test`)";
+        const string publish = "`dotnet publish src/ProcessCluster.Cli -c Release -r linux-x64 -p:PublishAot=true "
+            + "--artifacts-path artifacts/aot-cli-build -o artifacts/aot-cli`, or run the tests with `bash .ci/test`";
         var executable = new FileInfo(Path.Combine(TestCluster.RepositoryRoot, "artifacts", "aot-cli", "dotnet-cluster"));
-        Assert.True(executable.Exists, $"{executable.FullName} is missing: publish it with `{publish}`.");
+        Assert.True(executable.Exists, $"{executable.FullName} is missing: publish it with {publish}.");
         var build = new DirectoryInfo(Path.GetDirectoryName(ClusterCli.Assembly)!).GetFiles("*.dll").Max(file => file.LastWriteTimeUtc);
         Assert.True(
             executable.LastWriteTimeUtc >= build,
-            $"{executable.FullName} ({executable.LastWriteTimeUtc:u}) is older than the build of dotnet-cluster ({build:u}): publish it again with `{publish}`.");
+            $"{executable.FullName} ({executable.LastWriteTimeUtc:u}) is older than the build of dotnet-cluster ({build:u}): publish it again with {publish}.");
         return executable.FullName;
     }
 }

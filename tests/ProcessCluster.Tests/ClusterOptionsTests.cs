@@ -25,11 +25,7 @@ public class ClusterOptionsTests
     public void Each_bad_setting_is_named()
     {
         var options = new ClusterOptions { Workers = 0, MaxHandoffsInFlight = 0, DrainTimeout = TimeSpan.Zero, Scheduling = (SchedulingMode)7 };
-        var errors = options.Validate();
-        Assert.Contains(errors, error => error.StartsWith("Cluster:Workers", StringComparison.Ordinal));
-        Assert.Contains(errors, error => error.StartsWith("Cluster:MaxHandoffsInFlight", StringComparison.Ordinal));
-        Assert.Contains(errors, error => error.StartsWith("Cluster:DrainTimeout", StringComparison.Ordinal));
-        Assert.Contains(errors, error => error.StartsWith("Cluster:Scheduling", StringComparison.Ordinal));
+        AssertNamed(options.Validate(), "Cluster:Workers", "Cluster:MaxHandoffsInFlight", "Cluster:DrainTimeout", "Cluster:Scheduling");
     }
 
     [Fact]
@@ -48,12 +44,14 @@ public class ClusterOptionsTests
         };
         var errors = options.Validate();
         Assert.Contains(errors, error => error.StartsWith("Cluster:MaxRestartDelay", StringComparison.Ordinal) && error.Contains("Cluster:RestartDelay", StringComparison.Ordinal));
-        Assert.Contains(errors, error => error.StartsWith("Cluster:HeartbeatTimeout", StringComparison.Ordinal));
-        Assert.Contains(errors, error => error.StartsWith("Cluster:MaxRequestsJitter", StringComparison.Ordinal));
-        Assert.Contains(errors, error => error.StartsWith("Cluster:ReloadConcurrency", StringComparison.Ordinal));
-        Assert.Contains(errors, error => error.StartsWith("Cluster:ReadyTimeout", StringComparison.Ordinal));
-        Assert.Contains(errors, error => error.StartsWith("Cluster:MaxWorkers (2) must not be less than Cluster:MinWorkers (4)", StringComparison.Ordinal));
-        Assert.Contains(errors, error => error.StartsWith("Cluster:ScaleTargetBusy", StringComparison.Ordinal));
+        AssertNamed(
+            errors,
+            "Cluster:HeartbeatTimeout",
+            "Cluster:MaxRequestsJitter",
+            "Cluster:ReloadConcurrency",
+            "Cluster:ReadyTimeout",
+            "Cluster:MaxWorkers (2) must not be less than Cluster:MinWorkers (4)",
+            "Cluster:ScaleTargetBusy");
     }
 
     [Fact]
@@ -98,4 +96,8 @@ public class ClusterOptionsTests
             Assert.Contains(errors, message => message.StartsWith(error, StringComparison.Ordinal));
         }
     }
+
+    /// <summary>Each of <paramref name="settings"/> starts one of the errors.</summary>
+    private static void AssertNamed(IEnumerable<string> errors, params string[] settings) =>
+        Assert.All(settings, setting => Assert.Contains(errors, error => error.StartsWith(setting, StringComparison.Ordinal)));
 }
