@@ -3,7 +3,7 @@ using System.Text;
 
 namespace ProcessCluster.IntegrationTests;
 
-/// <summary>The cluster core against the real demo: real processes, real sockets, real HTTP, in both scheduling modes.</summary>
+/// <summary>The cluster core against the test app: real processes, real sockets, real HTTP, in both scheduling modes.</summary>
 public class ClusterCoreTests
 {
     private static readonly TimeSpan ReplacementDeadline = TimeSpan.FromSeconds(5);
@@ -184,7 +184,7 @@ public class ClusterCoreTests
     [Fact]
     public async Task Messages_go_both_ways_as_json_with_the_senders_identity()
     {
-        // The demo's primary greets each worker on 'online'; each worker answers with the greeting and its pid.
+        // The test app's primary greets each worker on 'online'; each worker answers with the greeting and its pid.
         await using var cluster = await TestCluster.StartAsync("RoundRobin", workers: 2);
         var workers = cluster.ChildPids();
         Assert.Equal(2, workers.Count);

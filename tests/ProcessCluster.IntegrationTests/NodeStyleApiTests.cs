@@ -6,7 +6,7 @@ using ProcessCluster.Primary;
 namespace ProcessCluster.IntegrationTests;
 
 /// <summary>
-/// The Node-style API from the primary's side, with this test process as the primary and the demo as the worker
+/// The Node-style API from the primary's side, with this test process as the primary and the test app as the worker
 /// program (Node's test-cluster-basic, -fork-env, -worker-kill and -worker-disconnect, on real processes).
 /// </summary>
 public sealed class NodeStyleApiTests : IAsyncDisposable
@@ -21,7 +21,7 @@ public sealed class NodeStyleApiTests : IAsyncDisposable
     public NodeStyleApiTests()
     {
         var options = new ClusterOptions { Workers = 1, DrainTimeout = TimeSpan.FromSeconds(10) };
-        // Workers run the demo with the same URLs the primary opens, as a primary that forks itself would.
+        // Workers run the test app with the same URLs the primary opens, as a primary that forks itself would.
         _primary = new ClusterPrimary(options, NullLoggerFactory.Instance, new WorkerCommand("/usr/bin/env", ["env", "dotnet", TestCluster.TestAppAssembly, "--urls=http://127.0.0.1:0"]));
         _primary.Forked += (_, e) => Record("fork", e.Worker);
         _primary.Online += (_, e) => Record("online", e.Worker);
@@ -118,7 +118,7 @@ public sealed class NodeStyleApiTests : IAsyncDisposable
         _primary.Message += (_, e) => replies.Enqueue(e.Message);
         var worker = await ReadyWorkerAsync(1);
 
-        // The overload for trimmed and native AOT primaries; the demo's worker answers {reply: <message>, pid}.
+        // The overload for trimmed and native AOT primaries; the test app's worker answers {reply: <message>, pid}.
         worker.Send(new Ping("typed", 7), MessagesJson.Default.Ping);
         await Poll.UntilAsync(() => replies.Any(reply => reply.GetProperty("reply").TryGetProperty("text", out _)), Deadline, "the worker's answer");
         var answer = replies.First(reply => reply.GetProperty("reply").TryGetProperty("text", out _));

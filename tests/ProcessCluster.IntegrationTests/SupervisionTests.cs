@@ -202,7 +202,7 @@ public class SupervisionTests
     private static void AssertNoneFailed(LoadReport report) =>
         Assert.True(report.Failed == 0, $"{report.Failed} of {report.Succeeded + report.Failed} requests failed:\n{string.Join('\n', report.FailureSamples)}");
 
-    /// <summary>The demo's "release" file (SEED_RELEASE_FILE): what a worker reads at start, standing in for a deploy.</summary>
+    /// <summary>The test app's "release" file (SEED_RELEASE_FILE): what a worker reads at start, standing in for a deploy.</summary>
     private sealed class ReleaseFile : IDisposable
     {
         public ReleaseFile(string release)

@@ -5,7 +5,7 @@ namespace ProcessCluster.IntegrationTests;
 
 /// <summary>
 /// Workers' stdout and stderr through the primary: two workers print long lines in 64-byte writes at the same time
-/// (the demo's /print), and every line reaches the primary's output whole, marked with the worker that printed it.
+/// (the test app's /print), and every line reaches the primary's output whole, marked with the worker that printed it.
 /// </summary>
 public sealed partial class WorkerOutputTests
 {
