@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Runtime.CompilerServices;
 
 namespace SeedDemo;
@@ -19,15 +18,5 @@ internal static class CpuWork
         }
 
         Volatile.Write(ref _sink, sum);
-    }
-
-    /// <summary>Keeps this thread's CPU busy for <paramref name="duration"/>.</summary>
-    public static void Spin(TimeSpan duration)
-    {
-        var clock = Stopwatch.StartNew();
-        while (clock.Elapsed < duration)
-        {
-            Run(1_000_000);
-        }
     }
 }

@@ -9,7 +9,7 @@ public static class ClusterCli
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
 
-    public static string Assembly => DemoCluster.BuiltAssembly(Path.Combine("src", "ProcessCluster.Cli"), "dotnet-cluster.dll");
+    public static string Assembly => TestCluster.BuiltAssembly(Path.Combine("src", "ProcessCluster.Cli"), "dotnet-cluster.dll");
 
     public static async Task<CliResult> RunAsync(params string[] arguments)
     {
@@ -39,9 +39,4 @@ public static class ClusterCli
         Assert.True(result.ExitCode == 0, result.ToString());
         return JsonSerializer.Deserialize(result.Output, ControlJson.Default.ClusterStatus)!;
     }
-}
-
-public sealed record CliResult(int ExitCode, string Output, string Error)
-{
-    public override string ToString() => $"exit {ExitCode}\nstdout:\n{Output}\nstderr:\n{Error}";
 }

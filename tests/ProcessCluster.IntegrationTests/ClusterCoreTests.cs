@@ -3,7 +3,7 @@ using System.Text;
 
 namespace ProcessCluster.IntegrationTests;
 
-/// <summary>The cluster core against the real demo: real processes, real sockets, real HTTP, in both scheduling modes.</summary>
+/// <summary>The cluster core against the test app: real processes, real sockets, real HTTP, in both scheduling modes.</summary>
 public class ClusterCoreTests
 {
     private static readonly TimeSpan ReplacementDeadline = TimeSpan.FromSeconds(5);
@@ -13,8 +13,8 @@ public class ClusterCoreTests
     [InlineData("Shared")]
     public async Task Answers_come_from_at_least_two_worker_processes(string scheduling)
     {
-        await using var cluster = await DemoCluster.StartAsync(scheduling, workers: 2);
-        using var client = new DemoClient(cluster.BaseAddress);
+        await using var cluster = await TestCluster.StartAsync(scheduling, workers: 2);
+        using var client = new AppClient(cluster.BaseAddress);
         var pids = new HashSet<int>();
         for (var i = 0; i < 400 && pids.Count < 2; i++)
         {
@@ -49,11 +49,11 @@ public class ClusterCoreTests
     public Task Sigkill_of_a_worker_is_logged_by_signal_name_and_a_replacement_answers(string scheduling) =>
         AWorkerDeathIsLoggedAndRepairedAsync(
             scheduling,
-            (cluster, _) =>
+            async (cluster, _) =>
             {
-                var victim = cluster.ReadyWorkerPids()[0];
+                var victim = (await cluster.ReadyPidsAsync())[0];
                 ProcessTree.Kill(victim);
-                return Task.FromResult(victim);
+                return victim;
             },
             victim => $"(pid {victim}) killed by signal SIGKILL; starting a replacement");
 
@@ -71,13 +71,13 @@ public class ClusterCoreTests
     [InlineData("Shared")]
     public async Task Sigkill_of_the_primary_leaves_no_worker_alive_after_one_second(string scheduling)
     {
-        await using var cluster = await DemoCluster.StartAsync(scheduling, workers: 2);
+        await using var cluster = await TestCluster.StartAsync(scheduling, workers: 2);
         var workers = cluster.ChildPids();
         Assert.Equal(2, workers.Count);
-        using var client = new DemoClient(cluster.BaseAddress, TimeSpan.FromSeconds(30));
+        using var client = new AppClient(cluster.BaseAddress, TimeSpan.FromSeconds(30));
         var spinning = client.GetAsync("/spin/20000");
-        await Poll.UntilAsync(() => workers.Any(pid => CpuTicks(pid) > 0), TimeSpan.FromSeconds(5), "a busy worker");
-        await Task.Delay(200);
+        // Busy: a worker has reported the request in flight (load reports come twice a second).
+        await cluster.WaitForStatusAsync(status => status.Workers.Any(worker => worker.InFlight > 0), "a busy worker", TimeSpan.FromSeconds(5));
 
         ProcessTree.Kill(cluster.PrimaryPid);
         var killedAt = DateTime.UtcNow;
@@ -91,7 +91,7 @@ public class ClusterCoreTests
     [InlineData("Shared")]
     public async Task Two_endpoints_on_port_zero_each_get_one_real_port_shared_by_all_workers(string scheduling)
     {
-        await using var cluster = await DemoCluster.StartAsync(scheduling, workers: 2, urls: "http://127.0.0.1:0;http://127.0.0.1:0");
+        await using var cluster = await TestCluster.StartAsync(scheduling, workers: 2, urls: "http://127.0.0.1:0;http://127.0.0.1:0");
         Assert.Equal(2, cluster.Urls.Count);
         var ports = cluster.Urls.Select(url => new Uri(url).Port).ToList();
         Assert.DoesNotContain(0, ports);
@@ -99,7 +99,7 @@ public class ClusterCoreTests
 
         foreach (var port in ports)
         {
-            using var client = new DemoClient(new Uri($"http://127.0.0.1:{port}"));
+            using var client = new AppClient(new Uri($"http://127.0.0.1:{port}"));
             var pids = new HashSet<int>();
             for (var i = 0; i < 400 && pids.Count < 2; i++)
             {
@@ -113,8 +113,8 @@ public class ClusterCoreTests
     [Fact]
     public async Task Sequential_new_connections_split_evenly_in_round_robin()
     {
-        await using var cluster = await DemoCluster.StartAsync("RoundRobin", workers: 2);
-        using var client = new DemoClient(cluster.BaseAddress);
+        await using var cluster = await TestCluster.StartAsync("RoundRobin", workers: 2);
+        using var client = new AppClient(cluster.BaseAddress);
         var counts = new Dictionary<int, int>();
         for (var i = 0; i < 200; i++)
         {
@@ -128,9 +128,9 @@ public class ClusterCoreTests
     [Fact]
     public async Task While_no_worker_lives_the_primary_holds_connections_for_the_next_one()
     {
-        await using var cluster = await DemoCluster.StartAsync("RoundRobin", workers: 1);
-        using var client = new DemoClient(cluster.BaseAddress);
-        var only = cluster.ReadyWorkerPids().Single();
+        await using var cluster = await TestCluster.StartAsync("RoundRobin", workers: 1);
+        using var client = new AppClient(cluster.BaseAddress);
+        var only = (await cluster.ReadyPidsAsync()).Single();
         ProcessTree.Kill(only);
         await Poll.UntilAsync(() => !ProcessTree.IsAlive(only), TimeSpan.FromSeconds(5), "the worker's death");
 
@@ -138,13 +138,12 @@ public class ClusterCoreTests
         var requests = Enumerable.Range(0, 5).Select(_ => client.HelloPidAsync()).ToList();
         var pids = await Task.WhenAll(requests);
         Assert.All(pids, pid => Assert.NotEqual(only, pid));
-        await cluster.WaitForLineAsync(line => line.Contains($"(pid {only}) killed by signal SIGKILL"), ReplacementDeadline);
     }
 
     [Fact]
     public async Task A_process_that_is_not_a_child_cannot_talk_on_the_primarys_channel()
     {
-        await using var cluster = await DemoCluster.StartAsync("RoundRobin", workers: 1);
+        await using var cluster = await TestCluster.StartAsync("RoundRobin", workers: 1);
         var worker = cluster.ChildPids().Single();
         // Everything a worker knows — channel name, its id and secret — stolen from its environment.
         var environment = ProcessTree.Environment(worker);
@@ -178,15 +177,15 @@ public class ClusterCoreTests
 
         await cluster.WaitForLineAsync(line => line.Contains($"Refused a channel connection from pid {Environment.ProcessId}"), TimeSpan.FromSeconds(5));
 
-        using var client = new DemoClient(cluster.BaseAddress);
+        using var client = new AppClient(cluster.BaseAddress);
         Assert.Equal(worker, await client.HelloPidAsync());
     }
 
     [Fact]
     public async Task Messages_go_both_ways_as_json_with_the_senders_identity()
     {
-        // The demo's primary greets each worker on 'online'; each worker answers with the greeting and its pid.
-        await using var cluster = await DemoCluster.StartAsync("RoundRobin", workers: 2);
+        // The test app's primary greets each worker on 'online'; each worker answers with the greeting and its pid.
+        await using var cluster = await TestCluster.StartAsync("RoundRobin", workers: 2);
         var workers = cluster.ChildPids();
         Assert.Equal(2, workers.Count);
         foreach (var pid in workers)
@@ -203,12 +202,12 @@ public class ClusterCoreTests
     /// <summary>Kills one worker of a fresh 2-worker cluster; the primary must log how it died and a replacement must answer.</summary>
     private static async Task AWorkerDeathIsLoggedAndRepairedAsync(
         string scheduling,
-        Func<DemoCluster, DemoClient, Task<int>> killOne,
+        Func<TestCluster, AppClient, Task<int>> killOne,
         Func<int, string> expectedLog)
     {
-        await using var cluster = await DemoCluster.StartAsync(scheduling, workers: 2);
-        using var client = new DemoClient(cluster.BaseAddress);
-        var original = cluster.ReadyWorkerPids();
+        await using var cluster = await TestCluster.StartAsync(scheduling, workers: 2);
+        using var client = new AppClient(cluster.BaseAddress);
+        var original = await cluster.ReadyPidsAsync();
         var victim = await killOne(cluster, client);
         Assert.Contains(victim, original);
 
@@ -216,7 +215,7 @@ public class ClusterCoreTests
         await AReplacementAnswersAsync(cluster, client, original);
     }
 
-    private static async Task AReplacementAnswersAsync(DemoCluster cluster, DemoClient client, IReadOnlyList<int> original)
+    private static async Task AReplacementAnswersAsync(TestCluster cluster, AppClient client, IReadOnlyList<int> original)
     {
         await Poll.UntilAsync(
             async () =>
@@ -226,19 +225,6 @@ public class ClusterCoreTests
             },
             ReplacementDeadline,
             "answer from a replacement worker");
-        await Poll.UntilAsync(() => cluster.ReadyWorkerPids().Count == 2, ReplacementDeadline, "two ready workers in the log");
-    }
-
-    private static long CpuTicks(int pid)
-    {
-        try
-        {
-            var fields = File.ReadAllText($"/proc/{pid}/stat").Split(')')[1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            return long.Parse(fields[11]) + long.Parse(fields[12]);
-        }
-        catch (IOException)
-        {
-            return 0;
-        }
+        await cluster.WaitForReadyPidsAsync(pids => pids.Count == 2, "two ready workers", ReplacementDeadline);
     }
 }

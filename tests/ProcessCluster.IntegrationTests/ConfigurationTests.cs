@@ -11,10 +11,10 @@ public class ConfigurationTests
     [InlineData("Cluster__HeartbeatTimeout", "soon", "Cluster:HeartbeatTimeout")]
     public async Task A_bad_setting_is_named_and_the_app_exits_with_code_2(string name, string value, string message)
     {
-        await using var cluster = await DemoCluster.StartAsync("RoundRobin", environment: new Dictionary<string, string> { [name] = value }, waitUntilReady: false);
+        await using var cluster = await TestCluster.StartAsync("RoundRobin", environment: new Dictionary<string, string> { [name] = value }, waitUntilReady: false);
 
         Assert.Equal(2, await cluster.WaitForExitAsync(TimeSpan.FromSeconds(20)));
         Assert.Contains(cluster.Lines, line => line.StartsWith("Invalid cluster configuration:", StringComparison.Ordinal) && line.Contains(message, StringComparison.Ordinal));
-        Assert.Equal(0, cluster.CountLines("Forked worker"));
+        Assert.Empty(cluster.StartedWorkerPids());
     }
 }

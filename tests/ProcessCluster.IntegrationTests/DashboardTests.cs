@@ -37,7 +37,7 @@ public class DashboardTests(ITestOutputHelper output)
             await Expect(page.Locator("#connection")).ToHaveTextAsync("live");
 
             var rows = page.Locator("#workers tr[data-worker-id]");
-            var pids = cluster.ReadyWorkerPids();
+            var pids = await cluster.ReadyPidsAsync();
             await Expect(rows).ToHaveCountAsync(2);
             foreach (var pid in pids)
             {
@@ -47,8 +47,8 @@ public class DashboardTests(ITestOutputHelper output)
             var victim = pids[0];
             var victimId = await Row(page, victim).GetAttributeAsync("data-worker-id");
             ProcessTree.Kill(victim);
-            await Poll.UntilAsync(() => cluster.ReadyWorkerPids() is { Count: 2 } now && !now.Contains(victim), Deadline, "a replacement worker");
-            var replacement = cluster.ReadyWorkerPids().Single(pid => !pids.Contains(pid));
+            var now = await cluster.WaitForReadyPidsAsync(now => now.Count == 2 && !now.Contains(victim), "a replacement worker", Deadline);
+            var replacement = now.Single(pid => !pids.Contains(pid));
 
             await Expect(Row(page, victim)).ToHaveCountAsync(0);
             await Expect(Row(page, replacement).Locator(".state")).ToHaveTextAsync("Ready");
@@ -101,9 +101,9 @@ public class DashboardTests(ITestOutputHelper output)
 
     private static ILocator Row(IPage page, int pid) => page.Locator($"#workers tr[data-pid='{pid}']");
 
-    private static Task<DemoCluster> StartWithAdminAsync(Dictionary<string, string> environment, int workers = 2)
+    private static Task<TestCluster> StartWithAdminAsync(Dictionary<string, string> environment, int workers = 2)
     {
         environment["Cluster__AdminUrl"] = "http://127.0.0.1:0";
-        return DemoCluster.StartAsync("RoundRobin", workers, environment: environment);
+        return TestCluster.StartAsync("RoundRobin", workers, environment: environment);
     }
 }

@@ -6,9 +6,6 @@ using System.Text.RegularExpressions;
 
 namespace ProcessCluster.IntegrationTests;
 
-/// <summary>What a load run saw: every request is a success, a failure, or a clean refusal (nobody listening).</summary>
-public sealed record LoadReport(long Succeeded, long Failed, long Refused, IReadOnlyDictionary<int, long> ResponsesByPid, IReadOnlyList<string> FailureSamples);
-
 /// <summary>
 /// Continuous load for the tests that promise "no request lost": <c>concurrency</c> loops send GETs back to back over
 /// keep-alive connections and count every outcome. Stopping lets requests in flight finish; none is cancelled.

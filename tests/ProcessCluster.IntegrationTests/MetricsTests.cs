@@ -12,15 +12,15 @@ public partial class MetricsTests
     [Fact]
     public async Task Metrics_parse_as_prometheus_text_and_carry_the_cluster_series()
     {
-        await using var cluster = await DemoCluster.StartAsync(
+        await using var cluster = await TestCluster.StartAsync(
             "RoundRobin", workers: 2, environment: new Dictionary<string, string> { ["Cluster__AdminUrl"] = "http://127.0.0.1:0" });
         using var admin = new HttpClient { BaseAddress = await cluster.AdminAddressAsync() };
-        var victim = cluster.ReadyWorkerPids()[0];
+        var victim = (await cluster.ReadyPidsAsync())[0];
         ProcessTree.Kill(victim);
-        await Poll.UntilAsync(() => cluster.ReadyWorkerPids().Count == 2 && !cluster.ReadyWorkerPids().Contains(victim), Deadline, "a replacement");
+        await cluster.WaitForReadyPidsAsync(pids => pids.Count == 2 && !pids.Contains(victim), "a replacement", Deadline);
         cluster.Signal(21); // SIGTTIN: a scale event
-        await Poll.UntilAsync(() => cluster.ReadyWorkerPids().Count == 3, Deadline, "a third worker");
-        using var client = new DemoClient(cluster.BaseAddress);
+        await cluster.WaitForReadyPidsAsync(pids => pids.Count == 3, "a third worker", Deadline);
+        using var client = new AppClient(cluster.BaseAddress);
         for (var i = 0; i < 6; i++)
         {
             await client.GetAsync("/hello");
@@ -62,7 +62,7 @@ public partial class MetricsTests
     [Fact]
     public async Task Api_status_says_what_the_cli_says()
     {
-        await using var cluster = await DemoCluster.StartAsync(
+        await using var cluster = await TestCluster.StartAsync(
             "Shared", workers: 2, environment: new Dictionary<string, string> { ["Cluster__AdminUrl"] = "http://127.0.0.1:0" });
         using var admin = new HttpClient { BaseAddress = await cluster.AdminAddressAsync() };
         var api = await admin.GetFromJsonAsync(new Uri("/api/status", UriKind.Relative), ControlJson.Default.ClusterStatus);
@@ -72,7 +72,7 @@ public partial class MetricsTests
         Assert.Equal(SchedulingMode.Shared, api.Scheduling);
         Assert.Equal(cli.Urls, api.Urls);
         Assert.Equal(cli.Workers.Select(worker => (worker.Id, worker.Pid, worker.State)), api.Workers.Select(worker => (worker.Id, worker.Pid, worker.State)));
-        Assert.Equal(cluster.ReadyWorkerPids().Order(), api.Workers.Select(worker => worker.Pid).Order());
+        Assert.Equal((await cluster.ReadyPidsAsync()).Order(), api.Workers.Select(worker => worker.Pid).Order());
         Assert.Contains(api.Events, @event => @event.Kind == Telemetry.ClusterEventKind.Ready);
     }
 

@@ -1,13 +1,12 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
-using System.Text.Json.Serialization;
 using Microsoft.Extensions.Logging.Abstractions;
 using ProcessCluster.Primary;
 
 namespace ProcessCluster.IntegrationTests;
 
 /// <summary>
-/// The Node-style API from the primary's side, with this test process as the primary and the demo as the worker
+/// The Node-style API from the primary's side, with this test process as the primary and the test app as the worker
 /// program (Node's test-cluster-basic, -fork-env, -worker-kill and -worker-disconnect, on real processes).
 /// </summary>
 public sealed class NodeStyleApiTests : IAsyncDisposable
@@ -22,8 +21,8 @@ public sealed class NodeStyleApiTests : IAsyncDisposable
     public NodeStyleApiTests()
     {
         var options = new ClusterOptions { Workers = 1, DrainTimeout = TimeSpan.FromSeconds(10) };
-        // Workers run the demo with the same URLs the primary opens, as a primary that forks itself would.
-        _primary = new ClusterPrimary(options, NullLoggerFactory.Instance, new WorkerCommand("/usr/bin/env", ["env", "dotnet", DemoCluster.DemoAssembly, "--urls=http://127.0.0.1:0"]));
+        // Workers run the test app with the same URLs the primary opens, as a primary that forks itself would.
+        _primary = new ClusterPrimary(options, NullLoggerFactory.Instance, new WorkerCommand("/usr/bin/env", ["env", "dotnet", TestCluster.TestAppAssembly, "--urls=http://127.0.0.1:0"]));
         _primary.Forked += (_, e) => Record("fork", e.Worker);
         _primary.Online += (_, e) => Record("online", e.Worker);
         _primary.Listening += (_, e) => Record($"listening {e.Address}", e.Worker);
@@ -103,8 +102,13 @@ public sealed class NodeStyleApiTests : IAsyncDisposable
         Assert.True(exit.StopRequested);
         Assert.Equal(0, exit.ExitCode);
         Assert.Contains("1 disconnect", EventsOf(1));
-        await Task.Delay(500); // a replacement would have been forked at once
-        Assert.Empty(_primary.Workers);
+
+        // A replacement would be forked RestartDelay (100 ms) after the exit; a worker forked now takes longer than
+        // that to be ready. So once it is, the only forks were the first worker and this one.
+        var later = _primary.Fork();
+        await ReadyWorkerAsync(later.Id);
+        Assert.Equal([1, later.Id], _events.Where(entry => entry.EndsWith(" fork", StringComparison.Ordinal)).Select(entry => int.Parse(entry.Split(' ')[0])));
+        Assert.Equal([later.Id], _primary.Workers.Select(worker => worker.Id));
     }
 
     [Fact]
@@ -114,7 +118,7 @@ public sealed class NodeStyleApiTests : IAsyncDisposable
         _primary.Message += (_, e) => replies.Enqueue(e.Message);
         var worker = await ReadyWorkerAsync(1);
 
-        // The overload for trimmed and native AOT primaries; the demo's worker answers {reply: <message>, pid}.
+        // The overload for trimmed and native AOT primaries; the test app's worker answers {reply: <message>, pid}.
         worker.Send(new Ping("typed", 7), MessagesJson.Default.Ping);
         await Poll.UntilAsync(() => replies.Any(reply => reply.GetProperty("reply").TryGetProperty("text", out _)), Deadline, "the worker's answer");
         var answer = replies.First(reply => reply.GetProperty("reply").TryGetProperty("text", out _));
@@ -154,9 +158,3 @@ public sealed class NodeStyleApiTests : IAsyncDisposable
         return _exits[id];
     }
 }
-
-public sealed record Ping(string Text, int Count);
-
-[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
-[JsonSerializable(typeof(Ping))]
-public sealed partial class MessagesJson : JsonSerializerContext;

@@ -1,3 +1,5 @@
+using ProcessCluster.Telemetry;
+
 namespace ProcessCluster.IntegrationTests;
 
 /// <summary>The cluster sizes itself: real CPU load on the seed's "/" grows it, quiet shrinks it, no request fails.</summary>
@@ -8,7 +10,7 @@ public class ScalingTests
     [Fact]
     public async Task Cpu_load_grows_the_cluster_and_quiet_shrinks_it_back_without_failed_requests()
     {
-        await using var cluster = await DemoCluster.StartAsync(
+        await using var cluster = await TestCluster.StartAsync(
             "RoundRobin",
             workers: null,
             environment: new Dictionary<string, string>
@@ -18,13 +20,13 @@ public class ScalingTests
                 ["Cluster__ScaleDownWindow"] = "00:00:05",
                 ["Cluster__ScaleWarmUp"] = "00:00:01",
             });
-        Assert.Single(cluster.ReadyWorkerPids());
+        Assert.Single(await cluster.ReadyPidsAsync());
 
         // Keep-alive: all six connections are opened to the first worker; new workers get theirs only because the
         // primary asks the first one to shed its surplus.
         await using (var burn = LoadGenerator.Start(new Uri(cluster.BaseAddress, "/"), concurrency: 6))
         {
-            await Poll.UntilAsync(() => cluster.ReadyWorkerPids().Count >= 3, Deadline, "the cluster to grow to 3 workers", () => string.Join('\n', cluster.Lines.TakeLast(20)));
+            await cluster.WaitForReadyPidsAsync(pids => pids.Count >= 3, "the cluster to grow to 3 workers", Deadline);
             await burn.WaitForSuccessesAsync(burn.Succeeded + 10, Deadline);
             AssertNoneFailed(await burn.StopAsync());
         }
@@ -34,7 +36,7 @@ public class ScalingTests
 
         // A trickle of requests keeps flowing while the cluster shrinks: draining workers must not drop any.
         await using var trickle = LoadGenerator.Start(new Uri(cluster.BaseAddress, "/hello"), concurrency: 1);
-        await Poll.UntilAsync(() => cluster.ReadyWorkerPids().Count == 1 && cluster.ChildPids().Count == 1, Deadline, "the cluster to shrink to 1 worker", () => string.Join('\n', cluster.Lines.TakeLast(20)));
+        await cluster.WaitForReadyPidsAsync(pids => pids.Count == 1 && cluster.ChildPids().Count == 1, "the cluster to shrink to 1 worker", Deadline);
         AssertNoneFailed(await trickle.StopAsync());
         Assert.Contains(cluster.Lines, line => line.Contains("exited cleanly (scaled down)"));
         Assert.Contains(cluster.Lines, line => line.Contains("to scale down (0 requests in flight"));
@@ -44,57 +46,19 @@ public class ScalingTests
     public async Task A_reload_surge_is_not_mistaken_for_growth()
     {
         // While a successor starts, its old worker still serves: three processes stand for two places.
-        await using var cluster = await DemoCluster.StartAsync(
+        await using var cluster = await TestCluster.StartAsync(
             "RoundRobin",
             workers: null,
             environment: new Dictionary<string, string> { ["Cluster__MinWorkers"] = "2", ["Cluster__MaxWorkers"] = "4" });
-        await Poll.UntilAsync(() => cluster.ReadyWorkerPids().Count == 2, Deadline, "two workers");
+        await cluster.WaitForReadyPidsAsync(pids => pids.Count == 2, "two workers", Deadline);
 
         var reload = await ClusterCli.RunAsync("reload", "--pid", cluster.PrimaryPid.ToString());
         Assert.True(reload.ExitCode == 0, reload.ToString());
-        var status = await ClusterCli.StatusAsync(cluster.PrimaryPid);
+        var status = await cluster.StatusAsync();
         Assert.Equal(2, status.DesiredWorkers);
-        Assert.DoesNotContain(cluster.Lines, line => line.Contains("Scaling 2 → 3"));
+        Assert.DoesNotContain(status.Events, @event => @event.Kind == ClusterEventKind.Scaled);
     }
 
     private static void AssertNoneFailed(LoadReport report) =>
         Assert.True(report.Failed == 0, $"{report.Failed} of {report.Succeeded + report.Failed} requests failed:\n{string.Join('\n', report.FailureSamples)}");
-}
-
-/// <summary>Dispatch that looks at load: a stuck worker stops getting connections (Node and PM2 keep feeding it).</summary>
-public class LeastBusyDispatchTests
-{
-    [Theory]
-    [InlineData("LeastBusy", 0, 2)]
-    [InlineData("RoundRobin", 4, 20)]
-    public async Task A_stuck_worker_gets_new_connections_only_in_round_robin(string dispatch, int fewestLost, int mostLost)
-    {
-        await using var cluster = await DemoCluster.StartAsync(
-            "RoundRobin",
-            workers: 2,
-            environment: new Dictionary<string, string>
-            {
-                ["Cluster__Dispatch"] = dispatch,
-                ["Cluster__HeartbeatInterval"] = "00:00:01",
-                ["Cluster__HeartbeatTimeout"] = "00:01:00",
-            });
-        using var client = new DemoClient(cluster.BaseAddress, TimeSpan.FromSeconds(1));
-        var stuck = int.Parse((await client.GetAsync("/hang")).Split(' ')[1]);
-        var healthy = cluster.ReadyWorkerPids().Single(pid => pid != stuck);
-
-        var lost = 0;
-        for (var i = 0; i < 20; i++)
-        {
-            try
-            {
-                Assert.Equal(healthy, await client.HelloPidAsync());
-            }
-            catch (TaskCanceledException)
-            {
-                lost++;
-            }
-        }
-
-        Assert.InRange(lost, fewestLost, mostLost);
-    }
 }

@@ -1,10 +1,7 @@
-using System.Diagnostics;
-using ProcessCluster.Primary;
-
 namespace ProcessCluster.IntegrationTests;
 
 /// <summary>
-/// `dotnet-cluster run -- dotnet SeedDemo.dll`: a primary that is not the app, run as a managed build and as the
+/// `dotnet-cluster run -- dotnet App.dll`: a primary that is not the app, run as a managed build and as the
 /// native AOT executable operators would deploy, supervising real workers on real sockets.
 /// </summary>
 public class StandalonePrimaryTests
@@ -17,7 +14,7 @@ public class StandalonePrimaryTests
 
     [Fact]
     public async Task Run_published_with_native_aot_serves_supervises_has_the_admin_endpoint_and_stops_from_the_cli() =>
-        await ServesSupervisesAndStopsAsync(await NativePrimary.Value, stopWithCli: true);
+        await ServesSupervisesAndStopsAsync(NativePrimary(), stopWithCli: true);
 
     [Fact]
     public async Task Run_reads_the_cluster_settings_from_appsettings_json_in_its_content_root_as_the_app_would()
@@ -26,10 +23,10 @@ public class StandalonePrimaryTests
         try
         {
             await File.WriteAllTextAsync(Path.Combine(contentRoot.FullName, "appsettings.json"), """{ "Cluster": { "Workers": 3 } }""");
-            await using var cluster = await DemoCluster.StartAsync(
+            await using var cluster = await TestCluster.StartAsync(
                 "RoundRobin", workers: null, standalonePrimary: ClusterCli.Assembly, workingDirectory: contentRoot.FullName);
-            await Poll.UntilAsync(() => cluster.ReadyWorkerPids().Count == 3, Deadline, "the 3 workers appsettings.json asks for");
-            Assert.Equal(3, (await ClusterCli.StatusAsync(cluster.PrimaryPid)).DesiredWorkers);
+            await cluster.WaitForReadyPidsAsync(pids => pids.Count == 3, "the 3 workers appsettings.json asks for", Deadline);
+            Assert.Equal(3, (await cluster.StatusAsync()).DesiredWorkers);
         }
         finally
         {
@@ -43,11 +40,11 @@ public class StandalonePrimaryTests
         var noCommand = await ClusterCli.RunAsync("run", "--urls=http://127.0.0.1:0");
         Assert.Equal(2, noCommand.ExitCode);
 
-        var badSetting = await ClusterCli.RunAsync("run", "--urls=http://127.0.0.1:0", "--Cluster:Workers=0", "--", "dotnet", DemoCluster.DemoAssembly);
+        var badSetting = await ClusterCli.RunAsync("run", "--urls=http://127.0.0.1:0", "--Cluster:Workers=0", "--", "dotnet", TestCluster.TestAppAssembly);
         Assert.Equal(2, badSetting.ExitCode);
         Assert.Contains("Cluster:Workers must be at least 1", badSetting.Error);
 
-        var notASetting = await ClusterCli.RunAsync("run", "--Cluster:Workers", "--", "dotnet", DemoCluster.DemoAssembly);
+        var notASetting = await ClusterCli.RunAsync("run", "--Cluster:Workers", "--", "dotnet", TestCluster.TestAppAssembly);
         Assert.Equal(2, notASetting.ExitCode);
         Assert.Contains("is not a setting like --Cluster:Workers=4", notASetting.Error);
 
@@ -57,17 +54,17 @@ public class StandalonePrimaryTests
 
         using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
         taken.Start();
-        var portInUse = await ClusterCli.RunAsync("run", $"--urls=http://127.0.0.1:{((System.Net.IPEndPoint)taken.LocalEndpoint).Port}", "--", "dotnet", DemoCluster.DemoAssembly);
+        var portInUse = await ClusterCli.RunAsync("run", $"--urls=http://127.0.0.1:{((System.Net.IPEndPoint)taken.LocalEndpoint).Port}", "--", "dotnet", TestCluster.TestAppAssembly);
         Assert.Equal(2, portInUse.ExitCode);
         Assert.Contains("Cannot start the cluster: Address already in use", portInUse.Output + portInUse.Error);
     }
 
     private static async Task ServesSupervisesAndStopsAsync(string primary, bool stopWithCli)
     {
-        await using var cluster = await DemoCluster.StartAsync(
+        await using var cluster = await TestCluster.StartAsync(
             "RoundRobin", workers: 2, environment: new Dictionary<string, string> { ["Cluster__AdminUrl"] = "http://127.0.0.1:0" }, standalonePrimary: primary);
-        using var client = new DemoClient(cluster.BaseAddress);
-        var pids = cluster.ReadyWorkerPids();
+        using var client = new AppClient(cluster.BaseAddress);
+        var pids = await cluster.ReadyPidsAsync();
         Assert.Equal(2, pids.Count);
 
         // The admin endpoint: Prometheus metrics and the status document, the dashboard page.
@@ -86,9 +83,7 @@ public class StandalonePrimaryTests
         Assert.Equal(pids.Order(), status.Workers.Select(worker => worker.Pid).Order());
 
         ProcessTree.Kill(pids[0]);
-        await cluster.WaitForLineAsync(line => line.Contains($"(pid {pids[0]}) killed by signal SIGKILL"), Deadline);
-        await Poll.UntilAsync(() => cluster.ReadyWorkerPids().Count == 2, Deadline, "a replacement worker");
-        var replacement = cluster.ReadyWorkerPids().Single(pid => pid != pids[1]);
+        var replacement = (await cluster.WaitForReadyPidsAsync(now => now.Count == 2 && !now.Contains(pids[0]), "a replacement worker", Deadline)).Single(pid => pid != pids[1]);
         await Poll.UntilAsync(async () => await client.HelloPidAsync() == replacement ? "" : null, Deadline, "the replacement answering");
 
         // A request in flight when the stop comes is finished before its worker exits.
@@ -112,35 +107,20 @@ public class StandalonePrimaryTests
     }
 
     /// <summary>
-    /// dotnet-cluster published with native AOT, once per test run, into its own artifacts folder so the solution's
-    /// obj/ and bin/ stay as the build left them.
+    /// dotnet-cluster published with native AOT by the README's test command (.ci/test), before the tests: publishing
+    /// takes minutes, and is the build's job, not a test's. Missing or older than the managed build it would stand
+    /// for, it fails the test: a native primary that was not tested must not pass.
     /// </summary>
-    private static readonly Lazy<Task<string>> NativePrimary = new(async () =>
+    private static string NativePrimary()
     {
-        var root = Path.Combine(AppContext.BaseDirectory, "artifacts", "aot");
-        var project = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(ClusterCli.Assembly)!, "..", "..", "..", "ProcessCluster.Cli.csproj"));
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var argument in (string[])["publish", project, "-c", "Release", "-r", "linux-x64",
-                     "-p:PublishAot=true", "--artifacts-path", Path.Combine(root, "build"), "-o", Path.Combine(root, "out"), "-nologo"])
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var publish = Process.Start(start)!;
-        var output = publish.StandardOutput.ReadToEndAsync();
-        var error = publish.StandardError.ReadToEndAsync();
-        try
-        {
-            await publish.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(5));
-        }
-        catch (TimeoutException)
-        {
-            ProcessTree.Kill(publish.Id);
-            throw;
-        }
-
-        var executable = Path.Combine(root, "out", "dotnet-cluster");
-        Assert.True(publish.ExitCode == 0 && File.Exists(executable), $"native AOT publish failed:\n{await output}\n{await error}");
-        return executable;
-    });
+        const string publish = "`dotnet publish src/ProcessCluster.Cli -c Release -r linux-x64 -p:PublishAot=true "
+            + "--artifacts-path artifacts/aot-cli-build -o artifacts/aot-cli`, or run the tests with `bash .ci/test`";
+        var executable = new FileInfo(Path.Combine(TestCluster.RepositoryRoot, "artifacts", "aot-cli", "dotnet-cluster"));
+        Assert.True(executable.Exists, $"{executable.FullName} is missing: publish it with {publish}.");
+        var build = new DirectoryInfo(Path.GetDirectoryName(ClusterCli.Assembly)!).GetFiles("*.dll").Max(file => file.LastWriteTimeUtc);
+        Assert.True(
+            executable.LastWriteTimeUtc >= build,
+            $"{executable.FullName} ({executable.LastWriteTimeUtc:u}) is older than the build of dotnet-cluster ({build:u}): publish it again with {publish}.");
+        return executable.FullName;
+    }
 }

@@ -21,13 +21,13 @@ public sealed class SystemdNotifyTests : IDisposable
     [Fact]
     public async Task Ready_comes_when_every_initial_worker_serves_and_stopping_when_the_drain_begins()
     {
-        await using var cluster = await DemoCluster.StartAsync(
+        await using var cluster = await TestCluster.StartAsync(
             "RoundRobin", workers: 2, environment: new Dictionary<string, string> { ["NOTIFY_SOCKET"] = _path }, waitUntilReady: false);
 
         var ready = await ReceiveAsync();
         Assert.Contains("READY=1", ready);
         Assert.Contains($"MAINPID={cluster.PrimaryPid}", ready);
-        var status = await ClusterCli.StatusAsync(cluster.PrimaryPid);
+        var status = await cluster.StatusAsync();
         Assert.Equal(2, status.Workers.Count(worker => worker.State == WorkerState.Ready));
         Assert.All(status.Workers, worker => Assert.DoesNotContain("NOTIFY_SOCKET", ProcessTree.Environment(worker.Pid).Keys));
 

@@ -5,7 +5,7 @@ namespace ProcessCluster.IntegrationTests;
 
 /// <summary>
 /// Workers' stdout and stderr through the primary: two workers print long lines in 64-byte writes at the same time
-/// (the demo's /print), and every line reaches the primary's output whole, marked with the worker that printed it.
+/// (the test app's /print), and every line reaches the primary's output whole, marked with the worker that printed it.
 /// </summary>
 public sealed partial class WorkerOutputTests
 {
@@ -16,9 +16,9 @@ public sealed partial class WorkerOutputTests
     {
         const int lines = 200;
         const int length = 3000;
-        await using var cluster = await DemoCluster.StartAsync("RoundRobin", workers: 2);
+        await using var cluster = await TestCluster.StartAsync("RoundRobin", workers: 2);
         var pids = await PrintOnBothWorkersAsync(cluster, lines, length);
-        var ids = WorkerIds(cluster);
+        var ids = await WorkerIdsAsync(cluster);
 
         var printed = cluster.Lines.Where(line => line.Contains(" print ", StringComparison.Ordinal)).ToList();
         foreach (var pid in pids)
@@ -43,10 +43,10 @@ public sealed partial class WorkerOutputTests
     public async Task In_json_mode_every_line_of_the_primary_is_a_json_object()
     {
         const int lines = 20;
-        await using var cluster = await DemoCluster.StartAsync(
+        await using var cluster = await TestCluster.StartAsync(
             "RoundRobin", workers: 2, environment: new Dictionary<string, string> { ["Cluster__LogFormat"] = "Json" });
         var pids = await PrintOnBothWorkersAsync(cluster, lines, 300);
-        var ids = WorkerIds(cluster);
+        var ids = await WorkerIdsAsync(cluster);
 
         var fromWorkers = 0;
         foreach (var line in cluster.Lines)
@@ -77,9 +77,9 @@ public sealed partial class WorkerOutputTests
     }
 
     /// <summary>Makes both workers print at the same time; returns their pids once every line has reached the primary.</summary>
-    private static async Task<IReadOnlyCollection<int>> PrintOnBothWorkersAsync(DemoCluster cluster, int lines, int length)
+    private static async Task<IReadOnlyCollection<int>> PrintOnBothWorkersAsync(TestCluster cluster, int lines, int length)
     {
-        using var client = new DemoClient(cluster.BaseAddress, Deadline);
+        using var client = new AppClient(cluster.BaseAddress, Deadline);
 
         // Round robin: new connections alternate between the two workers, so both print at once.
         var answers = await Task.WhenAll(Enumerable.Range(0, 2).Select(_ => client.GetAsync($"/print/{lines}/{length}")));
@@ -90,19 +90,13 @@ public sealed partial class WorkerOutputTests
         return pids;
     }
 
-    /// <summary>Worker id by pid, from the primary's "Worker N (pid P) started on" lines.</summary>
-    private static Dictionary<int, int> WorkerIds(DemoCluster cluster) =>
-        cluster.Lines
-            .Select(line => StartedLine().Match(line))
-            .Where(match => match.Success)
-            .ToDictionary(match => int.Parse(match.Groups[2].Value), match => int.Parse(match.Groups[1].Value));
+    /// <summary>Worker id by pid, from the primary's status.</summary>
+    private static async Task<Dictionary<int, int>> WorkerIdsAsync(TestCluster cluster) =>
+        (await cluster.StatusAsync()).Workers.ToDictionary(worker => worker.Pid, worker => worker.Id);
 
     [GeneratedRegex(@"^\[worker (\d+) pid (\d+)\] (print \2 (\d+) (?:stdout|stderr) x+)$")]
     private static partial Regex TextLine();
 
     [GeneratedRegex(@"^print (\d+) \d+ (stdout|stderr) x+$")]
     private static partial Regex PrintedLine();
-
-    [GeneratedRegex(@"Worker (\d+) \(pid (\d+)\) started on")]
-    private static partial Regex StartedLine();
 }

@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace SeedDemo;
+namespace ProcessCluster.TestApp;
 
 /// <summary>Output for the cluster's log tests: long lines written in many small pieces, from several threads.</summary>
 internal static class Printer

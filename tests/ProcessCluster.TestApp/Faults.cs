@@ -1,4 +1,4 @@
-namespace SeedDemo;
+namespace ProcessCluster.TestApp;
 
 /// <summary>Faults on demand, for the cluster's own tests and benchmarks: a hung worker, a leaking one, a bad deploy.</summary>
 internal static class Faults

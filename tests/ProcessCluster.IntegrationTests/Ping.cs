@@ -1,0 +1,3 @@
+namespace ProcessCluster.IntegrationTests;
+
+public sealed record Ping(string Text, int Count);

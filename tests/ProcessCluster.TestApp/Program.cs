@@ -1,0 +1,73 @@
+using ProcessCluster;
+using ProcessCluster.AspNetCore;
+using ProcessCluster.Primary;
+using ProcessCluster.TestApp;
+using ProcessCluster.Worker;
+using SeedDemo;
+
+StartRecord.Write();
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+builder.UseCluster();
+var app = builder.Build();
+var pid = Environment.ProcessId;
+var release = Cluster.IsWorker || !builder.Configuration.GetValue("Cluster:Enabled", true) ? Faults.ReadRelease() : "primary";
+
+app.MapSeedRoutes();
+
+// Exit with a given code, or keep a CPU busy for a while.
+app.MapGet("/exit/{code:int}", (HttpContext context, int code) =>
+{
+    ProcessExit.AfterResponse(context, code);
+    return $"process: {pid} exits with {code}";
+});
+
+app.MapGet("/spin/{milliseconds:int}", (int milliseconds) =>
+{
+    CpuSpin.For(TimeSpan.FromMilliseconds(milliseconds));
+    return $"spun in: {pid}";
+});
+
+// A request that is visibly in flight: the first line is sent at once, the rest after a while.
+app.MapGet("/slow/{milliseconds:int}", async (HttpContext context, int milliseconds) =>
+{
+    await context.Response.WriteAsync($"started in {pid}\n");
+    await context.Response.Body.FlushAsync();
+    await Task.Delay(milliseconds);
+    await context.Response.WriteAsync($"finished in {pid}\n");
+});
+
+// Faults for the supervision tests: a hung worker, a leaking one, and the release read at start (a deploy).
+app.MapGet("/hang", (HttpContext context) =>
+{
+    // Answer first (so the caller learns which worker hangs), then block the pool.
+    context.Response.OnCompleted(() =>
+    {
+        Faults.StarveThreadPool();
+        return Task.CompletedTask;
+    });
+    return $"hanging: {pid}";
+});
+
+app.MapGet("/leak/{megabytes:int}", (int megabytes) => $"leaked in {pid}: {Faults.Leak(megabytes)} MiB");
+
+app.MapGet("/release", () => $"release {release} from {pid}");
+
+// Output for the log tests: long lines in small pieces on stdout and stderr (see Printer).
+app.MapGet("/print/{lines:int}/{length:int}", (int lines, int length) =>
+{
+    Printer.Print(lines, length);
+    return $"printed in {pid}";
+});
+
+// Node-style messages, both ways: the primary greets each worker as it comes online, the worker answers.
+if (app.Services.GetService<ClusterPrimary>() is { } primary)
+{
+    primary.Online += (_, e) => e.Worker.Send(new { greeting = "hello", worker = e.Worker.Id });
+    primary.Message += (_, e) => app.Logger.LogInformation("Worker {Id} (pid {Pid}) says {Message}", e.Worker.Id, e.Worker.ProcessId, e.Message);
+}
+else if (app.Services.GetService<ClusterWorker>() is { } worker)
+{
+    worker.Message += (_, message) => worker.Send(new { reply = message, pid });
+}
+
+app.Run();

@@ -1,0 +1,103 @@
+namespace ProcessCluster.Tests;
+
+public class ClusterOptionsTests
+{
+    [Fact]
+    public void Defaults_are_valid_and_autoscale_from_one_worker_to_one_per_cpu()
+    {
+        var options = new ClusterOptions();
+        Assert.Empty(options.Validate());
+        Assert.Equal((1, Environment.ProcessorCount), (options.MinWorkers, options.MaxWorkers));
+        Assert.Equal(Environment.ProcessorCount > 1, options.Autoscaling);
+        Assert.Equal(1, options.InitialWorkers);
+        Assert.Equal(SchedulingMode.RoundRobin, options.Scheduling);
+    }
+
+    [Fact]
+    public void A_fixed_worker_count_turns_autoscaling_off()
+    {
+        var options = new ClusterOptions { Workers = 3, MinWorkers = 1, MaxWorkers = 8 };
+        Assert.False(options.Autoscaling);
+        Assert.Equal(3, options.InitialWorkers);
+    }
+
+    [Fact]
+    public void Each_bad_setting_is_named()
+    {
+        var options = new ClusterOptions { Workers = 0, MaxHandoffsInFlight = 0, DrainTimeout = TimeSpan.Zero, Scheduling = (SchedulingMode)7 };
+        AssertNamed(options.Validate(), "Cluster:Workers", "Cluster:MaxHandoffsInFlight", "Cluster:DrainTimeout", "Cluster:Scheduling");
+    }
+
+    [Fact]
+    public void Limits_that_contradict_each_other_are_named()
+    {
+        var options = new ClusterOptions
+        {
+            RestartDelay = TimeSpan.FromSeconds(20),
+            HeartbeatTimeout = TimeSpan.FromSeconds(5),
+            MaxRequestsJitter = 1.5,
+            ReloadConcurrency = 0,
+            ReadyTimeout = TimeSpan.FromSeconds(-1),
+            MinWorkers = 4,
+            MaxWorkers = 2,
+            ScaleTargetBusy = 0,
+        };
+        var errors = options.Validate();
+        Assert.Contains(errors, error => error.StartsWith("Cluster:MaxRestartDelay", StringComparison.Ordinal) && error.Contains("Cluster:RestartDelay", StringComparison.Ordinal));
+        AssertNamed(
+            errors,
+            "Cluster:HeartbeatTimeout",
+            "Cluster:MaxRequestsJitter",
+            "Cluster:ReloadConcurrency",
+            "Cluster:ReadyTimeout",
+            "Cluster:MaxWorkers (2) must not be less than Cluster:MinWorkers (4)",
+            "Cluster:ScaleTargetBusy");
+    }
+
+    [Fact]
+    public void Warm_spares_need_round_robin_scheduling()
+    {
+        Assert.Empty(new ClusterOptions { WarmSpares = 1 }.Validate());
+        Assert.Contains(
+            new ClusterOptions { WarmSpares = 1, Scheduling = SchedulingMode.Shared }.Validate(),
+            error => error.StartsWith("Cluster:WarmSpares needs Cluster:Scheduling=RoundRobin", StringComparison.Ordinal));
+        Assert.Contains(new ClusterOptions { WarmSpares = -1 }.Validate(), error => error.StartsWith("Cluster:WarmSpares must be at least 0", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_warmup_path_is_a_path_and_needs_round_robin_scheduling()
+    {
+        Assert.Empty(new ClusterOptions { WarmupPath = "/hello" }.Validate());
+        Assert.Empty(new ClusterOptions { WarmupPath = "", Scheduling = SchedulingMode.Shared }.Validate());
+        Assert.Contains(new ClusterOptions { WarmupPath = "hello" }.Validate(), error => error.StartsWith("Cluster:WarmupPath must be a path starting with /", StringComparison.Ordinal));
+        Assert.Contains(
+            new ClusterOptions { WarmupPath = "/hello", Scheduling = SchedulingMode.Shared }.Validate(),
+            error => error.StartsWith("Cluster:WarmupPath needs Cluster:Scheduling=RoundRobin", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("http://127.0.0.1:0", null, null)]
+    [InlineData("http://localhost:9090", null, null)]
+    [InlineData("http://[::1]:9090", null, null)]
+    [InlineData("http://0.0.0.0:9090", "s3cret", null)]
+    [InlineData("http://0.0.0.0:9090", null, "Cluster:AdminToken is required")]
+    [InlineData("http://10.1.2.3:9090", "", "Cluster:AdminToken is required")]
+    [InlineData("https://127.0.0.1:9090", null, "Cluster:AdminUrl must be an http:// URL")]
+    [InlineData("127.0.0.1:9090", null, "Cluster:AdminUrl must be an http:// URL")]
+    public void The_admin_endpoint_needs_a_token_off_loopback(string url, string? token, string? error)
+    {
+        var errors = new ClusterOptions { AdminUrl = url, AdminToken = token }.Validate();
+        if (error is null)
+        {
+            Assert.Empty(errors);
+        }
+        else
+        {
+            Assert.Contains(errors, message => message.StartsWith(error, StringComparison.Ordinal));
+        }
+    }
+
+    /// <summary>Each of <paramref name="settings"/> starts one of the errors.</summary>
+    private static void AssertNamed(IEnumerable<string> errors, params string[] settings) =>
+        Assert.All(settings, setting => Assert.Contains(errors, error => error.StartsWith(setting, StringComparison.Ordinal)));
+}
