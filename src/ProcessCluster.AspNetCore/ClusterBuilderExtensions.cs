@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
@@ -48,7 +49,8 @@ public static class ClusterBuilderExtensions
             }
 
             builder.Services.AddOptions<HostOptions>().Configure<ClusterOptions>((host, cluster) => host.ShutdownTimeout = cluster.DrainTimeout + TimeSpan.FromSeconds(10));
-            builder.Services.AddSingleton(services => new ClusterPrimary(services.GetRequiredService<ClusterOptions>(), services.GetRequiredService<ILoggerFactory>()));
+            builder.Services.AddSingleton(services => new ClusterPrimary(
+                services.GetRequiredService<ClusterOptions>(), services.GetRequiredService<ILoggerFactory>(), meterFactory: services.GetService<IMeterFactory>()));
             builder.Services.AddSingleton<IServer, PrimaryServer>();
             builder.Services.AddHostedService<Admin.AdminServer>();
         }

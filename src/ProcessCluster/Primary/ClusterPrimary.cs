@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using ProcessCluster.Control;
@@ -18,7 +19,8 @@ public sealed class ClusterPrimary : IAsyncDisposable, IClusterObserver
     private ControlServer? _control;
     private DateTimeOffset _startedAt;
 
-    public ClusterPrimary(ClusterOptions options, ILoggerFactory loggerFactory, WorkerCommand? command = null)
+    /// <param name="meterFactory">Where the cluster's meter comes from (the host's); without one the primary owns its meter.</param>
+    public ClusterPrimary(ClusterOptions options, ILoggerFactory loggerFactory, WorkerCommand? command = null, IMeterFactory? meterFactory = null)
     {
         var errors = options.Validate();
         if (errors.Count > 0)
@@ -28,7 +30,7 @@ public sealed class ClusterPrimary : IAsyncDisposable, IClusterObserver
 
         Options = options;
         _logger = loggerFactory.CreateLogger("ProcessCluster.Primary");
-        _metrics = new ClusterMetrics(() => Workers, () => DesiredWorkers, () => _supervisor!.QueuedConnections);
+        _metrics = new ClusterMetrics(() => Workers, () => DesiredWorkers, () => _supervisor!.QueuedConnections, meterFactory);
         IClusterObserver[] observers =
         [
             new LogObserver(_logger),
