@@ -140,6 +140,7 @@ internal sealed class PoolSizer(SupervisorContext context, WorkerOperations oper
             .Where(worker => !replacements.Contains(worker.Id))
             .OrderBy(worker => worker.RequestsInFlight)
             .ThenByDescending(worker => worker.ForkedAt)
+            .ThenByDescending(worker => worker.Id)
             .FirstOrDefault();
         if (victim is not null)
         {

@@ -69,6 +69,9 @@ internal sealed class Supervisor : IWorkerOwner, IAsyncDisposable
 
     public int QueuedConnections => _context?.Distribution.Queued ?? 0;
 
+    /// <summary>Events waiting for the loop.</summary>
+    internal int PendingEvents => _queue.Reader.Count;
+
     /// <summary>Binds the endpoints, opens the workers' channel and starts the loop, which forks the initial workers.</summary>
     public void Start(IReadOnlyList<ClusterEndpoint> endpoints)
     {
@@ -174,9 +177,10 @@ internal sealed class Supervisor : IWorkerOwner, IAsyncDisposable
 
         try
         {
-            _queue.Writer.WriteAsync(@event, _lifetime.Token).AsTask().GetAwaiter().GetResult();
+            // Full: wait for room. Completing the queue (dispose) wakes the wait too.
+            _queue.Writer.WriteAsync(@event).AsTask().GetAwaiter().GetResult();
         }
-        catch (Exception error) when (error is ChannelClosedException or OperationCanceledException)
+        catch (ChannelClosedException)
         {
             // The supervisor is gone; nobody is left to act on it.
         }

@@ -1,0 +1,231 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
+using ProcessCluster.Distribution;
+using ProcessCluster.Ipc;
+using ProcessCluster.Primary;
+using ProcessCluster.Primary.Channels;
+
+namespace ProcessCluster.Tests;
+
+/// <summary>
+/// A supervisor on a fake clock with fake processes (pids that no process has) and a fake distribution: a test plays
+/// the workers' lives (connect, listen, exit) and reads what the supervisor decided. Workers connect over real Unix
+/// sockets through the real channel session, so what they report takes the primary's real path.
+/// </summary>
+internal sealed class SupervisorHarness : IAsyncDisposable
+{
+    public static readonly TimeSpan Deadline = TimeSpan.FromSeconds(10);
+
+    private readonly List<IDisposable> _owned = [];
+
+    public SupervisorHarness(ClusterOptions options)
+    {
+        Options = options;
+        Supervisor = new Supervisor(options, new WorkerCommand("/nonexistent", []), Observer, NullLogger.Instance, Processes, new FakeProbe(), Clock);
+        Supervisor.Run(Distribution, "test-channel");
+    }
+
+    public ClusterOptions Options { get; }
+
+    public FakeTimeProvider Clock { get; } = new(new DateTimeOffset(2026, 11, 29, 12, 0, 0, TimeSpan.Zero));
+
+    public FakeProcesses Processes { get; } = new();
+
+    public FakeDistribution Distribution { get; } = new();
+
+    public RecordingObserver Observer { get; } = new();
+
+    public Supervisor Supervisor { get; }
+
+    public IReadOnlyList<WorkerHandle> Workers => Supervisor.Snapshot.Workers;
+
+    /// <summary>Waits (in real time, bounded) until the snapshot satisfies <paramref name="condition"/>.</summary>
+    public async Task UntilAsync(Func<ClusterSnapshot, bool> condition, string what)
+    {
+        var deadline = DateTime.UtcNow + Deadline;
+        while (!condition(Supervisor.Snapshot))
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                var workers = string.Join(", ", Supervisor.Snapshot.Workers.Select(worker => $"{worker.Id} {worker.State}"));
+                throw new TimeoutException($"not within {Deadline.TotalSeconds} s: {what} (workers: {workers}; facts: {string.Join("; ", Observer.Facts)})");
+            }
+
+            await Task.Delay(5);
+        }
+    }
+
+    /// <summary>The worker with this id, once the loop has spawned it.</summary>
+    public async Task<WorkerHandle> SpawnedAsync(int id)
+    {
+        await UntilAsync(snapshot => snapshot.Workers.Any(worker => worker.Id == id && worker.ProcessId > 0), $"worker {id} spawned");
+        return Workers.Single(worker => worker.Id == id);
+    }
+
+    /// <summary>Plays a worker's start: its channel opens, is claimed and welcomed, and the app reports it listens.</summary>
+    public async Task<IpcChannel> ReadyAsync(int id)
+    {
+        var worker = await SpawnedAsync(id);
+        var (primaryEnd, workerEnd) = UnixSocketPair.Create();
+        var primary = Own(new IpcChannel(primaryEnd, Options.MaxMessageBytes));
+        var channel = Own(new IpcChannel(workerEnd, Options.MaxMessageBytes));
+        var claim = new TaskCompletionSource<WorkerHandle?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Supervisor.Post(new ChannelOpened(worker.ProcessId, new HelloMessage(worker.Id, worker.Secret), primary, claim));
+        Assert.Same(worker, await claim.Task.WaitAsync(Deadline));
+        var session = new WorkerChannelSession(new Welcome(Options, [], reportsLoad: true), Distribution, Supervisor.Post, NullLogger.Instance);
+        new Thread(() => session.Run(worker, primary)) { IsBackground = true }.Start();
+        channel.SendJson(FrameType.Listening, new ListeningMessage(["http://127.0.0.1:1"]), IpcJson.Default.ListeningMessage);
+        // Announced, rather than in state Ready: a worker may drain at once (a stop waiting for it).
+        await UntilAsync(_ => Observer.Facts.Any(fact => fact.StartsWith($"ready {id} ", StringComparison.Ordinal)), $"worker {id} ready");
+        return channel;
+    }
+
+    /// <summary>The worker's process ends as given; the supervisor hears it as from a reaper.</summary>
+    public void Exit(WorkerHandle worker, ExitStatus status) => Processes.Exit(worker.ProcessId, status);
+
+    public async ValueTask DisposeAsync()
+    {
+        await Supervisor.DisposeAsync();
+        _owned.ForEach(owned => owned.Dispose());
+    }
+
+    private T Own<T>(T owned)
+        where T : IDisposable
+    {
+        _owned.Add(owned);
+        return owned;
+    }
+
+    /// <summary>Processes that are only pids (far above any real pid limit); signals are recorded, exits are played.</summary>
+    internal sealed class FakeProcesses : IWorkerProcesses
+    {
+        private readonly ConcurrentDictionary<int, Action<ExitStatus>> _running = new();
+        private int _lastPid = 100_000_000;
+
+        public ConcurrentQueue<(int Pid, int Signal)> Signals { get; } = new();
+
+        public int Spawned => _lastPid - 100_000_000;
+
+        public int Spawn(WorkerCommand command, int workerId, IEnumerable<KeyValuePair<string, string>> environment, Action<ExitStatus> onExit)
+        {
+            var pid = Interlocked.Increment(ref _lastPid);
+            _running[pid] = onExit;
+            return pid;
+        }
+
+        public void Signal(int pid, int signal) => Signals.Enqueue((pid, signal));
+
+        public void Exit(int pid, ExitStatus status)
+        {
+            if (_running.TryRemove(pid, out var onExit))
+            {
+                onExit(status);
+            }
+        }
+    }
+
+    private sealed class FakeProbe : IProcessProbe
+    {
+        public long? ResidentBytes(int pid) => 50L << 20;
+
+        public TimeSpan? CpuTime(int pid) => null;
+
+        public long? AvailableMemoryBytes() => 8L << 30;
+    }
+
+    /// <summary>
+    /// Connections the primary holds, as a count: a worker that becomes ready takes them all, and a stop is flushed
+    /// once none is held.
+    /// </summary>
+    internal sealed class FakeDistribution : IConnectionDistribution
+    {
+        private readonly TaskCompletionSource _flushed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private volatile int _queued;
+        private volatile bool _stopped;
+        private int _serving;
+
+        public int Queued { get => _queued; set => _queued = value; }
+
+        public bool CanShed => false;
+
+        public ConcurrentQueue<int> Added { get; } = new();
+
+        public void Start()
+        {
+        }
+
+        public void AddWorker(int workerId, IpcChannel channel)
+        {
+            Added.Enqueue(workerId);
+            Interlocked.Increment(ref _serving);
+            _queued = 0;
+            FlushIfStopped();
+        }
+
+        public void Retire(int workerId)
+        {
+        }
+
+        public void RemoveWorker(int workerId) => Interlocked.Decrement(ref _serving);
+
+        public void Shedding(int workerId, int connections, TimeSpan within)
+        {
+        }
+
+        public void OnLoadReport(int workerId, int requestsInFlight)
+        {
+        }
+
+        public void OnAcks(int workerId, IReadOnlyList<(long ConnectionId, bool Accepted)> acks)
+        {
+        }
+
+        public long Dispatched(int workerId) => 0;
+
+        public Task StopAcceptingAsync()
+        {
+            _stopped = true;
+            if (Volatile.Read(ref _serving) > 0)
+            {
+                _queued = 0;
+            }
+
+            FlushIfStopped();
+            return _flushed.Task;
+        }
+
+        public void Dispose()
+        {
+        }
+
+        private void FlushIfStopped()
+        {
+            if (_stopped && _queued == 0)
+            {
+                _flushed.TrySetResult();
+            }
+        }
+    }
+
+    /// <summary>The facts the supervisor announced, in order.</summary>
+    internal sealed class RecordingObserver : IClusterObserver
+    {
+        public ConcurrentQueue<string> Facts { get; } = new();
+
+        public ConcurrentQueue<ReloadResult> Reloads { get; } = new();
+
+        public void Ready(WorkerHandle worker, ReadyRole role) => Facts.Enqueue($"ready {worker.Id} {role}");
+
+        public void Exited(WorkerHandle worker, ExitStatus status, TimeSpan? restartIn, bool replaced) =>
+            Facts.Enqueue($"exited {worker.Id}{(restartIn is { } delay ? $" restart in {delay.TotalMilliseconds:0} ms" : "")}");
+
+        public void Scaled(int from, int to, string why) => Facts.Enqueue($"scaled {from} -> {to}");
+
+        public void ReloadFinished(ReloadResult result) => Reloads.Enqueue(result);
+
+        public void CrashLoop(string reason, bool everReady, int serving) => Facts.Enqueue($"crash loop, ever ready {everReady}, {serving} serving");
+
+        public void Halted(string reason) => Facts.Enqueue($"halted: {reason}");
+    }
+}

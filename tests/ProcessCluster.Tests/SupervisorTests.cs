@@ -1,0 +1,189 @@
+using ProcessCluster.Interop;
+using ProcessCluster.Ipc;
+using ProcessCluster.Primary;
+
+namespace ProcessCluster.Tests;
+
+/// <summary>The supervisor's decisions over workers' whole lives, on a fake clock, without a real process.</summary>
+public class SupervisorTests
+{
+    private static readonly ExitStatus Crash = ExitStatus.Exited(1);
+
+    [Fact]
+    public async Task Workers_that_die_before_they_are_ready_back_off_then_the_cluster_gives_up_and_says_it_cannot_run()
+    {
+        await using var cluster = new SupervisorHarness(new ClusterOptions
+        {
+            Workers = 1, RestartDelay = TimeSpan.FromSeconds(1), MaxRestartDelay = TimeSpan.FromSeconds(8), CrashLoopLimit = 3,
+        });
+
+        // Deaths in a row wait 1, 2, 4 s; the fourth early death is past the limit of 3.
+        foreach (var (id, backoff) in new[] { (1, 1), (2, 2), (3, 4) })
+        {
+            cluster.Exit(await cluster.SpawnedAsync(id), Crash);
+            await cluster.UntilAsync(snapshot => snapshot.Workers.Count == 0, $"worker {id} reaped");
+            cluster.Clock.Advance(TimeSpan.FromSeconds(backoff) - TimeSpan.FromMilliseconds(1));
+            Assert.Equal(id, cluster.Processes.Spawned);
+            cluster.Clock.Advance(TimeSpan.FromMilliseconds(1));
+        }
+
+        cluster.Exit(await cluster.SpawnedAsync(4), Crash);
+        await cluster.UntilAsync(_ => cluster.Observer.Facts.Contains("crash loop, ever ready False, 0 serving"), "the crash loop");
+        cluster.Clock.Advance(TimeSpan.FromMinutes(10));
+        Assert.Equal(4, cluster.Processes.Spawned);
+        Assert.Equal(["exited 1 restart in 1000 ms", "exited 2 restart in 2000 ms", "exited 3 restart in 4000 ms", "exited 4"], cluster.Observer.Facts.Where(fact => fact.StartsWith("exited", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task A_reload_whose_new_worker_dies_before_it_is_ready_is_aborted_and_the_old_workers_keep_serving()
+    {
+        await using var cluster = new SupervisorHarness(new ClusterOptions { Workers = 2 });
+        await cluster.ReadyAsync(1);
+        await cluster.ReadyAsync(2);
+
+        var reload = cluster.Supervisor.ReloadAsync(CancellationToken.None);
+        cluster.Exit(await cluster.SpawnedAsync(3), Crash);
+
+        var result = await reload.WaitAsync(SupervisorHarness.Deadline);
+        Assert.False(result.Succeeded);
+        Assert.Contains("worker 3", result.Message);
+        Assert.Equal([1, 2], cluster.Workers.Where(worker => worker.State == WorkerState.Ready).Select(worker => worker.Id));
+        Assert.Empty(cluster.Processes.Signals);
+        Assert.Equal(3, cluster.Processes.Spawned);
+    }
+
+    [Fact]
+    public async Task A_stop_in_a_respawn_gap_starts_a_worker_for_the_held_connections_then_drains_it_and_succeeds()
+    {
+        // Every death is early (MinUptime), so the replacement waits out its backoff: a gap of 30 s.
+        await using var cluster = new SupervisorHarness(new ClusterOptions
+        {
+            Workers = 1, RestartDelay = TimeSpan.FromSeconds(30), MinUptime = TimeSpan.FromHours(1), DrainTimeout = TimeSpan.FromSeconds(5),
+        });
+        await cluster.ReadyAsync(1);
+        cluster.Exit(cluster.Workers[0], Crash);
+        await cluster.UntilAsync(snapshot => snapshot.Workers.Count == 0, "worker 1 reaped");
+        cluster.Distribution.Queued = 3;
+
+        var stop = cluster.Supervisor.StopAsync(CancellationToken.None);
+
+        // No clock moves: the replacement starts at once, not after its backoff.
+        var channel = await cluster.ReadyAsync(2);
+        Assert.Equal([1, 2], cluster.Distribution.Added);
+        Assert.Equal(FrameType.Disconnect, await ReceiveAsync(channel, FrameType.Disconnect));
+        cluster.Exit(cluster.Workers[0], ExitStatus.Exited(0));
+        Assert.True(await stop.WaitAsync(SupervisorHarness.Deadline));
+        Assert.Equal(2, cluster.Processes.Spawned);
+    }
+
+    [Fact]
+    public async Task A_stop_that_finds_a_worker_ready_starts_none()
+    {
+        await using var cluster = new SupervisorHarness(new ClusterOptions { Workers = 1, DrainTimeout = TimeSpan.FromSeconds(5) });
+        var channel = await cluster.ReadyAsync(1);
+        cluster.Distribution.Queued = 3;
+
+        var stop = cluster.Supervisor.StopAsync(CancellationToken.None);
+        await ReceiveAsync(channel, FrameType.Disconnect);
+        cluster.Exit(cluster.Workers[0], ExitStatus.Exited(0));
+
+        Assert.True(await stop.WaitAsync(SupervisorHarness.Deadline));
+        Assert.Equal(1, cluster.Processes.Spawned);
+    }
+
+    [Fact]
+    public async Task Scaling_down_drains_one_worker_at_a_time_the_next_only_once_the_last_has_exited()
+    {
+        await using var cluster = new SupervisorHarness(new ClusterOptions { Workers = 3 });
+        var channels = new[] { await cluster.ReadyAsync(1), await cluster.ReadyAsync(2), await cluster.ReadyAsync(3) };
+
+        cluster.Supervisor.RequestScale(1, 1);
+        await cluster.UntilAsync(snapshot => snapshot.Workers.Count(worker => worker.State == WorkerState.Draining) == 1, "one worker draining");
+        var first = cluster.Workers.Single(worker => worker.State == WorkerState.Draining);
+        Assert.Equal(3, first.Id); // the youngest idle one
+
+        // Probes come and go while it drains: nobody else is drained meanwhile.
+        for (var i = 0; i < 5; i++)
+        {
+            cluster.Clock.Advance(TimeSpan.FromSeconds(1));
+        }
+
+        await cluster.UntilAsync(_ => cluster.Supervisor.Snapshot.DesiredWorkers == 1, "desired 1");
+        Assert.Single(cluster.Workers, worker => worker.State == WorkerState.Draining);
+        Assert.Equal(StopReason.ScaledDown, first.StopReason);
+
+        cluster.Exit(first, ExitStatus.Exited(0));
+        await cluster.UntilAsync(snapshot => snapshot.Workers.Count == 2, "worker 3 reaped");
+        cluster.Clock.Advance(TimeSpan.FromSeconds(1));
+        await cluster.UntilAsync(snapshot => snapshot.Workers.Any(worker => worker is { Id: 2, State: WorkerState.Draining }), "worker 2 draining next");
+        Assert.Equal(3, cluster.Processes.Spawned);
+        Assert.DoesNotContain(cluster.Observer.Facts, fact => fact.Contains("restart", StringComparison.Ordinal));
+        GC.KeepAlive(channels);
+    }
+
+    [Fact]
+    public async Task A_worker_flooding_load_reports_costs_one_queued_event_and_delays_no_decision()
+    {
+        // Autoscaling: every load report is a scaling decision, the loop's costliest event.
+        await using var cluster = new SupervisorHarness(new ClusterOptions { MinWorkers = 1, MaxWorkers = 4 });
+        var channel = await cluster.ReadyAsync(1);
+        var report = new byte[FrameFormat.HeartbeatSize];
+        using var flooding = new CancellationTokenSource();
+        var sent = 0L;
+        var flood = Task.Run(() =>
+        {
+            for (var clock = 1L; !flooding.IsCancellationRequested; clock++)
+            {
+                FrameFormat.WriteHeartbeat(report, new WorkerLoadReport(clock, 0, 0, clock, 0));
+                channel.Send(FrameType.LoadReport, report);
+                Interlocked.Increment(ref sent);
+            }
+        });
+
+        var mostWaiting = 0;
+        await Until(
+            () =>
+            {
+                mostWaiting = Math.Max(mostWaiting, cluster.Supervisor.PendingEvents);
+                return Interlocked.Read(ref sent) > 50_000;
+            },
+            "the flood under way");
+        var asked = DateTime.UtcNow;
+        cluster.Supervisor.RequestScaleBy(1);
+        await cluster.UntilAsync(snapshot => snapshot.DesiredWorkers == 2, "the scale-up applied");
+        var applied = DateTime.UtcNow - asked;
+        await flooding.CancelAsync();
+        await flood;
+
+        Assert.True(applied < TimeSpan.FromSeconds(1), $"the scale-up waited {applied.TotalMilliseconds:0} ms behind the flood");
+        Assert.True(mostWaiting <= 2, $"{mostWaiting} events waited at once during a flood of {sent} reports");
+        await cluster.UntilAsync(snapshot => snapshot.Workers[0].Requests == Interlocked.Read(ref sent), "the newest report taken in");
+    }
+
+    private static async Task<FrameType> ReceiveAsync(IpcChannel channel, FrameType expected)
+    {
+        channel.SetReceiveTimeout(SupervisorHarness.Deadline);
+        return await Task.Run(() =>
+        {
+            while (channel.Receive() is { } frame)
+            {
+                if (frame.Type == expected)
+                {
+                    return frame.Type;
+                }
+            }
+
+            throw new InvalidOperationException($"the channel closed before a {expected} frame");
+        });
+    }
+
+    private static async Task Until(Func<bool> condition, string what)
+    {
+        var deadline = DateTime.UtcNow + SupervisorHarness.Deadline;
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"not within {SupervisorHarness.Deadline.TotalSeconds} s: {what}");
+            await Task.Delay(5);
+        }
+    }
+}
