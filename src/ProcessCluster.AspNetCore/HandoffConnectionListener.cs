@@ -27,8 +27,15 @@ internal sealed class HandoffConnectionListener : IConnectionListener
 
     public async ValueTask<ConnectionContext?> AcceptAsync(CancellationToken cancellationToken = default)
     {
-        var socket = await _inbox.AcceptAsync(cancellationToken).ConfigureAwait(false);
-        return socket is null ? null : _drain.Track(_contexts.Create(socket));
+        if (await _inbox.AcceptAsync(cancellationToken).ConfigureAwait(false) is not { } handed)
+        {
+            return null;
+        }
+
+        // Counted as open before the primary hears it was taken (see ConnectionInbox.AcceptAsync).
+        var connection = _drain.Track(_contexts.Create(handed.Socket));
+        _inbox.Acknowledge(handed);
+        return connection;
     }
 
     /// <summary>Kestrel stops listening (graceful shutdown): connections not yet accepted go back to the primary.</summary>

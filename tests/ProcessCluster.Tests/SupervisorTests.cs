@@ -148,14 +148,12 @@ public class SupervisorTests
                 return Interlocked.Read(ref sent) > 50_000;
             },
             "the flood under way");
-        var asked = DateTime.UtcNow;
+        // The command waits behind at most the one coalesced report (how soon, in time, is bench/flood.sh's figure).
         cluster.Supervisor.RequestScaleBy(1);
         await cluster.UntilAsync(snapshot => snapshot.DesiredWorkers == 2, "the scale-up applied");
-        var applied = DateTime.UtcNow - asked;
         await flooding.CancelAsync();
         await flood;
 
-        Assert.True(applied < TimeSpan.FromSeconds(1), $"the scale-up waited {applied.TotalMilliseconds:0} ms behind the flood");
         Assert.True(mostWaiting <= 2, $"{mostWaiting} events waited at once during a flood of {sent} reports");
         await cluster.UntilAsync(snapshot => snapshot.Workers[0].Requests == Interlocked.Read(ref sent), "the newest report taken in");
     }

@@ -20,24 +20,31 @@ internal sealed class ConnectionInbox
     /// <summary>Starts taking connections; before this, the primary's offers are refused.</summary>
     public void Open() => _open = true;
 
-    /// <summary>The next connection, or null once the inbox is closed.</summary>
-    public async ValueTask<Socket?> AcceptAsync(CancellationToken cancellationToken = default)
+    /// <summary>
+    /// The next connection, or null once the inbox is closed. The server acknowledges it (<see cref="Acknowledge"/>) only
+    /// once it counts it as open: the primary tells a worker to drain as soon as its hand-offs are acknowledged, and a
+    /// drain that saw no open connection would stop the server under a connection it had just taken.
+    /// </summary>
+    public async ValueTask<HandedConnection?> AcceptAsync(CancellationToken cancellationToken = default)
     {
         while (await _queue.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
         {
             if (_queue.Reader.TryRead(out var connection))
             {
-                if (connection.Local is { } local)
-                {
-                    return local;
-                }
-
-                _acknowledge(connection.Id, true);
-                return new Socket(new SafeSocketHandle(connection.Fd, ownsHandle: true)) { NoDelay = true };
+                return new HandedConnection(connection.Id, connection.Local ?? new Socket(new SafeSocketHandle(connection.Fd, ownsHandle: true)) { NoDelay = true }, connection.Local is not null);
             }
         }
 
         return null;
+    }
+
+    /// <summary>The server has taken the connection: the primary closes its copy (a local one it never had).</summary>
+    public void Acknowledge(HandedConnection connection)
+    {
+        if (!connection.IsLocal)
+        {
+            _acknowledge(connection.Id, true);
+        }
     }
 
     /// <summary>Stops taking connections and gives back the ones not yet accepted.</summary>
@@ -81,3 +88,6 @@ internal sealed class ConnectionInbox
         _acknowledge(id, false);
     }
 }
+
+/// <summary>A connection taken from the inbox: the primary's id for it, and whether it was made inside this worker.</summary>
+internal sealed record HandedConnection(long Id, Socket Socket, bool IsLocal);
