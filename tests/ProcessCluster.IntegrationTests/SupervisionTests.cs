@@ -1,3 +1,8 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.RegularExpressions;
+
 namespace ProcessCluster.IntegrationTests;
 
 /// <summary>
@@ -55,6 +60,50 @@ public class SupervisionTests
 
         AssertNoneFailed(report);
         Assert.All(workers, pid => Assert.False(ProcessTree.IsAlive(pid), $"worker {pid} outlived the primary"));
+    }
+
+    [Fact]
+    public async Task Sigterm_in_a_respawn_gap_serves_the_held_connection_and_exits_0()
+    {
+        // Issue 11, bug 1. A death younger than MinUptime is early, so even the last worker's replacement waits out the
+        // whole RestartDelay: a gap of a minute, far longer than the test, in which only the stop can start a worker.
+        var drainTimeout = TimeSpan.FromSeconds(10);
+        await using var cluster = await TestCluster.StartAsync(
+            "RoundRobin",
+            workers: 1,
+            environment: new Dictionary<string, string>
+            {
+                ["Cluster__MinUptime"] = "01:00:00",
+                ["Cluster__RestartDelay"] = "00:01:00",
+                ["Cluster__MaxRestartDelay"] = "00:01:00",
+                ["Cluster__DrainTimeout"] = drainTimeout.ToString(),
+            });
+        var victim = (await cluster.ReadyPidsAsync()).Single();
+        ProcessTree.Kill(victim, SIGKILL);
+        await cluster.WaitForStatusAsync(
+            status => status.Restarts == 1 && status.Workers.Count == 0, "the worker's death seen and its respawn put off", Deadline);
+
+        // With no worker the primary accepts the connection and holds it. A raw socket, not HttpClient: HttpClient retries
+        // a request whose connection closes with no response, which would hide what happened to this one.
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(cluster.BaseAddress.Host, cluster.BaseAddress.Port);
+        await socket.SendAsync(Encoding.ASCII.GetBytes("GET /hello HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"));
+        var reply = ReadReplyAsync(socket);
+        await cluster.WaitForStatusAsync(status => status.QueuedConnections == 1 && status.Workers.Count == 0, "the connection held in the primary", Deadline);
+
+        var clock = Stopwatch.StartNew();
+        cluster.Signal(SIGTERM);
+        var exitCode = await cluster.WaitForExitAsync(Deadline);
+        var stoppedIn = clock.Elapsed;
+        var answer = await reply.WaitAsync(Deadline);
+
+        // Before the fix: the held connection closed with no answer and exit 1, after DrainTimeout + 2 s.
+        var log = string.Join('\n', cluster.Lines.TakeLast(30));
+        Assert.True(answer.StartsWith("HTTP/1.1 200 ", StringComparison.Ordinal), $"the held request got {answer}\n{log}");
+        Assert.True(exitCode == 0, $"exit code {exitCode} after {stoppedIn.TotalSeconds:F1} s\n{log}");
+        var server = int.Parse(Regex.Match(answer, @"hello from (\d+)").Groups[1].Value);
+        Assert.Equal(new[] { victim, server }.Order(), cluster.StartedWorkerPids().Order());
+        Assert.True(stoppedIn < drainTimeout, $"the stop took {stoppedIn.TotalSeconds:F1} s");
     }
 
     [Fact]
@@ -194,6 +243,22 @@ public class SupervisionTests
         Assert.Equal(0, (await cluster.StatusAsync()).Restarts); // planned replacements: none died unasked
         Assert.InRange(mostProcesses, 2, 3);
         Assert.True(report.ResponsesByPid.Count >= 4, $"answers came from {report.ResponsesByPid.Count} workers");
+    }
+
+    /// <summary>Everything the server sends until it closes; a reset or an empty reply says so instead.</summary>
+    private static async Task<string> ReadReplyAsync(Socket socket)
+    {
+        try
+        {
+            await using var stream = new NetworkStream(socket, ownsSocket: false);
+            using var reader = new StreamReader(stream, Encoding.ASCII);
+            var text = await reader.ReadToEndAsync();
+            return text.Length == 0 ? "no reply: the connection was closed" : text;
+        }
+        catch (IOException error)
+        {
+            return $"no reply: {error.InnerException?.Message ?? error.Message}";
+        }
     }
 
     /// <summary>A 2-worker RoundRobin cluster with these environment settings, every worker ready.</summary>
