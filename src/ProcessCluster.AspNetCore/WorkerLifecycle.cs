@@ -23,6 +23,8 @@ internal sealed class WorkerLifecycle(
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
+        Cluster.Started(worker);
+        lifetime.ApplicationStopped.Register(() => Cluster.Stopped(worker));
         // A drain closes the server's listeners, so it waits for the server to start. A request that came earlier
         // (the primary may ask at any time after the handshake) is not lost: the handler, attached late, runs at once.
         lifetime.ApplicationStarted.Register(() =>

@@ -21,23 +21,21 @@ public static class Cluster
     public static int WorkerId => WorkerEnvironment.Current?.WorkerId ?? 0;
 
     /// <summary>In the primary, from when its host has started the cluster until it has stopped it: workers, fork, events.</summary>
-    /// <remarks>The setter remains for the constructor that still sets it; it goes with that line (issue 11).</remarks>
-    public static ClusterPrimary? Primary { get => Volatile.Read(ref _primary); internal set => Volatile.Write(ref _primary, value); }
+    public static ClusterPrimary? Primary => Volatile.Read(ref _primary);
 
     /// <summary>In a worker, while its host runs it: this worker (id, messages, endpoints).</summary>
-    /// <remarks>The setter remains for ClusterWorker.Connect that still sets it; it goes with that line (issue 11).</remarks>
-    public static ClusterWorker? Worker { get => Volatile.Read(ref _worker); internal set => Volatile.Write(ref _worker, value); }
+    public static ClusterWorker? Worker => Volatile.Read(ref _worker);
 
     /// <summary>
     /// A host publishes the object it has started, never a constructor: a primary built and not started (a test, a
     /// second instance) is not this process's cluster.
     /// </summary>
-    internal static void Started(ClusterPrimary primary) => Primary = primary;
+    internal static void Started(ClusterPrimary primary) => Volatile.Write(ref _primary, primary);
 
     /// <summary>Withdraws <paramref name="primary"/> once stopped, unless another has been published since.</summary>
     internal static void Stopped(ClusterPrimary primary) => Interlocked.CompareExchange(ref _primary, null, primary);
 
-    internal static void Started(ClusterWorker worker) => Worker = worker;
+    internal static void Started(ClusterWorker worker) => Volatile.Write(ref _worker, worker);
 
     internal static void Stopped(ClusterWorker worker) => Interlocked.CompareExchange(ref _worker, null, worker);
 }

@@ -41,7 +41,6 @@ public sealed class ClusterPrimary : IAsyncDisposable, IClusterObserver
         ];
         _supervisor = new Supervisor(
             options, command ?? WorkerCommand.FromCurrentProcess(), new ObserverList(observers, error => SupervisorLog.ObserverFailed(_logger, error)), _logger);
-        Cluster.Primary = this;
     }
 
     public ClusterOptions Options { get; }

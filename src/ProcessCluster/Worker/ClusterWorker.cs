@@ -86,9 +86,7 @@ public sealed class ClusterWorker : IPrimaryFrameHandler
     /// <summary>Connects to the primary named in <paramref name="environment"/> and becomes this process's worker.</summary>
     internal static ClusterWorker Connect(WorkerEnvironment environment, int maxMessageBytes, ILogger logger)
     {
-        var worker = Start(PrimaryConnection.Connect(environment, maxMessageBytes, logger), logger);
-        Cluster.Worker = worker;
-        return worker;
+        return Start(PrimaryConnection.Connect(environment, maxMessageBytes, logger), logger);
     }
 
     /// <summary>A worker over a channel already welcomed by its primary; it starts reading the primary's frames.</summary>
