@@ -59,11 +59,8 @@ internal static partial class SupervisorLog
     [LoggerMessage(18, LogLevel.Error, "{Worker} did not start listening within {Timeout} s; killing it")]
     public static partial void NotReadyInTime(ILogger logger, WorkerHandle worker, double timeout);
 
-    [LoggerMessage(19, LogLevel.Warning, "{Worker} did not finish draining within {Timeout} s; killing it")]
-    public static partial void DrainTimedOut(ILogger logger, WorkerHandle worker, double timeout);
-
-    [LoggerMessage(20, LogLevel.Warning, "{Worker} lost its channel and did not exit; killing it")]
-    public static partial void Orphaned(ILogger logger, WorkerHandle worker);
+    [LoggerMessage(19, LogLevel.Warning, "{Worker} {Why}; killing it")]
+    public static partial void KilledLate(ILogger logger, WorkerHandle worker, string why);
 
     [LoggerMessage(21, LogLevel.Information, "Worker bounds set to {Min}..{Max}")]
     public static partial void BoundsSet(ILogger logger, int min, int max);
@@ -79,9 +76,6 @@ internal static partial class SupervisorLog
 
     [LoggerMessage(25, LogLevel.Warning, "No worker took the connections the primary still held; they are closed")]
     public static partial void HeldConnectionsClosed(ILogger logger);
-
-    [LoggerMessage(26, LogLevel.Warning, "{Worker} did not finish draining in time; killing it")]
-    public static partial void StopTimedOut(ILogger logger, WorkerHandle worker);
 
     [LoggerMessage(27, LogLevel.Warning, "Fast stop: killing {Count} workers without draining")]
     public static partial void FastStop(ILogger logger, int count);
@@ -106,5 +100,4 @@ internal static partial class SupervisorLog
 
     [LoggerMessage(34, LogLevel.Debug, "Connections per ready worker: {Connections}")]
     public static partial void ConnectionsPerWorker(ILogger logger, string connections);
-
 }

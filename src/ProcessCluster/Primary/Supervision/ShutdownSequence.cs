@@ -92,7 +92,7 @@ internal sealed class ShutdownSequence(SupervisorContext context, WorkerOperatio
         _timedOut = true;
         foreach (var worker in context.Workers.All)
         {
-            SupervisorLog.StopTimedOut(context.Logger, worker);
+            SupervisorLog.KilledLate(context.Logger, worker, "did not finish draining in time");
         }
 
         KillRest();

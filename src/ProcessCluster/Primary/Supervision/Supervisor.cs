@@ -1,21 +1,16 @@
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using ProcessCluster.Distribution;
-using ProcessCluster.Interop;
 using ProcessCluster.Primary.Channels;
 
 namespace ProcessCluster.Primary;
 
 /// <summary>
-/// The primary's one loop (gunicorn's arbiter): everything that happens — a worker spawned, reporting, exiting, a
-/// timer falling due, an operator's command — arrives as a <see cref="SupervisorEvent"/> on one bounded queue; the
-/// loop hands each to the collaborator that owns that concern, and then publishes a <see cref="ClusterSnapshot"/>.
-/// Only the loop writes worker state. An exception in it is a bug: the cluster stops rather than run on half-applied state.
+/// The supervisor's face to the rest of the primary: it opens the sockets, starts <see cref="SupervisorLoop"/>, and
+/// turns every call (fork, reload, scale, stop) and every timer into an event on the loop's one bounded queue.
 /// </summary>
 internal sealed class Supervisor : IWorkerOwner, IAsyncDisposable
 {
-    private static readonly TimeSpan OrphanGrace = TimeSpan.FromSeconds(5);
-
     private readonly Channel<SupervisorEvent> _queue = Channel.CreateBounded<SupervisorEvent>(
         new BoundedChannelOptions(4096) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
     private readonly CancellationTokenSource _lifetime = new();
@@ -30,17 +25,9 @@ internal sealed class Supervisor : IWorkerOwner, IAsyncDisposable
     private ChannelListener? _channels;
     private SupervisorContext? _context;
     private WorkerOperations? _operations;
-    private Restarts? _restarts;
-    private Replacements? _replacements;
-    private Health? _health;
-    private PoolSizer? _pool;
-    private Rebalancer? _rebalancer;
-    private ShutdownSequence? _shutdown;
-    private volatile ClusterSnapshot _snapshot = ClusterSnapshot.Empty;
+    private SupervisorLoop? _loop;
+    private Task? _running;
     private volatile bool _stopping;
-    private bool _announcedReady;
-    private bool _halted;
-    private Task? _loop;
     private int _disposed;
 
     public Supervisor(
@@ -62,10 +49,10 @@ internal sealed class Supervisor : IWorkerOwner, IAsyncDisposable
     }
 
     /// <summary>The cluster after the loop's last event.</summary>
-    public ClusterSnapshot Snapshot => _snapshot;
+    public ClusterSnapshot Snapshot => _loop?.Snapshot ?? ClusterSnapshot.Empty;
 
     /// <summary>The addresses the cluster listens on, with real ports.</summary>
-    public IReadOnlyList<string> Urls => _endpoints.Select(endpoint => endpoint.Url).ToList();
+    public IReadOnlyList<string> Urls { get; private set; } = [];
 
     public int QueuedConnections => _context?.Distribution.Queued ?? 0;
 
@@ -76,31 +63,28 @@ internal sealed class Supervisor : IWorkerOwner, IAsyncDisposable
     public void Start(IReadOnlyList<ClusterEndpoint> endpoints)
     {
         _endpoints = ListenSockets.Open(endpoints, _options.Backlog, _logger);
+        Urls = _endpoints.Select(endpoint => endpoint.Url).ToList();
         IConnectionDistribution distribution = _options.Scheduling == SchedulingMode.RoundRobin
             ? new RoundRobinDispatcher(
                 _endpoints, _options.MaxPendingConnections, _options.MaxHandoffsInFlight, _options.Dispatch, 3 * SupervisorContext.FastLoadReports, _logger)
             : new SharedDistribution(_endpoints);
         var welcome = new Welcome(_options, _endpoints, SupervisorContext.ReportsLoad(_options));
         _channels = new ChannelListener(_options.MaxMessageBytes, Post, new WorkerChannelSession(welcome, distribution, Post, _logger), _logger);
-        Run(distribution, _channels.Name);
-        SupervisorLog.Started(_logger, Environment.ProcessId, _pool!.Describe(), _options.Scheduling, string.Join(", ", Urls));
+        var loop = Run(distribution, _channels.Name);
+        SupervisorLog.Started(_logger, Environment.ProcessId, loop.Describe(), _options.Scheduling, string.Join(", ", Urls));
     }
 
     /// <summary>Starts the loop over <paramref name="distribution"/>, and the initial workers (tests call this directly).</summary>
-    internal void Run(IConnectionDistribution distribution, string channelName)
+    internal SupervisorLoop Run(IConnectionDistribution distribution, string channelName)
     {
-        var context = _context = new SupervisorContext(_options, _clock, distribution, _observer, _logger, PostAfter);
-        _operations = new WorkerOperations(context, _processes, _command, () => channelName, this, Post);
-        _restarts = new Restarts(context, _operations);
-        _replacements = new Replacements(context, _operations);
-        _health = new Health(context, _operations, _replacements, _probe);
-        _pool = new PoolSizer(context, _operations, _restarts, _replacements, _health);
-        _rebalancer = new Rebalancer(context);
-        _shutdown = new ShutdownSequence(context, _operations, _replacements, _pool, Post);
+        _context = new SupervisorContext(_options, _clock, distribution, _observer, _logger, PostAfter);
+        _operations = new WorkerOperations(_context, _processes, _command, () => channelName, this, Post);
+        _loop = new SupervisorLoop(_context, _operations, _probe, Post, Urls);
         distribution.Start();
         Post(new StartWorkers());
-        _loop = Task.Run(RunLoopAsync);
-        _ = ProbePeriodicallyAsync();
+        _running = Task.Run(() => _loop.RunAsync(_queue.Reader));
+        _ = ProbePeriodicallyAsync(_context.LoadReportInterval);
+        return _loop;
     }
 
     /// <summary>Spawns one worker with extra environment variables; returns it at once, before it is spawned.</summary>
@@ -143,7 +127,7 @@ internal sealed class Supervisor : IWorkerOwner, IAsyncDisposable
     /// </summary>
     public async Task<bool> StopAsync(CancellationToken cancellationToken)
     {
-        if (_shutdown is not { } shutdown)
+        if (_loop is not { } loop)
         {
             return true;
         }
@@ -152,12 +136,12 @@ internal sealed class Supervisor : IWorkerOwner, IAsyncDisposable
         Post(new StopRequested());
         try
         {
-            return await shutdown.Completion.WaitAsync(cancellationToken).ConfigureAwait(false);
+            return await loop.Shutdown.Completion.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
             Post(new StopDeadline());
-            return await shutdown.Completion.ConfigureAwait(false);
+            return await loop.Shutdown.Completion.ConfigureAwait(false);
         }
     }
 
@@ -201,10 +185,9 @@ internal sealed class Supervisor : IWorkerOwner, IAsyncDisposable
     }
 
     /// <summary>Memory and CPU are sampled and the policies consulted every second, or at each load report if sooner.</summary>
-    private async Task ProbePeriodicallyAsync()
+    private async Task ProbePeriodicallyAsync(TimeSpan loadReportInterval)
     {
-        var interval = TimeSpan.FromTicks(Math.Min(TimeSpan.TicksPerSecond, _context!.LoadReportInterval.Ticks));
-        using var timer = new PeriodicTimer(interval, _clock);
+        using var timer = new PeriodicTimer(TimeSpan.FromTicks(Math.Min(TimeSpan.TicksPerSecond, loadReportInterval.Ticks)), _clock);
         try
         {
             while (await timer.WaitForNextTickAsync(_lifetime.Token).ConfigureAwait(false))
@@ -217,169 +200,6 @@ internal sealed class Supervisor : IWorkerOwner, IAsyncDisposable
         }
     }
 
-    private async Task RunLoopAsync()
-    {
-        await foreach (var @event in _queue.Reader.ReadAllAsync().ConfigureAwait(false))
-        {
-            try
-            {
-                Apply(@event);
-            }
-            catch (Exception error) when (!_halted)
-            {
-                Halt(error, @event);
-            }
-            catch (Exception error)
-            {
-                SupervisorLog.LoopFailed(_logger, error, @event.GetType().Name);
-            }
-        }
-    }
-
-    private void Apply(SupervisorEvent @event)
-    {
-        switch (@event)
-        {
-            case ForkRequested(var worker, var environment): _operations!.Spawn(worker, environment); break;
-            case WorkerStopRequested(var worker): _operations!.Drain(worker, StopReason.Requested); break;
-            case ReloadRequested(var done): _restarts!.Forgive(); _replacements!.StartReload(done, _pool!.Desired); break;
-            case StartWorkers: StartInitialWorkers(); break;
-            case ScaleRequested(var min, var max): _pool!.SetBounds(min, max); break;
-            case ScaleByRequested(var change): _pool!.ScaleBy(change); break;
-            case StopRequested: _shutdown!.Begin(); break;
-            case FastStopRequested: _shutdown!.KillEveryone(); break;
-            case StopDeadline: _shutdown!.DeadlinePassed(); break;
-            case ConnectionsFlushed: _shutdown!.ConnectionsFlushed(); break;
-            case WorkerExited(var worker, var status): OnExited(worker, status); break;
-            case RespawnDue(var restarts): _restarts!.RespawnDue(restarts); break;
-            case ChannelOpened opened: opened.Claim.TrySetResult(Claim(opened)); break;
-            case ChannelConnected(var worker): OnConnected(worker); break;
-            case ChannelListening(var worker, var addresses): OnListening(worker, addresses); break;
-            case LoadReported(var worker) when _health!.TakeLoad(worker) == false: _pool!.Scale(); break; // a load step, acted on at once
-            case ChannelMessage(var worker, var message): worker.MessageHandled(); _observer.Message(worker, message); break;
-            case ChannelStopping(var worker) when WorkerTable.Move(worker, WorkerTrigger.Drain): _operations!.Retire(worker); break;
-            case ChannelClosed(var worker): OnChannelClosed(worker); break;
-            case ProbeDue: _health!.Probe(); _pool!.Scale(); _rebalancer!.Rebalance(); _shutdown!.Check(); break;
-            case DrainDeadline(var worker) when !worker.IsDead: SupervisorLog.DrainTimedOut(_logger, worker, _options.DrainTimeout.TotalSeconds); _operations!.Kill(worker, SignalNames.SIGKILL); break;
-            case OrphanDeadline(var worker) when !worker.IsDead: SupervisorLog.Orphaned(_logger, worker); _operations!.Kill(worker, SignalNames.SIGKILL); break;
-        }
-
-        Publish();
-    }
-
-    private void StartInitialWorkers()
-    {
-        for (var i = 0; i < _pool!.Desired + _options.WarmSpares; i++)
-        {
-            _operations!.TryFork();
-        }
-    }
-
-    /// <summary>Which worker a new channel belongs to: the starting one with the peer's pid, proven by its id and secret.</summary>
-    private WorkerHandle? Claim(ChannelOpened opened)
-    {
-        var worker = _context!.Workers.FindStarting(opened.Pid);
-        var refusal = worker is null ? "not a worker this primary started"
-            : !ChannelListener.Proves(opened.Hello, worker) ? "wrong worker id or secret"
-            : null;
-        if (refusal is not null)
-        {
-            SupervisorLog.ChannelRefused(_logger, opened.Pid, refusal);
-            return null;
-        }
-
-        // Claimed now, so a second channel from the same process is refused; online once it has its welcome.
-        worker!.Channel = opened.Channel;
-        return worker;
-    }
-
-    private void OnConnected(WorkerHandle worker)
-    {
-        if (WorkerTable.Move(worker, WorkerTrigger.Connected))
-        {
-            WorkerTable.Update(worker, view => view with { LastHeartbeatAt = _context!.Now });
-            _observer.Online(worker);
-        }
-    }
-
-    private void OnListening(WorkerHandle worker, IReadOnlyList<string> addresses)
-    {
-        var spare = !_replacements!.IsSuccessor(worker.Id) && _pool!.KeepsAsSpare();
-        if (worker.Channel is not { } channel || !WorkerTable.Move(worker, spare ? WorkerTrigger.ListeningAsSpare : WorkerTrigger.Listening))
-        {
-            return;
-        }
-
-        WorkerTable.Update(worker, view => view with { ReadyAt = _context!.Now, ListeningAddresses = addresses });
-        _context!.EverReady = true;
-        if (!spare)
-        {
-            _context.Distribution.AddWorker(worker.Id, channel);
-        }
-
-        _observer.Ready(worker, spare ? ReadyRole.Spare : ReadyRole.Serving);
-        _replacements.WorkerReady(worker);
-        var ready = _context.Workers.CountIn(WorkerState.Ready);
-        if (!_announcedReady && ready >= _options.InitialWorkers)
-        {
-            // The service is up once the initial workers all serve, not merely started.
-            _announcedReady = true;
-            _observer.ServiceReady(ready, Urls);
-        }
-    }
-
-    private void OnExited(WorkerHandle worker, ExitStatus status)
-    {
-        var context = _context!;
-        var othersServing = context.Workers.All.Any(other => other != worker && other.State == WorkerState.Ready);
-        WorkerTable.Move(worker, WorkerTrigger.Exited);
-        WorkerTable.Update(worker, view => view with { ExitStatus = status, StopReason = view.StopReason ?? StopReasons.Unasked(status) });
-        context.Workers.Remove(worker);
-        context.Distribution.RemoveWorker(worker.Id);
-        _pool!.PromoteSpares();
-        var replacement = _replacements!.TakeOutcome(worker);
-        var restartIn = _restarts!.WorkerExited(worker, othersServing, replacement?.Outcome, out var crashLoop);
-        _observer.Exited(worker, status, restartIn, replaced: replacement is not null || restartIn is not null);
-        _replacements.Settle(worker, replacement);
-        if (crashLoop is not null)
-        {
-            _replacements.Abandon(crashLoop);
-            _observer.CrashLoop(crashLoop, context.EverReady, context.Workers.CountIn(WorkerState.Ready));
-        }
-
-        _replacements.Advance();
-        _shutdown!.Check();
-    }
-
-    private void OnChannelClosed(WorkerHandle worker)
-    {
-        worker.Channel = null;
-        _operations!.Retire(worker);
-        _observer.Disconnected(worker);
-        if (!worker.IsDead)
-        {
-            // A worker exits by itself when its channel closes; one that does not is killed.
-            _context!.PostAfter(new OrphanDeadline(worker), OrphanGrace);
-        }
-    }
-
-    /// <summary>A bug left the state unknown: stop cleanly (kill every worker, tell the host) rather than run on it, as gunicorn halts.</summary>
-    private void Halt(Exception error, SupervisorEvent @event)
-    {
-        _halted = true;
-        _stopping = true;
-        SupervisorLog.LoopFailed(_logger, error, @event.GetType().Name);
-        _observer.Halted($"the supervisor failed while handling {@event.GetType().Name}: {error.Message}");
-        _shutdown!.KillEveryone();
-        Publish();
-    }
-
-    private void Publish()
-    {
-        var (min, max) = _pool!.Bounds;
-        _snapshot = new ClusterSnapshot(_context!.Workers.All.ToList(), _pool.Desired, min, max, _pool.Autoscaling, _restarts!.Count);
-    }
-
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
@@ -390,17 +210,13 @@ internal sealed class Supervisor : IWorkerOwner, IAsyncDisposable
         _stopping = true;
         await _lifetime.CancelAsync().ConfigureAwait(false);
         _queue.Writer.TryComplete();
-        if (_loop is not null)
+        if (_running is not null)
         {
-            await _loop.ConfigureAwait(false);
+            await _running.ConfigureAwait(false);
         }
 
-        if (_context is { } context)
-        {
-            // Stops accepting if a stop did not, and closes what no worker took (with a FIN, not a reset).
-            context.Distribution.Dispose();
-        }
-
+        // Stops accepting if a stop did not, and closes what no worker took (with a FIN, not a reset).
+        _context?.Distribution.Dispose();
         _channels?.Dispose();
         foreach (var endpoint in _endpoints)
         {

@@ -1,0 +1,64 @@
+using ProcessCluster.Primary.Channels;
+
+namespace ProcessCluster.Primary;
+
+/// <summary>
+/// A worker coming up: its channel claimed (only by the starting worker with the peer's pid, proven by its id and
+/// secret), online once welcomed, then ready — serving, or kept as a spare — when its app listens.
+/// </summary>
+internal sealed class Admissions(SupervisorContext context, Replacements replacements, PoolSizer pool)
+{
+    private bool _announcedServiceReady;
+
+    public WorkerHandle? Claim(ChannelOpened opened)
+    {
+        var worker = context.Workers.FindStarting(opened.Pid);
+        var refusal = worker is null ? "not a worker this primary started"
+            : !ChannelListener.Proves(opened.Hello, worker) ? "wrong worker id or secret"
+            : null;
+        if (refusal is not null)
+        {
+            SupervisorLog.ChannelRefused(context.Logger, opened.Pid, refusal);
+            return null;
+        }
+
+        // Claimed now, so a second channel from the same process is refused; online once it has its welcome.
+        worker!.Channel = opened.Channel;
+        return worker;
+    }
+
+    public void Connected(WorkerHandle worker)
+    {
+        if (WorkerTable.Move(worker, WorkerTrigger.Connected))
+        {
+            WorkerTable.Update(worker, view => view with { LastHeartbeatAt = context.Now });
+            context.Observer.Online(worker);
+        }
+    }
+
+    public void Listening(WorkerHandle worker, IReadOnlyList<string> addresses, IReadOnlyList<string> urls)
+    {
+        var spare = !replacements.IsSuccessor(worker.Id) && pool.KeepsAsSpare();
+        if (worker.Channel is not { } channel || !WorkerTable.Move(worker, spare ? WorkerTrigger.ListeningAsSpare : WorkerTrigger.Listening))
+        {
+            return;
+        }
+
+        WorkerTable.Update(worker, view => view with { ReadyAt = context.Now, ListeningAddresses = addresses });
+        context.EverReady = true;
+        if (!spare)
+        {
+            context.Distribution.AddWorker(worker.Id, channel);
+        }
+
+        context.Observer.Ready(worker, spare ? ReadyRole.Spare : ReadyRole.Serving);
+        replacements.WorkerReady(worker);
+        var ready = context.Workers.CountIn(WorkerState.Ready);
+        if (!_announcedServiceReady && ready >= context.Options.InitialWorkers)
+        {
+            // The service is up once the initial workers all serve, not merely started.
+            _announcedServiceReady = true;
+            context.Observer.ServiceReady(ready, urls);
+        }
+    }
+}

@@ -1,0 +1,164 @@
+using System.Threading.Channels;
+using ProcessCluster.Interop;
+
+namespace ProcessCluster.Primary;
+
+/// <summary>
+/// The primary's one loop (gunicorn's arbiter): everything that happens — a worker spawned, reporting, exiting, a
+/// timer falling due, an operator's command — arrives as a <see cref="SupervisorEvent"/> on one queue; the loop hands
+/// each to the collaborator that owns that concern, then publishes a <see cref="ClusterSnapshot"/>. Only the loop writes
+/// worker state. An exception in it is a bug: the cluster stops rather than run on half-applied state.
+/// </summary>
+internal sealed class SupervisorLoop
+{
+    private static readonly TimeSpan OrphanGrace = TimeSpan.FromSeconds(5);
+
+    private readonly SupervisorContext _context;
+    private readonly IClusterObserver _observer;
+    private readonly WorkerOperations _operations;
+    private readonly Restarts _restarts;
+    private readonly Replacements _replacements;
+    private readonly Health _health;
+    private readonly PoolSizer _pool;
+    private readonly Rebalancer _rebalancer;
+    private readonly Admissions _admissions;
+    private readonly IReadOnlyList<string> _urls;
+    private volatile ClusterSnapshot _snapshot = ClusterSnapshot.Empty;
+    private bool _halted;
+
+    public SupervisorLoop(SupervisorContext context, WorkerOperations operations, IProcessProbe probe, Action<SupervisorEvent> post, IReadOnlyList<string> urls)
+    {
+        _context = context;
+        _observer = context.Observer;
+        _operations = operations;
+        _urls = urls;
+        _restarts = new Restarts(context, operations);
+        _replacements = new Replacements(context, operations);
+        _health = new Health(context, operations, _replacements, probe);
+        _pool = new PoolSizer(context, operations, _restarts, _replacements, _health);
+        _rebalancer = new Rebalancer(context);
+        _admissions = new Admissions(context, _replacements, _pool);
+        Shutdown = new ShutdownSequence(context, operations, _replacements, _pool, post);
+    }
+
+    public ClusterSnapshot Snapshot => _snapshot;
+
+    public ShutdownSequence Shutdown { get; }
+
+    /// <summary>How the pool is sized, for the start-up line.</summary>
+    public string Describe() => _pool.Describe();
+
+    public async Task RunAsync(ChannelReader<SupervisorEvent> events)
+    {
+        await foreach (var @event in events.ReadAllAsync().ConfigureAwait(false))
+        {
+            try
+            {
+                Apply(@event);
+            }
+            catch (Exception error) when (!_halted)
+            {
+                Halt(error, @event);
+            }
+            catch (Exception error)
+            {
+                SupervisorLog.LoopFailed(_context.Logger, error, @event.GetType().Name);
+            }
+        }
+    }
+
+    private void Apply(SupervisorEvent @event)
+    {
+        switch (@event)
+        {
+            case StartWorkers: StartInitialWorkers(); break;
+            case ForkRequested(var worker, var environment): _operations.Spawn(worker, environment); break;
+            case WorkerStopRequested(var worker): _operations.Drain(worker, StopReason.Requested); break;
+            case ReloadRequested(var done): _restarts.Forgive(); _replacements.StartReload(done, _pool.Desired); break;
+            case ScaleRequested(var min, var max): _pool.SetBounds(min, max); break;
+            case ScaleByRequested(var change): _pool.ScaleBy(change); break;
+            case StopRequested: Shutdown.Begin(); break;
+            case FastStopRequested: Shutdown.KillEveryone(); break;
+            case StopDeadline: Shutdown.DeadlinePassed(); break;
+            case ConnectionsFlushed: Shutdown.ConnectionsFlushed(); break;
+            case WorkerExited(var worker, var status): OnExited(worker, status); break;
+            case RespawnDue(var restarts): _restarts.RespawnDue(restarts); break;
+            case ChannelOpened opened: opened.Claim.TrySetResult(_admissions.Claim(opened)); break;
+            case ChannelConnected(var worker): _admissions.Connected(worker); break;
+            case ChannelListening(var worker, var addresses): _admissions.Listening(worker, addresses, _urls); break;
+            case LoadReported(var worker) when _health.TakeLoad(worker) == false: _pool.Scale(); break; // a load step, acted on at once
+            case ChannelMessage(var worker, var message): worker.MessageHandled(); _observer.Message(worker, message); break;
+            case ChannelStopping(var worker) when WorkerTable.Move(worker, WorkerTrigger.Drain): _operations.Retire(worker); break;
+            case ChannelClosed(var worker): OnChannelClosed(worker); break;
+            case ProbeDue: _health.Probe(); _pool.Scale(); _rebalancer.Rebalance(); Shutdown.Check(); break;
+            case DrainDeadline(var worker) when !worker.IsDead: KillLate(worker, "did not finish draining in time"); break;
+            case OrphanDeadline(var worker) when !worker.IsDead: KillLate(worker, "lost its channel and did not exit"); break;
+        }
+
+        Publish();
+    }
+
+    private void StartInitialWorkers()
+    {
+        for (var i = 0; i < _pool.Desired + _context.Options.WarmSpares; i++)
+        {
+            _operations.TryFork();
+        }
+    }
+
+    private void OnExited(WorkerHandle worker, ExitStatus status)
+    {
+        var othersServing = _context.Workers.All.Any(other => other != worker && other.State == WorkerState.Ready);
+        WorkerTable.Move(worker, WorkerTrigger.Exited);
+        WorkerTable.Update(worker, view => view with { ExitStatus = status, StopReason = view.StopReason ?? StopReasons.Unasked(status) });
+        _context.Workers.Remove(worker);
+        _context.Distribution.RemoveWorker(worker.Id);
+        _pool.PromoteSpares();
+        var replacement = _replacements.TakeOutcome(worker);
+        var restartIn = _restarts.WorkerExited(worker, othersServing, replacement?.Outcome, out var crashLoop);
+        _observer.Exited(worker, status, restartIn, replaced: replacement is not null || restartIn is not null);
+        _replacements.Settle(worker, replacement);
+        if (crashLoop is not null)
+        {
+            _replacements.Abandon(crashLoop);
+            _observer.CrashLoop(crashLoop, _context.EverReady, _context.Workers.CountIn(WorkerState.Ready));
+        }
+
+        _replacements.Advance();
+        Shutdown.Check();
+    }
+
+    private void OnChannelClosed(WorkerHandle worker)
+    {
+        worker.Channel = null;
+        _operations.Retire(worker);
+        _observer.Disconnected(worker);
+        if (!worker.IsDead)
+        {
+            // A worker exits by itself when its channel closes; one that does not is killed.
+            _context.PostAfter(new OrphanDeadline(worker), OrphanGrace);
+        }
+    }
+
+    private void KillLate(WorkerHandle worker, string why)
+    {
+        SupervisorLog.KilledLate(_context.Logger, worker, why);
+        _operations.Kill(worker, SignalNames.SIGKILL);
+    }
+
+    /// <summary>A bug left the state unknown: stop cleanly (kill every worker, tell the host) rather than run on it, as gunicorn halts.</summary>
+    private void Halt(Exception error, SupervisorEvent @event)
+    {
+        _halted = true;
+        SupervisorLog.LoopFailed(_context.Logger, error, @event.GetType().Name);
+        _observer.Halted($"the supervisor failed while handling {@event.GetType().Name}: {error.Message}");
+        Shutdown.KillEveryone();
+        Publish();
+    }
+
+    private void Publish()
+    {
+        var (min, max) = _pool.Bounds;
+        _snapshot = new ClusterSnapshot(_context.Workers.All.ToList(), _pool.Desired, min, max, _pool.Autoscaling, _restarts.Count);
+    }
+}
