@@ -68,7 +68,7 @@ monitor() {
   while rss=$(rss_mib "$server_pid") && [ -n "$rss" ]; do
     echo "$(now_ms) $rss"
     if awk -v r="$rss" -v c="$cap_mib" 'BEGIN { exit !(r > c) }'; then
-      echo "capped"
+      echo "capped at $(now_ms)"
       kill -KILL "$server_pid"
       return
     fi
@@ -127,7 +127,7 @@ one_run() {
 
   local peak capped flood hung
   peak=$(awk -v s="$start" 'NF == 2 && $1 >= s && $2 > p { p = $2 } END { printf "%.1f", p }' "$samples")
-  capped=$(grep -q capped "$samples" && echo " (SIGKILLed past ${cap_mib} MiB)" || true)
+  capped=$(awk -v s="$start" -v c="$cap_mib" '$1 == "capped" { printf " (SIGKILLed past %s MiB, %.1f s into the flood)", c, ($3 - s) / 1000 }' "$samples")
   hung=$(grep -c 'is hung' "$log" || true)
   flood=$(grep -o 'sent [0-9]* [a-z]* frames in .*' "$log" || echo "flooder gave no count")
   stop_server
