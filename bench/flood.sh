@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# What a worker flooding its channel costs the primary (issue 11, bug 4; goal: a 10 s flood of load reports leaves the
+# primary's RSS within 50 MiB of its calm value and a TTIN applied within 1 s).
+#
+#   bash bench/flood.sh [--quick] [ROOT]        MODE=message for app messages instead of load reports
+#
+# ROOT is the checkout to measure (default: this one), so the same script drives old and new code: it builds ROOT's
+# dotnet-cluster and demo and runs private copies of them. `dotnet-cluster run` autoscales between 2 and 4 workers
+# (workers send load reports only to a primary that scales or balances by load, and each report is a scaling step),
+# starting 2 through bench/flood-worker.sh: worker 1 is a fake worker (bench/flood-worker.py) that, on SIGUSR1, sends LoadReport frames
+# (or 64 KiB Message frames) as fast as it can for 10 s; worker 2 is the demo app. Per run, 3 runs (1 with --quick):
+#   calm RSS   the primary's VmRSS just before the flood, 5 s after both workers are ready;
+#   peak RSS   the highest VmRSS sampled (every 0.1 s) from the flood's start to 5 s after its end;
+#   TTIN ms    from `kill -TTIN <primary>`, 5 s into the flood, until /api/status (Cluster:AdminUrl) shows the desired
+#              worker count risen (polled every ~20 ms, so it includes a curl round trip; given up after 60 s);
+#   /hello     GET /hello every 0.5 s during the flood, answered / asked;
+#   hung       workers the primary killed for want of a heartbeat (a queue that holds heartbeats back does that).
+# A primary whose RSS passes CAP_MIB (default 2048) is SIGKILLed, so a runaway old build cannot hurt the machine; its
+# flooder dies with it (parent-death signal). Results in bench/results/flood-<commit>-<mode>/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+quick=
+if [ "${1:-}" = --quick ]; then quick=--quick; shift; fi
+root=$(cd "${1:-.}" && pwd)
+mode=${MODE:-load}
+cap_mib=${CAP_MIB:-2048}
+runs=$([ -n "$quick" ] && echo 1 || echo 3)
+flood_seconds=10
+ttin_at=5
+after=5
+ttin_wait=60
+port=38331
+admin_port=38332
+workers=2
+max_workers=4
+
+source bench/lib.sh
+commit=$(git -C "$root" rev-parse --short HEAD)
+out=bench/results/flood-$commit-$mode
+mkdir -p "$out"
+
+# Private copies, so a build in ROOT during the run does not swap the binaries under it.
+echo "building dotnet-cluster and the demo in $root ($commit)" >&2
+dotnet build "$root/src/ProcessCluster.Cli" -c Release -nologo -v quiet >/dev/null
+dotnet build "$root/samples/SeedDemo" -c Release -nologo -v quiet >/dev/null
+rm -rf "$out/cli" "$out/app"
+cp -r "$root/src/ProcessCluster.Cli/bin/Release/net10.0" "$out/cli"
+cp -r "$root/samples/SeedDemo/bin/Release/net10.0" "$out/app"
+
+monitor_pid=
+hello_pid=
+cleanup() {
+  [ -z "$monitor_pid" ] || kill "$monitor_pid" 2>/dev/null || true
+  [ -z "$hello_pid" ] || kill "$hello_pid" 2>/dev/null || true
+  stop_server
+}
+trap cleanup EXIT
+
+now_ms() { echo $((${EPOCHREALTIME/./} / 1000)); }
+status() { curl -s -m 2 "http://127.0.0.1:$admin_port/api/status" || true; }
+desired() { status | grep -o '"desiredWorkers":[0-9]*' | cut -d: -f2; }
+ready_workers() { status | grep -o '"state":"Ready"' | wc -l; }
+
+# The primary's VmRSS every 0.1 s as "ms MiB" lines; past the cap it kills the primary and says so.
+monitor() {
+  local rss
+  while rss=$(rss_mib "$server_pid") && [ -n "$rss" ]; do
+    echo "$(now_ms) $rss"
+    if awk -v r="$rss" -v c="$cap_mib" 'BEGIN { exit !(r > c) }'; then
+      echo "capped at $(now_ms)"
+      kill -KILL "$server_pid"
+      return
+    fi
+    sleep 0.1
+  done
+}
+
+one_run() {
+  local run=$1 log=$out/server-$run.log
+  server_kind=dotnet
+  env FLOOD_APP="$PWD/$out/app/SeedDemo.dll" FLOOD_MODE="$mode" FLOOD_SECONDS="$flood_seconds" \
+    Logging__LogLevel__Default=Warning Logging__LogLevel__ProcessCluster=Information \
+    dotnet "$out/cli/dotnet-cluster.dll" run --urls "http://127.0.0.1:$port" --Cluster:MinWorkers=$workers \
+    --Cluster:MaxWorkers=$max_workers --Cluster:Scheduling=RoundRobin --Cluster:AdminUrl="http://127.0.0.1:$admin_port" \
+    -- bash "$PWD/bench/flood-worker.sh" >"$log" 2>&1 &
+  server_pid=$!
+  for _ in $(seq 1 300); do [ "$(ready_workers)" -ge "$workers" ] && break; sleep 0.1; done
+  [ "$(ready_workers)" -ge "$workers" ] || { echo "the cluster did not become ready (see $log)" >&2; return 1; }
+  local flooder
+  flooder=$(for pid in $(worker_pids); do
+    if grep -qa flood-worker.py /proc/"$pid"/cmdline 2>/dev/null; then echo "$pid"; fi
+  done)
+  [ -n "$flooder" ] || { echo "no flooder among the workers (see $log)" >&2; return 1; }
+
+  local samples=$out/rss-$run.txt hello=$out/hello-$run.txt
+  monitor >"$samples" &
+  monitor_pid=$!
+  sleep 5
+  local calm start
+  calm=$(rss_mib "$server_pid")
+  start=$(now_ms)
+  kill -USR1 "$flooder"
+  # /hello during the flood: one line per request, 200 or the failure.
+  (for _ in $(seq 1 $((flood_seconds * 2))); do curl -s -o /dev/null -m 2 -w '%{http_code}\n' "http://127.0.0.1:$port/hello" || echo failed; sleep 0.5; done) >"$hello" &
+  hello_pid=$!
+
+  sleep "$ttin_at"
+  local before ttin="not applied in ${ttin_wait} s" sent
+  before=$(desired)
+  before=${before:-$workers}
+  sent=$(now_ms)
+  kill -TTIN "$server_pid" 2>/dev/null || ttin="primary gone"
+  while [[ ! $ttin =~ ^[0-9]+$ ]] && [ "$ttin" != "primary gone" ] && [ $(($(now_ms) - sent)) -lt $((ttin_wait * 1000)) ] && kill -0 "$server_pid" 2>/dev/null; do
+    if [ "$(desired)" -gt "$before" ] 2>/dev/null; then ttin=$(($(now_ms) - sent)); else sleep 0.02; fi
+  done
+  kill -0 "$server_pid" 2>/dev/null || [[ $ttin =~ ^[0-9]+$ ]] || ttin="primary gone"
+
+  # Until 5 s after the flood ends (the TTIN wait may already have taken longer).
+  local end=$((start + (flood_seconds + after) * 1000))
+  while [ "$(now_ms)" -lt "$end" ] && kill -0 "$server_pid" 2>/dev/null; do sleep 0.2; done
+  wait "$hello_pid" || true
+  hello_pid=
+  kill "$monitor_pid" 2>/dev/null || true
+  wait "$monitor_pid" 2>/dev/null || true
+  monitor_pid=
+
+  local peak capped flood hung
+  peak=$(awk -v s="$start" 'NF == 2 && $1 >= s && $2 > p { p = $2 } END { printf "%.1f", p }' "$samples")
+  capped=$(awk -v s="$start" -v c="$cap_mib" '$1 == "capped" { printf " (SIGKILLed past %s MiB, %.1f s into the flood)", c, ($3 - s) / 1000 }' "$samples")
+  hung=$(grep -c 'is hung' "$log" || true)
+  flood=$(grep -o 'sent [0-9]* [a-z]* frames in .*' "$log" || echo "flooder gave no count")
+  stop_server
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$run" "$calm" "$peak" "$(awk -v a="$peak" -v b="$calm" 'BEGIN { printf "%.1f", a - b }')" \
+    "$ttin" "$(grep -c '^200$' "$hello")/$(wc -l <"$hello")" >>"$out/runs.tsv"
+  echo "run $run ($commit, $mode): calm RSS $calm MiB, peak $peak MiB$capped, delta $(cut -f4 <(tail -1 "$out/runs.tsv")) MiB," \
+    "TTIN $ttin$([[ $ttin =~ ^[0-9]+$ ]] && echo " ms"), /hello $(cut -f6 <(tail -1 "$out/runs.tsv")) answered," \
+    "$hung workers killed as hung; flooder $flood"
+}
+
+: >"$out/runs.tsv"
+for run in $(seq 1 "$runs"); do one_run "$run"; done
+
+# summary COLUMN UNIT: the median and spread (min-max) of a column of runs.tsv over the runs where it is a number,
+# and how many runs had each other outcome (TTIN not applied, primary gone).
+summary() { cut -f"$1" "$out/runs.tsv" | sort -n | awk -v unit="$2" '/^[0-9.]+$/ { a[++n] = $1; next } { other[$0]++ } END {
+  if (n) printf "%s %s (%s-%s, %d runs)", (n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2), unit, a[1], a[n], n
+  for (o in other) { printf "%s%s in %d runs", (n || shown ? "; " : ""), o, other[o]; shown = 1 } }'; }
+echo "$commit $mode, $runs runs: calm RSS $(summary 2 MiB), peak $(summary 3 MiB), delta $(summary 4 MiB), TTIN $(summary 5 ms);" \
+  "$(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)" | tee "$out/summary.txt"
