@@ -149,6 +149,12 @@ internal sealed class SupervisorHarness : IAsyncDisposable
 
         public bool CanShed => false;
 
+        public event Action<int>? Unresponsive
+        {
+            add { }
+            remove { }
+        }
+
         public ConcurrentQueue<int> Added { get; } = new();
 
         public void Start()

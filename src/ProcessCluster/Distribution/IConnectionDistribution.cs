@@ -14,6 +14,9 @@ internal interface IConnectionDistribution : IDisposable
     /// <summary>Whether a worker can be asked to shed keep-alive connections to others (the primary chooses the next worker).</summary>
     bool CanShed { get; }
 
+    /// <summary>A worker stopped reading its channel and was dropped from dispatch (raised once per worker).</summary>
+    event Action<int>? Unresponsive;
+
     void Start();
 
     /// <summary>The worker is ready: it takes connections from now on.</summary>

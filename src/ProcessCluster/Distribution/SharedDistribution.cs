@@ -13,6 +13,13 @@ internal sealed class SharedDistribution(IReadOnlyList<BoundEndpoint> endpoints)
 
     public bool CanShed => false;
 
+    /// <summary>Never raised: the primary sends workers no connections.</summary>
+    public event Action<int>? Unresponsive
+    {
+        add { }
+        remove { }
+    }
+
     public void Start()
     {
     }

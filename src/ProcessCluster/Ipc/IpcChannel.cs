@@ -50,8 +50,8 @@ internal sealed class IpcChannel : IDisposable
     }
 
     /// <summary>
-    /// Sends a frame without waiting for room: false when the socket is full (nothing sent, the descriptors stay the
-    /// caller's). The descriptors travel with the first byte, so once any byte is out the frame counts as sent; a tail
+    /// Sends a frame without waiting for room or for another sender: false when the socket is full (nothing sent, the
+    /// descriptors stay the caller's). The descriptors travel with the first byte, so once any byte is out the frame counts as sent; a tail
     /// that did not fit is kept and goes out before any other frame (<see cref="HasUnsentTail"/>, <see cref="TryFlush"/>).
     /// </summary>
     public bool TrySend(FrameType type, ReadOnlySpan<byte> payload, ReadOnlySpan<int> fds = default)
@@ -59,7 +59,13 @@ internal sealed class IpcChannel : IDisposable
         var length = CheckedLength(type, payload);
         var frame = length <= 256 ? stackalloc byte[length] : new byte[length];
         Encode(frame, type, payload, fds.Length);
-        lock (_sendLock)
+        // Another sender holding the channel (an application message waiting for room) counts as a full socket.
+        if (!_sendLock.TryEnter())
+        {
+            return false;
+        }
+
+        try
         {
             ObjectDisposedException.ThrowIf(_disposed != 0, this);
             if (!FlushTail())
@@ -74,6 +80,10 @@ internal sealed class IpcChannel : IDisposable
             }
 
             return sent > 0;
+        }
+        finally
+        {
+            _sendLock.Exit();
         }
     }
 

@@ -75,7 +75,13 @@ internal sealed class ChannelListener : IDisposable
 
         var claim = new TaskCompletionSource<WorkerHandle?>(TaskCreationOptions.RunContinuationsAsynchronously);
         _post(new ChannelOpened(pid, hello, channel, claim));
-        if (claim.Task.Wait(HelloTimeout) && claim.Task.Result is { } worker)
+        // Giving up answers the claim itself, so a late answer from the loop cannot claim a channel closed here.
+        if (!claim.Task.Wait(HelloTimeout))
+        {
+            claim.TrySetResult(null);
+        }
+
+        if (claim.Task.Result is { } worker)
         {
             _session.Run(worker, channel);
         }

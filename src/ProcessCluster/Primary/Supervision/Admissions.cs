@@ -10,7 +10,7 @@ internal sealed class Admissions(SupervisorContext context, Replacements replace
 {
     private bool _announcedServiceReady;
 
-    public WorkerHandle? Claim(ChannelOpened opened)
+    public void Claim(ChannelOpened opened)
     {
         var worker = context.Workers.FindStarting(opened.Pid);
         var refusal = worker is null ? "not a worker this primary started"
@@ -19,12 +19,16 @@ internal sealed class Admissions(SupervisorContext context, Replacements replace
         if (refusal is not null)
         {
             SupervisorLog.ChannelRefused(context.Logger, opened.Pid, refusal);
-            return null;
+            opened.Claim.TrySetResult(null);
+            return;
         }
 
-        // Claimed now, so a second channel from the same process is refused; online once it has its welcome.
-        worker!.Channel = opened.Channel;
-        return worker;
+        // Claimed now, so a second channel from the same process is refused; online once it has its welcome. Unless
+        // the channel's thread gave up waiting for this answer: then the worker stays unclaimed.
+        if (opened.Claim.TrySetResult(worker))
+        {
+            worker!.Channel = opened.Channel;
+        }
     }
 
     public void Connected(WorkerHandle worker)

@@ -1,4 +1,3 @@
-using System.ComponentModel;
 using ProcessCluster.Ipc;
 using ProcessCluster.Policies;
 
@@ -26,22 +25,22 @@ internal sealed class Rebalancer(SupervisorContext context)
         for (var i = 0; i < ready.Count; i++)
         {
             var worker = ready[i];
-            if (shed[i] == 0 || now - worker.View.ShedAskedAt < 3 * interval || worker.Channel is not { } channel)
+            if (shed[i] == 0 || now - worker.View.ShedAskedAt < 3 * interval)
             {
+                continue;
+            }
+
+            // Passed over first, so that no client it lets go reconnects to it. One not reading its channel now is not
+            // asked (and not passed over); the next probe asks again.
+            context.Distribution.Shedding(worker.Id, shed[i], 2 * interval);
+            if (!WorkerOperations.TrySend(worker, FrameType.Shed, FrameFormat.WriteShed(shed[i])))
+            {
+                context.Distribution.Shedding(worker.Id, 0, TimeSpan.Zero);
                 continue;
             }
 
             SupervisorLog.Shedding(context.Logger, worker, shed[i], worker.OpenConnections, ready.Count);
             WorkerTable.Update(worker, view => view with { ShedAskedAt = now });
-            context.Distribution.Shedding(worker.Id, shed[i], 2 * interval);
-            try
-            {
-                channel.Send(FrameType.Shed, FrameFormat.WriteShed(shed[i]));
-            }
-            catch (Exception error) when (error is Win32Exception or ObjectDisposedException)
-            {
-                // Its channel is closing; the worker is on its way out anyway.
-            }
         }
     }
 }

@@ -119,6 +119,8 @@ internal sealed class ShutdownSequence(SupervisorContext context, WorkerOperatio
 
     private async Task FlushAsync()
     {
+        // Off the loop first: the loop never posts to itself (its queue could be full).
+        await Task.Yield();
         await context.Distribution.StopAcceptingAsync().ConfigureAwait(false);
         post(new ConnectionsFlushed());
     }

@@ -80,6 +80,7 @@ internal sealed class Supervisor : IWorkerOwner, IAsyncDisposable
         _context = new SupervisorContext(_options, _clock, distribution, _observer, _logger, PostAfter);
         _operations = new WorkerOperations(_context, _processes, _command, () => channelName, this, Post);
         _loop = new SupervisorLoop(_context, _operations, _probe, Post, Urls);
+        distribution.Unresponsive += workerId => Post(new WorkerUnresponsive(workerId));
         distribution.Start();
         Post(new StartWorkers());
         _running = Task.Run(() => _loop.RunAsync(_queue.Reader));

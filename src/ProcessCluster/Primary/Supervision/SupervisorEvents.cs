@@ -46,6 +46,9 @@ internal sealed record ChannelStopping(WorkerHandle Worker) : SupervisorEvent;
 
 internal sealed record ChannelClosed(WorkerHandle Worker) : SupervisorEvent;
 
+/// <summary>The dispatcher dropped a worker that stopped reading its channel; what it holds waits for its exit.</summary>
+internal sealed record WorkerUnresponsive(int WorkerId) : SupervisorEvent;
+
 /// <summary>Every connection the primary held during a stop has gone to a worker.</summary>
 internal sealed record ConnectionsFlushed : SupervisorEvent;
 

@@ -83,13 +83,14 @@ internal sealed class SupervisorLoop
             case ConnectionsFlushed: Shutdown.ConnectionsFlushed(); break;
             case WorkerExited(var worker, var status): OnExited(worker, status); break;
             case RespawnDue(var restarts): _restarts.RespawnDue(restarts); break;
-            case ChannelOpened opened: opened.Claim.TrySetResult(_admissions.Claim(opened)); break;
+            case ChannelOpened opened: _admissions.Claim(opened); break;
             case ChannelConnected(var worker): _admissions.Connected(worker); break;
             case ChannelListening(var worker, var addresses): _admissions.Listening(worker, addresses, _urls); break;
             case LoadReported(var worker) when _health.TakeLoad(worker) == false: _pool.Scale(); break; // a load step, acted on at once
             case ChannelMessage(var worker, var message): worker.MessageHandled(); _observer.Message(worker, message); break;
             case ChannelStopping(var worker) when WorkerTable.Move(worker, WorkerTrigger.Drain): _operations.Retire(worker); break;
             case ChannelClosed(var worker): OnChannelClosed(worker); break;
+            case WorkerUnresponsive(var id) when _context.Workers.Find(id) is { } worker: _operations.Terminate(worker, StopReason.Hung); break; // its connections go to others at once
             case ProbeDue: _health.Probe(); _pool.Scale(); _rebalancer.Rebalance(); Shutdown.Check(); break;
             case DrainDeadline(var worker) when !worker.IsDead: KillLate(worker, "did not finish draining in time"); break;
             case OrphanDeadline(var worker) when !worker.IsDead: KillLate(worker, "lost its channel and did not exit"); break;

@@ -77,20 +77,9 @@ internal sealed class WorkerOperations(
         }
 
         Retire(worker);
-        try
+        if (!TrySend(worker, FrameType.Disconnect, []))
         {
-            if (worker.Channel is { } channel)
-            {
-                channel.Send(FrameType.Disconnect, []);
-            }
-            else
-            {
-                // Not connected yet: its runtime turns SIGTERM into the same graceful stop.
-                Kill(worker, SignalNames.SIGTERM);
-            }
-        }
-        catch (Exception error) when (error is Win32Exception or ObjectDisposedException)
-        {
+            // Not connected yet, or not reading its channel: its runtime turns SIGTERM into the same graceful stop.
             Kill(worker, SignalNames.SIGTERM);
         }
 
@@ -118,6 +107,22 @@ internal sealed class WorkerOperations(
     {
         WorkerTable.Update(worker, view => view with { DispatchedWhenRetired = Math.Max(view.DispatchedWhenRetired, context.Distribution.Dispatched(worker.Id)) });
         context.Distribution.Retire(worker.Id);
+    }
+
+    /// <summary>
+    /// Sends the worker a frame of the supervisor's own without waiting: the loop never blocks on a worker that is not
+    /// reading (nor, through the channel's lock, does the dispatcher). False when it did not go.
+    /// </summary>
+    public static bool TrySend(WorkerHandle worker, FrameType type, ReadOnlySpan<byte> payload)
+    {
+        try
+        {
+            return worker.Channel is { } channel && channel.TrySend(type, payload);
+        }
+        catch (Exception error) when (error is Win32Exception or ObjectDisposedException)
+        {
+            return false;
+        }
     }
 
     public void Kill(WorkerHandle worker, int signal)
