@@ -32,26 +32,3 @@ internal sealed class EventLogObserver(ClusterEventLog log, TimeProvider clock) 
 
     public void CrashLoop(string reason, bool everReady, int serving) => log.Add(ClusterEventKind.CrashLoop, $"crash loop: {reason}; restarts stopped");
 }
-
-/// <summary>The counters of decisions (the gauges read the snapshot themselves).</summary>
-internal sealed class MetricsObserver(ClusterMetrics metrics) : IClusterObserver
-{
-    public void Exited(WorkerHandle worker, ExitStatus status, TimeSpan? restartIn, bool replaced)
-    {
-        if (replaced)
-        {
-            metrics.Restarted(worker.StopReason ?? StopReasons.Unasked(status));
-        }
-    }
-
-    public void Scaled(int from, int to, string why) => metrics.Scaled(from, to);
-}
-
-/// <summary>systemd (Type=notify) hears when the service is up and when it begins to stop.</summary>
-internal sealed class SystemdObserver(Control.SystemdNotifier systemd) : IClusterObserver
-{
-    public void ServiceReady(int ready, IReadOnlyList<string> urls) =>
-        systemd.Notify("READY=1", $"STATUS={ready} workers ready on {string.Join(", ", urls)}", $"MAINPID={Environment.ProcessId}");
-
-    public void Stopping() => systemd.Notify("STOPPING=1", "STATUS=Draining workers");
-}
