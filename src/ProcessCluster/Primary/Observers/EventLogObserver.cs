@@ -45,6 +45,8 @@ internal sealed class MetricsObserver(ClusterMetrics metrics) : IClusterObserver
     }
 
     public void Scaled(int from, int to, string why) => metrics.Scaled(from, to);
+
+    public void ChannelRefused(int pid, string reason) => metrics.ChannelRefused();
 }
 
 /// <summary>systemd (Type=notify) hears when the service is up and when it begins to stop.</summary>
