@@ -30,7 +30,7 @@ public sealed class ChannelInteropTests : IDisposable
         using var accepted = tcpListener.AcceptSocket();
 
         using var sender = new IpcChannel(_left, 4096);
-        using var receiver = new IpcChannel(_right, 4096);
+        using var receiver = new IpcChannel(_right, 4096, receivesDescriptors: true);
         Span<byte> payload = stackalloc byte[FrameFormat.NewConnectionSize];
         FrameFormat.WriteNewConnection(payload, 42, 3);
         sender.Send(FrameType.NewConnection, payload, [(int)accepted.Handle]);
@@ -50,7 +50,7 @@ public sealed class ChannelInteropTests : IDisposable
     public void Several_descriptors_arrive_in_order_with_their_frames()
     {
         using var sender = new IpcChannel(_left, 4096);
-        using var receiver = new IpcChannel(_right, 4096);
+        using var receiver = new IpcChannel(_right, 4096, receivesDescriptors: true);
         using var first = File.OpenHandle("/proc/self/status");
         using var second = File.OpenHandle("/proc/self/cmdline");
         sender.Send(FrameType.Welcome, "{}"u8, [(int)first.DangerousGetHandle(), (int)second.DangerousGetHandle()]);
@@ -99,7 +99,7 @@ public sealed class ChannelInteropTests : IDisposable
     {
         _left.SendBufferSize = 4096;
         using var sender = new IpcChannel(_left, 1 << 20);
-        using var receiver = new IpcChannel(_right, 1 << 20);
+        using var receiver = new IpcChannel(_right, 1 << 20, receivesDescriptors: true);
         var big = Enumerable.Range(0, 256 * 1024).Select(i => (byte)i).ToArray();
         using var passed = File.OpenHandle("/proc/self/status");
 

@@ -36,7 +36,7 @@ public sealed class RoundRobinDispatcherTests : IDisposable
         var reading = UnixSocketPair.Create();
         var readingChannel = Own(new IpcChannel(reading.Connecting, 4096));
         Own(reading.Accepted);
-        new Thread(() => ReadAndAcknowledge(WorkerReading, Own(new IpcChannel(reading.Accepted, 4096)))) { IsBackground = true }.Start();
+        new Thread(() => ReadAndAcknowledge(WorkerReading, Own(new IpcChannel(reading.Accepted, 4096, receivesDescriptors: true)))) { IsBackground = true }.Start();
 
         _notReading = UnixSocketPair.Create();
         Own(_notReading.Worker);
@@ -97,7 +97,7 @@ public sealed class RoundRobinDispatcherTests : IDisposable
             read += _notReading.Worker.Receive(skipped.AsSpan(read));
         }
 
-        var resumed = Own(new IpcChannel(_notReading.Worker, 4096));
+        var resumed = Own(new IpcChannel(_notReading.Worker, 4096, receivesDescriptors: true));
         new Thread(() => ReadAndAcknowledge(WorkerNotReading, resumed)) { IsBackground = true }.Start();
         await Until(() =>
         {

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using ProcessCluster.Distribution;
@@ -64,7 +65,7 @@ internal sealed class SupervisorHarness : IAsyncDisposable
     }
 
     /// <summary>Plays a worker's start: its channel opens, is claimed and welcomed, and the app reports it listens.</summary>
-    public async Task<IpcChannel> ReadyAsync(int id)
+    public async Task<IpcChannel> ReadyAsync(int id, ILogger? sessionLog = null)
     {
         var worker = await SpawnedAsync(id);
         var (primaryEnd, workerEnd) = UnixSocketPair.Create();
@@ -73,7 +74,7 @@ internal sealed class SupervisorHarness : IAsyncDisposable
         var claim = new TaskCompletionSource<WorkerHandle?>(TaskCreationOptions.RunContinuationsAsynchronously);
         Supervisor.Post(new ChannelOpened(worker.ProcessId, new HelloMessage(worker.Id, worker.Secret), primary, claim));
         Assert.Same(worker, await claim.Task.WaitAsync(Deadline));
-        var session = new WorkerChannelSession(new Welcome(Options, [], reportsLoad: true), Distribution, Supervisor.Post, NullLogger.Instance);
+        var session = new WorkerChannelSession(new Welcome(Options, [], reportsLoad: true), Distribution, Supervisor.Post, sessionLog ?? NullLogger.Instance);
         new Thread(() => session.Run(worker, primary)) { IsBackground = true }.Start();
         channel.SendJson(FrameType.Listening, new ListeningMessage(["http://127.0.0.1:1"]), IpcJson.Default.ListeningMessage);
         // Announced, rather than in state Ready: a worker may drain at once (a stop waiting for it).

@@ -85,10 +85,15 @@ internal static unsafe class ProcessInterop
     }
 
     /// <summary>Blocks until the child <paramref name="pid"/> ends, reaps it, and tells how it ended.</summary>
-    public static ExitStatus WaitForExit(int pid)
+    public static ExitStatus WaitForExit(int pid) => Wait(pid, Libc.WEXITED);
+
+    /// <summary>Blocks until the child <paramref name="pid"/> ends, without reaping it: until reaped, the pid names no other process.</summary>
+    public static void WaitUntilExited(int pid) => Wait(pid, Libc.WEXITED | Libc.WNOWAIT);
+
+    private static ExitStatus Wait(int pid, int options)
     {
         Libc.SigInfo info;
-        while (Libc.waitid(Libc.P_PID, pid, &info, Libc.WEXITED) != 0)
+        while (Libc.waitid(Libc.P_PID, pid, &info, options) != 0)
         {
             var errno = Marshal.GetLastPInvokeError();
             if (errno != Libc.EINTR)

@@ -76,11 +76,12 @@ internal static unsafe class SocketInterop
 
     /// <summary>
     /// Reads what is available into <paramref name="buffer"/> (blocking), appending received descriptors to <paramref name="fds"/>.
-    /// Returns 0 at end of stream. Descriptors arrive close-on-exec.
+    /// Returns 0 at end of stream. Descriptors arrive close-on-exec. Without <paramref name="fds"/> there is no control
+    /// buffer, so the kernel installs no descriptor here and discards any that came (MSG_CTRUNC, a violation).
     /// </summary>
-    public static int Receive(int socket, Span<byte> buffer, Queue<int> fds)
+    public static int Receive(int socket, Span<byte> buffer, Queue<int>? fds)
     {
-        var controlLength = Libc.CmsgSpace(MaxFdsPerMessage);
+        var controlLength = fds is null ? 0 : Libc.CmsgSpace(MaxFdsPerMessage);
         var control = stackalloc byte[controlLength];
         while (true)
         {
@@ -100,10 +101,16 @@ internal static unsafe class SocketInterop
                     throw new Win32Exception(errno, $"recvmsg failed: {Marshal.GetPInvokeErrorMessage(errno)}");
                 }
 
-                CollectFds(&message, fds);
+                if (fds is not null)
+                {
+                    CollectFds(&message, fds);
+                }
+
                 if ((message.Flags & Libc.MSG_CTRUNC) != 0)
                 {
-                    throw new ProtocolViolationException($"a message carried more than {MaxFdsPerMessage} descriptors");
+                    throw new ProtocolViolationException(fds is null
+                        ? "descriptors arrived on a channel that takes none"
+                        : $"a message carried more than {MaxFdsPerMessage} descriptors");
                 }
 
                 return (int)result;

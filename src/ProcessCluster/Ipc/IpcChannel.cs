@@ -15,12 +15,19 @@ internal sealed class IpcChannel : IDisposable
     private readonly Socket _socket;
     private readonly int _fd;
     private readonly FrameDecoder _decoder;
+    private readonly bool _receivesDescriptors;
     private readonly Lock _sendLock = new();
+    private readonly Lock _closeLock = new();
     private int _disposed;
     private byte[]? _unsentTail;
 
-    public IpcChannel(Socket socket, int maxPayload)
+    /// <param name="receivesDescriptors">
+    /// Whether frames may bring descriptors (the worker's end: Welcome, NewConnection). The primary's end takes none, so
+    /// a worker cannot fill the primary's descriptor table: any it sends are discarded by the kernel and drop the channel.
+    /// </param>
+    public IpcChannel(Socket socket, int maxPayload, bool receivesDescriptors = false)
     {
+        _receivesDescriptors = receivesDescriptors;
         _socket = socket;
         _fd = (int)socket.SafeHandle.DangerousGetHandle();
         _decoder = new FrameDecoder(maxPayload);
@@ -125,7 +132,7 @@ internal sealed class IpcChannel : IDisposable
                 return frame;
             }
 
-            var received = SocketInterop.Receive(_fd, _decoder.GetReceiveSpace(), _decoder.Fds);
+            var received = SocketInterop.Receive(_fd, _decoder.GetReceiveSpace(), _receivesDescriptors ? _decoder.Fds : null);
             if (received == 0)
             {
                 return null;
@@ -156,15 +163,21 @@ internal sealed class IpcChannel : IDisposable
     /// <summary>Wakes the reader (it sees end of stream) without racing it for the descriptor.</summary>
     public void Shutdown()
     {
-        if (Volatile.Read(ref _disposed) == 0)
+        // Under Dispose's close lock: once disposed, the number may already name another descriptor. Not the send
+        // lock, which a sender waiting for room holds, so a shutdown never waits for the peer.
+        lock (_closeLock)
         {
-            SocketInterop.Shutdown(_fd);
+            if (_disposed == 0)
+            {
+                SocketInterop.Shutdown(_fd);
+            }
         }
     }
 
     public void Dispose()
     {
         lock (_sendLock)
+        lock (_closeLock)
         {
             if (Interlocked.Exchange(ref _disposed, 1) != 0)
             {

@@ -11,7 +11,8 @@ internal sealed record WelcomeMessage(int WorkerId, SchedulingMode Scheduling, I
 
 internal sealed record ListeningMessage(IReadOnlyList<string> Addresses);
 
-[JsonSourceGenerationOptions(UseStringEnumConverter = true)]
+// Missing or null fields the types call non-null fail to parse: for a worker's frames, a protocol violation.
+[JsonSourceGenerationOptions(UseStringEnumConverter = true, RespectNullableAnnotations = true, RespectRequiredConstructorParameters = true)]
 [JsonSerializable(typeof(HelloMessage))]
 [JsonSerializable(typeof(WelcomeMessage))]
 [JsonSerializable(typeof(ListeningMessage))]

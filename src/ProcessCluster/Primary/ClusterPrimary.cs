@@ -33,7 +33,7 @@ public sealed class ClusterPrimary : IAsyncDisposable, IClusterObserver
         _metrics = new ClusterMetrics(() => Workers, () => DesiredWorkers, () => _supervisor!.QueuedConnections, meterFactory);
         IClusterObserver[] observers =
         [
-            new LogObserver(_logger),
+            new LogObserver(_logger, TimeProvider.System),
             new EventLogObserver(EventLog, TimeProvider.System),
             new MetricsObserver(_metrics),
             new SystemdObserver(SystemdNotifier.FromEnvironment()),

@@ -16,6 +16,7 @@ public sealed class ClusterMetrics : IDisposable
     private readonly bool _ownsMeter;
     private readonly Counter<long> _scaleEvents;
     private readonly Counter<long> _restarts;
+    private readonly Counter<long> _channelRefused;
     private readonly Func<IReadOnlyList<WorkerHandle>> _workers;
 
     /// <summary>
@@ -29,6 +30,7 @@ public sealed class ClusterMetrics : IDisposable
         _workers = workers;
         _scaleEvents = _meter.CreateCounter<long>("processcluster.scale.events", description: "Changes of the desired worker count, by direction");
         _restarts = _meter.CreateCounter<long>("processcluster.worker.restarts", description: "Workers replaced, by the reason the old one stopped");
+        _channelRefused = _meter.CreateCounter<long>("processcluster.channel.refused", description: "Connections to the workers' channel refused: not a starting worker, a wrong secret or a bad hello");
         _meter.CreateObservableGauge("processcluster.workers", WorkersByState, description: "Worker processes, by state");
         _meter.CreateObservableGauge("processcluster.workers.desired", desiredWorkers, description: "The worker count the cluster aims for");
         _meter.CreateObservableGauge("processcluster.dispatch.queue", queuedConnections, description: "Connections accepted by the primary and not yet handed to a worker");
@@ -43,6 +45,8 @@ public sealed class ClusterMetrics : IDisposable
     internal void Scaled(int from, int to) => _scaleEvents.Add(1, new KeyValuePair<string, object?>("direction", to > from ? "up" : "down"));
 
     internal void Restarted(StopReason reason) => _restarts.Add(1, new KeyValuePair<string, object?>("reason", reason.Describe()));
+
+    internal void ChannelRefused() => _channelRefused.Add(1);
 
     /// <summary>A factory's meter is shared by everyone who asks for the name: the factory disposes it.</summary>
     public void Dispose()

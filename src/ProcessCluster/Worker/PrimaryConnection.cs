@@ -51,7 +51,7 @@ internal sealed class PrimaryConnection
     /// <summary>The handshake on an already connected socket; <paramref name="lost"/> runs when the channel is lost (tests observe it instead of exiting).</summary>
     internal static PrimaryConnection Open(Socket socket, HelloMessage hello, int maxMessageBytes, Action<string> lost)
     {
-        var channel = new IpcChannel(socket, maxMessageBytes);
+        var channel = new IpcChannel(socket, maxMessageBytes, receivesDescriptors: true);
         channel.SendJson(FrameType.Hello, hello, IpcJson.Default.HelloMessage);
         var frame = channel.Receive() ?? throw new InvalidOperationException($"the primary refused worker {hello.WorkerId}");
         if (frame.Type != FrameType.Welcome)

@@ -2,7 +2,6 @@ using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
-using Microsoft.Extensions.Logging;
 using ProcessCluster.Interop;
 using ProcessCluster.Ipc;
 
@@ -21,14 +20,14 @@ internal sealed class ChannelListener : IDisposable
     private readonly int _maxPayload;
     private readonly Action<SupervisorEvent> _post;
     private readonly WorkerChannelSession _session;
-    private readonly ILogger _logger;
+    private readonly IClusterObserver _observer;
 
-    public ChannelListener(int maxPayload, Action<SupervisorEvent> post, WorkerChannelSession session, ILogger logger)
+    public ChannelListener(int maxPayload, Action<SupervisorEvent> post, WorkerChannelSession session, IClusterObserver observer)
     {
         _maxPayload = maxPayload;
         _post = post;
         _session = session;
-        _logger = logger;
+        _observer = observer;
         Name = $"processcluster.{Environment.ProcessId}.{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8))}";
         _socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         _socket.Bind(new UnixDomainSocketEndPoint("\0" + Name));
@@ -106,7 +105,7 @@ internal sealed class ChannelListener : IDisposable
         }
         catch (Exception error) when (error is ProtocolViolationException or System.ComponentModel.Win32Exception)
         {
-            SupervisorLog.ChannelRefused(_logger, pid, error.Message);
+            _observer.ChannelRefused(pid, error.Message);
             return null;
         }
     }

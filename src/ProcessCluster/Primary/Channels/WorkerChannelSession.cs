@@ -3,7 +3,6 @@ using System.Net;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using ProcessCluster.Distribution;
-using ProcessCluster.Interop;
 using ProcessCluster.Ipc;
 
 namespace ProcessCluster.Primary.Channels;
@@ -41,14 +40,13 @@ internal sealed class WorkerChannelSession(Welcome welcome, IConnectionDistribut
         }
     }
 
+    /// <summary>
+    /// Each frame is checked against its contract (size, fields, types) before it becomes an event: what does not
+    /// fit throws <see cref="ProtocolViolationException"/> and drops the channel. Descriptors never get here: the
+    /// primary's end takes none (<see cref="IpcChannel"/>).
+    /// </summary>
     private void Handle(WorkerHandle worker, Frame frame)
     {
-        if (frame.Fds.Length > 0)
-        {
-            Array.ForEach(frame.Fds, SocketInterop.Close);
-            throw new ProtocolViolationException($"a worker sent descriptors with a {frame.Type} frame");
-        }
-
         switch (frame.Type)
         {
             case FrameType.Ack:
@@ -62,21 +60,26 @@ internal sealed class WorkerChannelSession(Welcome welcome, IConnectionDistribut
 
                 break;
             case FrameType.Listening:
-                var addresses = IpcChannel.ReadJson(frame, IpcJson.Default.ListeningMessage).Addresses
-                    ?? throw new ProtocolViolationException("a Listening frame without addresses");
-                post(new ChannelListening(worker, addresses));
+                post(new ChannelListening(worker, ReadAddresses(frame)));
                 break;
             case FrameType.Message:
                 var message = ParseMessage(frame);
                 worker.WaitForMessageRoom();
                 post(new ChannelMessage(worker, message));
                 break;
-            case FrameType.Stopping:
+            case FrameType.Stopping when frame.Payload.Length == 0:
                 post(new ChannelStopping(worker));
                 break;
             default:
-                throw new ProtocolViolationException($"a worker may not send {frame.Type} frames");
+                throw new ProtocolViolationException($"a worker may not send {frame.Type} frames of {frame.Payload.Length} bytes");
         }
+    }
+
+    /// <summary>The JSON contract (required and non-null fields) does not reach inside the list.</summary>
+    private static IReadOnlyList<string> ReadAddresses(Frame frame)
+    {
+        var addresses = IpcChannel.ReadJson(frame, IpcJson.Default.ListeningMessage).Addresses;
+        return addresses.Contains(null!) ? throw new ProtocolViolationException("a Listening frame with a null address") : addresses;
     }
 
     private static JsonElement ParseMessage(Frame frame)

@@ -13,7 +13,7 @@ internal enum ReadyRole
 /// <summary>
 /// The facts the supervisor decides or sees, each announced once, here. The log, the event log, the metrics, the
 /// <see cref="ClusterPrimary"/> events and systemd each subscribe to the facts they care about.
-/// Calls come from the supervisor loop, one at a time.
+/// Calls come from the supervisor loop, one at a time, except <see cref="ChannelRefused"/>.
 /// </summary>
 internal interface IClusterObserver
 {
@@ -46,6 +46,12 @@ internal interface IClusterObserver
 
     /// <summary>The supervisor hit a bug and stops the cluster: the host should exit non-zero.</summary>
     void Halted(string reason) { }
+
+    /// <summary>
+    /// A connection to the workers' channel was refused. Any local user can cause this at will, so it is also called
+    /// from channel threads, concurrently with the loop's calls: sinks keep it thread-safe and cheap.
+    /// </summary>
+    void ChannelRefused(int pid, string reason) { }
 }
 
 /// <summary>Fans each fact out to every observer; one that throws is logged and does not stop the others.</summary>
@@ -76,6 +82,8 @@ internal sealed class ObserverList(IReadOnlyList<IClusterObserver> observers, Ac
     public void Stopping() => Each(o => o.Stopping());
 
     public void Halted(string reason) => Each(o => o.Halted(reason));
+
+    public void ChannelRefused(int pid, string reason) => Each(o => o.ChannelRefused(pid, reason));
 
     private void Each(Action<IClusterObserver> announce)
     {

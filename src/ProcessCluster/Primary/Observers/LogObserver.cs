@@ -3,8 +3,10 @@ using Microsoft.Extensions.Logging;
 namespace ProcessCluster.Primary;
 
 /// <summary>The facts as log lines.</summary>
-internal sealed class LogObserver(ILogger logger) : IClusterObserver
+internal sealed class LogObserver(ILogger logger, TimeProvider clock) : IClusterObserver
 {
+    private readonly RefusalLog _refusals = new(logger, clock);
+
     public void Forked(WorkerHandle worker) => SupervisorLog.Forked(logger, worker);
 
     public void Ready(WorkerHandle worker, ReadyRole role)
@@ -52,4 +54,6 @@ internal sealed class LogObserver(ILogger logger) : IClusterObserver
             SupervisorLog.CannotRun(logger, reason);
         }
     }
+
+    public void ChannelRefused(int pid, string reason) => _refusals.Refused(pid, reason);
 }

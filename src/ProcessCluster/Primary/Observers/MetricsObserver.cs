@@ -14,4 +14,6 @@ internal sealed class MetricsObserver(ClusterMetrics metrics) : IClusterObserver
     }
 
     public void Scaled(int from, int to, string why) => metrics.Scaled(from, to);
+
+    public void ChannelRefused(int pid, string reason) => metrics.ChannelRefused();
 }

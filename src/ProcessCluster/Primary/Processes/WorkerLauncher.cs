@@ -22,6 +22,10 @@ internal sealed class WorkerLauncher : IWorkerProcesses, IDisposable
     private readonly Thread _thread;
     private readonly LogFormat _logFormat;
 
+    // Children not yet reaped. A pid is signalled only under this lock while in the set, and leaves the set before it
+    // is reaped, so a signal never reaches a process that took a reaped worker's pid.
+    private readonly HashSet<int> _unreaped = [];
+
     public WorkerLauncher(LogFormat logFormat)
     {
         _logFormat = logFormat;
@@ -36,7 +40,16 @@ internal sealed class WorkerLauncher : IWorkerProcesses, IDisposable
         return request.Result.Task.GetAwaiter().GetResult();
     }
 
-    public void Signal(int pid, int signal) => ProcessInterop.Signal(pid, signal);
+    public void Signal(int pid, int signal)
+    {
+        lock (_unreaped)
+        {
+            if (_unreaped.Contains(pid))
+            {
+                ProcessInterop.Signal(pid, signal);
+            }
+        }
+    }
 
     private void Run()
     {
@@ -46,8 +59,19 @@ internal sealed class WorkerLauncher : IWorkerProcesses, IDisposable
             {
                 var (pid, stdout, stderr) = ProcessInterop.Spawn(request.Command.Path, request.Command.Arguments, request.Environment);
                 var output = WorkerOutput.Start(request.WorkerId, pid, stdout, stderr, _logFormat, Console.Out, Console.Error);
+                lock (_unreaped)
+                {
+                    _unreaped.Add(pid);
+                }
+
                 var reaper = new Thread(() =>
                 {
+                    ProcessInterop.WaitUntilExited(pid);
+                    lock (_unreaped)
+                    {
+                        _unreaped.Remove(pid);
+                    }
+
                     var status = ProcessInterop.WaitForExit(pid);
 
                     // A dying worker's last words (a crash's stack trace) are printed before its exit is logged.

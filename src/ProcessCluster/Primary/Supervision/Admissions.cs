@@ -18,7 +18,7 @@ internal sealed class Admissions(SupervisorContext context, Replacements replace
             : null;
         if (refusal is not null)
         {
-            SupervisorLog.ChannelRefused(context.Logger, opened.Pid, refusal);
+            context.Observer.ChannelRefused(opened.Pid, refusal);
             opened.Claim.TrySetResult(null);
             return;
         }

@@ -69,7 +69,7 @@ internal sealed class Supervisor : IWorkerOwner, IAsyncDisposable
                 _endpoints, _options.MaxPendingConnections, _options.MaxHandoffsInFlight, _options.Dispatch, 3 * SupervisorContext.FastLoadReports, _logger)
             : new SharedDistribution(_endpoints);
         var welcome = new Welcome(_options, _endpoints, SupervisorContext.ReportsLoad(_options));
-        _channels = new ChannelListener(_options.MaxMessageBytes, Post, new WorkerChannelSession(welcome, distribution, Post, _logger), _logger);
+        _channels = new ChannelListener(_options.MaxMessageBytes, Post, new WorkerChannelSession(welcome, distribution, Post, _logger), _observer);
         var loop = Run(distribution, _channels.Name);
         SupervisorLog.Started(_logger, Environment.ProcessId, loop.Describe(), _options.Scheduling, string.Join(", ", Urls));
     }
