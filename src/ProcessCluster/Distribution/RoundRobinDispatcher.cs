@@ -12,8 +12,10 @@ namespace ProcessCluster.Distribution;
 /// </summary>
 internal sealed class RoundRobinDispatcher : IConnectionDistribution
 {
-    /// <summary>How long a worker's channel may stay full before it counts as hung (as the blocking send's timeout did).</summary>
-    private static readonly TimeSpan UnresponsiveAfter = TimeSpan.FromSeconds(1);
+    /// <summary>How long a worker's channel may stay full before it counts as hung, by default (as the blocking send's timeout did).</summary>
+    public static readonly TimeSpan DefaultUnresponsiveAfter = TimeSpan.FromSeconds(1);
+
+    private readonly TimeSpan _unresponsiveAfter;
 
     private readonly object _lock = new();
     private readonly HandoffLedger _ledger = new();
@@ -24,8 +26,9 @@ internal sealed class RoundRobinDispatcher : IConnectionDistribution
     private readonly TaskCompletionSource _flushed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public RoundRobinDispatcher(
-        IReadOnlyList<BoundEndpoint> endpoints, int maxPending, int maxInFlightPerWorker, DispatchMode mode, TimeSpan stuckAfter, ILogger logger)
+        IReadOnlyList<BoundEndpoint> endpoints, int maxPending, int maxInFlightPerWorker, DispatchMode mode, TimeSpan stuckAfter, ILogger logger, TimeSpan? unresponsiveAfter = null)
     {
+        _unresponsiveAfter = unresponsiveAfter ?? DefaultUnresponsiveAfter;
         _logger = logger;
         _selector = new TargetSelector(mode, maxInFlightPerWorker, (long)stuckAfter.TotalMilliseconds);
         _acceptor = new Acceptor(endpoints, maxPending, OnAccepted, logger);
@@ -51,7 +54,7 @@ internal sealed class RoundRobinDispatcher : IConnectionDistribution
     {
         _ledger.AddWorker(workerId);
         _selector.Add(workerId, Now);
-        _queues[workerId] = new WorkerSendQueue(workerId, channel, UnresponsiveAfter, OnWritable, OnUnresponsive);
+        _queues[workerId] = new WorkerSendQueue(workerId, channel, _unresponsiveAfter, OnWritable, OnUnresponsive);
         Pump();
     });
 
@@ -186,7 +189,7 @@ internal sealed class RoundRobinDispatcher : IConnectionDistribution
     private void OnUnresponsive(int workerId)
     {
         Retire(workerId);
-        _logger.LogWarning("Worker {WorkerId} has not read its channel for {Bound}; its channel is dropped", workerId, UnresponsiveAfter);
+        _logger.LogWarning("Worker {WorkerId} has not read its channel for {Bound}; its channel is dropped", workerId, _unresponsiveAfter);
         Unresponsive?.Invoke(workerId);
     }
 
