@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using ProcessCluster.Control;
+using ProcessCluster.Interop;
 using ProcessCluster.Primary;
 
 namespace ProcessCluster.AspNetCore;
@@ -43,7 +44,18 @@ internal sealed class PrimaryServer : IServer
             _lifetime.StopApplication();
         };
         _primary.ShutdownRequested += (_, _) => _lifetime.StopApplication();
-        _primary.Start(ClusterEndpoint.ParseUrls(urls));
+        try
+        {
+            _primary.Start(ClusterEndpoint.ParseUrls(urls));
+        }
+        catch (Exception error) when (ClusterConfiguration.IsStartFailure(error))
+        {
+            // Thrown on, it would be logged with its stack trace by the host and then abort the process (exit 134).
+            // Nothing is running yet (no worker, no control socket) that an immediate exit would leave behind.
+            Console.Error.WriteLine($"Cannot start the cluster: {error.Message}");
+            ProcessInterop.ExitImmediately(ClusterExitCodes.InvalidConfiguration);
+        }
+
         _addresses.Addresses.Clear();
         foreach (var url in _primary.Urls)
         {

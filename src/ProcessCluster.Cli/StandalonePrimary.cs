@@ -101,7 +101,7 @@ internal static class StandalonePrimary
             primary.Start(ClusterEndpoint.ParseUrls([urls]));
             Cluster.Started(primary);
         }
-        catch (Exception error) when (error is FormatException or IOException or System.Net.Sockets.SocketException)
+        catch (Exception error) when (ClusterConfiguration.IsStartFailure(error))
         {
             logger.CannotStart(error.Message);
             return ClusterExitCodes.InvalidConfiguration;

@@ -17,4 +17,21 @@ public class ConfigurationTests
         Assert.Contains(cluster.Lines, line => line.StartsWith("Invalid cluster configuration:", StringComparison.Ordinal) && line.Contains(message, StringComparison.Ordinal));
         Assert.Empty(cluster.StartedWorkerPids());
     }
+
+    [Fact]
+    public async Task The_app_on_a_taken_port_says_so_in_one_line_and_exits_with_code_2()
+    {
+        using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        taken.Start();
+        await using var cluster = await TestCluster.StartAsync(
+            "RoundRobin", urls: $"http://127.0.0.1:{((System.Net.IPEndPoint)taken.LocalEndpoint).Port}", waitUntilReady: false);
+
+        // Before the fix: the host logged the SocketException with its stack trace, then the process aborted (exit 134).
+        var exitCode = await cluster.WaitForExitAsync(TimeSpan.FromSeconds(20));
+        var log = string.Join('\n', cluster.Lines);
+        Assert.True(exitCode == 2, $"exit {exitCode}\n{log}");
+        Assert.Equal("Cannot start the cluster: Address already in use", Assert.Single(cluster.Lines, line => line.Contains("Address already in use", StringComparison.Ordinal)));
+        Assert.DoesNotContain(cluster.Lines, line => line.TrimStart().StartsWith("at ", StringComparison.Ordinal) || line.Contains("Exception", StringComparison.Ordinal));
+        Assert.Empty(cluster.StartedWorkerPids());
+    }
 }
