@@ -52,7 +52,8 @@ public static class ClusterBuilderExtensions
             builder.Services.AddSingleton(services => new ClusterPrimary(
                 services.GetRequiredService<ClusterOptions>(), services.GetRequiredService<ILoggerFactory>(), meterFactory: services.GetService<IMeterFactory>()));
             builder.Services.AddSingleton<IServer, PrimaryServer>();
-            builder.Services.AddHostedService<Admin.AdminServer>();
+            builder.Services.AddSingleton<Admin.AdminServer>();
+            builder.Services.AddHostedService(services => new StartFailureExit.Guarded(services.GetRequiredService<Admin.AdminServer>()));
         }
         else
         {

@@ -4,7 +4,6 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using ProcessCluster.Control;
-using ProcessCluster.Interop;
 using ProcessCluster.Primary;
 
 namespace ProcessCluster.AspNetCore;
@@ -50,10 +49,7 @@ internal sealed class PrimaryServer : IServer
         }
         catch (Exception error) when (ClusterConfiguration.IsStartFailure(error))
         {
-            // Thrown on, it would be logged with its stack trace by the host and then abort the process (exit 134).
-            // Nothing is running yet (no worker, no control socket) that an immediate exit would leave behind.
-            Console.Error.WriteLine($"Cannot start the cluster: {error.Message}");
-            ProcessInterop.ExitImmediately(ClusterExitCodes.InvalidConfiguration);
+            StartFailureExit.Exit(error);
         }
 
         _addresses.Addresses.Clear();
