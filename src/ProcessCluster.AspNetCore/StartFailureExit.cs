@@ -1,4 +1,6 @@
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using ProcessCluster.Interop;
 
 namespace ProcessCluster.AspNetCore;
@@ -37,5 +39,25 @@ internal static class StartFailureExit
         }
 
         public Task StopAsync(CancellationToken cancellationToken) => service.StopAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// The logger factory for a host the primary starts inside itself (the admin endpoint's): that host's own
+    /// "Hosting failed to start", stack trace and all, is not written, because the same exception reaches the caller,
+    /// which says it in one line. Every other category passes through.
+    /// </summary>
+    public sealed class InnerHostLogging(ILoggerFactory loggerFactory) : ILoggerFactory
+    {
+        private const string HostCategory = "Microsoft.Extensions.Hosting.Internal.Host";
+
+        public ILogger CreateLogger(string categoryName) =>
+            categoryName == HostCategory ? NullLogger.Instance : loggerFactory.CreateLogger(categoryName);
+
+        public void AddProvider(ILoggerProvider provider) => loggerFactory.AddProvider(provider);
+
+        /// <summary>The factory wrapped belongs to the primary's host, which disposes it.</summary>
+        public void Dispose()
+        {
+        }
     }
 }

@@ -110,8 +110,7 @@ public class SupervisionTests
     public async Task A_primary_started_with_sigchld_ignored_replaces_a_killed_worker_knowing_how_it_died()
     {
         // An ignored SIGCHLD survives exec, so this is what a supervisor or shell that ignores it hands on.
-        string[] ignoringSigchld = ["python3", "-c", "import os, signal, sys; signal.signal(signal.SIGCHLD, signal.SIG_IGN); os.execvp(sys.argv[1], sys.argv[1:])"];
-        await using var cluster = await TestCluster.StartAsync("RoundRobin", workers: 2, launcher: ignoringSigchld);
+        await using var cluster = await TestCluster.StartAsync("RoundRobin", workers: 2, launcher: ["env", "--ignore-signal=CHLD"]);
         var original = await cluster.ReadyPidsAsync();
         ProcessTree.Kill(original[0], SIGKILL);
 
