@@ -52,7 +52,11 @@ public static class ClusterBuilderExtensions
             builder.Services.AddSingleton(services => new ClusterPrimary(
                 services.GetRequiredService<ClusterOptions>(), services.GetRequiredService<ILoggerFactory>(), meterFactory: services.GetService<IMeterFactory>()));
             builder.Services.AddSingleton<IServer, PrimaryServer>();
-            builder.Services.AddHostedService<Admin.AdminServer>();
+            builder.Services.AddSingleton(services => new Admin.AdminServer(
+                services.GetRequiredService<ClusterPrimary>(),
+                services.GetRequiredService<ClusterOptions>(),
+                new StartFailureExit.InnerHostLogging(services.GetRequiredService<ILoggerFactory>())));
+            builder.Services.AddHostedService(services => new StartFailureExit.Guarded(services.GetRequiredService<Admin.AdminServer>()));
         }
         else
         {

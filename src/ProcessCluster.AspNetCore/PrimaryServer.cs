@@ -43,7 +43,15 @@ internal sealed class PrimaryServer : IServer
             _lifetime.StopApplication();
         };
         _primary.ShutdownRequested += (_, _) => _lifetime.StopApplication();
-        _primary.Start(ClusterEndpoint.ParseUrls(urls));
+        try
+        {
+            _primary.Start(ClusterEndpoint.ParseUrls(urls));
+        }
+        catch (Exception error) when (ClusterConfiguration.IsStartFailure(error))
+        {
+            StartFailureExit.Exit(error);
+        }
+
         _addresses.Addresses.Clear();
         foreach (var url in _primary.Urls)
         {

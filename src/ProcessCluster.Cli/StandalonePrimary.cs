@@ -3,6 +3,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using ProcessCluster.AspNetCore;
 using ProcessCluster.AspNetCore.Admin;
 using ProcessCluster.Control;
 using ProcessCluster.Primary;
@@ -93,7 +94,7 @@ internal static class StandalonePrimary
 
         using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnStopSignal);
         using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnStopSignal);
-        await using var admin = new AdminServer(primary, options, loggerFactory);
+        await using var admin = new AdminServer(primary, options, new StartFailureExit.InnerHostLogging(loggerFactory));
         try
         {
             // The admin endpoint first: if its address is taken, no worker has been started yet.
@@ -101,7 +102,7 @@ internal static class StandalonePrimary
             primary.Start(ClusterEndpoint.ParseUrls([urls]));
             Cluster.Started(primary);
         }
-        catch (Exception error) when (error is FormatException or IOException or System.Net.Sockets.SocketException)
+        catch (Exception error) when (ClusterConfiguration.IsStartFailure(error))
         {
             logger.CannotStart(error.Message);
             return ClusterExitCodes.InvalidConfiguration;

@@ -52,6 +52,13 @@ internal static class ClusterConfiguration
         _ => error.InnerException is { } inner ? Describe(inner) : null,
     };
 
+    /// <summary>
+    /// A failure to open what the primary serves on (a taken or unbindable address, a URL that does not parse): the
+    /// environment the cluster was given, so either host says so in one line and exits with
+    /// <see cref="ClusterExitCodes.InvalidConfiguration"/> instead of a stack trace.
+    /// </summary>
+    public static bool IsStartFailure(Exception error) => error is FormatException or IOException or System.Net.Sockets.SocketException;
+
     /// <summary>Every problem <see cref="ClusterOptions.Validate"/> finds fails the options.</summary>
     private sealed class ClusterOptionsValidator : IValidateOptions<ClusterOptions>
     {

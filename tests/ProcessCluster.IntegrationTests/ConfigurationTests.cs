@@ -17,4 +17,27 @@ public class ConfigurationTests
         Assert.Contains(cluster.Lines, line => line.StartsWith("Invalid cluster configuration:", StringComparison.Ordinal) && line.Contains(message, StringComparison.Ordinal));
         Assert.Empty(cluster.StartedWorkerPids());
     }
+
+    [Theory]
+    [InlineData("the app's URL")]
+    [InlineData("the admin endpoint")]
+    public async Task The_app_with_a_taken_port_says_so_in_one_line_and_exits_with_code_2_having_started_nothing(string whose)
+    {
+        using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        taken.Start();
+        var address = $"http://127.0.0.1:{((System.Net.IPEndPoint)taken.LocalEndpoint).Port}";
+        await using var cluster = whose == "the admin endpoint"
+            ? await TestCluster.StartAsync("RoundRobin", environment: new Dictionary<string, string> { ["Cluster__AdminUrl"] = address }, waitUntilReady: false)
+            : await TestCluster.StartAsync("RoundRobin", urls: address, waitUntilReady: false);
+
+        // Before the fix: the host logged the exception with its stack trace, then the process aborted (exit 134).
+        var exitCode = await cluster.WaitForExitAsync(TimeSpan.FromSeconds(20));
+        var log = string.Join('\n', cluster.Lines);
+        Assert.True(exitCode == 2, $"exit {exitCode}\n{log}");
+        var line = Assert.Single(cluster.Lines, line => line.Contains("already in use", StringComparison.OrdinalIgnoreCase));
+        Assert.StartsWith("Cannot start the cluster: ", line, StringComparison.Ordinal);
+        Assert.DoesNotContain(cluster.Lines, line => line.TrimStart().StartsWith("at ", StringComparison.Ordinal) || line.Contains("Exception", StringComparison.Ordinal));
+        Assert.Empty(cluster.StartedWorkerPids());
+        Assert.False(File.Exists(ProcessCluster.Control.ControlSocketPath.ForPid(cluster.PrimaryPid)), "a control socket left behind");
+    }
 }

@@ -57,6 +57,13 @@ public class StandalonePrimaryTests
         var portInUse = await ClusterCli.RunAsync("run", $"--urls=http://127.0.0.1:{((System.Net.IPEndPoint)taken.LocalEndpoint).Port}", "--", "dotnet", TestCluster.TestAppAssembly);
         Assert.Equal(2, portInUse.ExitCode);
         Assert.Contains("Cannot start the cluster: Address already in use", portInUse.Output + portInUse.Error);
+
+        // Before: the admin endpoint's own host logged its failure with a stack trace ahead of that one line.
+        var adminPortInUse = await ClusterCli.RunAsync(
+            "run", "--urls=http://127.0.0.1:0", $"--Cluster:AdminUrl=http://127.0.0.1:{((System.Net.IPEndPoint)taken.LocalEndpoint).Port}", "--", "dotnet", TestCluster.TestAppAssembly);
+        Assert.Equal(2, adminPortInUse.ExitCode);
+        Assert.Contains("Cannot start the cluster: Failed to bind to address", adminPortInUse.Output + adminPortInUse.Error);
+        Assert.DoesNotContain("Exception", adminPortInUse.Output + adminPortInUse.Error, StringComparison.Ordinal);
     }
 
     private static async Task ServesSupervisesAndStopsAsync(string primary, bool stopWithCli)

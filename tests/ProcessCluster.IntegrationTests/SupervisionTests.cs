@@ -107,6 +107,20 @@ public class SupervisionTests
     }
 
     [Fact]
+    public async Task A_primary_started_with_sigchld_ignored_replaces_a_killed_worker_knowing_how_it_died()
+    {
+        // An ignored SIGCHLD survives exec, so this is what a supervisor or shell that ignores it hands on.
+        await using var cluster = await TestCluster.StartAsync("RoundRobin", workers: 2, launcher: ["env", "--ignore-signal=CHLD"]);
+        var original = await cluster.ReadyPidsAsync();
+        ProcessTree.Kill(original[0], SIGKILL);
+
+        // Before the fix: waitid failed with ECHILD on the reaper thread and the primary aborted (exit 134).
+        await cluster.WaitForReadyPidsAsync(pids => pids.Count == 2 && !pids.Contains(original[0]), "a replacement for the killed worker", Deadline);
+        await cluster.WaitForLineAsync(line => line.Contains($"(pid {original[0]}) killed by signal SIGKILL", StringComparison.Ordinal), Deadline);
+        Assert.False(cluster.HasExited);
+    }
+
+    [Fact]
     public async Task A_replacement_gets_its_share_of_keep_alive_clients()
     {
         await using var cluster = await TestCluster.StartAsync("RoundRobin", workers: 2);

@@ -55,7 +55,8 @@ public sealed class TestCluster : IAsyncDisposable
     /// <paramref name="waitUntilReady"/>, returns at once (for clusters that are not meant to come up).
     /// The app is its own primary, unless <paramref name="standalonePrimary"/> names a dotnet-cluster build
     /// (its .dll, or a native executable) to run it as `dotnet-cluster run -- dotnet App.dll` from
-    /// <paramref name="workingDirectory"/> (default: the test's).
+    /// <paramref name="workingDirectory"/> (default: the test's). A <paramref name="launcher"/> (a program and its
+    /// arguments) runs first and must exec the primary's command line it is given, keeping its pid.
     /// </summary>
     public static async Task<TestCluster> StartAsync(
         string scheduling,
@@ -65,16 +66,26 @@ public sealed class TestCluster : IAsyncDisposable
         bool waitUntilReady = true,
         string? standalonePrimary = null,
         string? workingDirectory = null,
-        string? app = null)
+        string? app = null,
+        IReadOnlyList<string>? launcher = null)
     {
         app ??= TestAppAssembly;
-        var start = new ProcessStartInfo(standalonePrimary is null || standalonePrimary.EndsWith(".dll", StringComparison.Ordinal) ? "dotnet" : standalonePrimary)
+        var program = standalonePrimary is null || standalonePrimary.EndsWith(".dll", StringComparison.Ordinal) ? "dotnet" : standalonePrimary;
+        var start = new ProcessStartInfo(launcher?[0] ?? program)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
             WorkingDirectory = workingDirectory ?? Environment.CurrentDirectory,
         };
+        if (launcher is not null)
+        {
+            foreach (var argument in launcher.Skip(1).Append(program))
+            {
+                start.ArgumentList.Add(argument);
+            }
+        }
+
         if (standalonePrimary is null)
         {
             start.ArgumentList.Add(app);

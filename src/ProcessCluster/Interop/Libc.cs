@@ -10,6 +10,7 @@ internal static unsafe partial class Libc
     private const string Lib = "libc";
 
     public const int EINTR = 4;
+    public const int ECHILD = 10;
     public const int EAGAIN = 11;
 
     public const int SOL_SOCKET = 1;
@@ -30,6 +31,10 @@ internal static unsafe partial class Libc
     public const int F_SETFL = 4;
     public const int O_NONBLOCK = 0x800;
     public const int O_CLOEXEC = 0x80000;
+
+    public const int SIGCHLD = 17;
+    public const nint SIG_DFL = 0;
+    public const nint SIG_IGN = 1;
 
     public const int PR_SET_PDEATHSIG = 1;
     public const int P_PID = 1;
@@ -95,6 +100,13 @@ internal static unsafe partial class Libc
         [FieldOffset(24)] public int Status;
     }
 
+    /// <summary>glibc's struct sigaction (152 bytes on x86_64 and arm64); only the handler is read or set.</summary>
+    [StructLayout(LayoutKind.Explicit, Size = 152)]
+    public struct SigAction
+    {
+        [FieldOffset(0)] public nint Handler;
+    }
+
     /// <summary>sizeof(cmsghdr), the offset of the first fd in a control message.</summary>
     public static int CmsgHeaderSize => sizeof(CmsgHdr);
 
@@ -150,6 +162,9 @@ internal static unsafe partial class Libc
 
     [LibraryImport(Lib, SetLastError = true)]
     public static partial int kill(int pid, int signal);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int sigaction(int signal, SigAction* action, SigAction* previous);
 
     [LibraryImport(Lib, SetLastError = true)]
     public static partial int waitid(int idType, int id, SigInfo* info, int options);

@@ -84,7 +84,10 @@ internal static unsafe class ProcessInterop
         }
     }
 
-    /// <summary>Blocks until the child <paramref name="pid"/> ends, reaps it, and tells how it ended.</summary>
+    /// <summary>
+    /// Blocks until the child <paramref name="pid"/> ends, reaps it, and tells how it ended; <see cref="ExitStatus.Unknown"/>
+    /// when it was reaped elsewhere (SIGCHLD ignored after all, or another waitpid(-1) in the process).
+    /// </summary>
     public static ExitStatus WaitForExit(int pid) => Wait(pid, Libc.WEXITED);
 
     /// <summary>Blocks until the child <paramref name="pid"/> ends, without reaping it: until reaped, the pid names no other process.</summary>
@@ -96,6 +99,12 @@ internal static unsafe class ProcessInterop
         while (Libc.waitid(Libc.P_PID, pid, &info, options) != 0)
         {
             var errno = Marshal.GetLastPInvokeError();
+            if (errno == Libc.ECHILD)
+            {
+                // Our own child that is no longer waitable has ended and been collected: its status is lost, not its exit.
+                return ExitStatus.Unknown;
+            }
+
             if (errno != Libc.EINTR)
             {
                 throw new Win32Exception(errno, $"waitid({pid}) failed: {Marshal.GetPInvokeErrorMessage(errno)}");
@@ -103,6 +112,22 @@ internal static unsafe class ProcessInterop
         }
 
         return info.Code == Libc.CLD_EXITED ? ExitStatus.Exited(info.Status) : ExitStatus.Killed(info.Status);
+    }
+
+    /// <summary>
+    /// Puts SIGCHLD back to its default when the primary was started with it ignored (some supervisors and shells
+    /// do that, and an ignored disposition survives exec): the kernel would then reap each worker itself, and
+    /// <see cref="WaitForExit"/> could not tell how it ended. A handler someone installed is left alone.
+    /// </summary>
+    public static void ResetIgnoredChildSignal()
+    {
+        Libc.SigAction current;
+        if (Libc.sigaction(Libc.SIGCHLD, null, &current) == 0 && current.Handler == Libc.SIG_IGN)
+        {
+            var fallback = default(Libc.SigAction);
+            fallback.Handler = Libc.SIG_DFL;
+            Libc.sigaction(Libc.SIGCHLD, &fallback, null);
+        }
     }
 
     /// <summary>Sends a signal; false when the process no longer exists.</summary>

@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using ProcessCluster.Distribution;
+using ProcessCluster.Interop;
 using ProcessCluster.Primary.Channels;
 
 namespace ProcessCluster.Primary;
@@ -62,6 +63,7 @@ internal sealed class Supervisor : IWorkerOwner, IAsyncDisposable
     /// <summary>Binds the endpoints, opens the workers' channel and starts the loop, which forks the initial workers.</summary>
     public void Start(IReadOnlyList<ClusterEndpoint> endpoints)
     {
+        ProcessInterop.ResetIgnoredChildSignal();
         _endpoints = ListenSockets.Open(endpoints, _options.Backlog, _logger);
         Urls = _endpoints.Select(endpoint => endpoint.Url).ToList();
         IConnectionDistribution distribution = _options.Scheduling == SchedulingMode.RoundRobin
