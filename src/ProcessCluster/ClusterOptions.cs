@@ -271,13 +271,18 @@ public sealed class ClusterOptions
         return errors;
     }
 
-    /// <summary>Whether an admin URL binds loopback addresses only; null when it is not a usable http:// URL.</summary>
+    /// <summary>
+    /// Whether an admin URL binds loopback addresses only; null when it is not a usable http:// URL. Read as the
+    /// ';'-separated list Kestrel binds, so that no address escapes the check.
+    /// </summary>
     private static bool? AdminIsLoopback(string url)
     {
         try
         {
-            var endpoints = ClusterEndpoint.Parse(url).ToList();
-            return endpoints.All(endpoint => endpoint.Scheme == "http") ? endpoints.All(endpoint => System.Net.IPAddress.IsLoopback(endpoint.EndPoint.Address)) : null;
+            var endpoints = ClusterEndpoint.ParseUrls([url]);
+            return endpoints.Count > 0 && endpoints.All(endpoint => endpoint.Scheme == "http")
+                ? endpoints.All(endpoint => System.Net.IPAddress.IsLoopback(endpoint.EndPoint.Address))
+                : null;
         }
         catch (FormatException)
         {

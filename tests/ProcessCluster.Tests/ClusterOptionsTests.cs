@@ -82,6 +82,10 @@ public class ClusterOptionsTests
     [InlineData("http://0.0.0.0:9090", "s3cret", null)]
     [InlineData("http://0.0.0.0:9090", null, "Cluster:AdminToken is required")]
     [InlineData("http://10.1.2.3:9090", "", "Cluster:AdminToken is required")]
+    [InlineData("http://127.0.0.1:9090/;http://0.0.0.0:9091", null, "Cluster:AdminToken is required")]
+    [InlineData("http://localhost:9090;http://10.1.2.3:9091", null, "Cluster:AdminToken is required")]
+    [InlineData("http://127.0.0.1:9090;https://127.0.0.1:9091", null, "Cluster:AdminUrl must be an http:// URL")]
+    [InlineData(";", null, "Cluster:AdminUrl must be an http:// URL")]
     [InlineData("https://127.0.0.1:9090", null, "Cluster:AdminUrl must be an http:// URL")]
     [InlineData("127.0.0.1:9090", null, "Cluster:AdminUrl must be an http:// URL")]
     public void The_admin_endpoint_needs_a_token_off_loopback(string url, string? token, string? error)
