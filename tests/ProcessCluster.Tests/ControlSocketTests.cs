@@ -23,7 +23,17 @@ public sealed class ControlSocketTests : IAsyncDisposable
             await server.DisposeAsync();
         }
 
-        Directory.Delete(_directory, recursive: true);
+        if (Directory.Exists(_directory))
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+    }
+
+    private static void Run(string program, params string[] arguments)
+    {
+        using var process = System.Diagnostics.Process.Start(program, arguments);
+        process.WaitForExit();
+        Assert.Equal(0, process.ExitCode);
     }
 
     [Fact]
@@ -96,10 +106,49 @@ public sealed class ControlSocketTests : IAsyncDisposable
         Assert.Equal(3, replies[0].Event!.WorkerId);
     }
 
+    [Theory]
+    [InlineData(65534, "777", "it belongs to uid 65534, not 0")]
+    [InlineData(null, "777", "its mode is 777, not 700")]
+    [InlineData(null, "750", "its mode is 750, not 700")]
+    public void A_control_directory_another_user_could_serve_in_is_refused(int? owner, string mode, string problem)
+    {
+        // As another local user would prepare it in /tmp before the primary starts.
+        Directory.CreateDirectory(_directory);
+        File.SetUnixFileMode(_directory, (UnixFileMode)Convert.ToInt32(mode, 8));
+        if (owner is { } uid)
+        {
+            Assert.Equal(0u, Libc.geteuid()); // chown needs root, as the tests run
+            Run("chown", uid.ToString(), _directory);
+        }
+
+        var error = Assert.Throws<IOException>(() => Start(Echo));
+        Assert.Equal($"the control directory {_directory} is not private: {problem}; remove it, or set Cluster:ControlSocket", error.Message);
+        Assert.False(File.Exists(SocketPath));
+    }
+
+    [Fact]
+    public void A_symlink_to_a_private_directory_is_refused()
+    {
+        var target = _directory + "-target";
+        Directory.CreateDirectory(target, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        try
+        {
+            File.CreateSymbolicLink(_directory, target);
+            var error = Assert.Throws<IOException>(() => Start(Echo));
+            Assert.Contains("is not private: it is not a directory (a symlink?)", error.Message);
+            Assert.Empty(Directory.GetFileSystemEntries(target));
+        }
+        finally
+        {
+            File.Delete(_directory);
+            Directory.Delete(target, recursive: true);
+        }
+    }
+
     [Fact]
     public void A_socket_left_by_a_killed_primary_is_replaced_but_a_live_one_is_not()
     {
-        Directory.CreateDirectory(_directory);
+        Directory.CreateDirectory(_directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         using (var dead = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
         {
             dead.Bind(new UnixDomainSocketEndPoint(SocketPath));
