@@ -101,6 +101,29 @@ public class ClusterOptionsTests
         }
     }
 
+    [Fact]
+    public void The_admin_token_file_is_read_and_checked()
+    {
+        var file = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllText(file, " s3cret\n");
+            var options = new ClusterOptions { AdminUrl = "http://0.0.0.0:9090", AdminTokenFile = file };
+            Assert.Empty(options.Validate());
+            Assert.Equal("s3cret", options.ReadAdminToken());
+
+            Assert.Contains("Cluster:AdminToken and Cluster:AdminTokenFile are both set; set one", new ClusterOptions { AdminUrl = "http://0.0.0.0:9090", AdminTokenFile = file, AdminToken = "other" }.Validate());
+            File.WriteAllText(file, "\n");
+            Assert.Contains(options.Validate(), error => error.StartsWith($"Cluster:AdminTokenFile ({file}) is empty", StringComparison.Ordinal));
+            File.Delete(file);
+            Assert.Contains(options.Validate(), error => error.StartsWith("Cluster:AdminTokenFile cannot be read: ", StringComparison.Ordinal));
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
     /// <summary>Each of <paramref name="settings"/> starts one of the errors.</summary>
     private static void AssertNamed(IEnumerable<string> errors, params string[] settings) =>
         Assert.All(settings, setting => Assert.Contains(errors, error => error.StartsWith(setting, StringComparison.Ordinal)));
