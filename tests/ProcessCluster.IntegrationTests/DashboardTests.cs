@@ -21,15 +21,8 @@ public class DashboardTests(ITestOutputHelper output)
         var admin = await cluster.AdminAddressAsync();
 
         using var playwright = await Playwright.CreateAsync();
-        await using var browser = await playwright.Chromium.LaunchAsync(new()
-        {
-            ExecutablePath = Chromium,
-            Headless = true,
-            Args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        });
-        var page = await browser.NewPageAsync(new() { ViewportSize = new() { Width = 1280, Height = 800 } });
-        page.SetDefaultTimeout((float)Deadline.TotalMilliseconds);
-        SetDefaultExpectTimeout((float)Deadline.TotalMilliseconds);
+        await using var browser = await LaunchAsync(playwright);
+        var page = await NewPageAsync(browser);
         var screenshot = Path.Combine(AppContext.BaseDirectory, "artifacts", "dashboard.png");
         try
         {
@@ -69,6 +62,32 @@ public class DashboardTests(ITestOutputHelper output)
         await cluster.WaitForExitAsync(Deadline);
         await Expect(page.Locator("#connection")).ToHaveTextAsync("disconnected");
         await Expect(page.Locator("#banner")).ToBeVisibleAsync();
+    }
+
+    [Fact]
+    public async Task Dashboard_takes_the_token_once_from_its_fragment_and_sends_it_as_a_header()
+    {
+        Assert.True(File.Exists(Chromium), $"{Chromium} is missing: run `bash .ci/setup` once (installs Debian's chromium).");
+        await using var cluster = await StartWithAdminAsync(new Dictionary<string, string> { ["Cluster__AdminToken"] = "s3cret" }, workers: 1);
+        var admin = await cluster.AdminAddressAsync();
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await LaunchAsync(playwright);
+        var page = await NewPageAsync(browser);
+        var urls = new List<string>();
+        var console = new List<string>();
+        page.Request += (_, request) => urls.Add(request.Url);
+        page.Console += (_, message) => console.Add(message.Text);
+
+        await page.GotoAsync(admin + "#token=s3cret");
+        await Expect(page.Locator("#connection")).ToHaveTextAsync("live");
+        await Expect(Row(page, Assert.Single(await cluster.ReadyPidsAsync()))).ToHaveCountAsync(1);
+        Assert.DoesNotContain("token", page.Url);
+
+        // Kept for the tab: a reload still shows the cluster.
+        await page.ReloadAsync();
+        await Expect(page.Locator("#connection")).ToHaveTextAsync("live");
+        Assert.DoesNotContain(urls, url => url.Contains("token", StringComparison.Ordinal));
+        Assert.DoesNotContain(console, text => text.Contains("Content Security Policy", StringComparison.Ordinal));
     }
 
     [Theory]
@@ -130,6 +149,21 @@ public class DashboardTests(ITestOutputHelper output)
         var policy = Assert.Single(page.Headers.GetValues("Content-Security-Policy"));
         Assert.StartsWith("default-src 'none'; script-src 'sha256-", policy);
         Assert.Contains("frame-ancestors 'none'", policy);
+    }
+
+    private static Task<IBrowser> LaunchAsync(IPlaywright playwright) => playwright.Chromium.LaunchAsync(new()
+    {
+        ExecutablePath = Chromium,
+        Headless = true,
+        Args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    });
+
+    private static async Task<IPage> NewPageAsync(IBrowser browser)
+    {
+        var page = await browser.NewPageAsync(new() { ViewportSize = new() { Width = 1280, Height = 800 } });
+        page.SetDefaultTimeout((float)Deadline.TotalMilliseconds);
+        SetDefaultExpectTimeout((float)Deadline.TotalMilliseconds);
+        return page;
     }
 
     private static ILocator Row(IPage page, int pid) => page.Locator($"#workers tr[data-pid='{pid}']");
