@@ -36,7 +36,8 @@ internal static class StandalonePrimary
             return ClusterExitCodes.InvalidConfiguration;
         }
 
-        ExportToWorkers(settings);
+        var given = new ConfigurationBuilder().AddCommandLine(settings.ToArray()).Build();
+        ExportToWorkers(given);
         var urls = string.Join(';', (urlsOption ?? configuration["urls"] ?? configuration["ASPNETCORE_URLS"] ?? ClusterEndpoint.DefaultUrl)
             .Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 
@@ -58,6 +59,10 @@ internal static class StandalonePrimary
             }
         });
         var logger = loggerFactory.CreateLogger("ProcessCluster.Primary");
+        if (given.AsEnumerable().Any(setting => IsAdminToken(setting.Key)))
+        {
+            logger.AdminTokenOnCommandLine();
+        }
 
         if (WorkerCommandFor(command) is not { } workerCommand)
         {
@@ -137,9 +142,9 @@ internal static class StandalonePrimary
     /// line reach them as environment variables, so both sides agree (drain timeout, log format, ...). The admin token
     /// is the primary's alone: it is not exported, and not left in the environment the workers inherit.
     /// </summary>
-    private static void ExportToWorkers(IReadOnlyList<string> settings)
+    private static void ExportToWorkers(IConfiguration settings)
     {
-        foreach (var (key, value) in new ConfigurationBuilder().AddCommandLine(settings.ToArray()).Build().AsEnumerable())
+        foreach (var (key, value) in settings.AsEnumerable())
         {
             if (value is not null && !IsAdminToken(key))
             {

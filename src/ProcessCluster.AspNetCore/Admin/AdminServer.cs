@@ -108,8 +108,8 @@ internal sealed class AdminServer(ClusterPrimary primary, ClusterOptions options
     }
 
     /// <summary>
-    /// The Host names a browser may use to reach this endpoint: the loopback names for loopback addresses, the literal
-    /// address otherwise. A page on another name that resolves here (DNS rebinding) is refused. Null (any name) when an
+    /// The Host names a browser may use to reach this endpoint: each literal address it binds, and the loopback names
+    /// for a loopback one. A page on another name that resolves here (DNS rebinding) is refused. Null (any name) when an
     /// address binds every interface: the machine's names are not known, and a token is required there.
     /// </summary>
     private static HashSet<string>? AllowedHosts(string url)
@@ -123,13 +123,10 @@ internal sealed class AdminServer(ClusterPrimary primary, ClusterOptions options
                 return null;
             }
 
+            hosts.Add(address.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{address}]" : address.ToString());
             if (IPAddress.IsLoopback(address))
             {
                 hosts.UnionWith(["localhost", "127.0.0.1", "[::1]"]);
-            }
-            else
-            {
-                hosts.Add(address.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{address}]" : address.ToString());
             }
         }
 
