@@ -126,6 +126,27 @@ public sealed class ControlSocketTests : IAsyncDisposable
         Assert.False(File.Exists(SocketPath));
     }
 
+    [Theory]
+    [InlineData("/run/myapp", "/run/user/0", "/run/myapp/processcluster")]
+    [InlineData("/run/myapp:/run/other", null, "/run/myapp/processcluster")]
+    [InlineData(null, "/run/user/0", "/run/user/0/processcluster")]
+    public void The_socket_goes_in_systemds_runtime_directory_first(string? runtimeDirectory, string? xdgRuntimeDir, string expected)
+    {
+        // No other test reads these variables; they are put back as they were.
+        var saved = (Environment.GetEnvironmentVariable("RUNTIME_DIRECTORY"), Environment.GetEnvironmentVariable("XDG_RUNTIME_DIR"));
+        try
+        {
+            Environment.SetEnvironmentVariable("RUNTIME_DIRECTORY", runtimeDirectory);
+            Environment.SetEnvironmentVariable("XDG_RUNTIME_DIR", xdgRuntimeDir);
+            Assert.Equal(expected, ControlSocketPath.Directory());
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("RUNTIME_DIRECTORY", saved.Item1);
+            Environment.SetEnvironmentVariable("XDG_RUNTIME_DIR", saved.Item2);
+        }
+    }
+
     [Fact]
     public void A_symlink_to_a_private_directory_is_refused()
     {
