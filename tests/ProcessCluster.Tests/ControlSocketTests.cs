@@ -9,14 +9,17 @@ using ProcessCluster.Telemetry;
 namespace ProcessCluster.Tests;
 
 /// <summary>The control socket over a real Unix socket file: who may talk to it, bad requests, progress and replies.</summary>
-public sealed class ControlSocketTests : IAsyncDisposable
+public sealed class ControlSocketTests : IAsyncLifetime
 {
     private readonly string _directory = Path.Combine(Path.GetTempPath(), "processcluster-test-" + Guid.NewGuid().ToString("N"));
     private readonly List<ControlServer> _servers = [];
 
     private string SocketPath => Path.Combine(_directory, "control.sock");
 
-    public async ValueTask DisposeAsync()
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    // IAsyncLifetime, not IAsyncDisposable: xunit 2 does not call the latter, and each test left its directory behind.
+    public async Task DisposeAsync()
     {
         foreach (var server in _servers)
         {
