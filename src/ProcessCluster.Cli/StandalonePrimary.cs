@@ -37,7 +37,8 @@ internal static class StandalonePrimary
             return ClusterExitCodes.InvalidConfiguration;
         }
 
-        ExportToWorkers(settings);
+        var given = new ConfigurationBuilder().AddCommandLine(settings.ToArray()).Build();
+        ExportToWorkers(given);
         var urls = string.Join(';', (urlsOption ?? configuration["urls"] ?? configuration["ASPNETCORE_URLS"] ?? ClusterEndpoint.DefaultUrl)
             .Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 
@@ -59,6 +60,10 @@ internal static class StandalonePrimary
             }
         });
         var logger = loggerFactory.CreateLogger("ProcessCluster.Primary");
+        if (given.AsEnumerable().Any(setting => IsAdminToken(setting.Key)))
+        {
+            logger.AdminTokenOnCommandLine();
+        }
 
         if (WorkerCommandFor(command) is not { } workerCommand)
         {
@@ -135,18 +140,27 @@ internal static class StandalonePrimary
 
     /// <summary>
     /// The workers read their settings from their own configuration; settings given to this primary on its command
-    /// line reach them as environment variables, so both sides agree (drain timeout, log format, ...).
+    /// line reach them as environment variables, so both sides agree (drain timeout, log format, ...). The admin token
+    /// is the primary's alone: it is not exported, and not left in the environment the workers inherit.
     /// </summary>
-    private static void ExportToWorkers(IReadOnlyList<string> settings)
+    private static void ExportToWorkers(IConfiguration settings)
     {
-        foreach (var (key, value) in new ConfigurationBuilder().AddCommandLine(settings.ToArray()).Build().AsEnumerable())
+        foreach (var (key, value) in settings.AsEnumerable())
         {
-            if (value is not null)
+            if (value is not null && !IsAdminToken(key))
             {
                 Environment.SetEnvironmentVariable(key.Replace(":", "__", StringComparison.Ordinal), value);
             }
         }
+
+        foreach (var name in Environment.GetEnvironmentVariables().Keys.Cast<string>().Where(name => IsAdminToken(name.Replace("__", ":", StringComparison.Ordinal))))
+        {
+            Environment.SetEnvironmentVariable(name, null);
+        }
     }
+
+    private static bool IsAdminToken(string key) =>
+        key.Equals($"{ClusterOptions.SectionName}:{nameof(ClusterOptions.AdminToken)}", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>The worker's program, found on PATH as a shell would ("dotnet app.dll" works); null when it is not there.</summary>
     private static WorkerCommand? WorkerCommandFor(IReadOnlyList<string> command)

@@ -129,8 +129,17 @@ public sealed class ClusterOptions
     /// </summary>
     public string? AdminUrl { get; set; }
 
-    /// <summary>A bearer token the admin endpoint requires; required when <see cref="AdminUrl"/> is not a loopback address.</summary>
+    /// <summary>
+    /// A bearer token the admin endpoint requires; required (or <see cref="AdminTokenFile"/>) when <see cref="AdminUrl"/>
+    /// is not a loopback address.
+    /// </summary>
     public string? AdminToken { get; set; }
+
+    /// <summary>
+    /// A file holding <see cref="AdminToken"/> (surrounding whitespace ignored), so that the token need not be on a
+    /// command line, where any local user can read it, or in the environment the workers inherit.
+    /// </summary>
+    public string? AdminTokenFile { get; set; }
 
     /// <summary>How the primary writes its log and its workers' output lines: Text, or Json (one object per line).</summary>
     public LogFormat LogFormat { get; set; } = LogFormat.Text;
@@ -251,13 +260,32 @@ public sealed class ClusterOptions
             errors.Add($"{SectionName}:{nameof(LogFormat)} must be Text or Json (was {LogFormat})");
         }
 
+        string? adminToken = null;
+        try
+        {
+            adminToken = ReadAdminToken();
+            if (!string.IsNullOrEmpty(AdminTokenFile) && string.IsNullOrEmpty(adminToken))
+            {
+                // An empty file must not quietly mean "no token".
+                errors.Add($"{SectionName}:{nameof(AdminTokenFile)} ({AdminTokenFile}) is empty");
+            }
+        }
+        catch (Exception error) when (error is IOException or UnauthorizedAccessException)
+        {
+            errors.Add($"{SectionName}:{nameof(AdminTokenFile)} cannot be read: {error.Message}");
+        }
+        catch (InvalidOperationException error)
+        {
+            errors.Add(error.Message);
+        }
+
         if (AdminUrl is not null)
         {
             if (AdminIsLoopback(AdminUrl) is not { } loopback)
             {
                 errors.Add($"{SectionName}:{nameof(AdminUrl)} must be an http:// URL with a port, like http://127.0.0.1:9090 (was {AdminUrl})");
             }
-            else if (!loopback && string.IsNullOrEmpty(AdminToken))
+            else if (!loopback && string.IsNullOrEmpty(adminToken))
             {
                 errors.Add($"{SectionName}:{nameof(AdminToken)} is required when {SectionName}:{nameof(AdminUrl)} is not a loopback address (was {AdminUrl})");
             }
@@ -271,13 +299,33 @@ public sealed class ClusterOptions
         return errors;
     }
 
-    /// <summary>Whether an admin URL binds loopback addresses only; null when it is not a usable http:// URL.</summary>
+    /// <summary>The admin token, from <see cref="AdminToken"/> or read from <see cref="AdminTokenFile"/>; null or empty when none is set.</summary>
+    /// <exception cref="InvalidOperationException">Both are set.</exception>
+    /// <exception cref="IOException">The file cannot be read.</exception>
+    internal string? ReadAdminToken()
+    {
+        if (string.IsNullOrEmpty(AdminTokenFile))
+        {
+            return AdminToken;
+        }
+
+        return string.IsNullOrEmpty(AdminToken)
+            ? File.ReadAllText(AdminTokenFile).Trim()
+            : throw new InvalidOperationException($"{SectionName}:{nameof(AdminToken)} and {SectionName}:{nameof(AdminTokenFile)} are both set; set one");
+    }
+
+    /// <summary>
+    /// Whether an admin URL binds loopback addresses only; null when it is not a usable http:// URL. Read as the
+    /// ';'-separated list Kestrel binds, so that no address escapes the check.
+    /// </summary>
     private static bool? AdminIsLoopback(string url)
     {
         try
         {
-            var endpoints = ClusterEndpoint.Parse(url).ToList();
-            return endpoints.All(endpoint => endpoint.Scheme == "http") ? endpoints.All(endpoint => System.Net.IPAddress.IsLoopback(endpoint.EndPoint.Address)) : null;
+            var endpoints = ClusterEndpoint.ParseUrls([url]);
+            return endpoints.Count > 0 && endpoints.All(endpoint => endpoint.Scheme == "http")
+                ? endpoints.All(endpoint => System.Net.IPAddress.IsLoopback(endpoint.EndPoint.Address))
+                : null;
         }
         catch (FormatException)
         {

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using ProcessCluster.Control;
 using ProcessCluster.Primary;
 
@@ -119,5 +120,65 @@ public class ControlTests
         Assert.Equal(0, await cluster.WaitForExitAsync(TimeSpan.FromSeconds(10)));
         Assert.All(workers, pid => Assert.False(ProcessTree.IsAlive(pid)));
         await Assert.ThrowsAnyAsync<Exception>(() => busy);
+    }
+
+    /// <summary>Another local user serves a socket where the CLI looks (as in a /tmp directory they made first).</summary>
+    [Fact]
+    public async Task The_cli_sends_nothing_to_a_socket_served_by_another_uid()
+    {
+        const string FakeServer = """
+            import socket, sys
+            server = socket.socket(socket.AF_UNIX)
+            server.bind(sys.argv[1])
+            server.listen(1)
+            print("listening", flush=True)
+            connection, _ = server.accept()
+            connection.settimeout(20)
+            received = connection.recv(4096)
+            try:
+                connection.sendall(sys.argv[2].encode() + b"\n")
+            except OSError:
+                pass
+            print("received:" + received.decode(), flush=True)
+            """;
+        var directory = Path.Combine(Path.GetTempPath(), "processcluster-attacker-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(directory);
+        var socket = Path.Combine(directory, "1234.sock");
+        var start = new ProcessStartInfo("setpriv") { RedirectStandardOutput = true, UseShellExecute = false };
+        foreach (var argument in (string[])["--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c", FakeServer, socket, ControlReply.Success("stopping").ToLine()])
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        try
+        {
+            using (var chown = Process.Start("chown", ["65534", directory]))
+            {
+                await chown.WaitForExitAsync().WaitAsync(Deadline);
+                Assert.Equal(0, chown.ExitCode);
+            }
+
+            using var attacker = Process.Start(start)!;
+            try
+            {
+                Assert.Equal("listening", await attacker.StandardOutput.ReadLineAsync().WaitAsync(Deadline));
+                var stop = await ClusterCli.RunAsync("stop", "--socket", socket);
+                Assert.Equal(3, stop.ExitCode);
+                Assert.Contains($"of uid 65534, not uid 0: refusing to send it a command", stop.Error);
+                Assert.DoesNotContain("stopping", stop.Output);
+                Assert.Equal("received:", await attacker.StandardOutput.ReadLineAsync().WaitAsync(Deadline));
+            }
+            finally
+            {
+                if (!attacker.HasExited)
+                {
+                    attacker.Kill();
+                }
+            }
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
     }
 }

@@ -21,15 +21,8 @@ public class DashboardTests(ITestOutputHelper output)
         var admin = await cluster.AdminAddressAsync();
 
         using var playwright = await Playwright.CreateAsync();
-        await using var browser = await playwright.Chromium.LaunchAsync(new()
-        {
-            ExecutablePath = Chromium,
-            Headless = true,
-            Args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        });
-        var page = await browser.NewPageAsync(new() { ViewportSize = new() { Width = 1280, Height = 800 } });
-        page.SetDefaultTimeout((float)Deadline.TotalMilliseconds);
-        SetDefaultExpectTimeout((float)Deadline.TotalMilliseconds);
+        await using var browser = await LaunchAsync(playwright);
+        var page = await NewPageAsync(browser);
         var screenshot = Path.Combine(AppContext.BaseDirectory, "artifacts", "dashboard.png");
         try
         {
@@ -72,31 +65,105 @@ public class DashboardTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task Admin_token_is_required_when_set()
+    public async Task Dashboard_takes_the_token_once_from_its_fragment_and_sends_it_as_a_header()
     {
+        Assert.True(File.Exists(Chromium), $"{Chromium} is missing: run `bash .ci/setup` once (installs Debian's chromium).");
         await using var cluster = await StartWithAdminAsync(new Dictionary<string, string> { ["Cluster__AdminToken"] = "s3cret" }, workers: 1);
-        using var client = new HttpClient { BaseAddress = await cluster.AdminAddressAsync(), Timeout = Deadline };
+        var admin = await cluster.AdminAddressAsync();
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await LaunchAsync(playwright);
+        var page = await NewPageAsync(browser);
+        var urls = new List<string>();
+        var console = new List<string>();
+        page.Request += (_, request) => urls.Add(request.Url);
+        page.Console += (_, message) => console.Add(message.Text);
 
-        using (var anonymous = await client.GetAsync(new Uri("/api/status", UriKind.Relative)))
+        await page.GotoAsync(admin + "#token=s3cret");
+        await Expect(page.Locator("#connection")).ToHaveTextAsync("live");
+        await Expect(Row(page, Assert.Single(await cluster.ReadyPidsAsync()))).ToHaveCountAsync(1);
+        Assert.DoesNotContain("token", page.Url);
+
+        // Kept for the tab: a reload still shows the cluster.
+        await page.ReloadAsync();
+        await Expect(page.Locator("#connection")).ToHaveTextAsync("live");
+        Assert.DoesNotContain(urls, url => url.Contains("token", StringComparison.Ordinal));
+        Assert.DoesNotContain(console, text => text.Contains("Content Security Policy", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Admin_token_is_required_when_set_as_a_bearer_header_only(bool fromFile)
+    {
+        var file = Path.GetTempFileName();
+        try
         {
-            Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
+            await File.WriteAllTextAsync(file, "s3cret\n");
+            await using var cluster = await StartWithAdminAsync(
+                new Dictionary<string, string> { [fromFile ? "Cluster__AdminTokenFile" : "Cluster__AdminToken"] = fromFile ? file : "s3cret" }, workers: 1);
+            using var client = new HttpClient { BaseAddress = await cluster.AdminAddressAsync(), Timeout = Deadline };
+
+            foreach (var path in (string[])["/api/status", "/metrics", "/api/status?token=guess", "/api/status?token=s3cret"])
+            {
+                // Never in the URL, where the request log would keep it.
+                using var refused = await client.GetAsync(new Uri(path, UriKind.Relative));
+                Assert.True(refused.StatusCode == HttpStatusCode.Unauthorized, $"{path}: {refused.StatusCode}");
+            }
+
+            using var bearer = new HttpRequestMessage(HttpMethod.Get, "/api/status") { Headers = { Authorization = new AuthenticationHeaderValue("Bearer", "s3cret") } };
+            using (var response = await client.SendAsync(bearer))
+            {
+                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+                Assert.Contains($"\"pid\":{cluster.PrimaryPid}", await response.Content.ReadAsStringAsync());
+            }
+
+            // The page holds no data: a browser opens it as /#token=..., and the page sends the token as a header.
+            using var page = await client.GetAsync(new Uri("/", UriKind.Relative));
+            Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+            Assert.Contains("<title>ProcessCluster</title>", await page.Content.ReadAsStringAsync());
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
+    public async Task Admin_endpoint_answers_only_its_own_host_names_and_forbids_framing_and_referrers()
+    {
+        await using var cluster = await StartWithAdminAsync(new Dictionary<string, string>(), workers: 1);
+        var address = await cluster.AdminAddressAsync();
+        using var client = new HttpClient { BaseAddress = address, Timeout = Deadline };
+
+        // A page of another site whose name was rebound to 127.0.0.1 sends its own name as Host.
+        foreach (var (host, expected) in new[] { ($"rebind.example:{address.Port}", HttpStatusCode.BadRequest), ($"localhost:{address.Port}", HttpStatusCode.OK), ($"127.0.0.1:{address.Port}", HttpStatusCode.OK) })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/api/status") { Headers = { Host = host } };
+            using var response = await client.SendAsync(request);
+            Assert.True(response.StatusCode == expected, $"Host {host}: {response.StatusCode}");
         }
 
-        using (var wrong = await client.GetAsync(new Uri("/?token=guess", UriKind.Relative)))
-        {
-            Assert.Equal(HttpStatusCode.Unauthorized, wrong.StatusCode);
-        }
+        using var page = await client.GetAsync(new Uri("/", UriKind.Relative));
+        Assert.Equal("DENY", Assert.Single(page.Headers.GetValues("X-Frame-Options")));
+        Assert.Equal("no-referrer", Assert.Single(page.Headers.GetValues("Referrer-Policy")));
+        var policy = Assert.Single(page.Headers.GetValues("Content-Security-Policy"));
+        Assert.StartsWith("default-src 'none'; script-src 'sha256-", policy);
+        Assert.Contains("frame-ancestors 'none'", policy);
+    }
 
-        using var bearer = new HttpRequestMessage(HttpMethod.Get, "/api/status") { Headers = { Authorization = new AuthenticationHeaderValue("Bearer", "s3cret") } };
-        using (var response = await client.SendAsync(bearer))
-        {
-            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-            Assert.Contains($"\"pid\":{cluster.PrimaryPid}", await response.Content.ReadAsStringAsync());
-        }
+    private static Task<IBrowser> LaunchAsync(IPlaywright playwright) => playwright.Chromium.LaunchAsync(new()
+    {
+        ExecutablePath = Chromium,
+        Headless = true,
+        Args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    });
 
-        using var page = await client.GetAsync(new Uri("/?token=s3cret", UriKind.Relative));
-        Assert.Equal(HttpStatusCode.OK, page.StatusCode);
-        Assert.Contains("<title>ProcessCluster</title>", await page.Content.ReadAsStringAsync());
+    private static async Task<IPage> NewPageAsync(IBrowser browser)
+    {
+        var page = await browser.NewPageAsync(new() { ViewportSize = new() { Width = 1280, Height = 800 } });
+        page.SetDefaultTimeout((float)Deadline.TotalMilliseconds);
+        SetDefaultExpectTimeout((float)Deadline.TotalMilliseconds);
+        return page;
     }
 
     private static ILocator Row(IPage page, int pid) => page.Locator($"#workers tr[data-pid='{pid}']");

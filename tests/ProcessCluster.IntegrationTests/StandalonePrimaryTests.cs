@@ -66,6 +66,19 @@ public class StandalonePrimaryTests
         Assert.DoesNotContain("Exception", adminPortInUse.Output + adminPortInUse.Error, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Run_keeps_the_admin_token_out_of_its_workers_environment()
+    {
+        await using var cluster = await TestCluster.StartAsync(
+            "RoundRobin",
+            workers: 1,
+            environment: new Dictionary<string, string> { ["Cluster__AdminUrl"] = "http://127.0.0.1:0", ["Cluster__AdminToken"] = "s3cret" },
+            standalonePrimary: ClusterCli.Assembly);
+        var worker = Assert.Single(await cluster.ReadyPidsAsync());
+        Assert.Equal("s3cret", ProcessTree.Environment(cluster.PrimaryPid)["Cluster__AdminToken"]);
+        Assert.DoesNotContain(ProcessTree.Environment(worker), variable => variable.Value.Contains("s3cret", StringComparison.Ordinal));
+    }
+
     private static async Task ServesSupervisesAndStopsAsync(string primary, bool stopWithCli)
     {
         await using var cluster = await TestCluster.StartAsync(

@@ -82,6 +82,10 @@ public class ClusterOptionsTests
     [InlineData("http://0.0.0.0:9090", "s3cret", null)]
     [InlineData("http://0.0.0.0:9090", null, "Cluster:AdminToken is required")]
     [InlineData("http://10.1.2.3:9090", "", "Cluster:AdminToken is required")]
+    [InlineData("http://127.0.0.1:9090/;http://0.0.0.0:9091", null, "Cluster:AdminToken is required")]
+    [InlineData("http://localhost:9090;http://10.1.2.3:9091", null, "Cluster:AdminToken is required")]
+    [InlineData("http://127.0.0.1:9090;https://127.0.0.1:9091", null, "Cluster:AdminUrl must be an http:// URL")]
+    [InlineData(";", null, "Cluster:AdminUrl must be an http:// URL")]
     [InlineData("https://127.0.0.1:9090", null, "Cluster:AdminUrl must be an http:// URL")]
     [InlineData("127.0.0.1:9090", null, "Cluster:AdminUrl must be an http:// URL")]
     public void The_admin_endpoint_needs_a_token_off_loopback(string url, string? token, string? error)
@@ -94,6 +98,29 @@ public class ClusterOptionsTests
         else
         {
             Assert.Contains(errors, message => message.StartsWith(error, StringComparison.Ordinal));
+        }
+    }
+
+    [Fact]
+    public void The_admin_token_file_is_read_and_checked()
+    {
+        var file = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllText(file, " s3cret\n");
+            var options = new ClusterOptions { AdminUrl = "http://0.0.0.0:9090", AdminTokenFile = file };
+            Assert.Empty(options.Validate());
+            Assert.Equal("s3cret", options.ReadAdminToken());
+
+            Assert.Contains("Cluster:AdminToken and Cluster:AdminTokenFile are both set; set one", new ClusterOptions { AdminUrl = "http://0.0.0.0:9090", AdminTokenFile = file, AdminToken = "other" }.Validate());
+            File.WriteAllText(file, "\n");
+            Assert.Contains(options.Validate(), error => error.StartsWith($"Cluster:AdminTokenFile ({file}) is empty", StringComparison.Ordinal));
+            File.Delete(file);
+            Assert.Contains(options.Validate(), error => error.StartsWith("Cluster:AdminTokenFile cannot be read: ", StringComparison.Ordinal));
+        }
+        finally
+        {
+            File.Delete(file);
         }
     }
 

@@ -9,21 +9,34 @@ using ProcessCluster.Telemetry;
 namespace ProcessCluster.Tests;
 
 /// <summary>The control socket over a real Unix socket file: who may talk to it, bad requests, progress and replies.</summary>
-public sealed class ControlSocketTests : IAsyncDisposable
+public sealed class ControlSocketTests : IAsyncLifetime
 {
     private readonly string _directory = Path.Combine(Path.GetTempPath(), "processcluster-test-" + Guid.NewGuid().ToString("N"));
     private readonly List<ControlServer> _servers = [];
 
     private string SocketPath => Path.Combine(_directory, "control.sock");
 
-    public async ValueTask DisposeAsync()
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    // IAsyncLifetime, not IAsyncDisposable: xunit 2 does not call the latter, and each test left its directory behind.
+    public async Task DisposeAsync()
     {
         foreach (var server in _servers)
         {
             await server.DisposeAsync();
         }
 
-        Directory.Delete(_directory, recursive: true);
+        if (Directory.Exists(_directory))
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+    }
+
+    private static void Run(string program, params string[] arguments)
+    {
+        using var process = System.Diagnostics.Process.Start(program, arguments);
+        process.WaitForExit();
+        Assert.Equal(0, process.ExitCode);
     }
 
     [Fact]
@@ -96,10 +109,70 @@ public sealed class ControlSocketTests : IAsyncDisposable
         Assert.Equal(3, replies[0].Event!.WorkerId);
     }
 
+    [Theory]
+    [InlineData(65534, "777", "it belongs to uid 65534, not 0")]
+    [InlineData(null, "777", "its mode is 777, not 700")]
+    [InlineData(null, "750", "its mode is 750, not 700")]
+    public void A_control_directory_another_user_could_serve_in_is_refused(int? owner, string mode, string problem)
+    {
+        // As another local user would prepare it in /tmp before the primary starts.
+        Directory.CreateDirectory(_directory);
+        File.SetUnixFileMode(_directory, (UnixFileMode)Convert.ToInt32(mode, 8));
+        if (owner is { } uid)
+        {
+            Assert.Equal(0u, Libc.geteuid()); // chown needs root, as the tests run
+            Run("chown", uid.ToString(), _directory);
+        }
+
+        var error = Assert.Throws<IOException>(() => Start(Echo));
+        Assert.Equal($"the control directory {_directory} is not private: {problem}; remove it, or set Cluster:ControlSocket", error.Message);
+        Assert.False(File.Exists(SocketPath));
+    }
+
+    [Theory]
+    [InlineData("/run/myapp", "/run/user/0", "/run/myapp/processcluster")]
+    [InlineData("/run/myapp:/run/other", null, "/run/myapp/processcluster")]
+    [InlineData(null, "/run/user/0", "/run/user/0/processcluster")]
+    public void The_socket_goes_in_systemds_runtime_directory_first(string? runtimeDirectory, string? xdgRuntimeDir, string expected)
+    {
+        // No other test reads these variables; they are put back as they were.
+        var saved = (Environment.GetEnvironmentVariable("RUNTIME_DIRECTORY"), Environment.GetEnvironmentVariable("XDG_RUNTIME_DIR"));
+        try
+        {
+            Environment.SetEnvironmentVariable("RUNTIME_DIRECTORY", runtimeDirectory);
+            Environment.SetEnvironmentVariable("XDG_RUNTIME_DIR", xdgRuntimeDir);
+            Assert.Equal(expected, ControlSocketPath.Directory());
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("RUNTIME_DIRECTORY", saved.Item1);
+            Environment.SetEnvironmentVariable("XDG_RUNTIME_DIR", saved.Item2);
+        }
+    }
+
+    [Fact]
+    public void A_symlink_to_a_private_directory_is_refused()
+    {
+        var target = _directory + "-target";
+        Directory.CreateDirectory(target, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        try
+        {
+            File.CreateSymbolicLink(_directory, target);
+            var error = Assert.Throws<IOException>(() => Start(Echo));
+            Assert.Contains("is not private: it is not a directory (a symlink?)", error.Message);
+            Assert.Empty(Directory.GetFileSystemEntries(target));
+        }
+        finally
+        {
+            File.Delete(_directory);
+            Directory.Delete(target, recursive: true);
+        }
+    }
+
     [Fact]
     public void A_socket_left_by_a_killed_primary_is_replaced_but_a_live_one_is_not()
     {
-        Directory.CreateDirectory(_directory);
+        Directory.CreateDirectory(_directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         using (var dead = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
         {
             dead.Bind(new UnixDomainSocketEndPoint(SocketPath));

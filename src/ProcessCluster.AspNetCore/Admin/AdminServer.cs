@@ -1,3 +1,5 @@
+using System.Net;
+using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.AspNetCore.Builder;
@@ -17,8 +19,10 @@ namespace ProcessCluster.AspNetCore.Admin;
 /// <summary>
 /// The primary's admin endpoint (Cluster:AdminUrl): the live dashboard at /, Prometheus metrics at /metrics (the
 /// OpenTelemetry exporter), and /api/status (the same JSON as `dotnet cluster status --json`). A small Kestrel of its
-/// own, apart from the app's ports; it requires Cluster:AdminToken as a bearer token (or ?token= for a browser) when
-/// one is set. The app as primary runs it as a hosted service; dotnet-cluster run starts and stops it itself.
+/// own, apart from the app's ports; it requires Cluster:AdminToken as a bearer token when one is set (never in a URL,
+/// where request logs would keep it: the dashboard page itself holds no data and takes the token from its address's
+/// #fragment). It answers only requests for its own host names (DNS rebinding) and forbids framing and referrers. The app
+/// as primary runs it as a hosted service; dotnet-cluster run starts and stops it itself.
 /// </summary>
 internal sealed class AdminServer(ClusterPrimary primary, ClusterOptions options, ILoggerFactory loggerFactory) : IHostedService, IAsyncDisposable
 {
@@ -40,14 +44,25 @@ internal sealed class AdminServer(ClusterPrimary primary, ClusterOptions options
         builder.Services.AddSingleton<IHostLifetime, FollowerLifetime>();
         builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(ClusterMetrics.MeterName).AddPrometheusExporter());
         var app = builder.Build();
-        if (options.AdminToken is { Length: > 0 } token)
+        var dashboard = Dashboard();
+        var policy = ContentSecurityPolicy(dashboard);
+        var hosts = AllowedHosts(url);
+        app.Use((context, next) =>
         {
-            app.Use((context, next) => Authorized(context.Request, token) ? next(context) : Unauthorized(context));
+            var headers = context.Response.Headers;
+            headers.ContentSecurityPolicy = policy;
+            headers.XFrameOptions = "DENY";
+            headers["Referrer-Policy"] = "no-referrer";
+            headers.XContentTypeOptions = "nosniff";
+            return hosts is null || hosts.Contains(context.Request.Host.Host) ? next(context) : Refuse(context, StatusCodes.Status400BadRequest);
+        });
+        if (options.ReadAdminToken() is { Length: > 0 } token)
+        {
+            app.Use((context, next) => IsDashboardPage(context.Request) || Authorized(context.Request, token) ? next(context) : Refuse(context, StatusCodes.Status401Unauthorized));
         }
 
         app.MapPrometheusScrapingEndpoint("/metrics");
         app.MapGet("/api/status", () => Results.Json(primary.GetStatus(), ControlJson.Default.ClusterStatus));
-        var dashboard = Dashboard();
         app.MapGet("/", () => Results.Text(dashboard, "text/html; charset=utf-8"));
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
         _app = app;
@@ -73,15 +88,61 @@ internal sealed class AdminServer(ClusterPrimary primary, ClusterOptions options
     private static bool Authorized(HttpRequest request, string token)
     {
         var header = request.Headers.Authorization.ToString();
-        var given = header.StartsWith("Bearer ", StringComparison.Ordinal) ? header["Bearer ".Length..] : request.Query["token"].ToString();
-        return CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(given), Encoding.UTF8.GetBytes(token));
+        return header.StartsWith("Bearer ", StringComparison.Ordinal)
+            && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(header["Bearer ".Length..]), Encoding.UTF8.GetBytes(token));
     }
 
-    private static Task Unauthorized(HttpContext context)
+    /// <summary>The page is the same for everyone and holds no data; a browser cannot send a header when it opens it.</summary>
+    private static bool IsDashboardPage(HttpRequest request) =>
+        request.Path == "/" && (HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method));
+
+    private static Task Refuse(HttpContext context, int status)
     {
-        context.Response.StatusCode = StatusCodes.Status401Unauthorized;
-        context.Response.Headers.WWWAuthenticate = "Bearer";
+        context.Response.StatusCode = status;
+        if (status == StatusCodes.Status401Unauthorized)
+        {
+            context.Response.Headers.WWWAuthenticate = "Bearer";
+        }
+
         return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// The Host names a browser may use to reach this endpoint: each literal address it binds, and the loopback names
+    /// for a loopback one. A page on another name that resolves here (DNS rebinding) is refused. Null (any name) when an
+    /// address binds every interface: the machine's names are not known, and a token is required there.
+    /// </summary>
+    private static HashSet<string>? AllowedHosts(string url)
+    {
+        var hosts = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var endpoint in ClusterEndpoint.ParseUrls([url]))
+        {
+            var address = endpoint.EndPoint.Address;
+            if (address.Equals(IPAddress.IPv6Any) || address.Equals(IPAddress.Any))
+            {
+                return null;
+            }
+
+            hosts.Add(address.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{address}]" : address.ToString());
+            if (IPAddress.IsLoopback(address))
+            {
+                hosts.UnionWith(["localhost", "127.0.0.1", "[::1]"]);
+            }
+        }
+
+        return hosts;
+    }
+
+    /// <summary>Only the page's own inline script and style may run (by hash), and it may talk only to this endpoint.</summary>
+    private static string ContentSecurityPolicy(string page) =>
+        $"default-src 'none'; script-src '{InlineHash(page, "script")}'; style-src '{InlineHash(page, "style")}'; " +
+        "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+    private static string InlineHash(string page, string element)
+    {
+        var start = page.IndexOf($"<{element}>", StringComparison.Ordinal) + element.Length + 2;
+        var end = page.IndexOf($"</{element}>", start, StringComparison.Ordinal);
+        return "sha256-" + Convert.ToBase64String(SHA256.HashData(Encoding.UTF8.GetBytes(page[start..end])));
     }
 
     private static string Dashboard()

@@ -7,7 +7,7 @@ using ProcessCluster.Interop;
 namespace ProcessCluster.Control;
 
 /// <summary>
-/// The control socket: a Unix socket file (mode 0600, in a directory of mode 0700) that takes one JSON command line per
+/// The control socket: a Unix socket file (mode 0600, in a directory of mode 0700 owned by this uid) that takes one JSON command line per
 /// connection and answers with JSON lines, progress first and the result last. Only a peer with the allowed uid
 /// (SO_PEERCRED; the primary's own by default) is served. The file is removed on dispose.
 /// </summary>
@@ -39,7 +39,7 @@ internal sealed class ControlServer : IAsyncDisposable
         _handle = handle;
         _logger = logger;
         _allowedUid = allowedUid ?? Libc.geteuid();
-        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(path)!, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        ControlSocketPath.EnsurePrivateDirectory(System.IO.Path.GetDirectoryName(path)!);
         RemoveStale(path);
         _socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         _socket.Bind(new UnixDomainSocketEndPoint(path));

@@ -160,6 +160,26 @@ internal static unsafe partial class Libc
     [LibraryImport(Lib)]
     public static partial uint geteuid();
 
+    public const int AT_FDCWD = -100;
+    public const int AT_SYMLINK_NOFOLLOW = 0x100;
+    public const uint STATX_TYPE = 0x1;
+    public const uint STATX_MODE = 0x2;
+    public const uint STATX_UID = 0x8;
+    public const int S_IFMT = 0xF000;
+    public const int S_IFDIR = 0x4000;
+
+    /// <summary>struct statx: the same layout on every architecture, unlike struct stat; only the fields read here.</summary>
+    [StructLayout(LayoutKind.Explicit, Size = 256)]
+    public struct Statx
+    {
+        [FieldOffset(0)] public uint Mask;
+        [FieldOffset(20)] public uint Uid;
+        [FieldOffset(28)] public ushort Mode;
+    }
+
+    [LibraryImport(Lib, EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int statx(int directoryFd, string path, int flags, uint mask, Statx* result);
+
     [LibraryImport(Lib, SetLastError = true)]
     public static partial int kill(int pid, int signal);
 
