@@ -20,7 +20,7 @@ internal enum SendOutcome
 /// that stops reading (a long GC pause, a hang) costs the others nothing. When its channel is full, a watcher waits for
 /// room and reports it (<paramref name="writable"/>); a channel that stays full past <paramref name="unresponsiveAfter"/>
 /// is shut down and reported once (<paramref name="unresponsive"/>); a broken one is shut down too (<see cref="SendOutcome.Broken"/>).
-/// The supervisor's own frames still use the channel's blocking send.
+/// Application messages (WorkerHandle.Send) still use the channel's blocking send; while one holds the channel, a hand-off counts as blocked.
 /// </summary>
 internal sealed class WorkerSendQueue(
     int workerId, IpcChannel channel, TimeSpan unresponsiveAfter, Action<int> writable, Action<int> unresponsive) : IDisposable
