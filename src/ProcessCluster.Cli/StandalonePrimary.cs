@@ -60,7 +60,7 @@ internal static class StandalonePrimary
             }
         });
         var logger = loggerFactory.CreateLogger("ProcessCluster.Primary");
-        if (given.AsEnumerable().Any(setting => IsAdminToken(setting.Key)))
+        if (given.AsEnumerable().Any(setting => ClusterOptions.IsAdminToken(setting.Key)))
         {
             logger.AdminTokenOnCommandLine();
         }
@@ -141,26 +141,18 @@ internal static class StandalonePrimary
     /// <summary>
     /// The workers read their settings from their own configuration; settings given to this primary on its command
     /// line reach them as environment variables, so both sides agree (drain timeout, log format, ...). The admin token
-    /// is the primary's alone: it is not exported, and not left in the environment the workers inherit.
+    /// is the primary's alone: the launcher leaves it out of every worker's environment.
     /// </summary>
     private static void ExportToWorkers(IConfiguration settings)
     {
         foreach (var (key, value) in settings.AsEnumerable())
         {
-            if (value is not null && !IsAdminToken(key))
+            if (value is not null)
             {
                 Environment.SetEnvironmentVariable(key.Replace(":", "__", StringComparison.Ordinal), value);
             }
         }
-
-        foreach (var name in Environment.GetEnvironmentVariables().Keys.Cast<string>().Where(name => IsAdminToken(name.Replace("__", ":", StringComparison.Ordinal))))
-        {
-            Environment.SetEnvironmentVariable(name, null);
-        }
     }
-
-    private static bool IsAdminToken(string key) =>
-        key.Equals($"{ClusterOptions.SectionName}:{nameof(ClusterOptions.AdminToken)}", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>The worker's program, found on PATH as a shell would ("dotnet app.dll" works); null when it is not there.</summary>
     private static WorkerCommand? WorkerCommandFor(IReadOnlyList<string> command)

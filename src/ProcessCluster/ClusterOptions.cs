@@ -141,6 +141,13 @@ public sealed class ClusterOptions
     /// </summary>
     public string? AdminTokenFile { get; set; }
 
+    /// <summary>
+    /// Whether a setting's key (<c>Cluster:AdminToken</c>) or environment variable (<c>Cluster__AdminToken</c>, any case)
+    /// is the admin token: the primary's alone, never handed to its workers.
+    /// </summary>
+    internal static bool IsAdminToken(string key) =>
+        key.Replace("__", ":", StringComparison.Ordinal).Equals($"{SectionName}:{nameof(AdminToken)}", StringComparison.OrdinalIgnoreCase);
+
     /// <summary>How the primary writes its log and its workers' output lines: Text, or Json (one object per line).</summary>
     public LogFormat LogFormat { get; set; } = LogFormat.Text;
 

@@ -66,16 +66,18 @@ public class StandalonePrimaryTests
         Assert.DoesNotContain("Exception", adminPortInUse.Output + adminPortInUse.Error, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task Run_keeps_the_admin_token_out_of_its_workers_environment()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task The_admin_token_stays_out_of_the_workers_environment(bool standalone)
     {
         await using var cluster = await TestCluster.StartAsync(
             "RoundRobin",
             workers: 1,
-            environment: new Dictionary<string, string> { ["Cluster__AdminUrl"] = "http://127.0.0.1:0", ["Cluster__AdminToken"] = "s3cret" },
-            standalonePrimary: ClusterCli.Assembly);
+            environment: new Dictionary<string, string> { ["Cluster__AdminUrl"] = "http://127.0.0.1:0", ["CLUSTER__ADMINTOKEN"] = "s3cret" },
+            standalonePrimary: standalone ? ClusterCli.Assembly : null);
         var worker = Assert.Single(await cluster.ReadyPidsAsync());
-        Assert.Equal("s3cret", ProcessTree.Environment(cluster.PrimaryPid)["Cluster__AdminToken"]);
+        Assert.Equal("s3cret", ProcessTree.Environment(cluster.PrimaryPid)["CLUSTER__ADMINTOKEN"]);
         Assert.DoesNotContain(ProcessTree.Environment(worker), variable => variable.Value.Contains("s3cret", StringComparison.Ordinal));
     }
 

@@ -108,6 +108,12 @@ internal sealed class WorkerLauncher : IWorkerProcesses, IDisposable
             variables[key] = value;
         }
 
+        // The admin token is the primary's alone (a worker's environment is readable by more than the primary's code).
+        foreach (var name in variables.Keys.Where(ClusterOptions.IsAdminToken).ToList())
+        {
+            variables.Remove(name);
+        }
+
         return variables.Select(pair => $"{pair.Key}={pair.Value}").ToList();
     }
 
