@@ -6,10 +6,16 @@ worker environment. It connects, says Hello, reads the Welcome, reports Listenin
 answering the primary like a worker would, until SIGUSR1: from then on it sends frames as fast as it can for
 FLOOD_SECONDS, then idles again with the channel open. FLOOD_MODE picks the frames:
   load     LoadReport frames (32-byte payload), what a worker's load timer sends;
-  message  Message frames carrying FLOOD_MESSAGE_BYTES of JSON (the app's worker.send).
+  message  Message frames carrying FLOOD_MESSAGE_BYTES of JSON (the app's worker.send);
+  fds      LoadReport frames that declare no descriptors but carry one by SCM_RIGHTS (a dup of /dev/null): the
+           primary is to drop the channel at the first, so the flood ends when a send fails.
 Heartbeats keep going throughout, so the primary never takes it for hung. Connections the primary hands over are
 refused at once (they go to another worker), so the cluster keeps serving. A summary line goes to stderr, which the
 primary relays to its log.
+
+`flood-worker.py connect NAME SECONDS` is no worker: a local process that, for SECONDS, opens connections to the abstract
+socket NAME (the primary's channel, PROCESSCLUSTER_CHANNEL) as fast as it can and closes each at once, so the primary
+refuses each ("closed before saying hello"); it prints how many it opened.
 """
 import ctypes
 import json
@@ -20,6 +26,21 @@ import struct
 import sys
 import threading
 import time
+
+if sys.argv[1:2] == ["connect"]:
+    name, seconds = sys.argv[2], float(sys.argv[3])
+    opened = failed = 0
+    start = time.monotonic()
+    while time.monotonic() - start < seconds:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            try:
+                s.connect("\0" + name)
+                opened += 1
+            except OSError:
+                failed += 1
+    elapsed = time.monotonic() - start
+    print(f"connector: opened {opened} connections in {elapsed:.1f} s ({opened / elapsed:.0f}/s), {failed} failed")
+    sys.exit(0)
 
 HEADER = struct.Struct("<IBB")  # payload length, frame type, descriptor count (Ipc/Frame.cs)
 LOAD = struct.Struct("<qiqqi")  # requests, in flight, busy µs, clock µs, open connections
@@ -77,7 +98,10 @@ class Reader:
                     self.data = self.data[HEADER.size + length:]
                     fds, self.fds = self.fds[:fd_count], self.fds[fd_count:]
                     return kind, payload, fds
-            data, fds, _, _ = socket.recv_fds(sock, 65536, 16)
+            try:
+                data, fds, _, _ = socket.recv_fds(sock, 65536, 16)
+            except ConnectionResetError:
+                return None
             if not data:
                 return None
             self.data += data
@@ -99,11 +123,50 @@ send(frame(LISTENING, json.dumps({"Addresses": addresses}).encode()))
 
 def heartbeats():
     while True:
-        send(frame(HEARTBEAT, load_payload(clock_us())))
+        try:
+            send(frame(HEARTBEAT, load_payload(clock_us())))
+        except OSError:
+            return  # the primary closed the channel
         time.sleep(heartbeat_interval)
 
 
+flooding = threading.Event()
+flood_done = threading.Event()
+
+
 def flood():
+    flooding.set()
+    try:
+        flood_frames()
+    finally:
+        flood_done.set()
+
+
+def flood_fds():
+    """One LoadReport frame a sendmsg, each with an undeclared descriptor, until the primary closes the channel."""
+    spare = os.open("/dev/null", os.O_RDONLY)
+    sent = 0
+    start = time.monotonic()
+    clock = clock_us()
+    outcome = f"no drop in {seconds:.0f} s"
+    while time.monotonic() - start < seconds:
+        fd = os.dup(spare)
+        try:
+            with send_lock:
+                socket.send_fds(sock, [frame(LOAD_REPORT, load_payload(clock + sent))], [fd])
+        except OSError as error:
+            outcome = f"channel closed by the primary ({error.strerror})"
+            break
+        finally:
+            os.close(fd)
+        sent += 1
+    elapsed = time.monotonic() - start
+    print(f"flooder: worker {worker_id} sent {sent} fds frames in {elapsed:.3f} s; {outcome}", file=sys.stderr, flush=True)
+
+
+def flood_frames():
+    if mode == "fds":
+        return flood_fds()
     if mode == "message":
         body = json.dumps({"flood": "x" * message_bytes}).encode()
         batch = frame(MESSAGE, body)  # a large frame is its own batch
@@ -142,3 +205,5 @@ while (incoming := reader.next()) is not None:
         send(frame(ACK_TYPE, ACK.pack(connection_id, 0)))
     elif kind == DISCONNECT:
         break
+if flooding.is_set():
+    flood_done.wait(seconds + 1)  # the flood's summary line, when the primary closes the channel under it (fds)
