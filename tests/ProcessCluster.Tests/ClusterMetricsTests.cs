@@ -6,7 +6,7 @@ namespace ProcessCluster.Tests;
 
 /// <summary>The cluster's meter comes from the container's IMeterFactory when there is one, under the same name.</summary>
 /// <remarks>Alone: a meter listener hears every meter in the process, and other tests create clusters.</remarks>
-[Collection(nameof(ClusterMetricsTests))]
+[Collection(nameof(ProcessWideCollection))]
 public class ClusterMetricsTests
 {
     [Fact]

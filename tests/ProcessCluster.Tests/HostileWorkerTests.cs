@@ -14,6 +14,8 @@ namespace ProcessCluster.Tests;
 /// A worker that breaks the channel protocol, played over real sockets against the primary's real channel code: it
 /// loses its channel, one line says why, and the primary carries on.
 /// </summary>
+/// <remarks>Alone: one test counts the process's open descriptors, which other tests' sockets would add to.</remarks>
+[Collection(nameof(ProcessWideCollection))]
 public sealed class HostileWorkerTests
 {
     public static TheoryData<byte, string> FramesOutsideTheirContract => new()
@@ -120,18 +122,4 @@ public sealed class HostileWorkerTests
 
         public void ChannelRefused(int pid, string reason) => Reasons.Enqueue(reason);
     }
-}
-
-/// <summary>Log lines as written, for tests that count them.</summary>
-internal sealed class RecordingLogger : ILogger
-{
-    public ConcurrentQueue<string> Lines { get; } = new();
-
-    public IDisposable? BeginScope<TState>(TState state)
-        where TState : notnull => null;
-
-    public bool IsEnabled(LogLevel logLevel) => true;
-
-    public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-        Lines.Enqueue(formatter(state, exception));
 }
