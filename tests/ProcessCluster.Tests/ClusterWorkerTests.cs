@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text.Json;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -45,7 +44,7 @@ public sealed class ClusterWorkerTests : IDisposable
 
         var runs = 0;
         worker.DisconnectRequested += (_, _) => Interlocked.Increment(ref runs);
-        await WaitUntil(() => Volatile.Read(ref runs) > 0);
+        await Eventually.UntilAsync(() => Volatile.Read(ref runs) > 0, "the handler run", Deadline);
 
         _primary.Send(FrameType.Disconnect, []);
         _primary.Send(FrameType.Message, "2"u8);
@@ -95,7 +94,7 @@ public sealed class ClusterWorkerTests : IDisposable
         Assert.Equal(SchedulingMode.RoundRobin, worker.Scheduling);
 
         _primary.Dispose();
-        await WaitUntil(() => !_lostReasons.IsEmpty);
+        await Eventually.UntilAsync(() => !_lostReasons.IsEmpty, "the lost channel reported", Deadline);
         Assert.Equal(["the primary is gone"], _lostReasons);
     }
 
@@ -108,15 +107,5 @@ public sealed class ClusterWorkerTests : IDisposable
         // Heartbeats an hour apart: the test reads no heartbeat frames.
         _primary.SendJson(FrameType.Welcome, new WelcomeMessage(7, SchedulingMode.RoundRobin, [], 3_600_000, 0), IpcJson.Default.WelcomeMessage);
         return ClusterWorker.Start(await connecting.WaitAsync(Deadline), NullLogger.Instance);
-    }
-
-    private static async Task WaitUntil(Func<bool> condition)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!condition())
-        {
-            Assert.True(clock.Elapsed < Deadline, "timed out");
-            await Task.Delay(10);
-        }
     }
 }

@@ -69,7 +69,7 @@ public sealed class RoundRobinDispatcherTests : IDisposable
             Connect();
         }
 
-        await Until(() => Volatile.Read(ref _received) == Connections);
+        await Eventually.UntilAsync(() => Volatile.Read(ref _received) == Connections, $"{Connections} connections at the reading worker", Deadline);
         var (dropped, droppedAt) = await _dropped.Task.WaitAsync(Deadline);
         var lastReceivedAt = TimeSpan.FromTicks(Volatile.Read(ref _lastReceivedTicks));
 
@@ -92,7 +92,7 @@ public sealed class RoundRobinDispatcherTests : IDisposable
         Start(TimeSpan.FromMinutes(1));
         Connect();
         Connect();
-        await Until(() => Volatile.Read(ref _received) == 2);
+        await Eventually.UntilAsync(() => Volatile.Read(ref _received) == 2, "2 connections at the reading worker", Deadline);
 
         // Worker 2 was passed over; now it reads what filled its channel, then frames.
         var skipped = new byte[_filled];
@@ -103,11 +103,14 @@ public sealed class RoundRobinDispatcherTests : IDisposable
 
         var resumed = Own(new IpcChannel(_notReading.Worker, 4096, receivesDescriptors: true));
         new Thread(() => ReadAndAcknowledge(WorkerNotReading, resumed)) { IsBackground = true }.Start();
-        await Until(() =>
-        {
-            Connect();
-            return _dispatcher.Dispatched(WorkerNotReading) > 0;
-        });
+        await Eventually.UntilAsync(
+            () =>
+            {
+                Connect();
+                return _dispatcher.Dispatched(WorkerNotReading) > 0;
+            },
+            "a connection for the worker reading again",
+            Deadline);
 
         Assert.False(_dropped.Task.IsCompleted);
     }
@@ -175,15 +178,5 @@ public sealed class RoundRobinDispatcherTests : IDisposable
         }
 
         return total;
-    }
-
-    private static async Task Until(Func<bool> condition)
-    {
-        var deadline = Stopwatch.StartNew();
-        while (!condition())
-        {
-            Assert.True(deadline.Elapsed < Deadline, "the condition was not met before the deadline");
-            await Task.Delay(10);
-        }
     }
 }

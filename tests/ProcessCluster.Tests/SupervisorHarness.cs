@@ -42,20 +42,10 @@ internal sealed class SupervisorHarness : IAsyncDisposable
     public IReadOnlyList<WorkerHandle> Workers => Supervisor.Snapshot.Workers;
 
     /// <summary>Waits (in real time, bounded) until the snapshot satisfies <paramref name="condition"/>.</summary>
-    public async Task UntilAsync(Func<ClusterSnapshot, bool> condition, string what)
-    {
-        var deadline = DateTime.UtcNow + Deadline;
-        while (!condition(Supervisor.Snapshot))
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                var workers = string.Join(", ", Supervisor.Snapshot.Workers.Select(worker => $"{worker.Id} {worker.State}"));
-                throw new TimeoutException($"not within {Deadline.TotalSeconds} s: {what} (workers: {workers}; facts: {string.Join("; ", Observer.Facts)})");
-            }
-
-            await Task.Delay(5);
-        }
-    }
+    public Task UntilAsync(Func<ClusterSnapshot, bool> condition, string what) => Eventually.UntilAsync(
+        () => condition(Supervisor.Snapshot),
+        () => $"{what} (workers: {string.Join(", ", Supervisor.Snapshot.Workers.Select(worker => $"{worker.Id} {worker.State}"))}; facts: {string.Join("; ", Observer.Facts)})",
+        Deadline);
 
     /// <summary>The worker with this id, once the loop has spawned it.</summary>
     public async Task<WorkerHandle> SpawnedAsync(int id)

@@ -141,7 +141,7 @@ public class SupervisorTests
         });
 
         var mostWaiting = 0;
-        await Until(
+        await Eventually.UntilAsync(
             () =>
             {
                 mostWaiting = Math.Max(mostWaiting, cluster.Supervisor.PendingEvents);
@@ -173,15 +173,5 @@ public class SupervisorTests
 
             throw new InvalidOperationException($"the channel closed before a {expected} frame");
         });
-    }
-
-    private static async Task Until(Func<bool> condition, string what)
-    {
-        var deadline = DateTime.UtcNow + SupervisorHarness.Deadline;
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"not within {SupervisorHarness.Deadline.TotalSeconds} s: {what}");
-            await Task.Delay(5);
-        }
     }
 }
