@@ -18,6 +18,7 @@
 #   calm/peak fds  the same for the primary's open descriptors (ls /proc/PID/fd);
 #   TTIN ms    from `kill -TTIN <primary>`, 5 s into the flood, until /api/status (Cluster:AdminUrl) shows the desired
 #              worker count risen (polled every ~20 ms, so it includes a curl round trip; given up after 60 s);
+#              TTIN=0 sends none ("off"), so no cold worker joins mid-flood and /hello measures the flood alone;
 #   /hello     GET /hello every 0.1 s during the flood (curl's time_total: through the primary's dispatcher to the demo
 #              worker, the flooder refusing the connections it is offered), answered / asked, median and max ms;
 #   refusals   the primary's "Refused a channel connection" log lines (rate-limited to about 1 a minute);
@@ -31,6 +32,7 @@ quick=
 if [ "${1:-}" = --quick ]; then quick=--quick; shift; fi
 root=$(cd "${1:-.}" && pwd)
 mode=${MODE:-load}
+probe_ttin=${TTIN:-1}
 cap_mib=${CAP_MIB:-2048}
 runs=$([ -n "$quick" ] && echo 1 || echo 3)
 flood_seconds=10
@@ -44,7 +46,7 @@ max_workers=4
 
 source bench/lib.sh
 commit=$(git -C "$root" rev-parse --short HEAD)
-out=bench/results/flood-$commit-$mode
+out=bench/results/flood-$commit-$mode$([ "$probe_ttin" != 0 ] || echo -nottin)
 mkdir -p "$out"
 
 # Private copies, so a build in ROOT during the run does not swap the binaries under it.
@@ -125,15 +127,19 @@ one_run() {
   (for _ in $(seq 1 $((flood_seconds * 10))); do curl -s -o /dev/null -m 2 -w '%{http_code} %{time_total}\n' "http://127.0.0.1:$port/hello" || true; sleep 0.1; done) >"$hello" &
   hello_pid=$!
 
-  sleep "$ttin_at"
-  local before ttin="not applied in ${ttin_wait} s" sent
-  before=$(desired)
-  before=${before:-$workers}
-  sent=$(now_ms)
-  kill -TTIN "$server_pid" 2>/dev/null || ttin="primary gone"
-  while [[ ! $ttin =~ ^[0-9]+$ ]] && [ "$ttin" != "primary gone" ] && [ $(($(now_ms) - sent)) -lt $((ttin_wait * 1000)) ] && kill -0 "$server_pid" 2>/dev/null; do
-    if [ "$(desired)" -gt "$before" ] 2>/dev/null; then ttin=$(($(now_ms) - sent)); else sleep 0.02; fi
-  done
+  local ttin=off
+  if [ "$probe_ttin" != 0 ]; then
+    sleep "$ttin_at"
+    local before sent
+    ttin="not applied in ${ttin_wait} s"
+    before=$(desired)
+    before=${before:-$workers}
+    sent=$(now_ms)
+    kill -TTIN "$server_pid" 2>/dev/null || ttin="primary gone"
+    while [[ ! $ttin =~ ^[0-9]+$ ]] && [ "$ttin" != "primary gone" ] && [ $(($(now_ms) - sent)) -lt $((ttin_wait * 1000)) ] && kill -0 "$server_pid" 2>/dev/null; do
+      if [ "$(desired)" -gt "$before" ] 2>/dev/null; then ttin=$(($(now_ms) - sent)); else sleep 0.02; fi
+    done
+  fi
   kill -0 "$server_pid" 2>/dev/null || [[ $ttin =~ ^[0-9]+$ ]] || ttin="primary gone"
 
   # Until 5 s after the flood ends (the TTIN wait may already have taken longer).
@@ -160,8 +166,8 @@ one_run() {
   local alive=yes
   kill -0 "$server_pid" 2>/dev/null || alive=no
   stop_server
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$run" "$calm" "$peak" "$(awk -v a="$peak" -v b="$calm" 'BEGIN { printf "%.1f", a - b }')" \
-    "$ttin" "$(grep -c '^200 ' "$hello")/$(wc -l <"$hello")" "$calm_fds" "$peak_fds" "$latency" "$alive" >>"$out/runs.tsv"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$run" "$calm" "$peak" "$(awk -v a="$peak" -v b="$calm" 'BEGIN { printf "%.1f", a - b }')" \
+    "$ttin" "$(grep -c '^200 ' "$hello")/$(wc -l <"$hello")" "$calm_fds" "$peak_fds" "$latency" "$alive" $((peak_fds - calm_fds)) >>"$out/runs.tsv"
   echo "run $run ($commit, $mode): primary alive $alive, calm RSS $calm MiB, peak $peak MiB$capped, delta $(cut -f4 <(tail -1 "$out/runs.tsv")) MiB," \
     "fds $calm_fds calm, $peak_fds peak, TTIN $ttin$([[ $ttin =~ ^[0-9]+$ ]] && echo " ms"), /hello $(cut -f6 <(tail -1 "$out/runs.tsv")) answered," \
     "median $(cut -f9 <(tail -1 "$out/runs.tsv")) ms, max $(cut -f10 <(tail -1 "$out/runs.tsv")) ms;" \
@@ -177,5 +183,5 @@ summary() { cut -f"$1" "$out/runs.tsv" | sort -n | awk -v unit="$2" '/^[0-9.]+$/
   if (n) printf "%s %s (%s-%s, %d runs)", (n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2), unit, a[1], a[n], n
   for (o in other) { printf "%s%s in %d runs", (n || shown ? "; " : ""), o, other[o]; shown = 1 } }'; }
 echo "$commit $mode, $runs runs: calm RSS $(summary 2 MiB), peak $(summary 3 MiB), delta $(summary 4 MiB), fds calm $(summary 7 '')," \
-  "peak $(summary 8 ''), /hello median $(summary 9 ms), max $(summary 10 ms), TTIN $(summary 5 ms); primary alive: $(cut -f11 "$out/runs.tsv" | tr '\n' ' ')" \
+  "peak $(summary 8 ''), above calm $(summary 12 ''), /hello median $(summary 9 ms), max $(summary 10 ms), TTIN $(summary 5 ms); primary alive: $(cut -f11 "$out/runs.tsv" | tr '\n' ' ')" \
   "$(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)" | tee "$out/summary.txt"
