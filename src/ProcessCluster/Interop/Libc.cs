@@ -38,6 +38,7 @@ internal static unsafe partial class Libc
 
     public const int PR_SET_PDEATHSIG = 1;
     public const int P_PID = 1;
+    public const int WNOHANG = 1;
     public const int WEXITED = 4;
     public const int WNOWAIT = 0x01000000;
     public const int CLD_EXITED = 1;

@@ -130,6 +130,13 @@ internal static unsafe class ProcessInterop
         }
     }
 
+    /// <summary>Whether <paramref name="pid"/> is a child of this process not yet reaped (running or a zombie), so its pid cannot name another process.</summary>
+    public static bool IsUnreapedChild(int pid)
+    {
+        Libc.SigInfo info;
+        return Libc.waitid(Libc.P_PID, pid, &info, Libc.WEXITED | Libc.WNOWAIT | Libc.WNOHANG) == 0;
+    }
+
     /// <summary>Sends a signal; false when the process no longer exists.</summary>
     public static bool Signal(int pid, int signal) => Libc.kill(pid, signal) == 0;
 

@@ -25,10 +25,13 @@ internal sealed class WorkerLauncher : IWorkerProcesses, IDisposable
     // Children not yet reaped. A pid is signalled only under this lock while in the set, and leaves the set before it
     // is reaped, so a signal never reaches a process that took a reaped worker's pid.
     private readonly HashSet<int> _unreaped = [];
+    private readonly Func<int, int, bool> _kill;
 
-    public WorkerLauncher(LogFormat logFormat)
+    /// <param name="kill">kill(2); tests observe when it is called.</param>
+    public WorkerLauncher(LogFormat logFormat, Func<int, int, bool>? kill = null)
     {
         _logFormat = logFormat;
+        _kill = kill ?? ProcessInterop.Signal;
         _thread = new Thread(Run) { IsBackground = true, Name = "cluster-launcher" };
         _thread.Start();
     }
@@ -46,7 +49,7 @@ internal sealed class WorkerLauncher : IWorkerProcesses, IDisposable
         {
             if (_unreaped.Contains(pid))
             {
-                ProcessInterop.Signal(pid, signal);
+                _kill(pid, signal);
             }
         }
     }
