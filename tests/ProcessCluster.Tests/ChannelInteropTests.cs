@@ -64,6 +64,26 @@ public sealed class ChannelInteropTests : IDisposable
     }
 
     [Fact]
+    public void A_worker_closes_descriptors_a_frame_did_not_declare_and_drops_the_channel()
+    {
+        // As the primary's end refuses any descriptor, the worker's keeps none a frame did not declare.
+        var (passed, kept) = UnixSocketPair.Create();
+        using var _ = kept;
+        using var receiver = new IpcChannel(_right, 4096, receivesDescriptors: true);
+        var frame = new byte[FrameFormat.HeaderSize];
+        FrameFormat.WriteHeader(frame, FrameType.Disconnect, 0, fdCount: 0);
+        SocketInterop.Send((int)_left.Handle, frame, [(int)passed.Handle]);
+        passed.Dispose();
+
+        var violation = Assert.Throws<ProtocolViolationException>(() => receiver.Receive());
+        Assert.Contains("did not declare", violation.Message);
+
+        // The worker's copy was the last one open: closed, the other end sees end of stream (not a timeout).
+        kept.ReceiveTimeout = 10_000;
+        Assert.Equal(0, kept.Receive(new byte[1]));
+    }
+
+    [Fact]
     public void Peer_credentials_name_the_connecting_process()
     {
         var (pid, uid) = SocketInterop.GetPeerCredentials((int)_right.Handle);

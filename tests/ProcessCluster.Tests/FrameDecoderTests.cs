@@ -112,6 +112,32 @@ public class FrameDecoderTests
     }
 
     [Fact]
+    public void Rejects_descriptors_no_frame_declared_and_keeps_none()
+    {
+        using var decoder = new FrameDecoder(maxPayload: 1024);
+        decoder.Fds.Enqueue(-5);
+        Feed(decoder, Encode(FrameType.Disconnect, []));
+        Assert.Throws<ProtocolViolationException>(() => decoder.TryRead(out _));
+        Assert.Empty(decoder.Fds);
+    }
+
+    [Fact]
+    public void A_descriptor_read_with_the_next_frames_first_bytes_waits_for_that_frame()
+    {
+        // The kernel ends a read after the segment carrying descriptors, which may follow whole frames without any.
+        using var decoder = new FrameDecoder(maxPayload: 1024);
+        var next = Encode(FrameType.NewConnection, new byte[FrameFormat.NewConnectionSize], fdCount: 1);
+        decoder.Fds.Enqueue(-5);
+        Feed(decoder, [.. Encode(FrameType.Disconnect, []), .. next[..3]]);
+        Assert.True(decoder.TryRead(out var first));
+        Assert.Empty(first.Fds);
+        Assert.False(decoder.TryRead(out _));
+        Feed(decoder, next.AsSpan(3));
+        Assert.True(decoder.TryRead(out var second));
+        Assert.Equal([-5], second.Fds);
+    }
+
+    [Fact]
     public void Checks_the_size_of_fixed_payloads()
     {
         Assert.Throws<ProtocolViolationException>(() => FrameFormat.ReadAcks(new Frame(FrameType.Ack, new byte[10], [])));

@@ -6,7 +6,7 @@ namespace ProcessCluster.Ipc;
 
 /// <summary>
 /// Cuts a byte stream (with descriptors received alongside it) into frames. Any violation — an oversized length,
-/// an unknown type, descriptors missing — throws <see cref="ProtocolViolationException"/>; the channel is then dropped.
+/// an unknown type, descriptors missing or undeclared — throws <see cref="ProtocolViolationException"/>; the channel is then dropped.
 /// </summary>
 internal sealed class FrameDecoder : IDisposable
 {
@@ -14,6 +14,12 @@ internal sealed class FrameDecoder : IDisposable
     private byte[] _buffer;
     private int _start;
     private int _end;
+
+    // Stream bytes received so far, and for each descriptor in Fds (oldest first) that count just after the read it
+    // came with: a frame's descriptors come in the read holding its first byte, so one that came no later than a
+    // frame's last byte and is left once that frame took its own was declared by no frame.
+    private long _received;
+    private readonly Queue<long> _fdArrivals = new();
 
     public FrameDecoder(int maxPayload, int initialCapacity = 16 * 1024)
     {
@@ -43,7 +49,15 @@ internal sealed class FrameDecoder : IDisposable
         return _buffer.AsSpan(_end);
     }
 
-    public void Advance(int count) => _end += count;
+    public void Advance(int count)
+    {
+        _end += count;
+        _received += count;
+        while (_fdArrivals.Count < Fds.Count)
+        {
+            _fdArrivals.Enqueue(_received);
+        }
+    }
 
     public bool TryRead(out Frame frame)
     {
@@ -95,6 +109,16 @@ internal sealed class FrameDecoder : IDisposable
         for (var i = 0; i < fdCount; i++)
         {
             fds[i] = Fds.Dequeue();
+            _fdArrivals.TryDequeue(out _);
+        }
+
+        var frameEnd = _received - available + FrameFormat.HeaderSize + length;
+        if (_fdArrivals.TryPeek(out var arrival) && arrival <= frameEnd)
+        {
+            // Kept, they would pile up in this process or be taken for a later frame's connection.
+            Array.ForEach(fds, SocketInterop.Close);
+            CloseQueued();
+            throw new ProtocolViolationException($"a {type} frame came with descriptors it did not declare");
         }
 
         var payload = _buffer.AsSpan(_start + FrameFormat.HeaderSize, (int)length).ToArray();
@@ -109,11 +133,15 @@ internal sealed class FrameDecoder : IDisposable
     }
 
     /// <summary>Closes descriptors that arrived but no frame claimed.</summary>
-    public void Dispose()
+    public void Dispose() => CloseQueued();
+
+    private void CloseQueued()
     {
         while (Fds.TryDequeue(out var fd))
         {
             SocketInterop.Close(fd);
         }
+
+        _fdArrivals.Clear();
     }
 }
