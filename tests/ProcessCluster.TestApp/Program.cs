@@ -6,6 +6,7 @@ using ProcessCluster.Worker;
 using SeedDemo;
 
 StartRecord.Write();
+HostileWorker.RunIfChosen();
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 builder.UseCluster();
 var app = builder.Build();

@@ -1,0 +1,72 @@
+using System.Diagnostics;
+
+namespace ProcessCluster.IntegrationTests;
+
+/// <summary>
+/// Issue 12: a real cluster whose third worker is the test app's hostile worker (HOSTILE_MODE, see
+/// tests/ProcessCluster.TestApp/HostileWorker.cs), started by the primary as its worker command with the PROCESSCLUSTER_*
+/// environment. Whatever it sends, the primary stays up, says so in one line, drops that worker, keeps serving
+/// through the others and gives back the descriptors it took.
+/// </summary>
+public sealed class HostileWorkerTests
+{
+    private const int Sigttin = 21;
+    private const string Refused = "Refused a channel connection";
+    private const string Dropped = "Dropped the channel of";
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(60);
+
+    [Theory]
+    [InlineData("hello-null-secret", Refused)]
+    [InlineData("hello-missing-fields", Refused)]
+    [InlineData("hello-wrong-types", Refused)]
+    [InlineData("oversized", Refused)]
+    [InlineData("truncated", Refused)]
+    [InlineData("connect-twice", Refused)]
+    [InlineData("listening-null", Dropped)]
+    [InlineData("listening-wrong-type", Dropped)]
+    [InlineData("heartbeat-short", Dropped)]
+    [InlineData("message-truncated-json", Dropped)]
+    [InlineData("undeclared-fds", Dropped)]
+    [InlineData("flood-heartbeat", "hostile worker: ")]
+    [InlineData("flood-load", "hostile worker: ")]
+    [InlineData("flood-message", "hostile worker: ")]
+    public async Task A_hostile_worker_costs_the_primary_that_worker_and_nothing_else(string mode, string line)
+    {
+        await using var cluster = await TestCluster.StartAsync("RoundRobin", workers: 2, environment: new Dictionary<string, string>
+        {
+            ["HOSTILE_MODE"] = mode,
+            ["HOSTILE_WORKER_ID"] = "3",
+            // The app logs each message a worker sends; a flood of them would be the test's log, not the primary's doing.
+            ["Logging__LogLevel__ProcessCluster.TestApp"] = "Warning",
+        });
+        var healthy = await cluster.ReadyPidsAsync();
+        var calm = OpenDescriptors(cluster.PrimaryPid);
+        using var client = new HttpClient { BaseAddress = cluster.BaseAddress, Timeout = TimeSpan.FromSeconds(10) };
+
+        // TTIN adds worker 3, the hostile one; the app keeps answering while it misbehaves and after.
+        cluster.Signal(Sigttin);
+        var answered = 0;
+        var clock = Stopwatch.StartNew();
+        while (cluster.CountLines("hostile worker 3: the primary") == 0)
+        {
+            Assert.True(clock.Elapsed < Deadline, $"the hostile worker did not end within {Deadline.TotalSeconds} s");
+            Assert.StartsWith("hello", await client.GetStringAsync("/hello"), StringComparison.OrdinalIgnoreCase);
+            answered++;
+        }
+
+        // Replaced by a healthy worker 4; the first two never touched.
+        var ready = await cluster.WaitForReadyPidsAsync(pids => pids.Count == 3, "three ready workers again", Deadline);
+        Assert.Superset(healthy.ToHashSet(), ready.ToHashSet());
+        Assert.False(cluster.HasExited);
+        Assert.Equal(1, cluster.CountLines($"hostile worker 3: {mode}"));
+        Assert.Equal(1, cluster.CountLines(line));
+        Assert.Equal(0, cluster.CountLines("Unhandled exception"));
+        Assert.True(answered > 0);
+
+        // One more worker than at calm: its channel and two output pipes, a few more in passing.
+        await Poll.UntilAsync(() => OpenDescriptors(cluster.PrimaryPid) <= calm + 8, Deadline,
+            "the primary's descriptors back near calm", () => $"{OpenDescriptors(cluster.PrimaryPid)} open, {calm} at calm");
+    }
+
+    private static int OpenDescriptors(int pid) => Directory.GetFiles($"/proc/{pid}/fd").Length;
+}
