@@ -22,9 +22,7 @@ internal sealed class ControlServer : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _acceptLoop;
 
-    /// <param name="path">The socket file to create (its directory is checked first).</param>
     /// <param name="handle">Runs a command: may write progress replies, returns the final one.</param>
-    /// <param name="logger">Where refusals and failures are logged.</param>
     /// <param name="allowedUid">The only uid served; null: this process's effective uid.</param>
     public ControlServer(
         string path,

@@ -8,10 +8,7 @@ namespace ProcessCluster.Distribution;
 /// stop, takes what the kernel had already accepted (the backlog) first, since closing a listening socket resets it.
 /// While the taker holds <paramref name="maxHeld"/> connections it does not accept: they wait in the kernel's backlog.
 /// </summary>
-/// <param name="endpoints">The listening sockets, one accept thread each.</param>
-/// <param name="maxHeld">How many connections the taker may hold before accepting pauses.</param>
 /// <param name="accepted">Takes a connection (descriptor, endpoint index); false once it has stopped, and the connection is closed.</param>
-/// <param name="logger">Where accept failures are logged.</param>
 internal sealed class Acceptor(IReadOnlyList<BoundEndpoint> endpoints, int maxHeld, Func<int, int, bool> accepted, ILogger logger)
 {
     private readonly List<Thread> _threads = [];

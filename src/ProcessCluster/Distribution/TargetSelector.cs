@@ -62,7 +62,6 @@ internal sealed class TargetSelector(DispatchMode mode, int maxInFlightPerWorker
         Update(workerId, worker => (worker.ReportedInFlight, worker.SentSinceReport, worker.ReportedAt) = (requestsInFlight, 0, now));
 
     /// <summary>The worker for the next connection, or null when none can take one now.</summary>
-    /// <param name="now">The clock's timestamp in milliseconds: shedding and unacknowledged hand-offs are timed against it.</param>
     /// <param name="handoffs">What each worker holds unacknowledged (the hand-off ledger's view).</param>
     public TargetChoice? Choose(long now, Func<int, HandoffLoad> handoffs)
     {

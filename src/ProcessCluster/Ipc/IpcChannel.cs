@@ -21,8 +21,6 @@ internal sealed class IpcChannel : IDisposable
     private int _disposed;
     private byte[]? _unsentTail;
 
-    /// <param name="socket">The connected Unix socket; the channel owns it.</param>
-    /// <param name="maxPayload">The largest frame payload accepted; a larger one drops the channel.</param>
     /// <param name="receivesDescriptors">
     /// Whether frames may bring descriptors (the worker's end: Welcome, NewConnection). The primary's end takes none, so
     /// a worker cannot fill the primary's descriptor table: any it sends are discarded by the kernel and drop the channel.

@@ -17,9 +17,6 @@ internal sealed class WorkerLineFormat
     private readonly string _stream;
     private readonly string _prefix;
 
-    /// <param name="format">Text (a prefix) or Json (one object per line).</param>
-    /// <param name="workerId">The worker's id.</param>
-    /// <param name="pid">The worker's pid.</param>
     /// <param name="stream">"stdout" or "stderr".</param>
     public WorkerLineFormat(LogFormat format, int workerId, int pid, string stream)
     {
