@@ -13,6 +13,7 @@ using ProcessCluster.Worker;
 
 namespace ProcessCluster.AspNetCore;
 
+/// <summary>The one call that makes an ASP.NET Core app a cluster: <c>builder.UseCluster()</c>.</summary>
 public static class ClusterBuilderExtensions
 {
     /// <summary>

@@ -13,8 +13,10 @@ public static class Cluster
     private static ClusterPrimary? _primary;
     private static ClusterWorker? _worker;
 
+    /// <summary>True in a worker process: the primary started it and gave it a worker id.</summary>
     public static bool IsWorker => WorkerEnvironment.Current is not null;
 
+    /// <summary>True in the primary, and in a process that is not part of a cluster at all (it becomes the primary).</summary>
     public static bool IsPrimary => !IsWorker;
 
     /// <summary>This worker's id (from 1); 0 in the primary.</summary>

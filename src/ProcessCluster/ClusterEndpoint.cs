@@ -11,11 +11,13 @@ public sealed record ClusterEndpoint(string Scheme, IPEndPoint EndPoint)
     /// <summary>What the cluster serves when no URL is configured: Kestrel's default.</summary>
     public const string DefaultUrl = "http://localhost:5000";
 
+    /// <summary>The endpoints of every URL, each entry possibly a ';'-separated list as in ASPNETCORE_URLS.</summary>
     public static IReadOnlyList<ClusterEndpoint> ParseUrls(IEnumerable<string> urls) =>
         urls.SelectMany(url => url.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
             .SelectMany(Parse)
             .ToList();
 
+    /// <summary>The endpoints one URL binds (two for "localhost"); a <see cref="FormatException"/> when it has no scheme or a bad port.</summary>
     public static IEnumerable<ClusterEndpoint> Parse(string url)
     {
         var schemeEnd = url.IndexOf("://", StringComparison.Ordinal);

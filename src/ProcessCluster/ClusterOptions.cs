@@ -3,6 +3,7 @@ namespace ProcessCluster;
 /// <summary>Every cluster setting, bound from the configuration section "Cluster" (Cluster__Workers, --Cluster:Workers, ...).</summary>
 public sealed class ClusterOptions
 {
+    /// <summary>The configuration section the options are bound from.</summary>
     public const string SectionName = "Cluster";
 
     /// <summary>False runs the app as one plain process, as if it were not a cluster (for debugging, or a baseline).</summary>
@@ -57,6 +58,7 @@ public sealed class ClusterOptions
     /// <summary>How the primary picks the worker for a connection (RoundRobin scheduling).</summary>
     public DispatchMode Dispatch { get; set; } = DispatchMode.RoundRobin;
 
+    /// <summary>Who accepts connections: the primary, handing each to a worker (RoundRobin), or every worker on a shared socket (Shared).</summary>
     public SchedulingMode Scheduling { get; set; } = SchedulingMode.RoundRobin;
 
     /// <summary>Accepted connections the primary holds while no worker can take them; past this it stops accepting.</summary>
@@ -83,6 +85,7 @@ public sealed class ClusterOptions
     /// <summary>The first restart delay after a worker dies unasked; it doubles with each death in a row.</summary>
     public TimeSpan RestartDelay { get; set; } = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>The longest the restart delay grows to, however many deaths in a row.</summary>
     public TimeSpan MaxRestartDelay { get; set; } = TimeSpan.FromSeconds(15);
 
     /// <summary>A worker that ran this long before dying resets the restart delay to <see cref="RestartDelay"/>.</summary>
@@ -94,6 +97,7 @@ public sealed class ClusterOptions
     /// <summary>More early deaths than this within <see cref="CrashLoopWindow"/> and the primary stops restarting workers.</summary>
     public int CrashLoopLimit { get; set; } = 10;
 
+    /// <summary>The sliding window in which early deaths are counted against <see cref="CrashLoopLimit"/>.</summary>
     public TimeSpan CrashLoopWindow { get; set; } = TimeSpan.FromSeconds(60);
 
     /// <summary>How often a worker's thread pool reports that it is alive.</summary>

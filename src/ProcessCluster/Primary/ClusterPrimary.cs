@@ -19,6 +19,10 @@ public sealed class ClusterPrimary : IAsyncDisposable, IClusterObserver
     private ControlServer? _control;
     private DateTimeOffset _startedAt;
 
+    /// <summary>A primary that has not started anything yet; its host starts it. Settings it cannot run with throw at once.</summary>
+    /// <param name="options">The settings, validated here.</param>
+    /// <param name="loggerFactory">Where the cluster logs.</param>
+    /// <param name="command">How to start a worker; by default this process's own command line.</param>
     /// <param name="meterFactory">Where the cluster's meter comes from (the host's); without one the primary owns its meter.</param>
     public ClusterPrimary(ClusterOptions options, ILoggerFactory loggerFactory, WorkerCommand? command = null, IMeterFactory? meterFactory = null)
     {
@@ -43,6 +47,7 @@ public sealed class ClusterPrimary : IAsyncDisposable, IClusterObserver
             options, command ?? WorkerCommand.FromCurrentProcess(), new ObserverList(observers, error => SupervisorLog.ObserverFailed(_logger, error)), _logger);
     }
 
+    /// <summary>The settings the cluster runs with.</summary>
     public ClusterOptions Options { get; }
 
     /// <summary>The live workers, by id (Node's cluster.workers). A worker leaves the set when it has exited.</summary>
@@ -51,16 +56,22 @@ public sealed class ClusterPrimary : IAsyncDisposable, IClusterObserver
     /// <summary>The URLs the cluster listens on, with real ports (port 0 resolved).</summary>
     public IReadOnlyList<string> Urls => _supervisor.Urls;
 
+    /// <summary>A worker process was started (Node's 'fork').</summary>
     public event EventHandler<WorkerEventArgs>? Forked;
 
+    /// <summary>A worker connected back to the primary (Node's 'online').</summary>
     public event EventHandler<WorkerEventArgs>? Online;
 
+    /// <summary>A worker's app listens on an address (Node's 'listening'); one event per address.</summary>
     public event EventHandler<WorkerListeningEventArgs>? Listening;
 
+    /// <summary>A worker sent a message (Node's 'message').</summary>
     public event EventHandler<WorkerMessageEventArgs>? Message;
 
+    /// <summary>A worker's channel to the primary closed (Node's 'disconnect').</summary>
     public event EventHandler<WorkerEventArgs>? Disconnected;
 
+    /// <summary>A worker process ended, with its exit status and the reason (Node's 'exit').</summary>
     public event EventHandler<WorkerExitedEventArgs>? Exited;
 
     /// <summary>The desired worker count changed (autoscaling or a new bound), with the reason the policy gave.</summary>
@@ -166,6 +177,10 @@ public sealed class ClusterPrimary : IAsyncDisposable, IClusterObserver
     /// </summary>
     public Task<bool> StopAsync(CancellationToken cancellationToken) => _supervisor.StopAsync(cancellationToken);
 
+    /// <summary>
+    /// Closes the control socket, the listening sockets and the workers' channels (a worker whose channel closes exits).
+    /// Call <see cref="StopAsync"/> first for a graceful stop.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
         if (_control is { } control)

@@ -18,10 +18,13 @@ public enum StopReason
     /// <summary>It did not start listening within Cluster:ReadyTimeout.</summary>
     NotReadyInTime,
 
+    /// <summary>Replaced because its resident memory passed Cluster:MaxMemoryMb.</summary>
     RecycledForMemory,
 
+    /// <summary>Replaced after serving its request limit (Cluster:MaxRequests, with jitter).</summary>
     RecycledForRequests,
 
+    /// <summary>Replaced because it had run for Cluster:MaxLifetime.</summary>
     RecycledForLifetime,
 
     /// <summary>Removed because the cluster needed fewer workers.</summary>

@@ -37,8 +37,10 @@ public sealed class WorkerHandle
     /// <summary>The worker's pid, set once it is spawned (0 before).</summary>
     public int ProcessId => _view.ProcessId;
 
+    /// <summary>Where it is in its life: starting, online, ready, spare, draining or dead.</summary>
     public WorkerState State => _view.State;
 
+    /// <summary>When the primary started it.</summary>
     public DateTimeOffset ForkedAt => _view.ForkedAt;
 
     /// <summary>When it became ready, or null.</summary>
@@ -89,8 +91,10 @@ public sealed class WorkerHandle
     /// <summary>Its own request limit (Cluster:MaxRequests with jitter); 0 when unlimited.</summary>
     public long RequestLimit { get; }
 
+    /// <summary>True while its channel to the primary is open (Node's worker.isConnected()).</summary>
     public bool IsConnected => _channel is not null;
 
+    /// <summary>True once its process has exited (Node's worker.isDead()).</summary>
     public bool IsDead => State == WorkerState.Dead;
 
     internal string Secret { get; }
@@ -167,6 +171,7 @@ public sealed class WorkerHandle
         }
     }
 
+    /// <summary>"worker 3 (pid 4250)", as the log names it.</summary>
     public override string ToString() => $"worker {Id} (pid {ProcessId})";
 
     private sealed record PendingLoad(WorkerLoadReport Report, bool Alive);

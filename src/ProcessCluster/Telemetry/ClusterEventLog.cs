@@ -3,13 +3,20 @@ namespace ProcessCluster.Telemetry;
 /// <summary>Something the cluster did or saw, for people watching it: a fork, an exit and its reason, a scale decision, a reload.</summary>
 public sealed record ClusterEvent(long Sequence, DateTimeOffset Time, ClusterEventKind Kind, int? WorkerId, int? Pid, string Message);
 
+/// <summary>What kind of thing a <see cref="ClusterEvent"/> records.</summary>
 public enum ClusterEventKind
 {
+    /// <summary>A worker process was started.</summary>
     Forked,
+    /// <summary>A worker became ready to serve.</summary>
     Ready,
+    /// <summary>A worker process ended, with its reason.</summary>
     Exited,
+    /// <summary>The desired worker count changed.</summary>
     Scaled,
+    /// <summary>A step or the outcome of a rolling reload.</summary>
     Reload,
+    /// <summary>Workers kept dying early and restarting stopped.</summary>
     CrashLoop,
 }
 

@@ -38,6 +38,7 @@ public sealed class ClusterWorker : IPrimaryFrameHandler
     /// <summary>The worker's id, from 1, unique for the primary's lifetime.</summary>
     public int Id { get; }
 
+    /// <summary>How the primary gets connections to this worker: handed over (RoundRobin) or on a shared socket (Shared).</summary>
     public SchedulingMode Scheduling { get; }
 
     /// <summary>True once the primary has asked this worker to stop.</summary>
