@@ -11,9 +11,17 @@ public static class ClusterCli
 
     public static string Assembly => TestCluster.BuiltAssembly(Path.Combine("src", "ProcessCluster.Cli"), "dotnet-cluster.dll");
 
-    public static async Task<CliResult> RunAsync(params string[] arguments)
+    public static Task<CliResult> RunAsync(params string[] arguments) => RunAsAsync([], arguments);
+
+    /// <summary>Runs the CLI through <paramref name="launcher"/> (a program and its arguments that execs the rest, e.g. setpriv).</summary>
+    public static async Task<CliResult> RunAsAsync(IReadOnlyList<string> launcher, params string[] arguments)
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var start = new ProcessStartInfo(launcher.Count > 0 ? launcher[0] : "dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var argument in launcher.Skip(1).Concat(launcher.Count > 0 ? ["dotnet"] : []))
+        {
+            start.ArgumentList.Add(argument);
+        }
+
         start.ArgumentList.Add(Assembly);
         arguments.ToList().ForEach(start.ArgumentList.Add);
         using var process = Process.Start(start)!;
