@@ -119,7 +119,8 @@ public class DisconnectParityTests
 
         // A request in flight (on the only worker left) keeps the second worker stopping while the primary asks too.
         using var http = new HttpClient { BaseAddress = cluster.BaseAddress, Timeout = ParityCluster.Deadline };
-        using var slow = await http.GetAsync("/slow/4000", HttpCompletionOption.ResponseHeadersRead);
+        http.DefaultRequestHeaders.ConnectionClose = true;
+        using var slow = await http.GetAsync("/slow/3000", HttpCompletionOption.ResponseHeadersRead);
         using var body = new StreamReader(await slow.Content.ReadAsStreamAsync());
         Assert.Equal($"started in {stopThenDisconnect.ProcessId}", await body.ReadLineAsync());
         stopThenDisconnect.Kill();
@@ -198,6 +199,126 @@ public class DisconnectParityTests
         await again.ReadyWorkerAsync(2);
         Assert.Equal(urls, string.Join(';', again.Primary.Urls));
         await AnswersOnEveryUrlAsync(again);
+    }
+
+    // Node asserts: destroying a worker from the primary's 'disconnect' handler, after a disconnect, is safe: one
+    // 'disconnect' and one 'exit' (test-cluster-call-and-destroy).
+    [Fact]
+    public async Task test_cluster_call_and_destroy()
+    {
+        await using var cluster = await ParityCluster.StartAsync(new ClusterOptions { Workers = 1, RestartDelay = TimeSpan.FromMinutes(5), MaxRestartDelay = TimeSpan.FromMinutes(5) });
+        cluster.Primary.Disconnected += (_, e) => e.Worker.Kill(9);
+        var worker = await cluster.ReadyWorkerAsync(1);
+        worker.Disconnect();
+
+        var exit = await cluster.ExitOfAsync(1);
+        Assert.True(exit.StopRequested);
+        cluster.Single(1, "disconnect");
+        cluster.Single(1, "exit");
+        Assert.False(ProcessTree.IsAlive(worker.ProcessId));
+    }
+
+    // Node asserts: cluster.disconnect() after a worker already disconnected skips that worker; every worker exits 0.
+    [Fact]
+    public async Task test_cluster_disconnect_before_exit()
+    {
+        await using var cluster = await ParityCluster.StartAsync(new ClusterOptions { Workers = 2, DrainTimeout = TimeSpan.FromSeconds(10) });
+        var first = await cluster.ReadyWorkerAsync(1);
+        await cluster.ReadyWorkerAsync(2);
+        first.Disconnect();
+        Assert.True(await cluster.Primary.StopAsync(CancellationToken.None));
+
+        foreach (var id in new[] { 1, 2 })
+        {
+            var exit = await cluster.ExitOfAsync(id);
+            Assert.Equal((0, null), (exit.ExitCode, exit.Signal));
+            Assert.True(exit.StopRequested);
+            cluster.Single(id, "exit");
+        }
+    }
+
+    // Node asserts: workers that disconnect at once while messages still flow all exit (0, null); the only send errors
+    // tolerated are those of a channel already gone (EPIPE, ECONNRESET, ENOTCONN) (nodejs/node#32106). Ours says
+    // "not connected" once the primary has seen the channel end, and the errno before that.
+    [Fact]
+    public async Task test_cluster_concurrent_disconnect()
+    {
+        await using var cluster = await ParityCluster.StartAsync(new ClusterOptions { Workers = 2, DrainTimeout = TimeSpan.FromSeconds(10) });
+        WorkerHandle[] workers = [await cluster.ReadyWorkerAsync(1), await cluster.ReadyWorkerAsync(2)];
+        var replies = 0;
+        cluster.Primary.Message += (_, _) => Interlocked.Increment(ref replies);
+        using var done = new CancellationTokenSource();
+        var sending = Task.Run(async () =>
+        {
+            while (!done.IsCancellationRequested)
+            {
+                foreach (var worker in workers)
+                {
+                    try
+                    {
+                        worker.Send(new { ping = worker.Id });
+                    }
+                    catch (InvalidOperationException error) when (error.Message.EndsWith("is not connected", StringComparison.Ordinal))
+                    {
+                    }
+                    catch (System.ComponentModel.Win32Exception error) when (error.NativeErrorCode is 32 or 104 or 107)
+                    {
+                    }
+                }
+
+                await Task.Delay(5);
+            }
+        });
+        await Poll.UntilAsync(() => Volatile.Read(ref replies) >= 10, ParityCluster.Deadline, "answers from the workers");
+
+        foreach (var worker in workers)
+        {
+            worker.Disconnect();
+        }
+
+        foreach (var worker in workers)
+        {
+            var exit = await cluster.ExitOfAsync(worker.Id);
+            Assert.Equal((0, null), (exit.ExitCode, exit.Signal));
+            Assert.True(exit.StopRequested);
+        }
+
+        await done.CancelAsync();
+        await sending;
+    }
+
+    // Node asserts: cluster.disconnect() right after fork() still produces 'disconnect' and 'exit' (test-cluster-disconnect-leak).
+    // Differs where the stop comes before the worker's channel is up: it never connected, so it has no 'disconnect';
+    // the primary stops it with SIGTERM, which a .NET host takes as a graceful stop.
+    [Fact]
+    public async Task test_cluster_disconnect_leak()
+    {
+        await using var cluster = await ParityCluster.StartAsync(new ClusterOptions { Workers = 1, DrainTimeout = TimeSpan.FromSeconds(10) });
+        await cluster.Primary.StopAsync(CancellationToken.None).WaitAsync(ParityCluster.Deadline);
+
+        var exit = await cluster.ExitOfAsync(1);
+        Assert.True(exit.StopRequested);
+        cluster.Single(1, "exit");
+        Assert.Equal(cluster.EventsOf(1).Contains("online") ? 1 : 0, cluster.EventsOf(1).Count(name => name == "disconnect"));
+        Assert.Equal(1, cluster.Forks);
+    }
+
+    // Node asserts: two workers on one shared (SCHED_NONE) handle, with a live client connection, both disconnect and
+    // exit 0, and the primary keeps no handle for them (PR #3510).
+    [Fact]
+    public async Task test_cluster_shared_leak()
+    {
+        await using var cluster = await ParityCluster.StartAsync(
+            new ClusterOptions { Workers = 2, Scheduling = SchedulingMode.Shared, DrainTimeout = TimeSpan.FromSeconds(4) });
+        await cluster.ReadyWorkerAsync(1);
+        await cluster.ReadyWorkerAsync(2);
+        using var client = await KeepAliveConnection.OpenAsync(cluster.BaseAddress);
+
+        Assert.True(await cluster.Primary.StopAsync(CancellationToken.None));
+        foreach (var id in new[] { 1, 2 })
+        {
+            Assert.Equal((0, null), ((await cluster.ExitOfAsync(id)).ExitCode, (await cluster.ExitOfAsync(id)).Signal));
+        }
     }
 
     private static async Task AnswersOnEveryUrlAsync(ParityCluster cluster)

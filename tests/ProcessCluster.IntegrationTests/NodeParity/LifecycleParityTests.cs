@@ -169,4 +169,22 @@ public class LifecycleParityTests
         Assert.Equal(7, answer.Message.GetProperty("reply").GetProperty("count").GetInt32());
         Assert.Equal(worker.ProcessId, answer.Message.GetProperty("pid").GetInt32());
     }
+
+    // Node asserts: a user message shaped like cluster's internal ones ({cmd: 'NODE_CLUSTER', ack: -1}) does not crash
+    // the worker, which later exits 0. Ours carries application messages in frames of their own: it is only a message.
+    [Fact]
+    public async Task test_cluster_invalid_message()
+    {
+        await using var cluster = await ParityCluster.StartAsync(new ClusterOptions { Workers = 1, RestartDelay = TimeSpan.FromMinutes(5), MaxRestartDelay = TimeSpan.FromMinutes(5) });
+        var replies = new System.Collections.Concurrent.ConcurrentQueue<JsonElement>();
+        cluster.Primary.Message += (_, e) => replies.Enqueue(e.Message);
+        var worker = await cluster.ReadyWorkerAsync(1);
+
+        worker.Send(new { cmd = "NODE_CLUSTER", ack = -1, type = 7 });
+        await Poll.UntilAsync(() => replies.Any(reply => reply.GetProperty("reply").TryGetProperty("cmd", out _)), ParityCluster.Deadline, "the worker's answer");
+        Assert.Equal(WorkerState.Ready, worker.State);
+
+        worker.Disconnect();
+        Assert.Equal((0, null), ((await cluster.ExitOfAsync(1)).ExitCode, (await cluster.ExitOfAsync(1)).Signal));
+    }
 }

@@ -40,12 +40,14 @@ public sealed class ParityCluster : IAsyncDisposable
     private ParityCluster(ClusterOptions options, string urls, IReadOnlyList<string> workerEnvironment, bool counted = true)
     {
         _descriptorsBefore = counted ? Descriptors() : null;
-        // Workers run the test app with the primary's URLs, as a primary that forks itself would; env(1) adds the
-        // scenario's variables to the environment they inherit.
-        Primary = new ClusterPrimary(
-            options,
-            NullLoggerFactory.Instance,
-            new WorkerCommand("/usr/bin/env", ["env", .. workerEnvironment, "dotnet", TestCluster.TestAppAssembly, $"--urls={urls}"]));
+        // Workers run the test app with the primary's URLs and drain timeout (a worker gives its clients a quarter of it
+        // to close their connections), as a primary that forks itself would; env(1) adds them, and the scenario's
+        // variables, to the environment they inherit.
+        string[] command =
+        [
+            "env", $"Cluster__DrainTimeout={options.DrainTimeout:c}", .. workerEnvironment, "dotnet", TestCluster.TestAppAssembly, $"--urls={urls}",
+        ];
+        Primary = new ClusterPrimary(options, NullLoggerFactory.Instance, new WorkerCommand("/usr/bin/env", command));
         Primary.Forked += (_, e) => Record("fork", e.Worker);
         Primary.Online += (_, e) => Record("online", e.Worker);
         Primary.Listening += (_, e) => Record($"listening {e.Address}", e.Worker);

@@ -4,11 +4,11 @@ using System.Net.Sockets;
 namespace ProcessCluster.IntegrationTests.NodeParity;
 
 /// <summary>
-/// Node's test-cluster-* files on bind errors. In Node the primary binds for its workers and passes the error to the
+/// Node's test-cluster-* files on listening sockets and bind errors. In Node the primary binds for its workers and passes the error to the
 /// worker's listen(); ours binds every port before any worker starts, so the error reaches the app where it is started:
 /// ClusterPrimary.Start throws it, and a host prints one line and exits 2 (ConfigurationTests, StandalonePrimaryTests).
 /// </summary>
-public class BindParityTests
+public class ListenParityTests
 {
     private static ClusterOptions OneWorker() => new() { Workers = 1 };
 
@@ -42,6 +42,19 @@ public class BindParityTests
         var worker = await cluster.ReadyWorkerAsync(1);
         using var client = new AppClient(cluster.BaseAddress);
         Assert.Equal(worker.ProcessId, await client.HelloPidAsync());
+    }
+
+    // Node asserts: the backlog a worker asks for is the one the primary listens with (round robin).
+    // Ours: the primary listens with Cluster:Backlog; the kernel shows it as a listener's Send-Q.
+    [Fact]
+    public async Task test_cluster_net_listen_backlog()
+    {
+        await using var cluster = await ParityCluster.StartAsync(new ClusterOptions { Workers = 1, Backlog = 37 });
+        await cluster.ReadyWorkerAsync(1);
+        using var ss = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("ss", ["-Hltn", $"sport = :{cluster.BaseAddress.Port}"]) { RedirectStandardOutput = true })!;
+        var listener = (await ss.StandardOutput.ReadToEndAsync()).Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        await ss.WaitForExitAsync();
+        Assert.Equal("37", listener[2]);
     }
 
     // Node asserts: a worker of a non-root user listening on port 42 gets EACCES (the primary's bind error reaches it).
