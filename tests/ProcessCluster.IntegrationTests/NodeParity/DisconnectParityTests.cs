@@ -21,11 +21,10 @@ public class DisconnectParityTests
         var worker = await cluster.ReadyWorkerAsync(1);
         worker.Disconnect();
 
-        var exit = await cluster.ExitOfAsync(1);
+        var exit = await cluster.EndOfAsync(worker);
         Assert.Equal((42, null), (exit.ExitCode, exit.Signal));
         Assert.True(exit.StopRequested);
         Assert.True(cluster.Single(1, "disconnect").StopRequested);
-        Assert.False(ProcessTree.IsAlive(worker.ProcessId));
 
         // A replacement would be forked RestartDelay (100 ms) after the exit; a worker forked now takes longer than
         // that to be ready. So once it is, the only forks were the first worker and this one.
@@ -54,7 +53,7 @@ public class DisconnectParityTests
         Assert.DoesNotContain("disconnect", cluster.EventsOf(1));
 
         client.Close();
-        var exit = await cluster.ExitOfAsync(1);
+        var exit = await cluster.EndOfAsync(worker);
         Assert.True(cluster.Single(1, "disconnect").At > client.ClosedAt, "the channel closed before the client's connection");
         Assert.Equal((0, null), (exit.ExitCode, exit.Signal));
         Assert.True(exit.StopRequested);
@@ -91,11 +90,10 @@ public class DisconnectParityTests
         var lostAt = Stopwatch.GetTimestamp();
         worker.Channel!.Shutdown();
 
-        var exit = await cluster.ExitOfAsync(1);
+        var exit = await cluster.EndOfAsync(worker);
         Assert.Equal((1, null), (exit.ExitCode, exit.Signal));
         Assert.False(exit.StopRequested);
         Assert.True(Stopwatch.GetElapsedTime(lostAt) < TimeSpan.FromSeconds(5), $"exited {Stopwatch.GetElapsedTime(lostAt).TotalSeconds:F1} s after losing its channel");
-        cluster.Single(1, "disconnect");
         await cluster.ReadyWorkerAsync(2);
     }
 
@@ -130,7 +128,7 @@ public class DisconnectParityTests
 
         foreach (var worker in new[] { disconnectThenKill, stopThenDisconnect })
         {
-            var exit = await cluster.ExitOfAsync(worker.Id);
+            var exit = await cluster.EndOfAsync(worker);
             Assert.True(exit.StopRequested, $"worker {worker.Id} at 'exit'");
             Assert.True(cluster.Single(worker.Id, "disconnect").StopRequested, $"worker {worker.Id} at 'disconnect'");
         }
@@ -211,11 +209,7 @@ public class DisconnectParityTests
         var worker = await cluster.ReadyWorkerAsync(1);
         worker.Disconnect();
 
-        var exit = await cluster.ExitOfAsync(1);
-        Assert.True(exit.StopRequested);
-        cluster.Single(1, "disconnect");
-        cluster.Single(1, "exit");
-        Assert.False(ProcessTree.IsAlive(worker.ProcessId));
+        Assert.True((await cluster.EndOfAsync(worker)).StopRequested);
     }
 
     // Node asserts: cluster.disconnect() after a worker already disconnected skips that worker; every worker exits 0.
@@ -317,7 +311,8 @@ public class DisconnectParityTests
         Assert.True(await cluster.Primary.StopAsync(CancellationToken.None));
         foreach (var id in new[] { 1, 2 })
         {
-            Assert.Equal((0, null), ((await cluster.ExitOfAsync(id)).ExitCode, (await cluster.ExitOfAsync(id)).Signal));
+            var exit = await cluster.ExitOfAsync(id);
+            Assert.Equal((0, null), (exit.ExitCode, exit.Signal));
         }
     }
 

