@@ -12,8 +12,21 @@ public sealed class ClusterOptions
     /// <summary>A fixed number of workers. Unset, the cluster sizes itself between <see cref="MinWorkers"/> and <see cref="MaxWorkers"/>.</summary>
     public int? Workers { get; set; }
 
-    /// <summary>The fewest workers the cluster scales down to, and how many it starts with.</summary>
-    public int MinWorkers { get; set; } = 1;
+    private int? _minWorkers;
+
+    /// <summary>
+    /// The fewest workers the cluster scales down to, and how many it starts with. Unset: 2 on a machine with 2 CPUs or
+    /// more (never above <see cref="MaxWorkers"/>), 1 on one CPU, so that one crash never leaves no worker serving:
+    /// isolation is why a cluster runs at all.
+    /// </summary>
+    public int MinWorkers
+    {
+        get => _minWorkers ?? Math.Max(1, Math.Min(DefaultMinWorkers(Environment.ProcessorCount), MaxWorkers));
+        set => _minWorkers = value;
+    }
+
+    /// <summary>The default floor of an autoscaling cluster on a machine with this many CPUs.</summary>
+    internal static int DefaultMinWorkers(int processorCount) => processorCount >= 2 ? 2 : 1;
 
     /// <summary>The most workers the cluster scales up to.</summary>
     public int MaxWorkers { get; set; } = Environment.ProcessorCount;

@@ -10,7 +10,13 @@ public static class ClusterCli
 
     public static string Assembly => TestCluster.BuiltAssembly(Path.Combine("src", "ProcessCluster.Cli"), "dotnet-cluster.dll");
 
-    public static Task<CliResult> RunAsync(params string[] arguments) => ProcessRun.RunAsync("dotnet", [Assembly, .. arguments], Timeout);
+    public static Task<CliResult> RunAsync(params string[] arguments) => RunAsAsync([], arguments);
+
+    /// <summary>Runs the CLI through <paramref name="launcher"/> (a program and its arguments that execs the rest, e.g. setpriv).</summary>
+    public static Task<CliResult> RunAsAsync(IReadOnlyList<string> launcher, params string[] arguments) =>
+        launcher.Count == 0
+            ? ProcessRun.RunAsync("dotnet", [Assembly, .. arguments], Timeout)
+            : ProcessRun.RunAsync(launcher[0], [.. launcher.Skip(1), "dotnet", Assembly, .. arguments], Timeout);
 
     /// <summary>`status --json` of the cluster with this primary pid.</summary>
     public static async Task<ClusterStatus> StatusAsync(int primaryPid)

@@ -59,6 +59,12 @@ public static partial class ProcessTree
         }
     }
 
+    /// <summary>The process's open descriptors as "number -> target" (socket:[inode], pipe:[inode], a path, ...).</summary>
+    public static IReadOnlyList<string> Descriptors(int pid) =>
+        Directory.GetFiles($"/proc/{pid}/fd")
+            .Select(fd => $"{Path.GetFileName(fd)} -> {Target(fd)}")
+            .ToList();
+
     public static void Kill(int pid, int signal = 9) => _ = Native.Kill(pid, signal);
 
     public static IReadOnlyDictionary<string, string> Environment(int pid) =>
@@ -68,6 +74,19 @@ public static partial class ProcessTree
             .Where(pair => pair.Length == 2)
             .GroupBy(pair => pair[0])
             .ToDictionary(group => group.Key, group => group.First()[1]);
+
+    /// <summary>Where a descriptor points; one closed since it was listed points nowhere.</summary>
+    private static string Target(string fd)
+    {
+        try
+        {
+            return new FileInfo(fd).LinkTarget ?? "?";
+        }
+        catch (IOException)
+        {
+            return "closed";
+        }
+    }
 
     private static partial class Native
     {

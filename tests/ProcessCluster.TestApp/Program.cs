@@ -69,6 +69,12 @@ if (app.Services.GetService<ClusterPrimary>() is { } primary)
 else if (app.Services.GetService<ClusterWorker>() is { } worker)
 {
     worker.Message += (_, message) => worker.Send(new { reply = message, pid });
+
+    // Node's worker-side 'disconnect' handler choosing the exit code (test-cluster-worker-disconnect): the drain goes on.
+    if (int.TryParse(Environment.GetEnvironmentVariable("TESTAPP_EXIT_CODE_ON_DISCONNECT"), out var disconnectExitCode))
+    {
+        worker.DisconnectRequested += (_, _) => Environment.ExitCode = disconnectExitCode;
+    }
 }
 
 app.Run();

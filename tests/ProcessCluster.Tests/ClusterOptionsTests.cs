@@ -3,14 +3,34 @@ namespace ProcessCluster.Tests;
 public class ClusterOptionsTests
 {
     [Fact]
-    public void Defaults_are_valid_and_autoscale_from_one_worker_to_one_per_cpu()
+    public void Defaults_are_valid_and_autoscale_from_two_workers_to_one_per_cpu()
     {
         var options = new ClusterOptions();
         Assert.Empty(options.Validate());
-        Assert.Equal((1, Environment.ProcessorCount), (options.MinWorkers, options.MaxWorkers));
-        Assert.Equal(Environment.ProcessorCount > 1, options.Autoscaling);
-        Assert.Equal(1, options.InitialWorkers);
+        var floor = Environment.ProcessorCount >= 2 ? 2 : 1;
+        Assert.Equal((floor, Environment.ProcessorCount), (options.MinWorkers, options.MaxWorkers));
+        Assert.Equal(Environment.ProcessorCount > 2, options.Autoscaling);
+        Assert.Equal(floor, options.InitialWorkers);
         Assert.Equal(SchedulingMode.RoundRobin, options.Scheduling);
+    }
+
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(2, 2)]
+    [InlineData(64, 2)]
+    public void The_default_floor_is_two_workers_where_there_are_two_cpus_so_one_crash_leaves_one_serving(int cpus, int floor) =>
+        Assert.Equal(floor, ClusterOptions.DefaultMinWorkers(cpus));
+
+    [Fact]
+    public void The_default_floor_never_exceeds_a_lower_maximum_and_an_explicit_floor_is_kept()
+    {
+        var capped = new ClusterOptions { MaxWorkers = 1 };
+        Assert.Equal(1, capped.MinWorkers);
+        Assert.Empty(capped.Validate());
+
+        var explicitFloor = new ClusterOptions { MinWorkers = 1, MaxWorkers = 4 };
+        Assert.Equal(1, explicitFloor.MinWorkers);
+        Assert.Equal(1, explicitFloor.InitialWorkers);
     }
 
     [Fact]
