@@ -33,7 +33,8 @@ public sealed record WorkerStatus(
     int InFlight,
     double? BusyFraction,
     long Dispatched,
-    StopReason? StopReason)
+    StopReason? StopReason,
+    string? Release)
 {
     internal static WorkerStatus Of(WorkerHandle worker, DateTimeOffset now) => new(
         worker.Id,
@@ -47,5 +48,6 @@ public sealed record WorkerStatus(
         worker.RequestsInFlight,
         worker.BusyFraction is { } busy ? Math.Round(busy, 3) : null,
         worker.Dispatched,
-        worker.StopReason);
+        worker.StopReason,
+        worker.Release);
 }

@@ -227,6 +227,15 @@ internal static unsafe partial class Libc
     public static partial int posix_spawn_file_actions_adddup2(void* actions, int fd, int newFd);
 
     [LibraryImport(Lib)]
+    public static partial int posix_spawn_file_actions_addchdir_np(void* actions, byte* path);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial byte* realpath(byte* path, byte* resolved);
+
+    [LibraryImport(Lib)]
+    public static partial void free(void* pointer);
+
+    [LibraryImport(Lib)]
     public static partial int sigemptyset(void* signalSet);
 
     [LibraryImport(Lib)]

@@ -12,6 +12,9 @@ internal sealed record WorkerView(int ProcessId, DateTimeOffset ForkedAt)
 
     public DateTimeOffset? ReadyAt { get; init; }
 
+    /// <summary>The directory the worker was started in, symlinks resolved at its fork (a release layout's releases/v2).</summary>
+    public string? Release { get; init; }
+
     public IReadOnlyList<string> ListeningAddresses { get; init; } = [];
 
     public ExitStatus? ExitStatus { get; init; }
