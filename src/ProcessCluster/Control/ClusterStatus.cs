@@ -34,7 +34,8 @@ public sealed record WorkerStatus(
     double? BusyFraction,
     long Dispatched,
     StopReason? StopReason,
-    string? Release)
+    string? Release,
+    string? Library)
 {
     internal static WorkerStatus Of(WorkerHandle worker, DateTimeOffset now) => new(
         worker.Id,
@@ -49,5 +50,6 @@ public sealed record WorkerStatus(
         worker.BusyFraction is { } busy ? Math.Round(busy, 3) : null,
         worker.Dispatched,
         worker.StopReason,
-        worker.Release);
+        worker.Release,
+        worker.View.Build?.Library);
 }
