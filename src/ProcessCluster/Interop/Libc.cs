@@ -28,6 +28,8 @@ internal static unsafe partial class Libc
     public const int SHUT_RDWR = 2;
     public const int MSG_DONTWAIT = 0x40;
     public const int F_GETFL = 3;
+    public const int F_SETFD = 2;
+    public const int FD_CLOEXEC = 1;
     public const int F_SETFL = 4;
     public const int O_NONBLOCK = 0x800;
     public const int O_CLOEXEC = 0x80000;
