@@ -20,7 +20,7 @@ if [ "${1:-}" = "--quick" ]; then runs=1; fi
 ensure_wrk
 dotnet build tests/ProcessCluster.TestApp -c Release -nologo -v quiet >/dev/null
 build=tests/ProcessCluster.TestApp/bin/Release/net10.0
-out=bench/results/deploy
+out=$PWD/bench/results/deploy
 mkdir -p "$out"
 port=38311
 workers=2
