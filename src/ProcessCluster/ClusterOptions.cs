@@ -92,6 +92,12 @@ public sealed class ClusterOptions
     /// <summary>How long a new worker may take to start listening; past this it is killed (and a reload step fails).</summary>
     public TimeSpan ReadyTimeout { get; set; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>
+    /// The directory every worker starts in, by name, so that a symlink in it is followed at each fork (a release
+    /// layout's current/). Unset: the primary's working directory by the name it was entered with ($PWD).
+    /// </summary>
+    public string? WorkingDirectory { get; set; }
+
     /// <summary>How many workers a rolling reload replaces at once (each new one started before its old one drains).</summary>
     public int ReloadConcurrency { get; set; } = 1;
 
@@ -248,6 +254,11 @@ public sealed class ClusterOptions
             {
                 errors.Add($"{SectionName}:{nameof(WarmupPath)} needs {SectionName}:{nameof(Scheduling)}=RoundRobin: with Shared scheduling a worker accepts from the kernel's queue, where it cannot put a request to itself (was {Scheduling})");
             }
+        }
+
+        if (WorkingDirectory is not null && !Directory.Exists(WorkingDirectory))
+        {
+            errors.Add($"{SectionName}:{nameof(WorkingDirectory)} must be an existing directory (was {WorkingDirectory})");
         }
 
         AtLeast(nameof(MaxPendingConnections), MaxPendingConnections, 1);

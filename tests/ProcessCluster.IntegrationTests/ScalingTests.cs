@@ -28,7 +28,7 @@ public class ScalingTests
         {
             await cluster.WaitForReadyPidsAsync(pids => pids.Count >= 3, "the cluster to grow to 3 workers", Deadline);
             await burn.WaitForSuccessesAsync(burn.Succeeded + 10, Deadline);
-            AssertNoneFailed(await burn.StopAsync());
+            (await burn.StopAsync()).AssertNoneFailed();
         }
 
         Assert.Contains(cluster.Lines, line => line.Contains("Scaling 1 → 2 workers: busy"));
@@ -37,7 +37,7 @@ public class ScalingTests
         // A trickle of requests keeps flowing while the cluster shrinks: draining workers must not drop any.
         await using var trickle = LoadGenerator.Start(new Uri(cluster.BaseAddress, "/hello"), concurrency: 1);
         await cluster.WaitForReadyPidsAsync(pids => pids.Count == 1 && cluster.ChildPids().Count == 1, "the cluster to shrink to 1 worker", Deadline);
-        AssertNoneFailed(await trickle.StopAsync());
+        (await trickle.StopAsync()).AssertNoneFailed();
         Assert.Contains(cluster.Lines, line => line.Contains("exited cleanly (scaled down)"));
         Assert.Contains(cluster.Lines, line => line.Contains("to scale down (0 requests in flight"));
     }
@@ -58,7 +58,4 @@ public class ScalingTests
         Assert.Equal(2, status.DesiredWorkers);
         Assert.DoesNotContain(status.Events, @event => @event.Kind == ClusterEventKind.Scaled);
     }
-
-    private static void AssertNoneFailed(LoadReport report) =>
-        Assert.True(report.Failed == 0, $"{report.Failed} of {report.Succeeded + report.Failed} requests failed:\n{string.Join('\n', report.FailureSamples)}");
 }

@@ -32,7 +32,7 @@ public class SupervisionTests
         await load.WaitForSuccessesAsync(load.Succeeded + 300, Deadline);
         var report = await load.StopAsync();
 
-        AssertNoneFailed(report);
+        report.AssertNoneFailed();
         Assert.Equal(0, report.Refused);
         Assert.Contains(report.ResponsesByPid.Keys, pid => current.Contains(pid));
         Assert.Contains(report.ResponsesByPid.Keys, pid => original.Contains(pid));
@@ -58,7 +58,7 @@ public class SupervisionTests
         Assert.Equal(0, await cluster.WaitForExitAsync(Deadline));
         var report = await load.StopAsync();
 
-        AssertNoneFailed(report);
+        report.AssertNoneFailed();
         Assert.All(workers, pid => Assert.False(ProcessTree.IsAlive(pid), $"worker {pid} outlived the primary"));
     }
 
@@ -205,7 +205,7 @@ public class SupervisionTests
         cluster.Signal(SIGHUP);
         await cluster.WaitForLineAsync(line => line.Contains("Rolling reload aborted after replacing 0 workers"), Deadline);
         await load.WaitForSuccessesAsync(load.Succeeded + 200, Deadline);
-        AssertNoneFailed(await load.StopAsync());
+        (await load.StopAsync()).AssertNoneFailed();
         Assert.Equal(serving.Order(), (await cluster.ReadyPidsAsync()).Order());
         Assert.StartsWith("release v2", await client.GetAsync("/release"));
 
@@ -228,7 +228,7 @@ public class SupervisionTests
 
         await cluster.WaitForLineAsync(line => line.Contains($"(pid {leaker}) exited cleanly (recycled: memory)"), Deadline);
         await load.WaitForSuccessesAsync(load.Succeeded + 200, Deadline);
-        AssertNoneFailed(await load.StopAsync());
+        (await load.StopAsync()).AssertNoneFailed();
         Assert.Equal(2, (await cluster.ReadyPidsAsync()).Count);
         Assert.DoesNotContain(leaker, cluster.ChildPids());
     }
@@ -253,7 +253,7 @@ public class SupervisionTests
             "three replacement workers");
         var report = await load.StopAsync();
 
-        AssertNoneFailed(report);
+        report.AssertNoneFailed();
         Assert.Equal(0, (await cluster.StatusAsync()).Restarts); // planned replacements: none died unasked
         Assert.InRange(mostProcesses, 2, 3);
         Assert.True(report.ResponsesByPid.Count >= 4, $"answers came from {report.ResponsesByPid.Count} workers");
@@ -279,8 +279,6 @@ public class SupervisionTests
     private static Task<TestCluster> StartRoundRobinAsync(params (string Name, string Value)[] settings) =>
         TestCluster.StartAsync("RoundRobin", workers: 2, environment: settings.ToDictionary(setting => setting.Name, setting => setting.Value));
 
-    private static void AssertNoneFailed(LoadReport report) =>
-        Assert.True(report.Failed == 0, $"{report.Failed} of {report.Succeeded + report.Failed} requests failed:\n{string.Join('\n', report.FailureSamples)}");
 
     /// <summary>The test app's "release" file (SEED_RELEASE_FILE): what a worker reads at start, standing in for a deploy.</summary>
     private sealed class ReleaseFile : IDisposable

@@ -23,13 +23,15 @@ public sealed class TestCluster : IAsyncDisposable
 
     private readonly Process _process;
     private readonly DirectoryInfo _pidDirectory;
+    private readonly string _controlSocket;
     private readonly ConcurrentQueue<string> _lines = new();
     private readonly ConcurrentDictionary<int, bool> _seenWorkers = new();
 
-    private TestCluster(Process process, DirectoryInfo pidDirectory)
+    private TestCluster(Process process, DirectoryInfo pidDirectory, string? controlSocket)
     {
         _process = process;
         _pidDirectory = pidDirectory;
+        _controlSocket = controlSocket ?? ControlSocketPath.ForPid(process.Id);
         _process.OutputDataReceived += (_, e) => Collect(e.Data);
         _process.ErrorDataReceived += (_, e) => Collect(e.Data);
         _process.BeginOutputReadLine();
@@ -117,7 +119,7 @@ public sealed class TestCluster : IAsyncDisposable
             start.Environment[key] = value;
         }
 
-        var cluster = new TestCluster(Process.Start(start)!, pidDirectory);
+        var cluster = new TestCluster(Process.Start(start)!, pidDirectory, environment?.GetValueOrDefault("Cluster__ControlSocket"));
         try
         {
             if (waitUntilReady)
@@ -265,7 +267,7 @@ public sealed class TestCluster : IAsyncDisposable
         {
             using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-            await socket.ConnectAsync(new UnixDomainSocketEndPoint(ControlSocketPath.ForPid(PrimaryPid)), timeout.Token);
+            await socket.ConnectAsync(new UnixDomainSocketEndPoint(_controlSocket), timeout.Token);
             await using var stream = new NetworkStream(socket, ownsSocket: false);
             await stream.WriteAsync(Encoding.UTF8.GetBytes(new ControlRequest("status").ToLine() + "\n"), timeout.Token);
             using var reader = new StreamReader(stream, Encoding.UTF8);

@@ -34,13 +34,23 @@ internal static class Faults
     }
 
     /// <summary>
-    /// The "release" this process serves, read once at start from the file named by SEED_RELEASE_FILE, so that a test can
-    /// deploy a new one and reload. A release named "broken" fails at start, like a bad deploy.
+    /// The "release" this process serves, read once at start from the file named by SEED_RELEASE_FILE (a relative path
+    /// from the working directory), so that a test can deploy a new one and reload. Like a bad deploy, a release named
+    /// "broken" fails at start, and one named "silent" never starts listening.
     /// </summary>
     public static string ReadRelease()
     {
         var path = Environment.GetEnvironmentVariable("SEED_RELEASE_FILE");
         var release = path is null ? "none" : File.ReadAllText(path).Trim();
-        return release == "broken" ? throw new InvalidOperationException("release 'broken' cannot start") : release;
+        switch (release)
+        {
+            case "broken":
+                throw new InvalidOperationException("release 'broken' cannot start");
+            case "silent":
+                Thread.Sleep(Timeout.Infinite);
+                break;
+        }
+
+        return release;
     }
 }

@@ -13,6 +13,9 @@ var app = builder.Build();
 var pid = Environment.ProcessId;
 var release = Cluster.IsWorker || !builder.Configuration.GetValue("Cluster:Enabled", true) ? Faults.ReadRelease() : "primary";
 
+// The build: read from appsettings.json next to the app's .dll, so a test can tell which copy of the app runs.
+var build = app.Configuration["TestApp:Build"] ?? "dev";
+
 app.MapSeedRoutes();
 
 // Exit with a given code, or keep a CPU busy for a while.
@@ -51,7 +54,7 @@ app.MapGet("/hang", (HttpContext context) =>
 
 app.MapGet("/leak/{megabytes:int}", (int megabytes) => $"leaked in {pid}: {Faults.Leak(megabytes)} MiB");
 
-app.MapGet("/release", () => $"release {release} from {pid}");
+app.MapGet("/release", () => $"release {release} build {build} from {pid}");
 
 // Output for the log tests: long lines in small pieces on stdout and stderr (see Printer).
 app.MapGet("/print/{lines:int}/{length:int}", (int lines, int length) =>

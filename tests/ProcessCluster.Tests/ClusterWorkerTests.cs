@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -98,6 +99,16 @@ public sealed class ClusterWorkerTests : IDisposable
         Assert.Equal(["the primary is gone"], _lostReasons);
     }
 
+    [Fact]
+    public async Task A_primary_of_another_protocol_is_refused_by_the_worker_with_what_to_do()
+    {
+        var connecting = Task.Run(() => PrimaryConnection.Open(_workerSocket, new HelloMessage(7, "secret", ChannelProtocol.Version, "1.0.0"), 65536, _lostReasons.Enqueue));
+        Assert.Equal(ChannelProtocol.Version, IpcChannel.ReadJson(_primary.Receive()!, IpcJson.Default.HelloMessage).Protocol);
+        _primary.SendJson(FrameType.Welcome, new WelcomeMessage(7, SchedulingMode.RoundRobin, [], 3_600_000, 0, ChannelProtocol.Version + 1, "9.0.0"), IpcJson.Default.WelcomeMessage);
+        var error = await Assert.ThrowsAsync<ProtocolViolationException>(() => connecting.WaitAsync(Deadline));
+        Assert.Equal($"worker built with ProcessCluster {ChannelProtocol.Library} (protocol {ChannelProtocol.Version}), primary runs 9.0.0 (protocol {ChannelProtocol.Version + 1}); restart the primary to upgrade", error.Message);
+    }
+
     /// <summary>The worker's handshake against the test's primary end, which checks the Hello and welcomes worker 7.</summary>
     private async Task<ClusterWorker> ConnectAsync()
     {
@@ -105,7 +116,7 @@ public sealed class ClusterWorkerTests : IDisposable
         var hello = IpcChannel.ReadJson(_primary.Receive()!, IpcJson.Default.HelloMessage);
         Assert.Equal(new HelloMessage(7, "secret"), hello);
         // Heartbeats an hour apart: the test reads no heartbeat frames.
-        _primary.SendJson(FrameType.Welcome, new WelcomeMessage(7, SchedulingMode.RoundRobin, [], 3_600_000, 0), IpcJson.Default.WelcomeMessage);
+        _primary.SendJson(FrameType.Welcome, new WelcomeMessage(7, SchedulingMode.RoundRobin, [], 3_600_000, 0, ChannelProtocol.Version, ChannelProtocol.Library), IpcJson.Default.WelcomeMessage);
         return ClusterWorker.Start(await connecting.WaitAsync(Deadline), NullLogger.Instance);
     }
 }

@@ -91,8 +91,11 @@ public sealed class HostileWorkerTests
         Assert.Null(worker.Channel);
     }
 
-    [Fact]
-    public async Task A_hello_without_a_secret_is_refused_at_the_door()
+    [Theory]
+    [InlineData("""{"WorkerId":1,"Secret":null}""", "malformed Hello")]
+    [InlineData("""{"WorkerId":1,"Secret":"s","Protocol":1,"Library":"1.0\u001b[2J"}""", "Hello with a library version with control characters")]
+    [InlineData("""{"WorkerId":1,"Secret":"s","Protocol":"one"}""", "malformed Hello")]
+    public async Task A_hello_without_a_secret_or_with_a_bad_version_is_refused_at_the_door(string hello, string reason)
     {
         var opened = new ConcurrentQueue<SupervisorEvent>();
         var refusals = new RefusalRecorder();
@@ -102,7 +105,7 @@ public sealed class HostileWorkerTests
         socket.Connect(new UnixDomainSocketEndPoint("\0" + listener.Name));
         using var channel = new IpcChannel(socket, 4096);
 
-        channel.Send(FrameType.Hello, """{"WorkerId":1,"Secret":null}"""u8);
+        channel.Send(FrameType.Hello, System.Text.Encoding.UTF8.GetBytes(hello));
 
         var deadline = DateTime.UtcNow + SupervisorHarness.Deadline;
         while (refusals.Reasons.IsEmpty && DateTime.UtcNow < deadline)
@@ -110,7 +113,7 @@ public sealed class HostileWorkerTests
             await Task.Delay(5);
         }
 
-        Assert.Contains("malformed Hello", Assert.Single(refusals.Reasons));
+        Assert.Contains(reason, Assert.Single(refusals.Reasons));
         Assert.Empty(opened);
     }
 

@@ -20,10 +20,11 @@ internal sealed class SupervisorHarness : IAsyncDisposable
 
     private readonly List<IDisposable> _owned = [];
 
-    public SupervisorHarness(ClusterOptions options)
+    /// <param name="log">The supervisor's log (default: none).</param>
+    public SupervisorHarness(ClusterOptions options, ILogger? log = null)
     {
         Options = options;
-        Supervisor = new Supervisor(options, new WorkerCommand("/nonexistent", []), Observer, NullLogger.Instance, Processes, new FakeProbe(), Clock);
+        Supervisor = new Supervisor(options, new WorkerCommand("/nonexistent", []), Observer, log ?? NullLogger.Instance, Processes, new FakeProbe(), Clock);
         Supervisor.Run(Distribution, "test-channel");
     }
 
@@ -54,16 +55,27 @@ internal sealed class SupervisorHarness : IAsyncDisposable
         return Workers.Single(worker => worker.Id == id);
     }
 
-    /// <summary>Plays a worker's start: its channel opens, is claimed and welcomed, and the app reports it listens.</summary>
-    public async Task<IpcChannel> ReadyAsync(int id, ILogger? sessionLog = null)
+    /// <summary>
+    /// Plays a worker's Hello, with its id and secret and the given protocol and library version, on a new channel;
+    /// returns the worker the loop claimed the channel for (null: refused) and both ends.
+    /// </summary>
+    public async Task<(WorkerHandle? Claimed, IpcChannel Primary, IpcChannel Worker)> HelloAsync(int id, int protocol = ChannelProtocol.Version, string? library = null)
     {
         var worker = await SpawnedAsync(id);
         var (primaryEnd, workerEnd) = UnixSocketPair.Create();
         var primary = Own(new IpcChannel(primaryEnd, Options.MaxMessageBytes));
         var channel = Own(new IpcChannel(workerEnd, Options.MaxMessageBytes));
         var claim = new TaskCompletionSource<WorkerHandle?>(TaskCreationOptions.RunContinuationsAsynchronously);
-        Supervisor.Post(new ChannelOpened(worker.ProcessId, new HelloMessage(worker.Id, worker.Secret), primary, claim));
-        Assert.Same(worker, await claim.Task.WaitAsync(Deadline));
+        Supervisor.Post(new ChannelOpened(worker.ProcessId, new HelloMessage(worker.Id, worker.Secret, protocol, library ?? ChannelProtocol.Library), primary, claim));
+        return (await claim.Task.WaitAsync(Deadline), primary, channel);
+    }
+
+    /// <summary>Plays a worker's start: its channel opens, is claimed and welcomed, and the app reports it listens.</summary>
+    public async Task<IpcChannel> ReadyAsync(int id, ILogger? sessionLog = null, string? library = null)
+    {
+        var (claimed, primary, channel) = await HelloAsync(id, library: library);
+        var worker = Workers.Single(worker => worker.Id == id);
+        Assert.Same(worker, claimed);
         var session = new WorkerChannelSession(new Welcome(Options, [], reportsLoad: true), Distribution, Supervisor.Post, sessionLog ?? NullLogger.Instance);
         new Thread(() => session.Run(worker, primary)) { IsBackground = true }.Start();
         channel.SendJson(FrameType.Listening, new ListeningMessage(["http://127.0.0.1:1"]), IpcJson.Default.ListeningMessage);

@@ -53,6 +53,62 @@ public class SupervisorTests
     }
 
     [Fact]
+    public async Task A_reload_whose_new_worker_never_listens_is_aborted_at_the_ready_timeout_and_the_old_workers_keep_serving()
+    {
+        await using var cluster = new SupervisorHarness(new ClusterOptions { Workers = 2, ReadyTimeout = TimeSpan.FromSeconds(5) });
+        await cluster.ReadyAsync(1);
+        await cluster.ReadyAsync(2);
+
+        var reload = cluster.Supervisor.ReloadAsync(CancellationToken.None);
+        var silent = await cluster.SpawnedAsync(3);
+        for (var i = 0; i < 5; i++)
+        {
+            cluster.Clock.Advance(TimeSpan.FromSeconds(1));
+        }
+
+        await cluster.UntilAsync(snapshot => snapshot.Workers.Count == 3, "the probes up to the timeout");
+        Assert.Empty(cluster.Processes.Signals);
+        cluster.Clock.Advance(TimeSpan.FromSeconds(1));
+        await Eventually.UntilAsync(() => cluster.Processes.Signals.Contains((silent.ProcessId, 9)), "SIGKILL for worker 3 past its ready timeout");
+        cluster.Exit(silent, ExitStatus.Killed(9));
+
+        var result = await reload.WaitAsync(SupervisorHarness.Deadline);
+        Assert.False(result.Succeeded);
+        Assert.StartsWith("worker 3 (pid ", result.Message);
+        Assert.Contains("did not become ready: not listening within Cluster:ReadyTimeout (5 s), killed; worker 1 keeps serving", result.Message);
+        Assert.Equal([1, 2], cluster.Workers.Where(worker => worker.State == WorkerState.Ready).Select(worker => worker.Id));
+        Assert.Equal(3, cluster.Processes.Spawned);
+    }
+
+    [Fact]
+    public async Task A_new_worker_of_another_protocol_is_refused_with_one_line_and_its_reload_aborted_and_one_of_a_newer_library_that_speaks_it_is_accepted()
+    {
+        var log = new RecordingLogger();
+        await using var cluster = new SupervisorHarness(new ClusterOptions { Workers = 1 }, log);
+        await cluster.ReadyAsync(1);
+        var mismatch = $"worker built with ProcessCluster 9.0.0 (protocol {ChannelProtocol.Version + 1}), primary runs {ChannelProtocol.Library} (protocol {ChannelProtocol.Version}); restart the primary to upgrade";
+
+        var reload = cluster.Supervisor.ReloadAsync(CancellationToken.None);
+        var (claimed, _, _) = await cluster.HelloAsync(2, ChannelProtocol.Version + 1, "9.0.0");
+        Assert.Null(claimed);
+        var refused = cluster.Workers.Single(worker => worker.Id == 2);
+        await Eventually.UntilAsync(() => cluster.Processes.Signals.Contains((refused.ProcessId, 9)), "SIGKILL for the worker of another protocol");
+        Assert.Equal([$"Refused worker 2 (pid {refused.ProcessId}): {mismatch}"], log.Lines.Where(line => line.StartsWith("Refused", StringComparison.Ordinal)));
+        cluster.Exit(refused, ExitStatus.Killed(9));
+        var result = await reload.WaitAsync(SupervisorHarness.Deadline);
+        Assert.False(result.Succeeded);
+        Assert.Contains($"did not become ready: {mismatch}; worker 1 keeps serving", result.Message);
+        Assert.Equal(StopReason.IncompatibleProtocol, refused.StopReason);
+
+        // The same protocol from a newer library: a normal reload.
+        var second = cluster.Supervisor.ReloadAsync(CancellationToken.None);
+        await cluster.ReadyAsync(3, library: "9.0.0");
+        cluster.Exit(cluster.Workers.Single(worker => worker.Id == 1), ExitStatus.Exited(0));
+        Assert.True((await second.WaitAsync(SupervisorHarness.Deadline)).Succeeded);
+        Assert.Equal("9.0.0", Control.WorkerStatus.Of(cluster.Workers.Single(), cluster.Clock.GetUtcNow()).Library);
+    }
+
+    [Fact]
     public async Task A_stop_in_a_respawn_gap_starts_a_worker_for_the_held_connections_then_drains_it_and_succeeds()
     {
         // Every death is early (MinUptime), so the replacement waits out its backoff: a gap of 30 s.

@@ -33,7 +33,9 @@ public sealed record WorkerStatus(
     int InFlight,
     double? BusyFraction,
     long Dispatched,
-    StopReason? StopReason)
+    StopReason? StopReason,
+    string? Release,
+    string? Library)
 {
     internal static WorkerStatus Of(WorkerHandle worker, DateTimeOffset now) => new(
         worker.Id,
@@ -47,5 +49,7 @@ public sealed record WorkerStatus(
         worker.RequestsInFlight,
         worker.BusyFraction is { } busy ? Math.Round(busy, 3) : null,
         worker.Dispatched,
-        worker.StopReason);
+        worker.StopReason,
+        worker.Release,
+        worker.View.Build?.Library);
 }

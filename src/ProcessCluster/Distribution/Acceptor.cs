@@ -11,7 +11,7 @@ namespace ProcessCluster.Distribution;
 /// <param name="accepted">Takes a connection (descriptor, endpoint index); false once it has stopped, and the connection is closed.</param>
 internal sealed class Acceptor(IReadOnlyList<BoundEndpoint> endpoints, int maxHeld, Func<int, int, bool> accepted, ILogger logger)
 {
-    private readonly List<Thread> _threads = [];
+    private readonly List<(BoundEndpoint Endpoint, Thread Thread)> _threads = [];
     private readonly object _gate = new();
     private int _held;
     private volatile bool _stopping;
@@ -21,7 +21,7 @@ internal sealed class Acceptor(IReadOnlyList<BoundEndpoint> endpoints, int maxHe
         foreach (var endpoint in endpoints)
         {
             var thread = new Thread(() => AcceptLoop(endpoint)) { IsBackground = true, Name = $"cluster-accept-{endpoint.Bound.Port}" };
-            _threads.Add(thread);
+            _threads.Add((endpoint, thread));
             thread.Start();
         }
     }
@@ -37,6 +37,12 @@ internal sealed class Acceptor(IReadOnlyList<BoundEndpoint> endpoints, int maxHe
             {
                 Hand(fd, endpoint);
             }
+
+            if (endpoint.Adopted)
+            {
+                // The mode belongs to the socket, not to this descriptor: the next primary would find it non-blocking.
+                SocketInterop.SetBlocking(endpoint.Fd);
+            }
         }
     }
 
@@ -50,8 +56,12 @@ internal sealed class Acceptor(IReadOnlyList<BoundEndpoint> endpoints, int maxHe
         }
     }
 
-    /// <summary>Wakes the accept threads and waits for them; call once the taker has stopped.</summary>
-    public void Stop()
+    /// <summary>
+    /// Stops accepting on the sockets systemd passed and waits until their threads are out of accept (they look up
+    /// every <see cref="SocketActivation.AcceptWakeInterval"/>): call while the taker still takes, so nothing they
+    /// accept meanwhile is lost; what arrives later waits in the kernel for the next primary.
+    /// </summary>
+    public void StopAdopted()
     {
         lock (_gate)
         {
@@ -59,15 +69,21 @@ internal sealed class Acceptor(IReadOnlyList<BoundEndpoint> endpoints, int maxHe
             Monitor.PulseAll(_gate);
         }
 
-        foreach (var endpoint in endpoints)
+        _threads.Where(entry => entry.Endpoint.Adopted).ToList().ForEach(entry => entry.Thread.Join());
+    }
+
+    /// <summary>Wakes the accept threads and waits for them; call once the taker has stopped.</summary>
+    public void Stop()
+    {
+        StopAdopted();
+
+        // Shutting a socket down refuses what comes next; never one of systemd's, which outlives this primary.
+        foreach (var endpoint in endpoints.Where(endpoint => !endpoint.Adopted))
         {
             SocketInterop.Shutdown(endpoint.Fd);
         }
 
-        foreach (var thread in _threads)
-        {
-            thread.Join();
-        }
+        _threads.ForEach(entry => entry.Thread.Join());
     }
 
     private void AcceptLoop(BoundEndpoint endpoint)

@@ -3,9 +3,15 @@ using System.Net.Sockets;
 
 namespace ProcessCluster.Distribution;
 
-/// <summary>A listening socket the primary opened for one configured endpoint.</summary>
-internal sealed class BoundEndpoint(int index, ClusterEndpoint configured, Socket socket) : IDisposable
+/// <summary>A listening socket for one configured endpoint: opened by the primary, or adopted from systemd.</summary>
+internal sealed class BoundEndpoint(int index, ClusterEndpoint configured, Socket socket, bool adopted = false) : IDisposable
 {
+    /// <summary>
+    /// Passed in by systemd (socket activation), which keeps it open across restarts: the primary never shuts it down
+    /// or filters it, so what arrives after this primary stops accepting waits in the kernel for the next one.
+    /// </summary>
+    public bool Adopted { get; } = adopted;
+
     public int Index { get; } = index;
 
     public ClusterEndpoint Configured { get; } = configured;

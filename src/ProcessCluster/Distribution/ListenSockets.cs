@@ -8,18 +8,26 @@ namespace ProcessCluster.Distribution;
 internal static class ListenSockets
 {
     /// <summary>
-    /// Binds and listens on every endpoint. An IPv6 address that cannot be bound because the host has no IPv6 is
-    /// skipped when it was one half of "localhost", and replaced by 0.0.0.0 when it stood for every address, as Kestrel does.
+    /// Adopts the socket systemd passed for an endpoint (same local address), else binds and listens. An IPv6 address
+    /// that cannot be bound because the host has no IPv6 is skipped when it was one half of "localhost", and replaced
+    /// by 0.0.0.0 when it stood for every address, as Kestrel does.
     /// </summary>
     public static List<BoundEndpoint> Open(IReadOnlyList<ClusterEndpoint> endpoints, int backlog, ILogger logger)
     {
+        var passed = SocketActivation.Take(logger);
         var bound = new List<BoundEndpoint>();
         try
         {
             foreach (var endpoint in endpoints)
             {
-                var socket = TryOpen(endpoint, backlog, logger);
-                if (socket is not null)
+                if (passed.FindIndex(candidate => SocketActivation.Serves(candidate.Socket.LocalEndPoint, endpoint.EndPoint)) is var found and >= 0)
+                {
+                    var (socket, name) = passed[found];
+                    passed.RemoveAt(found);
+                    logger.LogInformation("Adopted the listening socket {Address} ({Name}) passed by systemd for {Url}", socket.LocalEndPoint, name, endpoint.ToUrl(endpoint.EndPoint));
+                    bound.Add(new BoundEndpoint(bound.Count, endpoint, socket, adopted: true));
+                }
+                else if (TryOpen(endpoint, backlog, logger) is { } socket)
                 {
                     bound.Add(new BoundEndpoint(bound.Count, endpoint, socket));
                 }
@@ -29,6 +37,11 @@ internal static class ListenSockets
         {
             bound.ForEach(endpoint => endpoint.Dispose());
             throw;
+        }
+
+        foreach (var (socket, name) in passed)
+        {
+            logger.LogWarning("systemd passed a socket ({Name}, {Address}) that no endpoint of the cluster listens on; it is left unused", name, socket.LocalEndPoint);
         }
 
         if (bound.Count == 0)

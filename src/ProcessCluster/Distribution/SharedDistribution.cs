@@ -59,7 +59,12 @@ internal sealed class SharedDistribution(IReadOnlyList<BoundEndpoint> endpoints)
     {
         foreach (var endpoint in endpoints)
         {
-            SocketInterop.DropIncoming(endpoint.Fd);
+            // The filter would stay on systemd's socket and drop the next primary's connections.
+            if (!endpoint.Adopted)
+            {
+                SocketInterop.DropIncoming(endpoint.Fd);
+            }
+
             endpoint.Dispose();
         }
 

@@ -28,6 +28,8 @@ internal static unsafe partial class Libc
     public const int SHUT_RDWR = 2;
     public const int MSG_DONTWAIT = 0x40;
     public const int F_GETFL = 3;
+    public const int F_SETFD = 2;
+    public const int FD_CLOEXEC = 1;
     public const int F_SETFL = 4;
     public const int O_NONBLOCK = 0x800;
     public const int O_CLOEXEC = 0x80000;
@@ -226,6 +228,15 @@ internal static unsafe partial class Libc
 
     [LibraryImport(Lib)]
     public static partial int posix_spawn_file_actions_adddup2(void* actions, int fd, int newFd);
+
+    [LibraryImport(Lib)]
+    public static partial int posix_spawn_file_actions_addchdir_np(void* actions, byte* path);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial byte* realpath(byte* path, byte* resolved);
+
+    [LibraryImport(Lib)]
+    public static partial void free(void* pointer);
 
     [LibraryImport(Lib)]
     public static partial int sigemptyset(void* signalSet);

@@ -18,10 +18,10 @@ internal static unsafe class ProcessInterop
 
     /// <summary>
     /// Starts <paramref name="path"/> with <paramref name="arguments"/> (argv[0] included) and the given environment,
-    /// stdin from /dev/null, stdout and stderr into pipes whose read ends are returned, in a process group of its own
+    /// in <paramref name="workingDirectory"/> (null: this process's), stdin from /dev/null, stdout and stderr into pipes whose read ends are returned, in a process group of its own
     /// so a terminal's Ctrl+C reaches only the primary, which then stops the workers in order.
     /// </summary>
-    public static SpawnedProcess Spawn(string path, IReadOnlyList<string> arguments, IReadOnlyList<string> environment)
+    public static SpawnedProcess Spawn(string path, IReadOnlyList<string> arguments, IReadOnlyList<string> environment, string? workingDirectory)
     {
         using var strings = new NativeStrings();
         var argv = strings.Array(arguments);
@@ -45,6 +45,11 @@ internal static unsafe class ProcessInterop
             Check(Libc.posix_spawn_file_actions_addopen(actions, 0, devNull, Libc.O_RDONLY, 0), "posix_spawn_file_actions_addopen");
             Check(Libc.posix_spawn_file_actions_adddup2(actions, output[1], 1), "posix_spawn_file_actions_adddup2");
             Check(Libc.posix_spawn_file_actions_adddup2(actions, errors[1], 2), "posix_spawn_file_actions_adddup2");
+            if (workingDirectory is not null)
+            {
+                // By name, in the child: a symlink swapped since the primary started (current -> releases/v2) is followed now.
+                Check(Libc.posix_spawn_file_actions_addchdir_np(actions, strings.Add(workingDirectory)), "posix_spawn_file_actions_addchdir_np");
+            }
 
             Libc.sigemptyset(signals);
             Check(Libc.posix_spawnattr_setsigmask(attributes, signals), "posix_spawnattr_setsigmask");

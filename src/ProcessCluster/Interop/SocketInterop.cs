@@ -182,10 +182,24 @@ internal static unsafe class SocketInterop
     }
 
     /// <summary>Accept returns EAGAIN from now on instead of waiting; a thread already waiting in accept keeps waiting.</summary>
-    public static void SetNonBlocking(int socket)
+    public static void SetNonBlocking(int socket) => SetBlockingMode(socket, blocking: false);
+
+    /// <summary>The descriptor is not passed on to programs this process starts.</summary>
+    public static void SetCloseOnExec(int fd)
+    {
+        if (Libc.fcntl(fd, Libc.F_SETFD, Libc.FD_CLOEXEC) < 0)
+        {
+            ThrowLastError("fcntl(FD_CLOEXEC)");
+        }
+    }
+
+    /// <summary>Accept waits again (a socket a previous primary left non-blocking).</summary>
+    public static void SetBlocking(int socket) => SetBlockingMode(socket, blocking: true);
+
+    private static void SetBlockingMode(int socket, bool blocking)
     {
         var flags = Libc.fcntl(socket, Libc.F_GETFL, 0);
-        if (flags < 0 || Libc.fcntl(socket, Libc.F_SETFL, flags | Libc.O_NONBLOCK) < 0)
+        if (flags < 0 || Libc.fcntl(socket, Libc.F_SETFL, blocking ? flags & ~Libc.O_NONBLOCK : flags | Libc.O_NONBLOCK) < 0)
         {
             ThrowLastError("fcntl(O_NONBLOCK)");
         }

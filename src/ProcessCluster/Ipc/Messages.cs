@@ -2,12 +2,14 @@ using System.Text.Json.Serialization;
 
 namespace ProcessCluster.Ipc;
 
-internal sealed record HelloMessage(int WorkerId, string Secret);
+/// <summary>A worker's first frame: who it is, and the protocol and library it was built with (absent before versions: 0, null).</summary>
+internal sealed record HelloMessage(int WorkerId, string Secret, int Protocol = 0, string? Library = null);
 
 /// <summary>An endpoint as configured (what the app asks to bind) and as bound (port 0 resolved).</summary>
 internal sealed record EndpointInfo(string Address, int Port, string BoundAddress, int BoundPort);
 
-internal sealed record WelcomeMessage(int WorkerId, SchedulingMode Scheduling, IReadOnlyList<EndpointInfo> Endpoints, int HeartbeatIntervalMs, int LoadReportIntervalMs);
+internal sealed record WelcomeMessage(
+    int WorkerId, SchedulingMode Scheduling, IReadOnlyList<EndpointInfo> Endpoints, int HeartbeatIntervalMs, int LoadReportIntervalMs, int Protocol = 0, string? Library = null);
 
 internal sealed record ListeningMessage(IReadOnlyList<string> Addresses);
 

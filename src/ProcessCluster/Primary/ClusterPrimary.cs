@@ -43,8 +43,10 @@ public sealed class ClusterPrimary : IAsyncDisposable, IClusterObserver
             new SystemdObserver(SystemdNotifier.FromEnvironment()),
             this,
         ];
+        command ??= WorkerCommand.FromCurrentProcess();
+        command = command with { WorkingDirectory = options.WorkingDirectory ?? command.WorkingDirectory ?? WorkerCommand.LogicalWorkingDirectory() };
         _supervisor = new Supervisor(
-            options, command ?? WorkerCommand.FromCurrentProcess(), new ObserverList(observers, error => SupervisorLog.ObserverFailed(_logger, error)), _logger);
+            options, command, new ObserverList(observers, error => SupervisorLog.ObserverFailed(_logger, error)), _logger);
     }
 
     /// <summary>The settings the cluster runs with.</summary>

@@ -18,6 +18,9 @@ public enum StopReason
     /// <summary>It did not start listening within Cluster:ReadyTimeout.</summary>
     NotReadyInTime,
 
+    /// <summary>It was built with a channel protocol this primary does not speak (a newer ProcessCluster).</summary>
+    IncompatibleProtocol,
+
     /// <summary>Replaced because its resident memory passed Cluster:MaxMemoryMb.</summary>
     RecycledForMemory,
 
@@ -57,6 +60,7 @@ internal static class StopReasons
     public static string Describe(this StopReason reason) => reason switch
     {
         StopReason.NotReadyInTime => "not ready in time",
+        StopReason.IncompatibleProtocol => "incompatible protocol",
         StopReason.RecycledForMemory => "recycled: memory",
         StopReason.RecycledForRequests => "recycled: requests",
         StopReason.RecycledForLifetime => "recycled: age",

@@ -46,6 +46,9 @@ public sealed class WorkerHandle
     /// <summary>When it became ready, or null.</summary>
     public DateTimeOffset? ReadyAt => _view.ReadyAt;
 
+    /// <summary>The release it runs: the directory it was started in, symlinks resolved when it was forked.</summary>
+    public string? Release => _view.Release;
+
     /// <summary>The addresses the worker's app reported listening on.</summary>
     public IReadOnlyList<string> ListeningAddresses => _view.ListeningAddresses;
 

@@ -12,6 +12,12 @@ internal sealed record WorkerView(int ProcessId, DateTimeOffset ForkedAt)
 
     public DateTimeOffset? ReadyAt { get; init; }
 
+    /// <summary>The channel protocol and the ProcessCluster version the worker said it was built with, once it connected.</summary>
+    public (int Protocol, string? Library)? Build { get; init; }
+
+    /// <summary>The directory the worker was started in, symlinks resolved at its fork (a release layout's releases/v2).</summary>
+    public string? Release { get; init; }
+
     public IReadOnlyList<string> ListeningAddresses { get; init; } = [];
 
     public ExitStatus? ExitStatus { get; init; }

@@ -45,7 +45,7 @@ internal sealed class PrimaryConnection
 
         var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         socket.Connect(new UnixDomainSocketEndPoint("\0" + environment.ChannelName));
-        return Open(socket, new HelloMessage(environment.WorkerId, environment.Secret), maxMessageBytes, ExitForLostChannel(environment.WorkerId));
+        return Open(socket, new HelloMessage(environment.WorkerId, environment.Secret, ChannelProtocol.Version, ChannelProtocol.Library), maxMessageBytes, ExitForLostChannel(environment.WorkerId));
     }
 
     /// <summary>The handshake on an already connected socket; <paramref name="lost"/> runs when the channel is lost (tests observe it instead of exiting).</summary>
@@ -60,6 +60,11 @@ internal sealed class PrimaryConnection
         }
 
         var welcome = IpcChannel.ReadJson(frame, IpcJson.Default.WelcomeMessage);
+        if (!ChannelProtocol.Speaks(welcome.Protocol))
+        {
+            throw new ProtocolViolationException(ChannelProtocol.Mismatch(ChannelProtocol.Version, ChannelProtocol.Library, welcome.Protocol, welcome.Library));
+        }
+
         var expectedFds = welcome.Scheduling == SchedulingMode.Shared ? welcome.Endpoints.Count : 0;
         if (frame.Fds.Length != expectedFds)
         {

@@ -100,6 +100,11 @@ internal sealed class ChannelListener : IDisposable
             }
 
             var hello = IpcChannel.ReadJson(frame, IpcJson.Default.HelloMessage);
+            if (ChannelProtocol.CheckLibrary(hello.Library) is { } problem)
+            {
+                throw new ProtocolViolationException($"Hello with a {problem}");
+            }
+
             channel.SetReceiveTimeout(TimeSpan.Zero);
             return (pid, hello);
         }

@@ -17,7 +17,9 @@ internal sealed class Welcome(ClusterOptions options, IReadOnlyList<BoundEndpoin
                 endpoint.Bound.Address.ToString(),
                 endpoint.Bound.Port)).ToList(),
             (int)options.HeartbeatInterval.TotalMilliseconds,
-            reportsLoad ? (int)SupervisorContext.FastLoadReports.TotalMilliseconds : 0);
+            reportsLoad ? (int)SupervisorContext.FastLoadReports.TotalMilliseconds : 0,
+            ChannelProtocol.Version,
+            ChannelProtocol.Library);
         int[] fds = options.Scheduling == SchedulingMode.Shared ? endpoints.Select(endpoint => endpoint.Fd).ToArray() : [];
         return (message, fds);
     }

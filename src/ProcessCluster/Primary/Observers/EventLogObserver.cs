@@ -5,7 +5,7 @@ namespace ProcessCluster.Primary;
 /// <summary>The facts people watching the cluster see in `status` and on the dashboard.</summary>
 internal sealed class EventLogObserver(ClusterEventLog log, TimeProvider clock) : IClusterObserver
 {
-    public void Forked(WorkerHandle worker) => log.Add(ClusterEventKind.Forked, $"worker {worker.Id} forked", worker.Id, worker.ProcessId);
+    public void Forked(WorkerHandle worker) => log.Add(ClusterEventKind.Forked, $"worker {worker.Id} forked from {worker.Release}", worker.Id, worker.ProcessId);
 
     public void Ready(WorkerHandle worker, ReadyRole role) => log.Add(
         ClusterEventKind.Ready,

@@ -83,6 +83,9 @@ internal static partial class SupervisorLog
     [LoggerMessage(28, LogLevel.Information, "All workers have exited; primary {Pid} stops")]
     public static partial void AllExited(ILogger logger, int pid);
 
+    [LoggerMessage(35, LogLevel.Error, "Refused {Worker}: {Reason}")]
+    public static partial void IncompatibleWorker(ILogger logger, WorkerHandle worker, string reason);
+
     [LoggerMessage(29, LogLevel.Warning, "Refused a channel connection from pid {Pid}: {Reason} ({Suppressed} more refused since the last such line, not logged)")]
     public static partial void ChannelRefused(ILogger logger, int pid, string reason, long suppressed);
 

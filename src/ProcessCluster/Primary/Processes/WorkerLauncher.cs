@@ -60,7 +60,7 @@ internal sealed class WorkerLauncher : IWorkerProcesses, IDisposable
         {
             try
             {
-                var (pid, stdout, stderr) = ProcessInterop.Spawn(request.Command.Path, request.Command.Arguments, request.Environment);
+                var (pid, stdout, stderr) = ProcessInterop.Spawn(request.Command.Path, request.Command.Arguments, request.Environment, request.Command.WorkingDirectory);
                 var output = WorkerOutput.Start(request.WorkerId, pid, stdout, stderr, _logFormat, Console.Out, Console.Error);
                 lock (_unreaped)
                 {

@@ -1,3 +1,4 @@
+using ProcessCluster.Ipc;
 using ProcessCluster.Primary.Channels;
 
 namespace ProcessCluster.Primary;
@@ -6,7 +7,7 @@ namespace ProcessCluster.Primary;
 /// A worker coming up: its channel claimed (only by the starting worker with the peer's pid, proven by its id and
 /// secret), online once welcomed, then ready — serving, or kept as a spare — when its app listens.
 /// </summary>
-internal sealed class Admissions(SupervisorContext context, Replacements replacements, PoolSizer pool)
+internal sealed class Admissions(SupervisorContext context, Replacements replacements, PoolSizer pool, WorkerOperations operations)
 {
     private bool _announcedServiceReady;
 
@@ -20,6 +21,16 @@ internal sealed class Admissions(SupervisorContext context, Replacements replace
         {
             context.Observer.ChannelRefused(opened.Pid, refusal);
             opened.Claim.TrySetResult(null);
+            return;
+        }
+
+        WorkerTable.Update(worker!, view => view with { Build = (opened.Hello.Protocol, opened.Hello.Library) });
+        if (!ChannelProtocol.Speaks(opened.Hello.Protocol))
+        {
+            // Our own worker, of a build this primary cannot talk to: a reload of it fails here, with the reason.
+            SupervisorLog.IncompatibleWorker(context.Logger, worker!, ChannelProtocol.Mismatch(opened.Hello.Protocol, opened.Hello.Library, ChannelProtocol.Version, ChannelProtocol.Library));
+            opened.Claim.TrySetResult(null);
+            operations.Terminate(worker!, StopReason.IncompatibleProtocol);
             return;
         }
 

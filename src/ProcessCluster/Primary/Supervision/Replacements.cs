@@ -1,3 +1,4 @@
+using ProcessCluster.Ipc;
 using ProcessCluster.Policies;
 
 namespace ProcessCluster.Primary;
@@ -100,7 +101,14 @@ internal sealed class Replacements(SupervisorContext context, WorkerOperations o
         switch (replacement)
         {
             case ({ } step, ReplacementOutcome.SuccessorFailed):
-                var message = $"{worker} did not become ready ({worker.ExitStatus}, {worker.StopReason?.Describe()}); worker {step.OldWorkerId} keeps serving";
+                var why = worker.StopReason switch
+                {
+                    StopReason.NotReadyInTime => $"not listening within Cluster:ReadyTimeout ({context.Options.ReadyTimeout.TotalSeconds:0.#} s), killed",
+                    StopReason.IncompatibleProtocol when worker.View.Build is var (protocol, library) =>
+                        ChannelProtocol.Mismatch(protocol, library, ChannelProtocol.Version, ChannelProtocol.Library),
+                    _ => $"{worker.ExitStatus} (its output is in the log above)",
+                };
+                var message = $"{worker} of release {worker.Release} did not become ready: {why}; worker {step.OldWorkerId} keeps serving";
                 if (step.Reason == StopReason.Reload)
                 {
                     Abort(message);

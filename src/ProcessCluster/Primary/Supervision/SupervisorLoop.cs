@@ -37,7 +37,7 @@ internal sealed class SupervisorLoop
         _health = new Health(context, operations, _replacements, probe);
         _pool = new PoolSizer(context, operations, _restarts, _replacements, _health);
         _rebalancer = new Rebalancer(context);
-        _admissions = new Admissions(context, _replacements, _pool);
+        _admissions = new Admissions(context, _replacements, _pool, operations);
         Shutdown = new ShutdownSequence(context, operations, _replacements, _pool, post);
     }
 

@@ -46,8 +46,10 @@ internal sealed class WorkerOperations(
             .Concat(new WorkerEnvironment(worker.Id, channelName(), worker.Secret, Environment.ProcessId).ToVariables());
         try
         {
+            // Resolved before the fork: a symlink swapped after it names the next release, not this worker's.
+            var release = PathInterop.RealPath(command.WorkingDirectory ?? Environment.CurrentDirectory);
             var pid = processes.Spawn(command, worker.Id, variables, status => post(new WorkerExited(worker, status)));
-            worker.View = worker.View with { ProcessId = pid };
+            worker.View = worker.View with { ProcessId = pid, Release = release };
         }
         catch (Exception error) when (error is Win32Exception or InvalidOperationException or IOException)
         {

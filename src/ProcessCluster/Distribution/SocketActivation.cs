@@ -1,0 +1,66 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using ProcessCluster.Interop;
+
+namespace ProcessCluster.Distribution;
+
+/// <summary>
+/// systemd's socket activation (sd_listen_fds): listening sockets passed from descriptor 3 on, LISTEN_FDS of them,
+/// meant for this process when LISTEN_PID is its pid, named by LISTEN_FDNAMES. The unit's .socket keeps them open
+/// across restarts of the service, so connections made while no primary runs wait in the kernel's queue.
+/// </summary>
+internal static class SocketActivation
+{
+    private const int FirstDescriptor = 3;
+
+    /// <summary>How often an accept thread on an adopted socket looks up to see whether it should stop (it cannot be shut down).</summary>
+    public static readonly TimeSpan AcceptWakeInterval = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>
+    /// The sockets systemd passed to this process, with their names; empty when none were. The variables are removed
+    /// so that no worker takes the sockets as its own.
+    /// </summary>
+    public static List<(Socket Socket, string Name)> Take(ILogger logger)
+    {
+        var pid = Environment.GetEnvironmentVariable("LISTEN_PID");
+        var count = Environment.GetEnvironmentVariable("LISTEN_FDS");
+        var names = (Environment.GetEnvironmentVariable("LISTEN_FDNAMES") ?? "").Split(':');
+        foreach (var variable in (string[])["LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"])
+        {
+            Environment.SetEnvironmentVariable(variable, null);
+        }
+
+        if (pid is null || count is null)
+        {
+            return [];
+        }
+
+        if (!int.TryParse(pid, out var forPid) || forPid != Environment.ProcessId || !int.TryParse(count, out var fds) || fds < 0)
+        {
+            logger.LogWarning("Ignoring LISTEN_FDS={Count} LISTEN_PID={Pid}: not sockets passed to this process ({Own})", count, pid, Environment.ProcessId);
+            return [];
+        }
+
+        var sockets = new List<(Socket, string)>();
+        for (var i = 0; i < fds; i++)
+        {
+            var socket = new Socket(new SafeSocketHandle(FirstDescriptor + i, ownsHandle: true));
+            // Not for the workers (they get the sockets they need from the primary), and waiting again in accept,
+            // whatever a previous primary left set.
+            SocketInterop.SetCloseOnExec(FirstDescriptor + i);
+            SocketInterop.SetBlocking(FirstDescriptor + i);
+            SocketInterop.SetTimeout(FirstDescriptor + i, send: false, AcceptWakeInterval);
+            sockets.Add((socket, i < names.Length && names[i].Length > 0 ? names[i] : $"fd {FirstDescriptor + i}"));
+        }
+
+        return sockets;
+    }
+
+    /// <summary>Whether a passed socket bound to <paramref name="bound"/> serves an endpoint configured as <paramref name="wanted"/>.</summary>
+    public static bool Serves(EndPoint? bound, IPEndPoint wanted) =>
+        bound is IPEndPoint address && address.Port == wanted.Port
+        && (address.Address.Equals(wanted.Address) || (IsAny(address.Address) && IsAny(wanted.Address)));
+
+    private static bool IsAny(IPAddress address) => address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any);
+}
