@@ -25,6 +25,7 @@ internal sealed class SupervisorLoop
     private readonly IReadOnlyList<string> _urls;
     private volatile ClusterSnapshot _snapshot = ClusterSnapshot.Empty;
     private bool _halted;
+    private DateTimeOffset _lastTickAt;
 
     public SupervisorLoop(SupervisorContext context, WorkerOperations operations, IProcessProbe probe, Action<SupervisorEvent> post, IReadOnlyList<string> urls)
     {
@@ -39,6 +40,7 @@ internal sealed class SupervisorLoop
         _rebalancer = new Rebalancer(context);
         _admissions = new Admissions(context, _replacements, _pool);
         Shutdown = new ShutdownSequence(context, operations, _replacements, _pool, post);
+        _lastTickAt = context.Now;
     }
 
     public ClusterSnapshot Snapshot => _snapshot;
@@ -91,7 +93,7 @@ internal sealed class SupervisorLoop
             case ChannelStopping(var worker) when WorkerTable.Move(worker, WorkerTrigger.Drain): _operations.Retire(worker); break;
             case ChannelClosed(var worker): OnChannelClosed(worker); break;
             case WorkerUnresponsive(var id) when _context.Workers.Find(id) is { } worker: _operations.Terminate(worker, StopReason.Hung); break; // its connections go to others at once
-            case ProbeDue: _health.Probe(); _pool.Scale(); _rebalancer.Rebalance(); Shutdown.Check(); break;
+            case ProbeDue: _lastTickAt = _context.Now; _health.Probe(); _pool.Scale(); _rebalancer.Rebalance(); Shutdown.Check(); break;
             case DrainDeadline(var worker) when !worker.IsDead: KillLate(worker, "did not finish draining in time"); break;
             case OrphanDeadline(var worker) when !worker.IsDead: KillLate(worker, "lost its channel and did not exit"); break;
         }
@@ -160,6 +162,6 @@ internal sealed class SupervisorLoop
     private void Publish()
     {
         var (min, max) = _pool.Bounds;
-        _snapshot = new ClusterSnapshot(_context.Workers.All.ToList(), _pool.Desired, min, max, _pool.Autoscaling, _restarts.Count);
+        _snapshot = new ClusterSnapshot(_context.Workers.All.ToList(), _pool.Desired, min, max, _pool.Autoscaling, _restarts.Count, _lastTickAt, _context.Stopping);
     }
 }
