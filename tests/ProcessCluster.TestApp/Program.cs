@@ -13,6 +13,7 @@ var pid = Environment.ProcessId;
 var release = Cluster.IsWorker || !builder.Configuration.GetValue("Cluster:Enabled", true) ? Faults.ReadRelease() : "primary";
 
 app.MapSeedRoutes();
+app.MapWebSocketEcho(pid);
 
 // Exit with a given code, or keep a CPU busy for a while.
 app.MapGet("/exit/{code:int}", (HttpContext context, int code) =>
