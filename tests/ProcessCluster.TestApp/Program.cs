@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using ProcessCluster;
 using ProcessCluster.AspNetCore;
 using ProcessCluster.Primary;
@@ -8,6 +9,7 @@ using SeedDemo;
 StartRecord.Write();
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 builder.UseCluster();
+builder.Services.AddHealthChecks().AddCheck("flippable", () => Faults.Sick ? HealthCheckResult.Unhealthy("made sick by /health/fail") : HealthCheckResult.Healthy());
 var app = builder.Build();
 var pid = Environment.ProcessId;
 var release = Cluster.IsWorker || !builder.Configuration.GetValue("Cluster:Enabled", true) ? Faults.ReadRelease() : "primary";
@@ -52,6 +54,14 @@ app.MapGet("/hang", (HttpContext context) =>
 app.MapGet("/leak/{megabytes:int}", (int megabytes) => $"leaked in {pid}: {Faults.Leak(megabytes)} MiB");
 
 app.MapGet("/release", () => $"release {release} from {pid}");
+
+// The app's health check (Cluster:WorkerHealthPath=/health), and a way to make this one worker fail it.
+app.MapHealthChecks("/health");
+app.MapGet("/health/fail", () =>
+{
+    Faults.Sick = true;
+    return $"sick: {pid}";
+});
 
 // Output for the log tests: long lines in small pieces on stdout and stderr (see Printer).
 app.MapGet("/print/{lines:int}/{length:int}", (int lines, int length) =>
