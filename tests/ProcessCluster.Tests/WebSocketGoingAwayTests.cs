@@ -93,4 +93,16 @@ public class WebSocketGoingAwayTests
         Assert.Equal("going away", client.CloseStatusDescription);
         Assert.Equal(4 + 1000 + 2 + 24 + 14, wire.Length);
     }
+
+    [Fact]
+    public async Task The_drains_close_to_a_connection_already_gone_ends_quietly()
+    {
+        var closed = new MemoryStream();
+        await closed.DisposeAsync();
+        using var plain = new GoingAwayStream(closed);
+        await Assert.ThrowsAsync<ObjectDisposedException>(plain.GoAwayAsync);
+
+        using var quiet = new GoingAwayStream(closed);
+        await quiet.TryGoAwayAsync().WaitAsync(Deadline);
+    }
 }

@@ -43,9 +43,9 @@ internal sealed class GoingAwayStream(Stream inner) : Stream
 
                 if (_frames.AtMessageBoundary)
                 {
+                    _closeSent = true;
                     await inner.WriteAsync(CloseFrame).ConfigureAwait(false);
                     await inner.FlushAsync().ConfigureAwait(false);
-                    _closeSent = true;
                     return;
                 }
 
@@ -58,6 +58,19 @@ internal sealed class GoingAwayStream(Stream inner) : Stream
             }
 
             await wrote.ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>For the drain, which starts it and moves on: a client already gone is no error.</summary>
+    public async Task TryGoAwayAsync()
+    {
+        try
+        {
+            await GoAwayAsync().ConfigureAwait(false);
+        }
+        catch (Exception error) when (error is IOException or ObjectDisposedException or OperationCanceledException)
+        {
+            // The connection ended first; Kestrel closes it.
         }
     }
 

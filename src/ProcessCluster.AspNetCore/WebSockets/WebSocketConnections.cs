@@ -46,7 +46,7 @@ internal sealed class WebSocketConnections
         _goingAway = true;
         foreach (var stream in _open.Keys)
         {
-            _ = stream.GoAwayAsync();
+            _ = stream.TryGoAwayAsync();
         }
     }
 
@@ -56,7 +56,7 @@ internal sealed class WebSocketConnections
         _open[stream] = true;
         if (_goingAway)
         {
-            _ = stream.GoAwayAsync();
+            _ = stream.TryGoAwayAsync();
         }
 
         return stream;
