@@ -65,6 +65,7 @@ public static class ClusterBuilderExtensions
                 WorkerEnvironment.Current!,
                 services.GetRequiredService<ClusterOptions>().MaxMessageBytes,
                 services.GetRequiredService<ILoggerFactory>().CreateLogger("ProcessCluster.Worker")));
+            builder.Services.AddSingleton<WebSockets.WebSocketConnections>();
             builder.Services.AddSingleton<WorkerDrain>();
 
             // The drain timeout covers both phases: clients closing after a last response, then Kestrel's shutdown.

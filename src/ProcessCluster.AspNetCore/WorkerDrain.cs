@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Connections;
+using ProcessCluster.AspNetCore.WebSockets;
 using ProcessCluster.Worker;
 
 namespace ProcessCluster.AspNetCore;
@@ -8,8 +9,10 @@ namespace ProcessCluster.AspNetCore;
 /// idle keep-alive connections at once, racing any request a client is sending on them at that moment: the request is
 /// lost. So first the worker stops accepting and answers every request with <c>Connection: close</c>, letting each
 /// client close after a response; once no connection is left (or after <see cref="CloseWindowFor"/>), Kestrel shuts down.
+/// WebSockets get a close frame 1001 "going away" after their current message; Kestrel's shutdown waits for their close
+/// handshakes, within the rest of the drain timeout.
 /// </summary>
-internal sealed class WorkerDrain(ClusterOptions options, ClusterWorker worker)
+internal sealed class WorkerDrain(ClusterOptions options, ClusterWorker worker, WebSocketConnections webSockets)
 {
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(10);
     private readonly List<IConnectionListener> _listeners = [];
@@ -20,7 +23,6 @@ internal sealed class WorkerDrain(ClusterOptions options, ClusterWorker worker)
 
     /// <summary>True once responses should carry <c>Connection: close</c>.</summary>
     public bool ClosingConnections => _closingConnections;
-
 
     public void AddListener(IConnectionListener listener)
     {
@@ -46,6 +48,7 @@ internal sealed class WorkerDrain(ClusterOptions options, ClusterWorker worker)
     public async Task CloseConnectionsAsync(CancellationToken cancellationToken)
     {
         _closingConnections = true;
+        webSockets.GoAway();
         IConnectionListener[] listeners;
         lock (_listeners)
         {

@@ -39,7 +39,14 @@ internal sealed class WorkerLifecycle(
     private async Task ReportListeningAsync()
     {
         var addresses = server.Features.Get<IServerAddressesFeature>()?.Addresses.ToList() ?? [];
-        if (!string.IsNullOrEmpty(options.WarmupPath) && worker.Endpoints.FirstOrDefault(endpoint => endpoint.Inbox is not null)?.Inbox is { } inbox)
+        var inbox = worker.Endpoints.FirstOrDefault(endpoint => endpoint.Inbox is not null)?.Inbox;
+        if (inbox is not null)
+        {
+            // Health probes (Cluster:WorkerHealthPath) take the same way in as the warm-up.
+            worker.SelfRequest = (path, timeout) => SelfRequest.StatusAsync(inbox, path, timeout);
+        }
+
+        if (!string.IsNullOrEmpty(options.WarmupPath) && inbox is not null)
         {
             // Half the ready timeout at most, so a slow warm-up still leaves the worker time to report.
             await WorkerWarmup.RunAsync(inbox, options.WarmupPath, options.ReadyTimeout / 2, loggerFactory.CreateLogger("ProcessCluster.Worker"), lifetime.ApplicationStopping).ConfigureAwait(false);

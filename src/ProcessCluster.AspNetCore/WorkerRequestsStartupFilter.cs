@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
+using ProcessCluster.AspNetCore.WebSockets;
 using ProcessCluster.Worker;
 
 namespace ProcessCluster.AspNetCore;
@@ -9,9 +10,9 @@ namespace ProcessCluster.AspNetCore;
 /// Ahead of the app's own middleware: counts every request for the heartbeat (the primary recycles on the total and
 /// reads load from the requests in flight), and asks HTTP/1 clients to close the connection after this response while
 /// the worker drains (so they reconnect to a worker that stays) or sheds connections (so they reconnect to a less
-/// loaded one).
+/// loaded one). It also makes every WebSocket the app accepts known to the drain (<see cref="WebSocketConnections"/>).
 /// </summary>
-internal sealed class WorkerRequestsStartupFilter(ClusterWorker worker, WorkerDrain drain) : IStartupFilter
+internal sealed class WorkerRequestsStartupFilter(ClusterWorker worker, WorkerDrain drain, WebSocketConnections webSockets) : IStartupFilter
 {
     public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
     {
@@ -24,12 +25,14 @@ internal sealed class WorkerRequestsStartupFilter(ClusterWorker worker, WorkerDr
                 context.Response.Headers.Connection = "close";
             }
 
+            var webSocket = webSockets.Intercept(context);
             try
             {
                 await nextMiddleware(context).ConfigureAwait(false);
             }
             finally
             {
+                webSocket?.Forget();
                 worker.Load.RequestFinished();
             }
         });

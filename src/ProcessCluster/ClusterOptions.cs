@@ -68,6 +68,22 @@ public sealed class ClusterOptions
     /// </summary>
     public string? WarmupPath { get; set; }
 
+    /// <summary>
+    /// The app's own health check (e.g. MapHealthChecks("/healthz")), asked of each ready worker through its own channel:
+    /// <see cref="WorkerHealthFailures"/> failures in a row take the worker out of dispatch and replace it (reason
+    /// "health"). ASP.NET Core workers, RoundRobin scheduling only; off when empty.
+    /// </summary>
+    public string? WorkerHealthPath { get; set; }
+
+    /// <summary>How often each ready worker's <see cref="WorkerHealthPath"/> is probed.</summary>
+    public TimeSpan WorkerHealthInterval { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>A probe not answered within this (checked about once a second) is a failure, as is a non-2xx answer.</summary>
+    public TimeSpan WorkerHealthTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Failed probes in a row that make a worker unhealthy.</summary>
+    public int WorkerHealthFailures { get; set; } = 3;
+
     /// <summary>How the primary picks the worker for a connection (RoundRobin scheduling).</summary>
     public DispatchMode Dispatch { get; set; } = DispatchMode.RoundRobin;
 
@@ -243,22 +259,38 @@ public sealed class ClusterOptions
             errors.Add($"{SectionName}:{nameof(WarmSpares)} needs {SectionName}:{nameof(Scheduling)}=RoundRobin: with Shared scheduling the kernel, not the primary, picks the worker (was {Scheduling})");
         }
 
-        if (!string.IsNullOrEmpty(WarmupPath))
+        // A worker asks these of itself over its own inbox: a request line of their own, with RoundRobin's hand-over.
+        void SelfRequestPath(string name, string? path)
         {
-            if (!WarmupPath.StartsWith('/'))
+            if (string.IsNullOrEmpty(path))
             {
-                errors.Add($"{SectionName}:{nameof(WarmupPath)} must be a path starting with / (was {WarmupPath})");
+                return;
+            }
+
+            if (!path.StartsWith('/') || path.Any(character => char.IsWhiteSpace(character) || char.IsControl(character)))
+            {
+                errors.Add($"{SectionName}:{name} must be a path starting with /, without spaces or control characters (was {path})");
             }
 
             if (Scheduling != SchedulingMode.RoundRobin)
             {
-                errors.Add($"{SectionName}:{nameof(WarmupPath)} needs {SectionName}:{nameof(Scheduling)}=RoundRobin: with Shared scheduling a worker accepts from the kernel's queue, where it cannot put a request to itself (was {Scheduling})");
+                errors.Add($"{SectionName}:{name} needs {SectionName}:{nameof(Scheduling)}=RoundRobin: with Shared scheduling a worker accepts from the kernel's queue, where it cannot put a request to itself (was {Scheduling})");
             }
         }
 
         if (WorkingDirectory is not null && !Directory.Exists(WorkingDirectory))
         {
             errors.Add($"{SectionName}:{nameof(WorkingDirectory)} must be an existing directory (was {WorkingDirectory})");
+        }
+
+        SelfRequestPath(nameof(WarmupPath), WarmupPath);
+        SelfRequestPath(nameof(WorkerHealthPath), WorkerHealthPath);
+        Positive(nameof(WorkerHealthInterval), WorkerHealthInterval);
+        Positive(nameof(WorkerHealthTimeout), WorkerHealthTimeout);
+        AtLeast(nameof(WorkerHealthFailures), WorkerHealthFailures, 1);
+        if (WorkerHealthTimeout > WorkerHealthInterval)
+        {
+            errors.Add($"{SectionName}:{nameof(WorkerHealthTimeout)} ({WorkerHealthTimeout}) must not be longer than {SectionName}:{nameof(WorkerHealthInterval)} ({WorkerHealthInterval})");
         }
 
         AtLeast(nameof(MaxPendingConnections), MaxPendingConnections, 1);

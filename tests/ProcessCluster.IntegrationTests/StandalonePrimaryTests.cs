@@ -89,7 +89,7 @@ public class StandalonePrimaryTests
         var pids = await cluster.ReadyPidsAsync();
         Assert.Equal(2, pids.Count);
 
-        // The admin endpoint: Prometheus metrics and the status document, the dashboard page.
+        // The admin endpoint: Prometheus metrics and the status document, the dashboard page, the orchestrators' health.
         using var admin = new HttpClient { BaseAddress = await cluster.AdminAddressAsync(), Timeout = Deadline };
         await Poll.UntilAsync(
             () => MetricsTests.Parse(admin.GetStringAsync("/metrics").GetAwaiter().GetResult()).GetValueOrDefault("processcluster_workers{state=\"ready\"}") == 2,
@@ -97,6 +97,8 @@ public class StandalonePrimaryTests
             "2 ready workers in /metrics");
         Assert.Contains($"\"pid\":{cluster.PrimaryPid}", await admin.GetStringAsync("/api/status"));
         Assert.Contains("<!doctype html>", await admin.GetStringAsync("/"));
+        Assert.Equal("live", await admin.GetStringAsync("/healthz/live"));
+        Assert.Equal("ready", await admin.GetStringAsync("/healthz/ready"));
         await Poll.UntilAsync(async () => await client.HelloPidAsync() == pids[0] ? "" : null, Deadline, $"worker {pids[0]} answering");
         await Poll.UntilAsync(async () => await client.HelloPidAsync() == pids[1] ? "" : null, Deadline, $"worker {pids[1]} answering");
 

@@ -5,6 +5,9 @@ internal static class Faults
 {
     private static readonly List<byte[]> Leaked = [];
 
+    /// <summary>This process's health check fails from now on (/health/fail).</summary>
+    public static volatile bool Sick;
+
     /// <summary>
     /// Blocks the thread pool for good, as a deadlocked or starved app would: many work items that never return, queued
     /// ahead of everything else, so the pool never gets to the worker's heartbeat again.

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using ProcessCluster;
 using ProcessCluster.AspNetCore;
 using ProcessCluster.Primary;
@@ -9,6 +10,7 @@ StartRecord.Write();
 HostileWorker.RunIfChosen();
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 builder.UseCluster();
+builder.Services.AddHealthChecks().AddCheck("flippable", () => Faults.Sick ? HealthCheckResult.Unhealthy("made sick by /health/fail") : HealthCheckResult.Healthy());
 var app = builder.Build();
 var pid = Environment.ProcessId;
 var release = Cluster.IsWorker || !builder.Configuration.GetValue("Cluster:Enabled", true) ? Faults.ReadRelease() : "primary";
@@ -17,6 +19,7 @@ var release = Cluster.IsWorker || !builder.Configuration.GetValue("Cluster:Enabl
 var build = app.Configuration["TestApp:Build"] ?? "dev";
 
 app.MapSeedRoutes();
+app.MapWebSocketEcho(pid);
 
 // Exit with a given code, or keep a CPU busy for a while.
 app.MapGet("/exit/{code:int}", (HttpContext context, int code) =>
@@ -55,6 +58,14 @@ app.MapGet("/hang", (HttpContext context) =>
 app.MapGet("/leak/{megabytes:int}", (int megabytes) => $"leaked in {pid}: {Faults.Leak(megabytes)} MiB");
 
 app.MapGet("/release", () => $"release {release} build {build} from {pid}");
+
+// The app's health check (Cluster:WorkerHealthPath=/health), and a way to make this one worker fail it.
+app.MapHealthChecks("/health");
+app.MapGet("/health/fail", () =>
+{
+    Faults.Sick = true;
+    return $"sick: {pid}";
+});
 
 // Output for the log tests: long lines in small pieces on stdout and stderr (see Printer).
 app.MapGet("/print/{lines:int}/{length:int}", (int lines, int length) =>

@@ -95,6 +95,28 @@ public class ClusterOptionsTests
             error => error.StartsWith("Cluster:WarmupPath needs Cluster:Scheduling=RoundRobin", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public void A_worker_health_path_is_a_plain_path_needs_round_robin_and_its_timing_must_make_sense()
+    {
+        Assert.Empty(new ClusterOptions { WorkerHealthPath = "/healthz?probe=1" }.Validate());
+        Assert.Empty(new ClusterOptions { WorkerHealthPath = null, Scheduling = SchedulingMode.Shared }.Validate());
+        foreach (var path in new[] { "healthz", "/health z", "/health\r\nX-Injected: 1" })
+        {
+            Assert.Contains(
+                new ClusterOptions { WorkerHealthPath = path }.Validate(),
+                error => error.StartsWith("Cluster:WorkerHealthPath must be a path starting with /, without spaces or control characters", StringComparison.Ordinal));
+        }
+
+        Assert.Contains(
+            new ClusterOptions { WorkerHealthPath = "/healthz", Scheduling = SchedulingMode.Shared }.Validate(),
+            error => error.StartsWith("Cluster:WorkerHealthPath needs Cluster:Scheduling=RoundRobin", StringComparison.Ordinal));
+        Assert.Equal(
+            ["Cluster:WorkerHealthTimeout (00:00:11) must not be longer than Cluster:WorkerHealthInterval (00:00:10)"],
+            new ClusterOptions { WorkerHealthTimeout = TimeSpan.FromSeconds(11) }.Validate());
+        Assert.Equal(["Cluster:WorkerHealthFailures must be at least 1 (was 0)"], new ClusterOptions { WorkerHealthFailures = 0 }.Validate());
+        Assert.Contains(new ClusterOptions { WorkerHealthInterval = TimeSpan.Zero }.Validate(), error => error == "Cluster:WorkerHealthInterval must be positive (was 00:00:00)");
+    }
+
     [Theory]
     [InlineData("http://127.0.0.1:0", null, null)]
     [InlineData("http://localhost:9090", null, null)]

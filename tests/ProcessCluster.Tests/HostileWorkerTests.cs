@@ -36,6 +36,10 @@ public sealed class HostileWorkerTests
         { (byte)FrameType.NewConnection, "0123456789" },
         { (byte)FrameType.Disconnect, "" },
         { (byte)FrameType.Shed, "1234" },
+        { (byte)FrameType.HealthProbe, "00000000000/health" },
+        { (byte)FrameType.HealthResult, "short" },
+        { (byte)FrameType.HealthResult, new string('x', FrameFormat.HealthResultSize) }, // status 2021161080
+        { (byte)FrameType.HealthResult, new string('x', FrameFormat.HealthResultSize + 1) },
         { 99, "" },
     };
 

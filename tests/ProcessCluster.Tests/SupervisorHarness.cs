@@ -160,6 +160,8 @@ internal sealed class SupervisorHarness : IAsyncDisposable
 
         public ConcurrentQueue<int> Added { get; } = new();
 
+        public ConcurrentQueue<int> Retired { get; } = new();
+
         public void Start()
         {
         }
@@ -172,9 +174,7 @@ internal sealed class SupervisorHarness : IAsyncDisposable
             FlushIfStopped();
         }
 
-        public void Retire(int workerId)
-        {
-        }
+        public void Retire(int workerId) => Retired.Enqueue(workerId);
 
         public void RemoveWorker(int workerId) => Interlocked.Decrement(ref _serving);
 

@@ -18,7 +18,7 @@ namespace ProcessCluster.AspNetCore.Admin;
 
 /// <summary>
 /// The primary's admin endpoint (Cluster:AdminUrl): the live dashboard at /, Prometheus metrics at /metrics (the
-/// OpenTelemetry exporter), and /api/status (the same JSON as `dotnet cluster status --json`). A small Kestrel of its
+/// OpenTelemetry exporter), /healthz/live and /healthz/ready for orchestrators, and /api/status (the same JSON as `dotnet cluster status --json`). A small Kestrel of its
 /// own, apart from the app's ports; it requires Cluster:AdminToken as a bearer token when one is set (never in a URL,
 /// where request logs would keep it: the dashboard page itself holds no data and takes the token from its address's
 /// #fragment). It answers only requests for its own host names (DNS rebinding) and forbids framing and referrers. The app
@@ -26,6 +26,9 @@ namespace ProcessCluster.AspNetCore.Admin;
 /// </summary>
 internal sealed class AdminServer(ClusterPrimary primary, ClusterOptions options, ILoggerFactory loggerFactory) : IHostedService, IAsyncDisposable
 {
+    public const string LivePath = "/healthz/live";
+    public const string ReadyPath = "/healthz/ready";
+
     private readonly ILogger _logger = loggerFactory.CreateLogger("ProcessCluster.Admin");
     private WebApplication? _app;
 
@@ -54,16 +57,18 @@ internal sealed class AdminServer(ClusterPrimary primary, ClusterOptions options
             headers.XFrameOptions = "DENY";
             headers["Referrer-Policy"] = "no-referrer";
             headers.XContentTypeOptions = "nosniff";
-            return hosts is null || hosts.Contains(context.Request.Host.Host) ? next(context) : Refuse(context, StatusCodes.Status400BadRequest);
+            return hosts is null || hosts.Contains(context.Request.Host.Host) || IsHealthProbe(context.Request) ? next(context) : Refuse(context, StatusCodes.Status400BadRequest);
         });
         if (options.ReadAdminToken() is { Length: > 0 } token)
         {
-            app.Use((context, next) => IsDashboardPage(context.Request) || Authorized(context.Request, token) ? next(context) : Refuse(context, StatusCodes.Status401Unauthorized));
+            app.Use((context, next) => IsDashboardPage(context.Request) || IsHealthProbe(context.Request) || Authorized(context.Request, token) ? next(context) : Refuse(context, StatusCodes.Status401Unauthorized));
         }
 
         app.MapPrometheusScrapingEndpoint("/metrics");
         app.MapGet("/api/status", () => Results.Json(primary.GetStatus(), ControlJson.Default.ClusterStatus));
         app.MapGet("/", () => Results.Text(dashboard, "text/html; charset=utf-8"));
+        app.MapGet(LivePath, () => primary.GetHealth() is { Live: true } ? Results.Text("live") : Results.Text("not live: the supervisor loop is not turning", statusCode: StatusCodes.Status503ServiceUnavailable));
+        app.MapGet(ReadyPath, () => primary.GetHealth() is { NotReadyBecause: { } why } ? Results.Text($"not ready: {why}", statusCode: StatusCodes.Status503ServiceUnavailable) : Results.Text("ready"));
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
         _app = app;
         _logger.Listening(string.Join(", ", app.Urls));
@@ -91,6 +96,12 @@ internal sealed class AdminServer(ClusterPrimary primary, ClusterOptions options
         return header.StartsWith("Bearer ", StringComparison.Ordinal)
             && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(header["Bearer ".Length..]), Encoding.UTF8.GetBytes(token));
     }
+
+    /// <summary>
+    /// Kubernetes probes and load balancers send no token and use whatever Host they reach the pod by; these two paths
+    /// say only live/ready (and why not), nothing an attacker could use, so neither the token nor the host check applies.
+    /// </summary>
+    private static bool IsHealthProbe(HttpRequest request) => request.Path == LivePath || request.Path == ReadyPath;
 
     /// <summary>The page is the same for everyone and holds no data; a browser cannot send a header when it opens it.</summary>
     private static bool IsDashboardPage(HttpRequest request) =>

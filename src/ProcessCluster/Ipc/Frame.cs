@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Net;
+using System.Text;
 
 namespace ProcessCluster.Ipc;
 
@@ -41,6 +42,12 @@ internal enum FrameType : byte
     /// not a sign of life (timer callbacks run even when the thread pool is starved).
     /// </summary>
     LoadReport = 11,
+
+    /// <summary>Primary → worker: ask yourself for the app's health path (Cluster:WorkerHealthPath) and answer.</summary>
+    HealthProbe = 12,
+
+    /// <summary>Worker → primary: the HTTP status the health path answered (0: no answer).</summary>
+    HealthResult = 13,
 }
 
 /// <summary>A worker's counters as its heartbeat carries them; busy time and clock are cumulative microseconds.</summary>
@@ -65,7 +72,7 @@ internal static class FrameFormat
         return HeaderSize;
     }
 
-    public static bool IsKnown(FrameType type) => type is >= FrameType.Hello and <= FrameType.LoadReport;
+    public static bool IsKnown(FrameType type) => type is >= FrameType.Hello and <= FrameType.HealthResult;
 
     /// <summary>NewConnection payload: connection id and endpoint index.</summary>
     public static void WriteNewConnection(Span<byte> destination, long connectionId, int endpoint)
@@ -124,6 +131,50 @@ internal static class FrameFormat
     {
         Expect(frame, ShedSize, 0);
         return BinaryPrimitives.ReadInt32LittleEndian(frame.Payload);
+    }
+
+    /// <summary>HealthProbe payload: probe id (int64), how long the worker may take (int32 ms), then the path in UTF-8.</summary>
+    public static byte[] WriteHealthProbe(long id, TimeSpan timeout, string path)
+    {
+        var payload = new byte[12 + Encoding.UTF8.GetByteCount(path)];
+        BinaryPrimitives.WriteInt64LittleEndian(payload, id);
+        BinaryPrimitives.WriteInt32LittleEndian(payload.AsSpan(8), (int)timeout.TotalMilliseconds);
+        Encoding.UTF8.GetBytes(path, payload.AsSpan(12));
+        return payload;
+    }
+
+    public static (long Id, TimeSpan Timeout, string Path) ReadHealthProbe(Frame frame)
+    {
+        if (frame.Payload.Length <= 12 || frame.Fds.Length != 0)
+        {
+            throw new ProtocolViolationException($"malformed HealthProbe frame: {frame.Payload.Length} bytes and {frame.Fds.Length} descriptors");
+        }
+
+        var timeout = BinaryPrimitives.ReadInt32LittleEndian(frame.Payload.AsSpan(8));
+        var path = Encoding.UTF8.GetString(frame.Payload.AsSpan(12));
+        return timeout > 0 && path.StartsWith('/')
+            ? (BinaryPrimitives.ReadInt64LittleEndian(frame.Payload), TimeSpan.FromMilliseconds(timeout), path)
+            : throw new ProtocolViolationException($"malformed HealthProbe frame: timeout {timeout} ms, path {path}");
+    }
+
+    /// <summary>HealthResult payload: probe id (int64) and HTTP status (int32, 0 when there was none).</summary>
+    public const int HealthResultSize = 12;
+
+    public static byte[] WriteHealthResult(long id, int status)
+    {
+        var payload = new byte[HealthResultSize];
+        BinaryPrimitives.WriteInt64LittleEndian(payload, id);
+        BinaryPrimitives.WriteInt32LittleEndian(payload.AsSpan(8), status);
+        return payload;
+    }
+
+    public static (long Id, int Status) ReadHealthResult(Frame frame)
+    {
+        Expect(frame, HealthResultSize, 0);
+        var status = BinaryPrimitives.ReadInt32LittleEndian(frame.Payload.AsSpan(8));
+        return status is >= 0 and <= 999
+            ? (BinaryPrimitives.ReadInt64LittleEndian(frame.Payload), status)
+            : throw new ProtocolViolationException($"a HealthResult frame with status {status}");
     }
 
     /// <summary>Ack payload: one or more (connection id, whether the worker took it) entries of 9 bytes each.</summary>

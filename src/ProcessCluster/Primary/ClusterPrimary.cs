@@ -2,6 +2,7 @@ using System.Diagnostics.Metrics;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using ProcessCluster.Control;
+using ProcessCluster.Policies;
 using ProcessCluster.Telemetry;
 
 namespace ProcessCluster.Primary;
@@ -115,6 +116,9 @@ public sealed class ClusterPrimary : IAsyncDisposable, IClusterObserver
             snapshot.Workers.Select(worker => WorkerStatus.Of(worker, now)).ToList(),
             EventLog.Recent(50));
     }
+
+    /// <summary>For /healthz/live and /healthz/ready: whether the supervisor loop turns, and whether the cluster takes traffic.</summary>
+    internal ClusterHealth GetHealth() => _supervisor.Health;
 
     /// <summary>
     /// Asks for the cluster to stop: gracefully, or, when <paramref name="fast"/>, by killing every worker at once

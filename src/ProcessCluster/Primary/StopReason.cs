@@ -41,16 +41,19 @@ public enum StopReason
 
     /// <summary>Killed by a signal nobody in the cluster sent.</summary>
     KilledBySignal,
+
+    /// <summary>Failed Cluster:WorkerHealthFailures application health probes in a row; replaced by a successor.</summary>
+    Health,
 }
 
 internal static class StopReasons
 {
     /// <summary>
     /// True when the cluster stopped the worker on purpose and does not restart it (Node's exitedAfterDisconnect):
-    /// asked for, shutdown, scaled down, or replaced by a successor (reload, recycling).
+    /// asked for, shutdown, scaled down, or replaced by a successor (reload, recycling, failed health probes).
     /// </summary>
     public static bool IsPlanned(this StopReason reason) => reason is StopReason.Requested or StopReason.Shutdown or StopReason.ScaledDown
-        or StopReason.Reload or StopReason.RecycledForMemory or StopReason.RecycledForRequests or StopReason.RecycledForLifetime;
+        or StopReason.Reload or StopReason.Health or StopReason.RecycledForMemory or StopReason.RecycledForRequests or StopReason.RecycledForLifetime;
 
     /// <summary>The reason for an exit nobody asked for, from how it ended.</summary>
     public static StopReason Unasked(ExitStatus status) =>

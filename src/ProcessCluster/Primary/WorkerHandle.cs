@@ -20,6 +20,7 @@ public sealed class WorkerHandle
     private volatile WorkerView _view;
     private volatile IpcChannel? _channel;
     private PendingLoad? _pendingLoad;
+    private long _awaitedProbe;
 
     internal WorkerHandle(int id, string secret, DateTimeOffset forkedAt, int restarts, long requestLimit, IWorkerOwner owner)
     {
@@ -124,6 +125,18 @@ public sealed class WorkerHandle
 
         return previous is null;
     }
+
+    /// <summary>The loop sent health probe <paramref name="id"/>: its one answer may go to the loop.</summary>
+    internal void AwaitProbe(long id) => Interlocked.Exchange(ref _awaitedProbe, id);
+
+    /// <summary>A health probe went and its answer has not reached the loop's queue.</summary>
+    internal bool ProbeAwaited => Interlocked.Read(ref _awaitedProbe) != 0;
+
+    /// <summary>
+    /// True, once, for the answer to the probe awaited: so a worker sending answers nobody asked for costs the loop
+    /// nothing, and one probe at most one event.
+    /// </summary>
+    internal bool TakeProbeAnswer(long id) => id > 0 && Interlocked.CompareExchange(ref _awaitedProbe, 0, id) == id;
 
     /// <summary>The newest load report not yet taken in, if any.</summary>
     internal (WorkerLoadReport Report, bool Alive)? TakeLoad() =>

@@ -73,6 +73,12 @@ public sealed class ClusterWorker : IPrimaryFrameHandler
     /// <summary>Connections the primary asked this worker to close after their next response.</summary>
     internal ShedCounter Shedding { get; } = new();
 
+    /// <summary>
+    /// How this worker asks itself for a path, returning the HTTP status (0: no answer); set by the server integration
+    /// once the app serves. Without it, every health probe is answered 0, a failure.
+    /// </summary>
+    internal Func<string, TimeSpan, Task<int>>? SelfRequest { get; set; }
+
     /// <summary>Sends an application message (JSON) to the primary.</summary>
     [RequiresUnreferencedCode(ApplicationMessages.ReflectionWarning), RequiresDynamicCode(ApplicationMessages.ReflectionWarning)]
     public void Send(object message)
@@ -111,4 +117,11 @@ public sealed class ClusterWorker : IPrimaryFrameHandler
     void IPrimaryFrameHandler.ShedRequested(int connections) => Shedding.Set(connections);
 
     void IPrimaryFrameHandler.DisconnectRequested() => _disconnect.Request();
+
+    // Off the channel's reader: the request to itself takes a while, and frames keep coming.
+    void IPrimaryFrameHandler.HealthProbeRequested(long id, TimeSpan timeout, string path) => _ = Task.Run(async () =>
+    {
+        var status = SelfRequest is { } request ? await request(path, timeout).ConfigureAwait(false) : 0;
+        _primary.TrySend(FrameType.HealthResult, FrameFormat.WriteHealthResult(id, status));
+    });
 }

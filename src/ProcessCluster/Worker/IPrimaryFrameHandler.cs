@@ -13,4 +13,7 @@ internal interface IPrimaryFrameHandler
     void ShedRequested(int connections);
 
     void DisconnectRequested();
+
+    /// <summary>Ask yourself for <paramref name="path"/> within <paramref name="timeout"/> and answer probe <paramref name="id"/>.</summary>
+    void HealthProbeRequested(long id, TimeSpan timeout, string path);
 }

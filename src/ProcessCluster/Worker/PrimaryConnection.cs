@@ -139,6 +139,10 @@ internal sealed class PrimaryConnection
             case FrameType.Disconnect:
                 handler.DisconnectRequested();
                 break;
+            case FrameType.HealthProbe:
+                var (id, timeout, path) = FrameFormat.ReadHealthProbe(frame);
+                handler.HealthProbeRequested(id, timeout, path);
+                break;
             default:
                 Array.ForEach(frame.Fds, SocketInterop.Close);
                 throw new ProtocolViolationException($"the primary may not send {frame.Type} frames here");

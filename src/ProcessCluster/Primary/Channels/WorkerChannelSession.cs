@@ -67,6 +67,14 @@ internal sealed class WorkerChannelSession(Welcome welcome, IConnectionDistribut
                 worker.WaitForMessageRoom();
                 post(new ChannelMessage(worker, message));
                 break;
+            case FrameType.HealthResult:
+                var (probeId, status) = FrameFormat.ReadHealthResult(frame);
+                if (worker.TakeProbeAnswer(probeId))
+                {
+                    post(new HealthAnswered(worker, probeId, status));
+                }
+
+                break;
             case FrameType.Stopping when frame.Payload.Length == 0:
                 post(new ChannelStopping(worker));
                 break;

@@ -101,6 +101,9 @@ internal static partial class SupervisorLog
     [LoggerMessage(33, LogLevel.Warning, "Starting a worker now to serve the {Count} connections the primary holds before it stops")]
     public static partial void StartingWorkerForHeldConnections(ILogger logger, int count);
 
+    [LoggerMessage(35, LogLevel.Error, "{Worker} failed {Failures} health probes of {Path} in a row (last: {Last}); taking it out of dispatch and replacing it")]
+    public static partial void Unhealthy(ILogger logger, WorkerHandle worker, int failures, string path, string last);
+
     [LoggerMessage(34, LogLevel.Debug, "Connections per ready worker: {Connections}")]
     public static partial void ConnectionsPerWorker(ILogger logger, string connections);
 }

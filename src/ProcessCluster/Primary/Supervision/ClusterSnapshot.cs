@@ -10,7 +10,10 @@ internal sealed record ClusterSnapshot(
     int MinWorkers,
     int MaxWorkers,
     bool Autoscaling,
-    long Restarts)
+    long Restarts,
+    DateTimeOffset? LastTickAt,
+    bool Stopping)
 {
-    public static ClusterSnapshot Empty { get; } = new([], 0, 0, 0, false, 0);
+    /// <summary>Before the loop runs: no tick yet, so not live.</summary>
+    public static ClusterSnapshot Empty { get; } = new([], 0, 0, 0, false, 0, null, false);
 }

@@ -39,6 +39,23 @@ internal sealed class Replacements(SupervisorContext context, WorkerOperations o
         _queue.Enqueue(worker.Id, reason);
     }
 
+    /// <summary>
+    /// A worker that failed its health probes leaves dispatch now and is replaced like a recycled one: its successor
+    /// first, then it drains, with reason health. Nothing waits for recycling's hold-off: a sick worker serves nobody.
+    /// </summary>
+    public void ReplaceUnhealthy(WorkerHandle worker)
+    {
+        operations.Retire(worker);
+        if (context.Stopping || context.GaveUp)
+        {
+            operations.Drain(worker, StopReason.Health);
+            return;
+        }
+
+        _queue.Enqueue(worker.Id, StopReason.Health);
+        Advance();
+    }
+
     /// <summary>Replaces every ready worker with a fresh process from the binary on disk; spares leave at once.</summary>
     public void StartReload(TaskCompletionSource<ReloadResult> done, int desiredWorkers)
     {
@@ -112,6 +129,12 @@ internal sealed class Replacements(SupervisorContext context, WorkerOperations o
                 if (step.Reason == StopReason.Reload)
                 {
                     Abort(message);
+                }
+                else if (step.Reason == StopReason.Health && context.Workers.Find(step.OldWorkerId) is { } sick)
+                {
+                    // Out of dispatch already, and sick: it goes anyway; the pool starts the worker missing.
+                    SupervisorLog.RecyclingFailed(context.Logger, message);
+                    operations.Drain(sick, StopReason.Health);
                 }
                 else
                 {

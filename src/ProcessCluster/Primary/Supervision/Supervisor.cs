@@ -2,6 +2,7 @@ using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using ProcessCluster.Distribution;
 using ProcessCluster.Interop;
+using ProcessCluster.Policies;
 using ProcessCluster.Primary.Channels;
 
 namespace ProcessCluster.Primary;
@@ -51,6 +52,9 @@ internal sealed class Supervisor : IWorkerOwner, IAsyncDisposable
 
     /// <summary>The cluster after the loop's last event.</summary>
     public ClusterSnapshot Snapshot => _loop?.Snapshot ?? ClusterSnapshot.Empty;
+
+    /// <summary>Liveness and readiness for an orchestrator's probes, judged on the supervisor's clock.</summary>
+    public ClusterHealth Health => ClusterHealthPolicy.Judge(Snapshot, _clock.GetUtcNow());
 
     /// <summary>The addresses the cluster listens on, with real ports.</summary>
     public IReadOnlyList<string> Urls { get; private set; } = [];

@@ -39,6 +39,9 @@ internal sealed record ChannelListening(WorkerHandle Worker, IReadOnlyList<strin
 /// <summary>The worker's newest load report waits in its slot (<see cref="WorkerHandle.TakeLoad"/>).</summary>
 internal sealed record LoadReported(WorkerHandle Worker) : SupervisorEvent;
 
+/// <summary>The worker's answer to the health probe awaited (<see cref="WorkerHandle.TakeProbeAnswer"/>): an HTTP status, 0 for none.</summary>
+internal sealed record HealthAnswered(WorkerHandle Worker, long ProbeId, int Status) : SupervisorEvent;
+
 internal sealed record ChannelMessage(WorkerHandle Worker, JsonElement Message) : SupervisorEvent;
 
 /// <summary>The worker's app is shutting down by itself.</summary>

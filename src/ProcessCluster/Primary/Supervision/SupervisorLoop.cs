@@ -19,12 +19,14 @@ internal sealed class SupervisorLoop
     private readonly Restarts _restarts;
     private readonly Replacements _replacements;
     private readonly Health _health;
+    private readonly WorkerProbes _probes;
     private readonly PoolSizer _pool;
     private readonly Rebalancer _rebalancer;
     private readonly Admissions _admissions;
     private readonly IReadOnlyList<string> _urls;
     private volatile ClusterSnapshot _snapshot = ClusterSnapshot.Empty;
     private bool _halted;
+    private DateTimeOffset _lastTickAt;
 
     public SupervisorLoop(SupervisorContext context, WorkerOperations operations, IProcessProbe probe, Action<SupervisorEvent> post, IReadOnlyList<string> urls)
     {
@@ -35,10 +37,12 @@ internal sealed class SupervisorLoop
         _restarts = new Restarts(context, operations);
         _replacements = new Replacements(context, operations);
         _health = new Health(context, operations, _replacements, probe);
+        _probes = new WorkerProbes(context, _replacements);
         _pool = new PoolSizer(context, operations, _restarts, _replacements, _health);
         _rebalancer = new Rebalancer(context);
         _admissions = new Admissions(context, _replacements, _pool, operations);
         Shutdown = new ShutdownSequence(context, operations, _replacements, _pool, post);
+        _lastTickAt = context.Now;
     }
 
     public ClusterSnapshot Snapshot => _snapshot;
@@ -87,11 +91,12 @@ internal sealed class SupervisorLoop
             case ChannelConnected(var worker): _admissions.Connected(worker); break;
             case ChannelListening(var worker, var addresses): _admissions.Listening(worker, addresses, _urls); break;
             case LoadReported(var worker) when _health.TakeLoad(worker) == false: _pool.Scale(); break; // a load step, acted on at once
+            case HealthAnswered(var worker, var probeId, var status): _probes.Answered(worker, probeId, status); break;
             case ChannelMessage(var worker, var message): worker.MessageHandled(); _observer.Message(worker, message); break;
             case ChannelStopping(var worker) when WorkerTable.Move(worker, WorkerTrigger.Drain): _operations.Retire(worker); break;
             case ChannelClosed(var worker): OnChannelClosed(worker); break;
             case WorkerUnresponsive(var id) when _context.Workers.Find(id) is { } worker: _operations.Terminate(worker, StopReason.Hung); break; // its connections go to others at once
-            case ProbeDue: _health.Probe(); _pool.Scale(); _rebalancer.Rebalance(); Shutdown.Check(); break;
+            case ProbeDue: _lastTickAt = _context.Now; _health.Probe(); _probes.Tick(); _pool.Scale(); _rebalancer.Rebalance(); Shutdown.Check(); break;
             case DrainDeadline(var worker) when !worker.IsDead: KillLate(worker, "did not finish draining in time"); break;
             case OrphanDeadline(var worker) when !worker.IsDead: KillLate(worker, "lost its channel and did not exit"); break;
         }
@@ -160,6 +165,6 @@ internal sealed class SupervisorLoop
     private void Publish()
     {
         var (min, max) = _pool.Bounds;
-        _snapshot = new ClusterSnapshot(_context.Workers.All.ToList(), _pool.Desired, min, max, _pool.Autoscaling, _restarts.Count);
+        _snapshot = new ClusterSnapshot(_context.Workers.All.ToList(), _pool.Desired, min, max, _pool.Autoscaling, _restarts.Count, _lastTickAt, _context.Stopping);
     }
 }
