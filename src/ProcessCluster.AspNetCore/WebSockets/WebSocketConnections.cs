@@ -17,7 +17,7 @@ internal sealed class WebSocketConnections
 
     public int Count => _open.Count;
 
-    /// <summary>For a WebSocket handshake, wraps the features it upgrades through; returns the tracker to <see cref="Forget"/> at the request's end.</summary>
+    /// <summary>For a WebSocket handshake, wraps the features it upgrades through; returns the tracker to <see cref="Upgrade.Forget"/> at the request's end.</summary>
     public Upgrade? Intercept(HttpContext context)
     {
         var features = context.Features;
