@@ -1,0 +1,69 @@
+namespace ProcessCluster.IntegrationTests;
+
+/// <summary>
+/// samples/TcpEcho, a line protocol served through ClusterWorker's public API with no ASP.NET Core, as real processes
+/// with real sockets in both scheduling modes.
+/// </summary>
+public class TcpEchoTests
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
+
+    private static string TcpEcho => TestCluster.BuiltAssembly(Path.Combine("samples", "TcpEcho"), "TcpEcho.dll");
+
+    [Theory]
+    [InlineData("RoundRobin")]
+    [InlineData("Shared")]
+    public async Task Connections_spread_over_both_workers_and_each_echoes_every_line_from_its_worker(string scheduling)
+    {
+        await using var cluster = await TestCluster.StartAsync(scheduling, workers: 2, app: TcpEcho);
+        var workers = await cluster.ReadyPidsAsync();
+        var connectionsByPid = new Dictionary<int, int>();
+        // RoundRobin alternates; in Shared mode the kernel chooses, so connections are opened until both workers have one.
+        for (var opened = 0; opened < 16 || (connectionsByPid.Count < 2 && opened < 200); opened++)
+        {
+            using var client = await EchoClient.ConnectAsync(cluster.BaseAddress);
+            var pid = await client.EchoAsync($"hello {opened}");
+            Assert.Equal(pid, await client.EchoAsync("and again"));
+            connectionsByPid[pid] = connectionsByPid.GetValueOrDefault(pid) + 1;
+        }
+
+        Assert.Equal(workers.Order(), connectionsByPid.Keys.Order());
+        if (scheduling == "RoundRobin")
+        {
+            Assert.All(connectionsByPid.Values, connections => Assert.InRange(connections, 4, 12));
+        }
+    }
+
+    [Theory]
+    [InlineData("RoundRobin")]
+    [InlineData("Shared")]
+    public async Task A_killed_worker_is_replaced_while_the_service_keeps_answering(string scheduling)
+    {
+        await using var cluster = await TestCluster.StartAsync(scheduling, workers: 2, app: TcpEcho);
+        var workers = await cluster.ReadyPidsAsync();
+        using var survivorConnection = await EchoClient.ConnectAsync(cluster.BaseAddress);
+        var survivor = await survivorConnection.EchoAsync("before");
+        var victim = workers.Single(pid => pid != survivor);
+
+        ProcessTree.Kill(victim);
+        // Before the replacement is ready, new connections are served by the survivor (or held for the replacement)
+        // and the open one keeps its worker.
+        for (var i = 0; i < 10; i++)
+        {
+            Assert.NotEqual(victim, await EchoClient.EchoOnceAsync(cluster.BaseAddress, $"during {i}"));
+        }
+
+        Assert.Equal(survivor, await survivorConnection.EchoAsync("still here"));
+        var current = await cluster.WaitForReadyPidsAsync(
+            pids => pids.Count == 2 && !pids.Contains(victim), "a replacement for the killed worker", Deadline);
+        var replacement = current.Single(pid => pid != survivor);
+        var seen = new HashSet<int>();
+        for (var i = 0; i < 200 && !seen.Contains(replacement); i++)
+        {
+            seen.Add(await EchoClient.EchoOnceAsync(cluster.BaseAddress, $"after {i}"));
+        }
+
+        Assert.Contains(replacement, seen);
+        await cluster.WaitForLineAsync(line => line.Contains($"(pid {victim}) killed by signal SIGKILL", StringComparison.Ordinal), Deadline);
+    }
+}
