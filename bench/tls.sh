@@ -5,6 +5,7 @@
 #
 #   bash bench/tls.sh            3 runs of 10 s per case (about 5 minutes)
 #   bash bench/tls.sh --quick    1 run of 3 s per case
+#   RUNS=5 bash bench/tls.sh     more runs, for a noisy machine
 #
 # Per server, against /hello on 127.0.0.1:
 #   full     new TLS connections per second, each a full handshake: h2load bursts of 64 clients making one HTTP/2
@@ -17,7 +18,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-runs=3
+runs=${RUNS:-3}
 duration=10
 if [ "${1:-}" = "--quick" ]; then runs=1; duration=3; fi
 

@@ -6,6 +6,7 @@ namespace ProcessCluster.IntegrationTests;
 /// </summary>
 public class TcpEchoTests
 {
+    private const int SIGHUP = 1;
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
 
     private static string TcpEcho => TestCluster.BuiltAssembly(Path.Combine("samples", "TcpEcho"), "TcpEcho.dll");
@@ -65,5 +66,33 @@ public class TcpEchoTests
 
         Assert.Contains(replacement, seen);
         await cluster.WaitForLineAsync(line => line.Contains($"(pid {victim}) killed by signal SIGKILL", StringComparison.Ordinal), Deadline);
+    }
+
+    [Theory]
+    [InlineData("RoundRobin")]
+    [InlineData("Shared")]
+    public async Task A_rolling_reload_answers_an_open_connections_next_line_closes_it_and_new_connections_reach_new_workers(string scheduling)
+    {
+        await using var cluster = await TestCluster.StartAsync(scheduling, workers: 2, app: TcpEcho);
+        var original = await cluster.ReadyPidsAsync();
+        using var open = await EchoClient.ConnectAsync(cluster.BaseAddress);
+        var pid = await open.EchoAsync("before");
+
+        cluster.Signal(SIGHUP);
+        await cluster.WaitForStatusAsync(
+            status => status.Workers.Any(worker => worker.Pid == pid && worker.State == Primary.WorkerState.Draining), "the connection's worker draining", Deadline);
+        // Draining: new connections go elsewhere (in Shared mode once the worker has stopped accepting, a moment
+        // later), and this one gets the answer to its next line, then is closed.
+        if (scheduling == "RoundRobin")
+        {
+            Assert.NotEqual(pid, await EchoClient.EchoOnceAsync(cluster.BaseAddress, "while it drains"));
+        }
+
+        Assert.Equal(pid, await open.EchoAsync("last"));
+        Assert.True(await open.ClosedByServerAsync());
+
+        var current = await cluster.WaitForReadyPidsAsync(
+            pids => pids.Count == 2 && !pids.Intersect(original).Any() && cluster.ChildPids().Count == 2, "two new workers and no old one", Deadline);
+        Assert.Contains(await EchoClient.EchoOnceAsync(cluster.BaseAddress, "after"), current);
     }
 }
