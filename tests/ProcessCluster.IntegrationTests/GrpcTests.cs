@@ -63,22 +63,16 @@ public class GrpcTests
     {
         await using var server = await GrpcCluster.StartAsync(scheduling, tls: false);
         var workers = await server.Cluster.ReadyPidsAsync();
-        var channelsByPid = new Dictionary<int, int>();
-        // RoundRobin alternates; in Shared mode the kernel chooses, so channels are opened until both workers have one.
-        for (var opened = 0; opened < 16 || (channelsByPid.Count < 2 && opened < 200); opened++)
+        var channelsByPid = await ConnectionSpread.CountAsync(async _ =>
         {
             using var channel = server.OpenChannel();
             var client = new WorkerInfo.WorkerInfoClient(channel);
-            var first = (await client.WhoAsync(new WhoRequest())).Pid;
-            Assert.Equal(first, (await client.WhoAsync(new WhoRequest())).Pid);
-            channelsByPid[first] = channelsByPid.GetValueOrDefault(first) + 1;
-        }
+            var pid = (await client.WhoAsync(new WhoRequest())).Pid;
+            Assert.Equal(pid, (await client.WhoAsync(new WhoRequest())).Pid);
+            return pid;
+        });
 
-        Assert.Equal(workers.Order(), channelsByPid.Keys.Order());
-        if (scheduling == "RoundRobin")
-        {
-            Assert.All(channelsByPid.Values, channels => Assert.InRange(channels, 4, 12));
-        }
+        ConnectionSpread.AssertSpread(channelsByPid, workers, scheduling);
     }
 
     [Fact]

@@ -18,21 +18,15 @@ public class TcpEchoTests
     {
         await using var cluster = await TestCluster.StartAsync(scheduling, workers: 2, app: TcpEcho);
         var workers = await cluster.ReadyPidsAsync();
-        var connectionsByPid = new Dictionary<int, int>();
-        // RoundRobin alternates; in Shared mode the kernel chooses, so connections are opened until both workers have one.
-        for (var opened = 0; opened < 16 || (connectionsByPid.Count < 2 && opened < 200); opened++)
+        var connectionsByPid = await ConnectionSpread.CountAsync(async opened =>
         {
             using var client = await EchoClient.ConnectAsync(cluster.BaseAddress);
             var pid = await client.EchoAsync($"hello {opened}");
             Assert.Equal(pid, await client.EchoAsync("and again"));
-            connectionsByPid[pid] = connectionsByPid.GetValueOrDefault(pid) + 1;
-        }
+            return pid;
+        });
 
-        Assert.Equal(workers.Order(), connectionsByPid.Keys.Order());
-        if (scheduling == "RoundRobin")
-        {
-            Assert.All(connectionsByPid.Values, connections => Assert.InRange(connections, 4, 12));
-        }
+        ConnectionSpread.AssertSpread(connectionsByPid, workers, scheduling);
     }
 
     [Theory]
