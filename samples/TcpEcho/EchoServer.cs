@@ -27,12 +27,23 @@ internal sealed class EchoServer
         }
     }
 
-    /// <summary>Answers one more line per connection, then closes it; returns once none is left, or at <paramref name="deadline"/>.</summary>
-    public async Task DrainAsync(TimeSpan deadline)
+    /// <summary>
+    /// From now on each connection, including any accepted later, closes after its next answer; idle ones close at
+    /// <paramref name="deadline"/>.
+    /// </summary>
+    public void BeginDrain(TimeSpan deadline)
     {
         _draining = true;
         _closeIdle.CancelAfter(deadline);
-        await Task.WhenAll(_connections.Keys);
+    }
+
+    /// <summary>Returns once every connection has closed (call it when no more are accepted).</summary>
+    public async Task WhenAllClosedAsync()
+    {
+        while (!_connections.IsEmpty)
+        {
+            await Task.WhenAll(_connections.Keys);
+        }
     }
 
     private async Task ServeAsync(Socket connection)

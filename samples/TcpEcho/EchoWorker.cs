@@ -31,10 +31,11 @@ internal static class EchoWorker
 
         await stopping.Task;
         worker.ReportStopping();
+        // A margin before the primary's SIGKILL at the drain timeout, to close what is left in order.
+        server.BeginDrain(options.DrainTimeout * 0.8);
         listeners.ForEach(listener => listener.Stop());
         await Task.WhenAll(accepting);
-        // A margin before the primary's SIGKILL at the drain timeout, to close what is left in order.
-        await server.DrainAsync(options.DrainTimeout * 0.8);
+        await server.WhenAllClosedAsync();
         listeners.ForEach(listener => listener.Dispose());
         return 0;
     }

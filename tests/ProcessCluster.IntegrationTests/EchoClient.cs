@@ -47,13 +47,6 @@ public sealed class EchoClient : IDisposable
         return int.Parse(answer[..separator]);
     }
 
-    /// <summary>True when the server closes the connection (end of stream) without sending anything more.</summary>
-    public async Task<bool> ClosedByServerAsync()
-    {
-        using var timeout = new CancellationTokenSource(Timeout);
-        return await _reader.ReadLineAsync(timeout.Token) is null;
-    }
-
     /// <summary>One line on a new connection; the pid that echoed it.</summary>
     public static async Task<int> EchoOnceAsync(Uri address, string line)
     {
