@@ -1,6 +1,7 @@
 # Shared by the benchmarks: wrk, the demo build, the Node reference app, starting and stopping one server by pid,
 # reading wrk's output.
-# Sourced, not run. The caller sets: out (results directory), port, workers.
+# Sourced, not run. The caller sets: out (results directory), port, workers; scheme=https serves TLS (the caller
+# passes the certificate as Kestrel__Certificates__Default__* settings).
 
 ensure_wrk() {
   if ! command -v wrk >/dev/null; then
@@ -99,7 +100,7 @@ launch_server() {
         *) env=(Cluster__Scheduling="$mode") ;;
       esac
       [ "$mode" = plain ] || [ "$workers" = auto ] || env+=(Cluster__Workers="$workers")
-      env "${env[@]}" "$@" ${BENCH_ENV:-} PORT=$port ASPNETCORE_URLS="http://127.0.0.1:$port" \
+      env "${env[@]}" "$@" ${BENCH_ENV:-} PORT=$port ASPNETCORE_URLS="${scheme:-http}://127.0.0.1:$port" \
         Logging__LogLevel__Default=Warning Logging__LogLevel__ProcessCluster=Information "${command[@]}" >"$log" 2>&1 &
       server_pid=$! ;;
   esac
@@ -110,7 +111,7 @@ wait_ready() {
   local want=$([ "$1" = plain ] || [ "$workers" = auto ] && echo 1 || echo "$workers")
   for _ in $(seq 1 300); do
     local seen
-    seen=$(for _ in $(seq 1 20); do curl -s -m 1 -H "Connection: close" "http://127.0.0.1:$port/hello"; echo; done | sort -u | grep -c hello || true)
+    seen=$(for _ in $(seq 1 20); do curl -sk -m 1 -H "Connection: close" "${scheme:-http}://127.0.0.1:$port/hello"; echo; done | sort -u | grep -c hello || true)
     [ "$seen" -ge "$want" ] && return 0
     sleep 0.1
   done

@@ -1,7 +1,7 @@
 namespace ProcessCluster;
 
-/// <summary>How a primary's exit code tells a service manager what happened; the same for every host.</summary>
-internal static class ClusterExitCodes
+/// <summary>How a primary's exit code tells a service manager what happened; the same for every host, a socket server's own included.</summary>
+public static class ClusterExitCodes
 {
     /// <summary>Every worker drained and exited in time.</summary>
     public const int Stopped = 0;

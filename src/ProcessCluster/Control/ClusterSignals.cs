@@ -6,9 +6,10 @@ namespace ProcessCluster.Control;
 
 /// <summary>
 /// gunicorn's signals on the primary: HUP reloads, TTIN adds a worker, TTOU removes one, QUIT stops fast. TERM and INT
-/// (graceful stop) belong to the host. Each handler only queues its command, so a signal never blocks.
+/// (graceful stop) belong to the host. Each handler only queues its command, so a signal never blocks. The hosts here
+/// install them; a primary of an app's own (a socket server's) creates one after <see cref="ClusterPrimary.Start"/>.
 /// </summary>
-internal sealed class ClusterSignals : IDisposable
+public sealed class ClusterSignals : IDisposable
 {
     private readonly PosixSignalRegistration[] _registrations;
 

@@ -1,4 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
+using System.Net;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using Microsoft.Extensions.Logging;
@@ -90,6 +91,35 @@ public sealed class ClusterWorker : IPrimaryFrameHandler
     /// <summary>Sends an application message serialised by source-generated JSON (fit for trimming and native AOT).</summary>
     public void Send<T>(T message, JsonTypeInfo<T> typeInfo) => _primary.Send(FrameType.Message, JsonSerializer.SerializeToUtf8Bytes(message, typeInfo));
 
+    /// <summary>
+    /// Makes this process, started by a primary, its worker (Node's cluster.worker): connects to the primary and
+    /// publishes the worker as <see cref="Cluster.Worker"/>. For servers that are not Kestrel: the app then takes the
+    /// cluster's endpoints (<see cref="Listen"/>) and says when it serves (<see cref="ReportListening"/>). Apps that call
+    /// UseCluster() do not call this.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">This process is not a worker (<see cref="Cluster.IsWorker"/> is false).</exception>
+    public static ClusterWorker Connect(ClusterOptions options, ILogger logger)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var environment = WorkerEnvironment.Current ?? throw new InvalidOperationException("this process was not started by a cluster primary: Cluster.IsWorker is false");
+        var worker = Connect(environment, options.MaxMessageBytes, logger);
+        Cluster.Started(worker);
+        return worker;
+    }
+
+    /// <summary>
+    /// Takes the cluster's endpoint for <paramref name="endpoint"/> as the primary opened it (as Kestrel's binds are
+    /// matched: the same address and port, an any-address on that port, or the next port-0 endpoint in order).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The primary opened no such endpoint, or it is already taken.</exception>
+    public ClusterListener Listen(IPEndPoint endpoint)
+    {
+        ArgumentNullException.ThrowIfNull(endpoint);
+        var claimed = Endpoints.Claim(endpoint)
+            ?? throw new InvalidOperationException($"{endpoint} is not one of the cluster's endpoints ({string.Join(", ", Endpoints.Select(known => known.Configured))}), or is already taken");
+        return new ClusterListener(claimed);
+    }
+
     /// <summary>Connects to the primary named in <paramref name="environment"/> and becomes this process's worker.</summary>
     internal static ClusterWorker Connect(WorkerEnvironment environment, int maxMessageBytes, ILogger logger)
     {
@@ -104,11 +134,14 @@ public sealed class ClusterWorker : IPrimaryFrameHandler
         return worker;
     }
 
-    /// <inheritdoc cref="PrimaryConnection.ReportListening"/>
-    internal void ReportListening(IReadOnlyList<string> addresses) => _primary.ReportListening(addresses);
+    /// <summary>
+    /// Tells the primary that the app serves these addresses: the worker is ready and gets connections from now on
+    /// (its readiness counts for start-up, reloads and <see cref="ClusterOptions.ReadyTimeout"/>).
+    /// </summary>
+    public void ReportListening(IReadOnlyList<string> addresses) => _primary.ReportListening(addresses);
 
-    /// <inheritdoc cref="PrimaryConnection.ReportStopping"/>
-    internal void ReportStopping() => _primary.ReportStopping();
+    /// <summary>Tells the primary that the app is shutting down, whatever the reason: it gets no more connections.</summary>
+    public void ReportStopping() => _primary.ReportStopping();
 
     void IPrimaryFrameHandler.ConnectionHandedOver(long connectionId, int endpointIndex, int fd) => Endpoints.Offer(connectionId, endpointIndex, fd);
 
