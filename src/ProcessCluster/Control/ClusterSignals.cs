@@ -13,6 +13,7 @@ public sealed class ClusterSignals : IDisposable
 {
     private readonly PosixSignalRegistration[] _registrations;
 
+    /// <summary>Steers <paramref name="primary"/> by HUP, TTIN, TTOU and QUIT until disposed; logs each signal to <paramref name="logger"/>.</summary>
     public ClusterSignals(ClusterPrimary primary, ILogger logger)
     {
         if (OperatingSystem.IsWindows())
@@ -51,6 +52,7 @@ public sealed class ClusterSignals : IDisposable
             action();
         });
 
+    /// <summary>Gives the signals back to their default handling.</summary>
     public void Dispose()
     {
         foreach (var registration in _registrations)

@@ -77,6 +77,7 @@ public sealed class ClusterListener : IDisposable
         _stop.Cancel();
     }
 
+    /// <summary>Stops as <see cref="Stop"/> does, then closes the listening socket this worker holds.</summary>
     public void Dispose()
     {
         Stop();
