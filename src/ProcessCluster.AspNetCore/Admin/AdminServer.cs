@@ -117,7 +117,11 @@ internal sealed class AdminServer(ClusterPrimary primary, ClusterOptions options
         var hosts = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         foreach (var endpoint in ClusterEndpoint.ParseUrls([url]))
         {
-            var address = endpoint.EndPoint.Address;
+            if (endpoint.EndPoint is not IPEndPoint { Address: var address })
+            {
+                continue;
+            }
+
             if (address.Equals(IPAddress.IPv6Any) || address.Equals(IPAddress.Any))
             {
                 return null;

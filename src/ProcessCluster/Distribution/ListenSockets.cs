@@ -45,17 +45,17 @@ internal static class ListenSockets
         {
             return Listen(endpoint.EndPoint, backlog);
         }
-        catch (SocketException error) when (error.SocketErrorCode == SocketError.AddressFamilyNotSupported
-            || error.SocketErrorCode == SocketError.AddressNotAvailable)
+        catch (SocketException error) when (endpoint.EndPoint is IPEndPoint ip
+            && (error.SocketErrorCode == SocketError.AddressFamilyNotSupported || error.SocketErrorCode == SocketError.AddressNotAvailable))
         {
-            if (endpoint.EndPoint.Address.Equals(IPAddress.IPv6Any))
+            if (ip.Address.Equals(IPAddress.IPv6Any))
             {
-                return Listen(new IPEndPoint(IPAddress.Any, endpoint.EndPoint.Port), backlog);
+                return Listen(new IPEndPoint(IPAddress.Any, ip.Port), backlog);
             }
 
-            if (endpoint.EndPoint.Address.Equals(IPAddress.IPv6Loopback))
+            if (ip.Address.Equals(IPAddress.IPv6Loopback))
             {
-                logger.LogInformation("IPv6 loopback is not available; {Scheme}://localhost:{Port} listens on IPv4 only", endpoint.Scheme, endpoint.EndPoint.Port);
+                logger.LogInformation("IPv6 loopback is not available; {Scheme}://localhost:{Port} listens on IPv4 only", endpoint.Scheme, ip.Port);
                 return null;
             }
 
@@ -63,12 +63,15 @@ internal static class ListenSockets
         }
     }
 
-    private static Socket Listen(IPEndPoint endPoint, int backlog)
+    /// <summary>A listening socket as Kestrel's socket transport makes one (an IPv6 "any" address also takes IPv4).</summary>
+    public static Socket Listen(EndPoint endPoint, int backlog)
     {
-        var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        var socket = endPoint is IPEndPoint
+            ? new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp)
+            : new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Unspecified);
         try
         {
-            if (endPoint.Address.Equals(IPAddress.IPv6Any))
+            if (endPoint is IPEndPoint ip && ip.Address.Equals(IPAddress.IPv6Any))
             {
                 socket.DualMode = true;
             }
