@@ -19,7 +19,8 @@ public sealed class EndpointsTests : IDisposable
     [Fact]
     public async Task The_kestrel_endpoints_in_appsettings_are_served_by_both_workers_with_http2_over_tls()
     {
-        await using var cluster = await _app.StartAsync();
+        // The admin endpoint's own host must not take the app's Kestrel:Endpoints for its own (it did: the primary aborted).
+        await using var cluster = await _app.StartAsync(new Dictionary<string, string> { ["Cluster__AdminUrl"] = "http://127.0.0.1:0" });
         var workers = await cluster.ReadyPidsAsync();
 
         Assert.Equal([$"http://127.0.0.1:{_app.HttpPort}", $"https://127.0.0.1:{_app.HttpsPort}"], cluster.Urls.Order());
@@ -30,6 +31,7 @@ public sealed class EndpointsTests : IDisposable
         var forecast = await CurlAsync($"https://127.0.0.1:{_app.HttpsPort}/weatherforecast");
         Assert.Contains("temperatureC", forecast.Body, StringComparison.Ordinal);
         Assert.Equal("2", forecast.HttpVersion);
+        Assert.Contains("\"restarts\":0", (await CurlAsync(new Uri(await cluster.AdminAddressAsync(), "/api/status").ToString())).Body, StringComparison.Ordinal);
     }
 
     [Fact]
