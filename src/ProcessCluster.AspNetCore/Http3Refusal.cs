@@ -12,6 +12,9 @@ namespace ProcessCluster.AspNetCore;
 internal sealed class Http3Refusal : IMultiplexedConnectionListenerFactory
 {
     public ValueTask<IMultiplexedConnectionListener> BindAsync(EndPoint endpoint, IFeatureCollection? features = null, CancellationToken cancellationToken = default) =>
-        throw new NotSupportedException(
-            $"HTTP/3 is not supported by the cluster (it runs over UDP, and the cluster shares TCP only): the endpoint https://{endpoint} asks for it; set its Protocols to Http1AndHttp2");
+        throw new NotSupportedException(Refused($"https://{endpoint}"));
+
+    /// <summary>The one line that says so, for either primary.</summary>
+    public static string Refused(string url) =>
+        $"HTTP/3 is not supported by the cluster (it runs over UDP, and the cluster shares TCP only): the endpoint {url} asks for it; set its Protocols to Http1AndHttp2";
 }
