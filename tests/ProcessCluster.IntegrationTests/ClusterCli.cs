@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using ProcessCluster.Control;
 
@@ -11,26 +10,7 @@ public static class ClusterCli
 
     public static string Assembly => TestCluster.BuiltAssembly(Path.Combine("src", "ProcessCluster.Cli"), "dotnet-cluster.dll");
 
-    public static async Task<CliResult> RunAsync(params string[] arguments)
-    {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add(Assembly);
-        arguments.ToList().ForEach(start.ArgumentList.Add);
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        try
-        {
-            await process.WaitForExitAsync().WaitAsync(Timeout);
-        }
-        catch (TimeoutException)
-        {
-            ProcessTree.Kill(process.Id);
-            throw;
-        }
-
-        return new CliResult(process.ExitCode, await output, await error);
-    }
+    public static Task<CliResult> RunAsync(params string[] arguments) => ExternalProgram.RunAsync("dotnet", [Assembly, .. arguments], Timeout);
 
     /// <summary>`status --json` of the cluster with this primary pid.</summary>
     public static async Task<ClusterStatus> StatusAsync(int primaryPid)

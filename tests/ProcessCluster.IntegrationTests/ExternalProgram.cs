@@ -2,7 +2,7 @@ using System.Diagnostics;
 
 namespace ProcessCluster.IntegrationTests;
 
-/// <summary>A real client program (curl, h2load) run to its end, bounded by a deadline; killed by pid if it overruns.</summary>
+/// <summary>A real program (curl, h2load, dotnet-cluster) run to its end, bounded by a deadline; killed by pid if it overruns.</summary>
 public static class ExternalProgram
 {
     public static async Task<CliResult> RunAsync(string program, IEnumerable<string> arguments, TimeSpan timeout)
@@ -22,7 +22,7 @@ public static class ExternalProgram
         }
         catch (TimeoutException)
         {
-            process.Kill();
+            ProcessTree.Kill(process.Id);
             throw;
         }
 
