@@ -132,6 +132,21 @@ public sealed class EndpointsTests : IDisposable
         Assert.Empty(cluster.ChildPids());
     }
 
+    [Fact]
+    public async Task A_certificate_that_does_not_load_ends_the_primary_in_one_line_before_any_worker_starts()
+    {
+        await using var cluster = await _app.StartAsync(
+            new Dictionary<string, string> { ["Kestrel__Endpoints__Https__Certificate__Password"] = "wrong" }, waitUntilReady: false);
+
+        var exitCode = await cluster.WaitForExitAsync(Deadline);
+        var log = string.Join('\n', cluster.Lines);
+        Assert.True(exitCode == 2, $"exit {exitCode}\n{log}");
+        var line = Assert.Single(cluster.Lines, line => line.StartsWith("Cannot start the cluster: ", StringComparison.Ordinal));
+        Assert.Contains("password", line, StringComparison.Ordinal);
+        Assert.DoesNotContain(cluster.Lines, line => line.TrimStart().StartsWith("at ", StringComparison.Ordinal));
+        Assert.Empty(cluster.ChildPids());
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
