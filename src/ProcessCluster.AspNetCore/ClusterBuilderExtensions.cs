@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -52,7 +53,7 @@ public static class ClusterBuilderExtensions
             builder.Services.AddOptions<HostOptions>().Configure<ClusterOptions>((host, cluster) => host.ShutdownTimeout = cluster.DrainTimeout + TimeSpan.FromSeconds(10));
             builder.Services.AddSingleton(services => new ClusterPrimary(
                 services.GetRequiredService<ClusterOptions>(), services.GetRequiredService<ILoggerFactory>(), meterFactory: services.GetService<IMeterFactory>()));
-            builder.Services.AddSingleton<IServer, PrimaryServer>();
+            UseKestrelOnPrimaryTransport(builder.Services);
             builder.Services.AddSingleton(services => new Admin.AdminServer(
                 services.GetRequiredService<ClusterPrimary>(),
                 services.GetRequiredService<ClusterOptions>(),
@@ -75,6 +76,43 @@ public static class ClusterBuilderExtensions
             builder.Services.AddHostedService<WorkerLifecycle>();
         }
 
+        builder.WebHost.ConfigureKestrel(ReadEndpointsOnce);
         return builder;
+    }
+
+    private const string KestrelKey = "ProcessCluster.Kestrel";
+
+    /// <summary>
+    /// The primary keeps the app's Kestrel as its server (under a key, wrapped by <see cref="PrimaryServer"/>) on a
+    /// transport that opens each endpoint for the cluster and refuses HTTP/3.
+    /// </summary>
+    private static void UseKestrelOnPrimaryTransport(IServiceCollection services)
+    {
+        var kestrel = services.Last(service => service.ServiceType == typeof(IServer) && !service.IsKeyedService);
+        services.Add(kestrel.ImplementationType is { } type ? ServiceDescriptor.KeyedSingleton(typeof(IServer), KestrelKey, type)
+            : kestrel.ImplementationFactory is { } factory ? ServiceDescriptor.KeyedSingleton(typeof(IServer), KestrelKey, (services, _) => factory(services))
+            : ServiceDescriptor.KeyedSingleton(typeof(IServer), KestrelKey, kestrel.ImplementationInstance!));
+        services.AddSingleton<PrimaryTransport>();
+        services.AddSingleton<IConnectionListenerFactory>(services => services.GetRequiredService<PrimaryTransport>());
+        services.AddSingleton<IMultiplexedConnectionListenerFactory, Http3Refusal>();
+        services.AddSingleton<IServer>(services => new PrimaryServer(
+            services.GetRequiredKeyedService<IServer>(KestrelKey),
+            services.GetRequiredService<PrimaryTransport>(),
+            services.GetRequiredService<ClusterPrimary>(),
+            services.GetRequiredService<IHostApplicationLifetime>(),
+            services.GetRequiredService<ILoggerFactory>()));
+    }
+
+    /// <summary>
+    /// Kestrel:Endpoints is read once, at start, in the primary and in every worker: a reload that rebinds in one
+    /// process only would leave the others serving a different set. A change takes effect when the primary restarts.
+    /// Only the host's own loader (the "Kestrel" section) is replaced; one the app made itself is left as it is.
+    /// </summary>
+    private static void ReadEndpointsOnce(WebHostBuilderContext context, Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions kestrel)
+    {
+        if (kestrel.ConfigurationLoader?.Configuration is IConfigurationSection { Path: "Kestrel" } section)
+        {
+            kestrel.Configure(section, reloadOnChange: false);
+        }
     }
 }

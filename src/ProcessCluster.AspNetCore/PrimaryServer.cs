@@ -1,86 +1,100 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using ProcessCluster.Control;
+using ProcessCluster.Distribution;
 using ProcessCluster.Primary;
 
 namespace ProcessCluster.AspNetCore;
 
 /// <summary>
-/// The server the primary runs in place of Kestrel: it takes the app's URLs, opens them for the cluster and starts
-/// the workers. The app's request pipeline is built but never runs here; the workers run it. The cluster's signals
-/// (HUP, TTIN, TTOU, QUIT) steer it; the host's shutdown (SIGTERM, SIGINT, a stop from the control socket) drains
-/// the workers; the exit code says how it went.
+/// The primary's server: the app's own Kestrel, on <see cref="PrimaryTransport"/>. Kestrel starts as it would in a
+/// plain app and so binds exactly what the app configures; then this hands the sockets it opened to the cluster and
+/// starts the workers, whose Kestrel reads the same configuration and claims the same endpoints. The app's request
+/// pipeline is built but never runs here; the workers run it. The cluster's signals (HUP, TTIN, TTOU, QUIT) steer
+/// it; the host's shutdown (SIGTERM, SIGINT, a stop from the control socket) drains the workers; the exit code says
+/// how it went.
 /// </summary>
-internal sealed class PrimaryServer : IServer
+internal sealed class PrimaryServer(
+    IServer kestrel,
+    PrimaryTransport transport,
+    ClusterPrimary primary,
+    IHostApplicationLifetime lifetime,
+    ILoggerFactory loggerFactory) : IServer
 {
-    private readonly ClusterPrimary _primary;
-    private readonly IHostApplicationLifetime _lifetime;
-    private readonly ILogger _logger;
-    private readonly AddressesFeature _addresses = new();
+    private readonly ILogger _logger = loggerFactory.CreateLogger("ProcessCluster.Primary");
     private ClusterSignals? _signals;
 
-    public PrimaryServer(ClusterPrimary primary, IHostApplicationLifetime lifetime, ILoggerFactory loggerFactory)
-    {
-        _primary = primary;
-        _lifetime = lifetime;
-        _logger = loggerFactory.CreateLogger("ProcessCluster.Primary");
-        // The host fills this with the configured URLs (urls, ASPNETCORE_URLS, --urls, UseUrls) before StartAsync.
-        Features.Set<IServerAddressesFeature>(_addresses);
-    }
+    public IFeatureCollection Features => kestrel.Features;
 
-    public IFeatureCollection Features { get; } = new FeatureCollection();
-
-    public Task StartAsync<TContext>(IHttpApplication<TContext> application, CancellationToken cancellationToken)
+    public async Task StartAsync<TContext>(IHttpApplication<TContext> application, CancellationToken cancellationToken)
         where TContext : notnull
     {
-        var urls = _addresses.Addresses.Count > 0 ? _addresses.Addresses.ToList() : [ClusterEndpoint.DefaultUrl];
-        _primary.Failed += (_, _) =>
+        primary.Failed += (_, _) =>
         {
             Environment.ExitCode = ClusterExitCodes.WorkersCannotStart;
-            _lifetime.StopApplication();
+            lifetime.StopApplication();
         };
-        _primary.ShutdownRequested += (_, _) => _lifetime.StopApplication();
+        primary.ShutdownRequested += (_, _) => lifetime.StopApplication();
         try
         {
-            _primary.Start(ClusterEndpoint.ParseUrls(urls));
+            await kestrel.StartAsync(application, cancellationToken).ConfigureAwait(false);
+            primary.StartOn(Endpoints(transport.TakeOpened(), Features.Get<IServerAddressesFeature>()?.Addresses ?? []));
         }
-        catch (Exception error) when (ClusterConfiguration.IsStartFailure(error))
+        catch (Exception error) when (IsStartFailure(error))
         {
             StartFailureExit.Exit(error);
         }
 
-        _addresses.Addresses.Clear();
-        foreach (var url in _primary.Urls)
-        {
-            _addresses.Addresses.Add(url);
-        }
-
-        _signals = new ClusterSignals(_primary, _logger);
-        Cluster.Started(_primary);
-        return Task.CompletedTask;
+        _signals = new ClusterSignals(primary, _logger);
+        Cluster.Started(primary);
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         _signals?.Dispose();
-        if (!await _primary.StopAsync(cancellationToken).ConfigureAwait(false) && Environment.ExitCode == 0)
+        if (!await primary.StopAsync(cancellationToken).ConfigureAwait(false) && Environment.ExitCode == 0)
         {
             Environment.ExitCode = ClusterExitCodes.DrainIncomplete;
         }
 
-        Cluster.Stopped(_primary);
+        Cluster.Stopped(primary);
+        await kestrel.StopAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>The container owns and disposes the <see cref="ClusterPrimary"/>.</summary>
+    /// <summary>The container owns and disposes Kestrel and the <see cref="ClusterPrimary"/>.</summary>
     public void Dispose() => _signals?.Dispose();
 
-    private sealed class AddressesFeature : IServerAddressesFeature
+    /// <summary>The sockets Kestrel opened, each with the scheme of the address Kestrel reports for it (http when none says).</summary>
+    private static List<BoundEndpoint> Endpoints(IReadOnlyList<PrimaryTransport.OpenedSocket> opened, ICollection<string> addresses)
     {
-        public ICollection<string> Addresses { get; } = new List<string>();
-
-        public bool PreferHostingUrls { get; set; }
+        var reported = addresses.SelectMany(ParseOrNone).ToList();
+        return opened.Select((endpoint, index) =>
+        {
+            var bound = endpoint.Socket.LocalEndPoint!;
+            var scheme = reported.FirstOrDefault(address => EndpointMatch.SameEndpoint(address.EndPoint, bound))?.Scheme ?? "http";
+            return new BoundEndpoint(index, new ClusterEndpoint(scheme, endpoint.Requested), endpoint.Socket, endpoint.Adopted);
+        }).ToList();
     }
+
+    private static IEnumerable<ClusterEndpoint> ParseOrNone(string address)
+    {
+        try
+        {
+            return ClusterEndpoint.Parse(address).ToList();
+        }
+        catch (FormatException)
+        {
+            return [];
+        }
+    }
+
+    /// <summary>What fails Kestrel's start in a plain app too: a taken address, a certificate it cannot load, an endpoint it cannot serve.</summary>
+    private static bool IsStartFailure(Exception error) =>
+        ClusterConfiguration.IsStartFailure(error) || error is CryptographicException or NotSupportedException or InvalidOperationException;
 }

@@ -14,8 +14,9 @@ namespace ProcessCluster.Cli;
 /// <summary>
 /// A primary that is not the app: it runs the cluster's supervisor alone (not the app's host, no request pipeline)
 /// and starts a given command as its workers, as PM2 and gunicorn's arbiter do. Published with native AOT it is a
-/// small process. The workers are apps that call UseCluster(); they serve the URLs this primary opens, which it
-/// passes on as URLS and ASPNETCORE_URLS. Settings are read as the app reads them (ASP.NET Core's order): appsettings.json and
+/// small process. The workers are apps that call UseCluster(); they serve the endpoints this primary opens: the app's
+/// Kestrel:Endpoints when its configuration has any (as Kestrel would), else the URLs, which it passes on as URLS and
+/// ASPNETCORE_URLS. Settings are read as the app reads them (ASP.NET Core's order): appsettings.json and
 /// appsettings.{Environment}.json in the content root, the environment (Cluster__X, Logging__X), then --Cluster:X=value.
 /// With Cluster:AdminUrl it serves the in-app primary's admin endpoint (dashboard, /metrics, /api/status).
 /// </summary>
@@ -39,13 +40,9 @@ internal static class StandalonePrimary
 
         var given = new ConfigurationBuilder().AddCommandLine(settings.ToArray()).Build();
         ExportToWorkers(given);
-        var urls = string.Join(';', (urlsOption ?? configuration["urls"] ?? configuration["ASPNETCORE_URLS"] ?? ClusterEndpoint.DefaultUrl)
+        var givenUrls = urlsOption ?? configuration["urls"] ?? configuration["ASPNETCORE_URLS"];
+        var urls = string.Join(';', (givenUrls ?? ClusterEndpoint.DefaultUrl)
             .Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
-
-        // The workers must bind exactly these. URLS outranks an app's appsettings.json (environment variables come
-        // after it); ASPNETCORE_URLS reaches hosts that read only prefixed variables.
-        Environment.SetEnvironmentVariable("URLS", urls);
-        Environment.SetEnvironmentVariable("ASPNETCORE_URLS", urls);
 
         using var loggerFactory = LoggerFactory.Create(logging =>
         {
@@ -63,6 +60,35 @@ internal static class StandalonePrimary
         if (given.AsEnumerable().Any(setting => ClusterOptions.IsAdminToken(setting.Key)))
         {
             logger.AdminTokenOnCommandLine();
+        }
+
+        IReadOnlyList<string> endpoints;
+        try
+        {
+            endpoints = KestrelEndpoints.Read(configuration);
+        }
+        catch (Exception error) when (error is FormatException or NotSupportedException)
+        {
+            logger.CannotStart(error.Message);
+            return ClusterExitCodes.InvalidConfiguration;
+        }
+
+        if (endpoints.Count > 0)
+        {
+            // As Kestrel does in the workers, which read the same section.
+            if (givenUrls is not null)
+            {
+                logger.EndpointsOverrideUrls(urls);
+            }
+
+            urls = string.Join(';', endpoints);
+        }
+        else
+        {
+            // The workers must bind exactly these. URLS outranks an app's appsettings.json (environment variables come
+            // after it); ASPNETCORE_URLS reaches hosts that read only prefixed variables.
+            Environment.SetEnvironmentVariable("URLS", urls);
+            Environment.SetEnvironmentVariable("ASPNETCORE_URLS", urls);
         }
 
         if (WorkerCommandFor(command) is not { } workerCommand)

@@ -17,6 +17,9 @@ internal static partial class StandalonePrimaryLog
     [LoggerMessage(303, LogLevel.Warning, "{Signal} again: fast stop")]
     public static partial void FastStop(this ILogger logger, System.Runtime.InteropServices.PosixSignal signal);
 
+    [LoggerMessage(304, LogLevel.Warning, "Overriding the URLs '{Urls}': serving the app's Kestrel:Endpoints instead, as Kestrel does")]
+    public static partial void EndpointsOverrideUrls(this ILogger logger, string urls);
+
     [LoggerMessage(310, LogLevel.Warning, "Cluster:AdminToken is on the command line, where any local user can read it (/proc/PID/cmdline): use Cluster:AdminTokenFile")]
     public static partial void AdminTokenOnCommandLine(this ILogger logger);
 }

@@ -1,15 +1,20 @@
 using System.Net;
+using System.Net.Sockets;
 
 namespace ProcessCluster;
 
 /// <summary>
-/// One address the cluster serves, parsed from a URL the way Kestrel reads it: an IP literal binds that address;
-/// "localhost" binds both loopback addresses (IPv4 and IPv6); any other host ("*", "+", "0.0.0.0"-like names) binds every address.
+/// One address the cluster serves: a TCP address (<see cref="IPEndPoint"/>) or a Unix domain socket
+/// (<see cref="UnixDomainSocketEndPoint"/>). Parsed from a URL the way Kestrel reads it: an IP literal binds that
+/// address; "localhost" binds both loopback addresses (IPv4 and IPv6); "unix:/path" binds that socket file; any other
+/// host ("*", "+", "0.0.0.0"-like names) binds every address.
 /// </summary>
-public sealed record ClusterEndpoint(string Scheme, IPEndPoint EndPoint)
+public sealed record ClusterEndpoint(string Scheme, EndPoint EndPoint)
 {
     /// <summary>What the cluster serves when no URL is configured: Kestrel's default.</summary>
     public const string DefaultUrl = "http://localhost:5000";
+
+    private const string UnixPrefix = "unix:";
 
     /// <summary>The endpoints of every URL, each entry possibly a ';'-separated list as in ASPNETCORE_URLS.</summary>
     public static IReadOnlyList<ClusterEndpoint> ParseUrls(IEnumerable<string> urls) =>
@@ -28,6 +33,11 @@ public sealed record ClusterEndpoint(string Scheme, IPEndPoint EndPoint)
 
         var scheme = url[..schemeEnd].ToLowerInvariant();
         var rest = url[(schemeEnd + 3)..];
+        if (rest.StartsWith(UnixPrefix, StringComparison.OrdinalIgnoreCase))
+        {
+            return [new ClusterEndpoint(scheme, UnixEndPoint(url, rest[UnixPrefix.Length..]))];
+        }
+
         var pathStart = rest.IndexOf('/');
         var authority = pathStart >= 0 ? rest[..pathStart] : rest;
         var portStart = authority.LastIndexOf(':');
@@ -55,12 +65,24 @@ public sealed record ClusterEndpoint(string Scheme, IPEndPoint EndPoint)
         return addresses.Select(address => new ClusterEndpoint(scheme, new IPEndPoint(address, port)));
     }
 
-    /// <summary>The URL of this endpoint once bound (real port, "+" when every address is bound).</summary>
-    public string ToUrl(IPEndPoint bound)
+    /// <summary>The URL of this endpoint once bound (real port, "+" when every address is bound, unix:/path for a socket file).</summary>
+    public string ToUrl(EndPoint bound) => bound switch
     {
-        var host = bound.Address.Equals(IPAddress.IPv6Any) || bound.Address.Equals(IPAddress.Any) ? "+"
-            : bound.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{bound.Address}]"
-            : bound.Address.ToString();
-        return $"{Scheme}://{host}:{bound.Port}";
+        UnixDomainSocketEndPoint unix => $"{Scheme}://{UnixPrefix}{unix}",
+        IPEndPoint ip => $"{Scheme}://{Host(ip.Address)}:{ip.Port}",
+        _ => $"{Scheme}://{bound}",
+    };
+
+    private static string Host(IPAddress address) =>
+        address.Equals(IPAddress.IPv6Any) || address.Equals(IPAddress.Any) ? "+"
+            : address.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{address}]"
+            : address.ToString();
+
+    /// <summary>Kestrel's form: the path runs to the end, or to a ':' that starts a path base (http://unix:/run/app.sock:/base).</summary>
+    private static UnixDomainSocketEndPoint UnixEndPoint(string url, string rest)
+    {
+        var pathEnd = rest.IndexOf(':', StringComparison.Ordinal);
+        var path = pathEnd >= 0 ? rest[..pathEnd] : rest;
+        return path.Length > 0 ? new UnixDomainSocketEndPoint(path) : throw new FormatException($"'{url}' names no socket file (like http://unix:/run/app.sock)");
     }
 }

@@ -391,7 +391,7 @@ public sealed class ClusterOptions
         {
             var endpoints = ClusterEndpoint.ParseUrls([url]);
             return endpoints.Count > 0 && endpoints.All(endpoint => endpoint.Scheme == "http")
-                ? endpoints.All(endpoint => System.Net.IPAddress.IsLoopback(endpoint.EndPoint.Address))
+                ? endpoints.All(endpoint => endpoint.EndPoint is System.Net.IPEndPoint ip && System.Net.IPAddress.IsLoopback(ip.Address))
                 : null;
         }
         catch (FormatException)

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Sockets;
 
 namespace ProcessCluster.Tests;
 
@@ -26,6 +27,26 @@ public class ClusterEndpointTests
     }
 
     [Theory]
+    [InlineData("http://unix:/run/app.sock", "/run/app.sock")]
+    [InlineData("http://unix:/run/app.sock:/base", "/run/app.sock")]
+    [InlineData("https://UNIX:relative.sock", "relative.sock")]
+    public void Parses_unix_socket_urls_as_kestrel_does(string url, string path)
+    {
+        var endpoint = Assert.Single(ClusterEndpoint.Parse(url));
+        Assert.Equal(path, Assert.IsType<UnixDomainSocketEndPoint>(endpoint.EndPoint).ToString());
+        Assert.Equal($"{url[..url.IndexOf(':', StringComparison.Ordinal)]}://unix:{path}", endpoint.ToUrl(endpoint.EndPoint));
+    }
+
+    [Fact]
+    public void A_bound_endpoint_reads_as_a_url_with_its_real_port()
+    {
+        var endpoint = Assert.Single(ClusterEndpoint.Parse("https://*:0"));
+        Assert.Equal("https://+:41000", endpoint.ToUrl(new IPEndPoint(IPAddress.IPv6Any, 41000)));
+        Assert.Equal("https://[::1]:41000", endpoint.ToUrl(new IPEndPoint(IPAddress.IPv6Loopback, 41000)));
+    }
+
+    [Theory]
+    [InlineData("http://unix:")]
     [InlineData("127.0.0.1:3000")]
     [InlineData("http://127.0.0.1:99999")]
     [InlineData("http://127.0.0.1:port")]

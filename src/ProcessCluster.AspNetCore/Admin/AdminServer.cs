@@ -5,6 +5,7 @@ using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
@@ -41,6 +42,8 @@ internal sealed class AdminServer(ClusterPrimary primary, ClusterOptions options
 
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls(url);
+        // The builder reads the app's configuration too: its Kestrel:Endpoints are the app's (the workers'), not this endpoint's.
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Configure(new ConfigurationBuilder().Build()));
         builder.Logging.ClearProviders();
         builder.Services.Replace(ServiceDescriptor.Singleton(loggerFactory));
         // The app's host owns the process's signals and lifetime; this one only follows it.
@@ -128,7 +131,11 @@ internal sealed class AdminServer(ClusterPrimary primary, ClusterOptions options
         var hosts = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         foreach (var endpoint in ClusterEndpoint.ParseUrls([url]))
         {
-            var address = endpoint.EndPoint.Address;
+            if (endpoint.EndPoint is not IPEndPoint { Address: var address })
+            {
+                continue;
+            }
+
             if (address.Equals(IPAddress.IPv6Any) || address.Equals(IPAddress.Any))
             {
                 return null;

@@ -20,7 +20,7 @@ internal sealed class Acceptor(IReadOnlyList<BoundEndpoint> endpoints, int maxHe
     {
         foreach (var endpoint in endpoints)
         {
-            var thread = new Thread(() => AcceptLoop(endpoint)) { IsBackground = true, Name = $"cluster-accept-{endpoint.Bound.Port}" };
+            var thread = new Thread(() => AcceptLoop(endpoint)) { IsBackground = true, Name = $"cluster-accept-{endpoint.Name}" };
             _threads.Add((endpoint, thread));
             thread.Start();
         }

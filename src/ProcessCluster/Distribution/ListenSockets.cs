@@ -20,12 +20,9 @@ internal static class ListenSockets
         {
             foreach (var endpoint in endpoints)
             {
-                if (passed.FindIndex(candidate => SocketActivation.Serves(candidate.Socket.LocalEndPoint, endpoint.EndPoint)) is var found and >= 0)
+                if (SocketActivation.TryAdopt(passed, endpoint.EndPoint, endpoint.ToUrl(endpoint.EndPoint), logger) is { } adopted)
                 {
-                    var (socket, name) = passed[found];
-                    passed.RemoveAt(found);
-                    logger.LogInformation("Adopted the listening socket {Address} ({Name}) passed by systemd for {Url}", socket.LocalEndPoint, name, endpoint.ToUrl(endpoint.EndPoint));
-                    bound.Add(new BoundEndpoint(bound.Count, endpoint, socket, adopted: true));
+                    bound.Add(new BoundEndpoint(bound.Count, endpoint, adopted, adopted: true));
                 }
                 else if (TryOpen(endpoint, backlog, logger) is { } socket)
                 {
@@ -39,11 +36,7 @@ internal static class ListenSockets
             throw;
         }
 
-        foreach (var (socket, name) in passed)
-        {
-            logger.LogWarning("systemd passed a socket ({Name}, {Address}) that no endpoint of the cluster listens on; it is left unused", name, socket.LocalEndPoint);
-        }
-
+        SocketActivation.WarnUnused(passed, logger);
         if (bound.Count == 0)
         {
             throw new InvalidOperationException("the cluster has no endpoint to listen on");
@@ -58,17 +51,17 @@ internal static class ListenSockets
         {
             return Listen(endpoint.EndPoint, backlog);
         }
-        catch (SocketException error) when (error.SocketErrorCode == SocketError.AddressFamilyNotSupported
-            || error.SocketErrorCode == SocketError.AddressNotAvailable)
+        catch (SocketException error) when (endpoint.EndPoint is IPEndPoint ip
+            && (error.SocketErrorCode == SocketError.AddressFamilyNotSupported || error.SocketErrorCode == SocketError.AddressNotAvailable))
         {
-            if (endpoint.EndPoint.Address.Equals(IPAddress.IPv6Any))
+            if (ip.Address.Equals(IPAddress.IPv6Any))
             {
-                return Listen(new IPEndPoint(IPAddress.Any, endpoint.EndPoint.Port), backlog);
+                return Listen(new IPEndPoint(IPAddress.Any, ip.Port), backlog);
             }
 
-            if (endpoint.EndPoint.Address.Equals(IPAddress.IPv6Loopback))
+            if (ip.Address.Equals(IPAddress.IPv6Loopback))
             {
-                logger.LogInformation("IPv6 loopback is not available; {Scheme}://localhost:{Port} listens on IPv4 only", endpoint.Scheme, endpoint.EndPoint.Port);
+                logger.LogInformation("IPv6 loopback is not available; {Scheme}://localhost:{Port} listens on IPv4 only", endpoint.Scheme, ip.Port);
                 return null;
             }
 
@@ -76,12 +69,15 @@ internal static class ListenSockets
         }
     }
 
-    private static Socket Listen(IPEndPoint endPoint, int backlog)
+    /// <summary>A listening socket as Kestrel's socket transport makes one (an IPv6 "any" address also takes IPv4).</summary>
+    public static Socket Listen(EndPoint endPoint, int backlog)
     {
-        var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        var socket = endPoint is IPEndPoint
+            ? new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp)
+            : new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Unspecified);
         try
         {
-            if (endPoint.Address.Equals(IPAddress.IPv6Any))
+            if (endPoint is IPEndPoint ip && ip.Address.Equals(IPAddress.IPv6Any))
             {
                 socket.DualMode = true;
             }

@@ -57,10 +57,41 @@ internal static class SocketActivation
         return sockets;
     }
 
+    /// <summary>
+    /// Takes out of <paramref name="passed"/> the socket that serves <paramref name="wanted"/> (same local address, or
+    /// the same socket file), logging the adoption; null when systemd passed none for it.
+    /// </summary>
+    public static Socket? TryAdopt(List<(Socket Socket, string Name)> passed, EndPoint wanted, string url, ILogger logger)
+    {
+        var found = passed.FindIndex(candidate => Serves(candidate.Socket.LocalEndPoint, wanted));
+        if (found < 0)
+        {
+            return null;
+        }
+
+        var (socket, name) = passed[found];
+        passed.RemoveAt(found);
+        logger.LogInformation("Adopted the listening socket {Address} ({Name}) passed by systemd for {Url}", socket.LocalEndPoint, name, url);
+        return socket;
+    }
+
+    /// <summary>Says which passed sockets no endpoint took (a unit and an app that disagree on the addresses).</summary>
+    public static void WarnUnused(IEnumerable<(Socket Socket, string Name)> passed, ILogger logger)
+    {
+        foreach (var (socket, name) in passed)
+        {
+            logger.LogWarning("systemd passed a socket ({Name}, {Address}) that no endpoint of the cluster listens on; it is left unused", name, socket.LocalEndPoint);
+        }
+    }
+
     /// <summary>Whether a passed socket bound to <paramref name="bound"/> serves an endpoint configured as <paramref name="wanted"/>.</summary>
-    public static bool Serves(EndPoint? bound, IPEndPoint wanted) =>
-        bound is IPEndPoint address && address.Port == wanted.Port
-        && (address.Address.Equals(wanted.Address) || (IsAny(address.Address) && IsAny(wanted.Address)));
+    public static bool Serves(EndPoint? bound, EndPoint wanted) => (bound, wanted) switch
+    {
+        (IPEndPoint address, IPEndPoint configured) => address.Port == configured.Port
+            && (address.Address.Equals(configured.Address) || (IsAny(address.Address) && IsAny(configured.Address))),
+        (UnixDomainSocketEndPoint file, UnixDomainSocketEndPoint configured) => file.ToString() == configured.ToString(),
+        _ => false,
+    };
 
     private static bool IsAny(IPAddress address) => address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any);
 }

@@ -2,6 +2,7 @@ using System.Diagnostics.Metrics;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using ProcessCluster.Control;
+using ProcessCluster.Distribution;
 using ProcessCluster.Policies;
 using ProcessCluster.Telemetry;
 
@@ -146,6 +147,14 @@ public sealed class ClusterPrimary : IAsyncDisposable, IClusterObserver
     {
         _startedAt = DateTimeOffset.UtcNow;
         _supervisor.Start(endpoints);
+        _control = OpenControlSocket();
+    }
+
+    /// <summary>Forks the workers for listening sockets the app's server opened (the in-app primary's Kestrel); the cluster owns them from now on.</summary>
+    internal void StartOn(IReadOnlyList<BoundEndpoint> endpoints)
+    {
+        _startedAt = DateTimeOffset.UtcNow;
+        _supervisor.StartOn(endpoints);
         _control = OpenControlSocket();
     }
 

@@ -28,8 +28,8 @@ public sealed class ClusterListener : IDisposable
         }
     }
 
-    /// <summary>The address the primary listens on, with the real port.</summary>
-    public IPEndPoint LocalEndPoint => _endpoint.Bound;
+    /// <summary>The address the primary listens on, with the real port, or its Unix domain socket.</summary>
+    public EndPoint LocalEndPoint => _endpoint.Bound;
 
     /// <summary>
     /// The next connection, now this process's to serve and close; null once <see cref="Stop"/> was called and no

@@ -109,10 +109,11 @@ public sealed class ClusterWorker : IPrimaryFrameHandler
 
     /// <summary>
     /// Takes the cluster's endpoint for <paramref name="endpoint"/> as the primary opened it (as Kestrel's binds are
-    /// matched: the same address and port, an any-address on that port, or the next port-0 endpoint in order).
+    /// matched: the same address and port, an any-address on that port, or the next port-0 endpoint in order; a Unix
+    /// domain socket by its path).
     /// </summary>
     /// <exception cref="InvalidOperationException">The primary opened no such endpoint, or it is already taken.</exception>
-    public ClusterListener Listen(IPEndPoint endpoint)
+    public ClusterListener Listen(EndPoint endpoint)
     {
         ArgumentNullException.ThrowIfNull(endpoint);
         var claimed = Endpoints.Claim(endpoint)

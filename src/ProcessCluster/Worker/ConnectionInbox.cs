@@ -31,7 +31,7 @@ internal sealed class ConnectionInbox
         {
             if (_queue.Reader.TryRead(out var connection))
             {
-                return new HandedConnection(connection.Id, connection.Local ?? new Socket(new SafeSocketHandle(connection.Fd, ownsHandle: true)) { NoDelay = true }, connection.Local is not null);
+                return new HandedConnection(connection.Id, connection.Local ?? AcceptedSocket.Adopt(connection.Fd), connection.Local is not null);
             }
         }
 

@@ -7,7 +7,7 @@ namespace ProcessCluster.Worker;
 /// <summary>One of the cluster's endpoints as a worker serves it.</summary>
 internal sealed class WorkerEndpoint
 {
-    internal WorkerEndpoint(int index, IPEndPoint configured, IPEndPoint bound, ConnectionInbox? inbox, int? sharedListenFd)
+    internal WorkerEndpoint(int index, EndPoint configured, EndPoint bound, ConnectionInbox? inbox, int? sharedListenFd)
     {
         Index = index;
         Configured = configured;
@@ -19,10 +19,10 @@ internal sealed class WorkerEndpoint
     public int Index { get; }
 
     /// <summary>The address as the app configured it (port 0 stays 0).</summary>
-    public IPEndPoint Configured { get; }
+    public EndPoint Configured { get; }
 
     /// <summary>The address the primary bound: the real port.</summary>
-    public IPEndPoint Bound { get; }
+    public EndPoint Bound { get; }
 
     /// <summary>RoundRobin: connections the primary hands over.</summary>
     public ConnectionInbox? Inbox { get; }
@@ -64,20 +64,18 @@ internal sealed class WorkerEndpoint
             return null;
         }
 
-        return new Socket(new SafeSocketHandle(connection, ownsHandle: true)) { NoDelay = true };
+        return AcceptedSocket.Adopt(connection);
     }
 
     /// <summary>
-    /// Picks the endpoint a server's bind request stands for: the same address and port; else, for an any-address
-    /// request, the any-address endpoint on that port (IPv4 and IPv6 "any" are one); a port-0 request takes the next
-    /// unclaimed port-0 endpoint in order, so every worker's Nth listen(0) lands on the same real port, as in Node.
+    /// Picks the endpoint a server's bind request stands for: the same socket file, or the same address and port,
+    /// else for an any-address request the any-address endpoint on that port (see <see cref="EndpointMatch"/>); a
+    /// port-0 request takes the next unclaimed port-0 endpoint in order, so every worker's Nth listen(0) lands on the
+    /// same real port, as in Node.
     /// </summary>
-    public static WorkerEndpoint? Match(IReadOnlyList<WorkerEndpoint> endpoints, IReadOnlySet<int> claimed, IPEndPoint requested)
+    public static WorkerEndpoint? Match(IReadOnlyList<WorkerEndpoint> endpoints, IReadOnlySet<int> claimed, EndPoint requested)
     {
-        var candidates = endpoints.Where(endpoint => !claimed.Contains(endpoint.Index) && endpoint.Configured.Port == requested.Port).ToList();
-        return candidates.FirstOrDefault(endpoint => endpoint.Configured.Address.Equals(requested.Address))
-            ?? candidates.FirstOrDefault(endpoint => IsAny(endpoint.Configured.Address) && IsAny(requested.Address));
+        var candidates = endpoints.Where(endpoint => !claimed.Contains(endpoint.Index) && EndpointMatch.SameEndpoint(endpoint.Configured, requested)).ToList();
+        return candidates.FirstOrDefault(endpoint => endpoint.Configured.Equals(requested)) ?? candidates.FirstOrDefault();
     }
-
-    private static bool IsAny(IPAddress address) => address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any);
 }

@@ -17,8 +17,8 @@ internal sealed class WorkerEndpoints : ReadOnlyCollection<WorkerEndpoint>
     public WorkerEndpoints(WelcomeMessage welcome, int[] sharedFds, Action<long, bool> acknowledge)
         : base(welcome.Endpoints.Select((endpoint, index) => new WorkerEndpoint(
             index,
-            new IPEndPoint(IPAddress.Parse(endpoint.Address), endpoint.Port),
-            new IPEndPoint(IPAddress.Parse(endpoint.BoundAddress), endpoint.BoundPort),
+            endpoint.Configured(),
+            endpoint.Bound(),
             welcome.Scheduling == SchedulingMode.RoundRobin ? new ConnectionInbox(acknowledge) : null,
             welcome.Scheduling == SchedulingMode.Shared ? sharedFds[index] : null)).ToList())
     {
@@ -26,7 +26,7 @@ internal sealed class WorkerEndpoints : ReadOnlyCollection<WorkerEndpoint>
     }
 
     /// <summary>Claims the endpoint a server's bind request stands for (see <see cref="WorkerEndpoint.Match"/>).</summary>
-    public WorkerEndpoint? Claim(IPEndPoint requested)
+    public WorkerEndpoint? Claim(EndPoint requested)
     {
         lock (_claimed)
         {
@@ -41,7 +41,7 @@ internal sealed class WorkerEndpoints : ReadOnlyCollection<WorkerEndpoint>
     }
 
     /// <summary>Whether <paramref name="requested"/> would be claimed, without claiming it.</summary>
-    public bool CanClaim(IPEndPoint requested)
+    public bool CanClaim(EndPoint requested)
     {
         lock (_claimed)
         {

@@ -11,11 +11,7 @@ internal sealed class Welcome(ClusterOptions options, IReadOnlyList<BoundEndpoin
         var message = new WelcomeMessage(
             worker.Id,
             options.Scheduling,
-            endpoints.Select(endpoint => new EndpointInfo(
-                endpoint.Configured.EndPoint.Address.ToString(),
-                endpoint.Configured.EndPoint.Port,
-                endpoint.Bound.Address.ToString(),
-                endpoint.Bound.Port)).ToList(),
+            endpoints.Select(endpoint => EndpointInfo.From(endpoint.Configured.EndPoint, endpoint.Bound)).ToList(),
             (int)options.HeartbeatInterval.TotalMilliseconds,
             reportsLoad ? (int)SupervisorContext.FastLoadReports.TotalMilliseconds : 0,
             ChannelProtocol.Version,

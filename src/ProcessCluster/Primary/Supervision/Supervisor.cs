@@ -65,10 +65,13 @@ internal sealed class Supervisor : IWorkerOwner, IAsyncDisposable
     internal int PendingEvents => _queue.Reader.Count;
 
     /// <summary>Binds the endpoints, opens the workers' channel and starts the loop, which forks the initial workers.</summary>
-    public void Start(IReadOnlyList<ClusterEndpoint> endpoints)
+    public void Start(IReadOnlyList<ClusterEndpoint> endpoints) => StartOn(ListenSockets.Open(endpoints, _options.Backlog, _logger));
+
+    /// <summary>Serves endpoints whose listening sockets are already open (the app's server opened them); from now on the supervisor owns them.</summary>
+    public void StartOn(IReadOnlyList<BoundEndpoint> endpoints)
     {
         ProcessInterop.ResetIgnoredChildSignal();
-        _endpoints = ListenSockets.Open(endpoints, _options.Backlog, _logger);
+        _endpoints = endpoints;
         Urls = _endpoints.Select(endpoint => endpoint.Url).ToList();
         IConnectionDistribution distribution = _options.Scheduling == SchedulingMode.RoundRobin
             ? new RoundRobinDispatcher(

@@ -1,0 +1,84 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+
+namespace ProcessCluster.IntegrationTests;
+
+/// <summary>
+/// The webapi-shaped fixture app (tests/ProcessCluster.WebApiApp) run from its own folder, as a user runs it, so that
+/// its appsettings.json (Kestrel:Endpoints, HTTP and HTTPS) is what the cluster reads; the ports are made free ones and
+/// the certificate is made here, written to a pfx in a folder of the test's own, through the variables a deployment would set.
+/// </summary>
+public sealed class WebApiAppCluster : IDisposable
+{
+    private readonly DirectoryInfo _folder = Directory.CreateTempSubdirectory("processcluster-webapi-");
+
+    public WebApiAppCluster()
+    {
+        HttpPort = FreePort();
+        HttpsPort = FreePort();
+        CertificatePath = Path.Combine(_folder.FullName, "cert.pfx");
+        File.WriteAllBytes(CertificatePath, SelfSignedPfx("pw"));
+    }
+
+    public static string Assembly => TestCluster.BuiltAssembly(Path.Combine("tests", "ProcessCluster.WebApiApp"), "ProcessCluster.WebApiApp.dll");
+
+    public int HttpPort { get; }
+
+    public int HttpsPort { get; }
+
+    public string CertificatePath { get; }
+
+    /// <summary>A path for a Unix domain socket in this fixture's folder.</summary>
+    public string SocketPath(string name) => Path.Combine(_folder.FullName, name);
+
+    /// <summary>The deployment's variables: the appsettings endpoints moved to free ports, the certificate's path, and <paramref name="more"/>.</summary>
+    public Dictionary<string, string> Environment(IReadOnlyDictionary<string, string>? more = null)
+    {
+        var environment = new Dictionary<string, string>
+        {
+            ["Kestrel__Endpoints__Http__Url"] = $"http://127.0.0.1:{HttpPort}",
+            ["Kestrel__Endpoints__Https__Url"] = $"https://127.0.0.1:{HttpsPort}",
+            ["Kestrel__Endpoints__Https__Certificate__Path"] = CertificatePath,
+        };
+        foreach (var (key, value) in more ?? new Dictionary<string, string>())
+        {
+            environment[key] = value;
+        }
+
+        return environment;
+    }
+
+    public Task<TestCluster> StartAsync(IReadOnlyDictionary<string, string>? more = null, bool waitUntilReady = true, string? standalonePrimary = null) =>
+        TestCluster.StartAsync(
+            "RoundRobin",
+            workers: 2,
+            environment: Environment(more),
+            waitUntilReady: waitUntilReady,
+            standalonePrimary: standalonePrimary,
+            workingDirectory: Path.GetDirectoryName(Assembly),
+            app: Assembly);
+
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    public void Dispose() => _folder.Delete(recursive: true);
+
+    private static byte[] SelfSignedPfx(string password)
+    {
+        using var key = RSA.Create(2048);
+        var request = new CertificateRequest("CN=localhost", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        var names = new SubjectAlternativeNameBuilder();
+        names.AddIpAddress(IPAddress.Loopback);
+        names.AddDnsName("localhost");
+        request.CertificateExtensions.Add(names.Build());
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], critical: false));
+        using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
+        return certificate.Export(X509ContentType.Pfx, password);
+    }
+}
