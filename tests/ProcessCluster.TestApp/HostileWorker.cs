@@ -105,7 +105,7 @@ internal static class HostileWorker
     /// <summary>A well-formed Hello, and the primary's Welcome read: from here on frames reach the supervisor.</summary>
     private static void Handshake(Socket socket, WorkerEnvironment worker)
     {
-        socket.Send(Frame(FrameType.Hello, JsonSerializer.SerializeToUtf8Bytes(new HelloMessage(worker.WorkerId, worker.Secret), IpcJson.Default.HelloMessage)));
+        socket.Send(Frame(FrameType.Hello, JsonSerializer.SerializeToUtf8Bytes(new HelloMessage(worker.WorkerId, worker.Secret, ChannelProtocol.Version), IpcJson.Default.HelloMessage)));
         socket.ReceiveTimeout = 10_000;
         using var stream = new NetworkStream(socket, ownsSocket: false);
         var header = new byte[FrameFormat.HeaderSize];
