@@ -35,18 +35,12 @@ public sealed class TestCertificate : IDisposable
 
     public static TestCertificate Create()
     {
-        using var key = RSA.Create(2048);
-        var request = new CertificateRequest("CN=processcluster-test", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-        var names = new SubjectAlternativeNameBuilder();
-        names.AddIpAddress(IPAddress.Loopback);
-        names.AddDnsName("localhost");
-        request.CertificateExtensions.Add(names.Build());
-        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], critical: false));
-        using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
         var password = Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
+        var pfx = SelfSignedPfx(password);
         var directory = Directory.CreateTempSubdirectory("processcluster-cert-");
         var path = System.IO.Path.Combine(directory.FullName, "server.pfx");
-        File.WriteAllBytes(path, certificate.Export(X509ContentType.Pfx, password));
+        File.WriteAllBytes(path, pfx);
+        using var certificate = X509CertificateLoader.LoadPkcs12(pfx, password);
         return new TestCertificate(directory, path, password, certificate.Thumbprint);
     }
 
@@ -55,4 +49,18 @@ public sealed class TestCertificate : IDisposable
         presented is not null && string.Equals(presented.GetCertHashString(), Thumbprint, StringComparison.OrdinalIgnoreCase);
 
     public void Dispose() => _directory.Delete(recursive: true);
+
+    /// <summary>A self-signed server certificate for 127.0.0.1 and localhost, valid for a day, as a pfx with this password.</summary>
+    public static byte[] SelfSignedPfx(string password)
+    {
+        using var key = RSA.Create(2048);
+        var request = new CertificateRequest("CN=localhost", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        var names = new SubjectAlternativeNameBuilder();
+        names.AddIpAddress(IPAddress.Loopback);
+        names.AddDnsName("localhost");
+        request.CertificateExtensions.Add(names.Build());
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], critical: false));
+        using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
+        return certificate.Export(X509ContentType.Pfx, password);
+    }
 }

@@ -19,7 +19,7 @@ public sealed class WebApiAppCluster : IDisposable
         HttpPort = FreePort();
         HttpsPort = FreePort();
         CertificatePath = Path.Combine(_folder.FullName, "cert.pfx");
-        File.WriteAllBytes(CertificatePath, SelfSignedPfx("pw"));
+        File.WriteAllBytes(CertificatePath, TestCertificate.SelfSignedPfx("pw"));
     }
 
     public static string Assembly => TestCluster.BuiltAssembly(Path.Combine("tests", "ProcessCluster.WebApiApp"), "ProcessCluster.WebApiApp.dll");
@@ -68,17 +68,4 @@ public sealed class WebApiAppCluster : IDisposable
     }
 
     public void Dispose() => _folder.Delete(recursive: true);
-
-    private static byte[] SelfSignedPfx(string password)
-    {
-        using var key = RSA.Create(2048);
-        var request = new CertificateRequest("CN=localhost", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-        var names = new SubjectAlternativeNameBuilder();
-        names.AddIpAddress(IPAddress.Loopback);
-        names.AddDnsName("localhost");
-        request.CertificateExtensions.Add(names.Build());
-        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], critical: false));
-        using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
-        return certificate.Export(X509ContentType.Pfx, password);
-    }
 }
