@@ -146,12 +146,45 @@ public sealed class ParityCluster : IAsyncDisposable
             TimeSpan.FromSeconds(10),
             "the primary's descriptors back to their count before the scenario and no worker left",
             () => $"before {_descriptorsBefore.Count}, now {after.Count}; new: {string.Join(", ", after.Except(_descriptorsBefore))}; "
-                + $"workers left: {string.Join(", ", workers.Where(ProcessTree.Children(Environment.ProcessId).Contains))}");
+                + $"workers left: {string.Join(", ", workers.Where(ProcessTree.Children(Environment.ProcessId).Contains))}; "
+                + $"held by: {string.Join("; ", after.Except(_descriptorsBefore).Select(HoldersOf))}");
     }
 
-    /// <summary>This process's descriptors but its assemblies, which the runtime maps as the tests first use them.</summary>
-    private static List<string> Descriptors() =>
-        ProcessTree.Descriptors(Environment.ProcessId).Where(fd => !fd.EndsWith(".dll", StringComparison.Ordinal)).ToList();
+    /// <summary>Every process with a descriptor on the same file (a pipe's other end), with its command line.</summary>
+    private static string HoldersOf(string descriptor)
+    {
+        var target = descriptor[(descriptor.IndexOf("-> ", StringComparison.Ordinal) + 3)..];
+        var holders = new List<string>();
+        foreach (var process in Directory.GetDirectories("/proc").Where(path => int.TryParse(Path.GetFileName(path), out _)))
+        {
+            try
+            {
+                if (Directory.GetFiles(Path.Combine(process, "fd")).Any(fd => new FileInfo(fd).LinkTarget == target))
+                {
+                    holders.Add($"{Path.GetFileName(process)} ({File.ReadAllText(Path.Combine(process, "cmdline")).Replace('\0', ' ').Trim()})");
+                }
+            }
+            catch (Exception error) when (error is IOException or UnauthorizedAccessException)
+            {
+                // Gone, or not ours to read.
+            }
+        }
+
+        return $"{target}: {string.Join(", ", holders)}";
+    }
+
+    /// <summary>
+    /// This process's descriptors but its assemblies, which the runtime maps as the tests first use them, and copies of
+    /// its own standard output and error: .NET's Console dups those when a writer is first made (again after a
+    /// Console.SetOut elsewhere), which a full run showed as two pipes to the test runner appearing mid-scenario.
+    /// </summary>
+    private static List<string> Descriptors()
+    {
+        var console = new[] { "1", "2" }.Select(fd => new FileInfo($"/proc/self/fd/{fd}").LinkTarget).ToHashSet();
+        return ProcessTree.Descriptors(Environment.ProcessId)
+            .Where(fd => !fd.EndsWith(".dll", StringComparison.Ordinal) && !console.Contains(fd[(fd.IndexOf("-> ", StringComparison.Ordinal) + 3)..]))
+            .ToList();
+    }
 
     private void Record(string name, WorkerHandle worker)
     {
