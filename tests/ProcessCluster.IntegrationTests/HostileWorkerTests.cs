@@ -63,8 +63,10 @@ public sealed class HostileWorkerTests
         Assert.Equal(0, cluster.CountLines("Unhandled exception"));
         Assert.True(answered > 0);
 
-        // One more worker than at calm: its channel and two output pipes, a few more in passing.
-        await Poll.UntilAsync(() => OpenDescriptors(cluster.PrimaryPid) <= calm + 8, Deadline,
+        // Within the bound for every flood, 64 above calm: what leaked before was one per frame (thousands).
+        // 8 was too tight: one worker more than at calm (its channel, two output pipes) plus connections in passing
+        // once held 15 for a minute in a full run.
+        await Poll.UntilAsync(() => OpenDescriptors(cluster.PrimaryPid) <= calm + 64, Deadline,
             "the primary's descriptors back near calm", () => $"{OpenDescriptors(cluster.PrimaryPid)} open, {calm} at calm");
     }
 
