@@ -184,7 +184,18 @@ public sealed class TestCluster : IAsyncDisposable
     /// <summary>Waits for the primary to exit; returns its exit code.</summary>
     public async Task<int> WaitForExitAsync(TimeSpan timeout)
     {
-        await _process.WaitForExitAsync().WaitAsync(timeout);
+        try
+        {
+            await _process.WaitForExitAsync().WaitAsync(timeout);
+        }
+        catch (TimeoutException)
+        {
+            // Whether the primary itself still runs, or only its output is still open, and what it said last.
+            throw new TimeoutException(
+                $"the primary (pid {PrimaryPid}, {(ProcessTree.IsAlive(PrimaryPid) ? "still running" : "exited, its output still open")}) did not end within {timeout.TotalSeconds} s; "
+                + $"its children: {string.Join(", ", ChildPids())}; last lines:\n{string.Join('\n', _lines.TakeLast(30))}");
+        }
+
         return _process.ExitCode;
     }
 
