@@ -63,7 +63,7 @@ internal static class SocketActivation
     /// </summary>
     public static Socket? TryAdopt(List<(Socket Socket, string Name)> passed, EndPoint wanted, string url, ILogger logger)
     {
-        var found = passed.FindIndex(candidate => Serves(candidate.Socket.LocalEndPoint, wanted));
+        var found = passed.FindIndex(candidate => candidate.Socket.LocalEndPoint is { } bound && EndpointMatch.SameEndpoint(bound, wanted));
         if (found < 0)
         {
             return null;
@@ -83,15 +83,4 @@ internal static class SocketActivation
             logger.LogWarning("systemd passed a socket ({Name}, {Address}) that no endpoint of the cluster listens on; it is left unused", name, socket.LocalEndPoint);
         }
     }
-
-    /// <summary>Whether a passed socket bound to <paramref name="bound"/> serves an endpoint configured as <paramref name="wanted"/>.</summary>
-    public static bool Serves(EndPoint? bound, EndPoint wanted) => (bound, wanted) switch
-    {
-        (IPEndPoint address, IPEndPoint configured) => address.Port == configured.Port
-            && (address.Address.Equals(configured.Address) || (IsAny(address.Address) && IsAny(configured.Address))),
-        (UnixDomainSocketEndPoint file, UnixDomainSocketEndPoint configured) => file.ToString() == configured.ToString(),
-        _ => false,
-    };
-
-    private static bool IsAny(IPAddress address) => address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any);
 }
