@@ -240,9 +240,9 @@ version() { awk -F'"' '/"version"/ { print $4; exit }' "bench/node/node_modules/
   echo "Load: wrk -t1 on 127.0.0.1, ${load_s} s per figure; CPU route -c4 after ${rest_s} s idle, \`/hello\` -c32 keep-alive and with"
   echo "\`Connection: close\`. Errors: socket errors + non-2xx. SIGKILL run: wrk -c32 ${chaos_s} s with pid-tally.lua (which slows"
   echo "wrk alike for all); fair share = 1/$workers of the answers in a 100 ms bin. Reload at t = ${reload_at} s: SIGHUP to our"
-  echo "primary, \`pm2 reload\`; Node's cluster module has no reload. The primary of PM2 is its God daemon. Respawn includes"
-  echo "ProcessCluster's first restart delay (\`RestartDelay\`, 100 ms by default; it doubles for deaths in a row within"
-  echo "\`StableUptime\`, which the SIGKILL run hits). The machine is shared and has $(nproc) cores, wrk takes one: only"
+  echo "primary, \`pm2 reload\`; Node's cluster module has no reload. The primary of PM2 is its God daemon. Respawn has no"
+  echo "restart delay: ProcessCluster replaces a worker that was ready and served at once (\`RestartDelay\` is for early"
+  echo "deaths). The machine is shared and has $(nproc) cores, wrk takes one: only"
   echo "the ratios of one run compare, not absolute figures across machines."
   echo
   echo "Machine: $(nproc) cores ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), $(awk '/MemTotal/ { printf "%.1f GiB", $2/1048576 }' /proc/meminfo),"

@@ -117,7 +117,10 @@ public sealed partial class ClusterOptions
     /// <summary>How many workers a rolling reload replaces at once (each new one started before its old one drains).</summary>
     public int ReloadConcurrency { get; set; } = 1;
 
-    /// <summary>The first restart delay after a worker dies unasked; it doubles with each death in a row.</summary>
+    /// <summary>
+    /// The first restart delay after a worker dies early (before it was ready, or younger than <see cref="MinUptime"/>);
+    /// it doubles with each death in a row. A worker that was ready and served is replaced at once.
+    /// </summary>
     public TimeSpan RestartDelay { get; set; } = TimeSpan.FromMilliseconds(100);
 
     /// <summary>The longest the restart delay grows to, however many deaths in a row.</summary>

@@ -23,20 +23,44 @@ public class RestartPolicyTests
     }
 
     [Fact]
-    public void Deaths_in_a_row_back_off_exponentially_up_to_the_cap()
+    public void Early_deaths_in_a_row_back_off_exponentially_up_to_the_cap()
     {
-        var delays = Deaths(11, new WorkerDeath(TimeSpan.FromSeconds(5), BecameReady: true), TimeSpan.FromSeconds(20))
+        var delays = Deaths(11, new WorkerDeath(TimeSpan.FromSeconds(5), BecameReady: false), TimeSpan.FromSeconds(20))
             .Select(decision => decision.Delay.TotalMilliseconds);
         Assert.Equal([100, 200, 400, 800, 1600, 3200, 6400, 12800, 15000, 15000, 15000], delays);
     }
 
     [Fact]
-    public void A_worker_that_stayed_up_30_seconds_resets_the_delay()
+    public void A_worker_that_was_ready_and_served_is_replaced_at_once_however_many_died_before_it()
     {
-        var history = Deaths(5, new WorkerDeath(TimeSpan.FromSeconds(5), true), TimeSpan.FromSeconds(10))[^1].History;
-        var decision = _policy.Decide(history, new WorkerDeath(TimeSpan.FromSeconds(30), true), Start + TimeSpan.FromMinutes(5));
+        var decisions = Deaths(11, new WorkerDeath(TimeSpan.FromSeconds(5), BecameReady: true), TimeSpan.FromSeconds(20));
+        Assert.All(decisions, decision => Assert.Equal(TimeSpan.Zero, decision.Delay));
+        var afterEarlyOnes = _policy.Decide(
+            Deaths(5, new WorkerDeath(TimeSpan.FromMilliseconds(300), BecameReady: false), TimeSpan.FromSeconds(1))[^1].History,
+            new WorkerDeath(TimeSpan.FromSeconds(2), BecameReady: true),
+            Start.AddSeconds(6));
+        Assert.Equal(TimeSpan.Zero, afterEarlyOnes.Delay);
+        Assert.False(afterEarlyOnes.Early);
+    }
+
+    [Fact]
+    public void A_ready_worker_younger_than_min_uptime_is_early_and_waits_out_the_backoff()
+    {
+        var decision = _policy.Decide(RestartHistory.Empty, new WorkerDeath(TimeSpan.FromMilliseconds(900), BecameReady: true), Start);
+        Assert.True(decision.Early);
         Assert.Equal(TimeSpan.FromMilliseconds(100), decision.Delay);
-        Assert.Equal(1, decision.History.DeathsInARow);
+    }
+
+    [Fact]
+    public void Served_deaths_count_in_the_row_so_an_early_death_after_them_backs_off_further_until_a_stable_worker_resets_it()
+    {
+        var served = Deaths(4, new WorkerDeath(TimeSpan.FromSeconds(5), BecameReady: true), TimeSpan.FromSeconds(10))[^1].History;
+        var early = _policy.Decide(served, new WorkerDeath(TimeSpan.FromMilliseconds(300), BecameReady: false), Start.AddMinutes(1));
+        Assert.Equal(TimeSpan.FromMilliseconds(1600), early.Delay);
+        var stable = _policy.Decide(early.History, new WorkerDeath(TimeSpan.FromSeconds(30), BecameReady: true), Start.AddMinutes(2));
+        Assert.Equal(1, stable.History.DeathsInARow);
+        var next = _policy.Decide(stable.History, new WorkerDeath(TimeSpan.FromMilliseconds(300), BecameReady: false), Start.AddMinutes(3));
+        Assert.Equal(TimeSpan.FromMilliseconds(200), next.Delay);
     }
 
     [Fact]
@@ -61,17 +85,6 @@ public class RestartPolicyTests
     {
         var decisions = Deaths(50, new WorkerDeath(TimeSpan.FromSeconds(2), BecameReady: true), TimeSpan.FromMilliseconds(100));
         Assert.DoesNotContain(decisions, decision => decision.GiveUp || decision.Early);
-    }
-
-    [Fact]
-    public void The_last_serving_worker_is_replaced_at_once_unless_it_died_early()
-    {
-        var history = Deaths(6, new WorkerDeath(TimeSpan.FromSeconds(5), true), TimeSpan.FromSeconds(5))[^1].History;
-        var last = _policy.Decide(history, new WorkerDeath(TimeSpan.FromSeconds(5), BecameReady: true, OthersServing: false), Start.AddMinutes(1));
-        Assert.Equal(TimeSpan.Zero, last.Delay);
-        Assert.Equal(7, last.History.DeathsInARow);
-        var booting = _policy.Decide(history, new WorkerDeath(TimeSpan.FromSeconds(5), BecameReady: false, OthersServing: false), Start.AddMinutes(1));
-        Assert.Equal(TimeSpan.FromMilliseconds(6400), booting.Delay);
     }
 
     [Fact]

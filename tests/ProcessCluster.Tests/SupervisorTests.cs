@@ -35,6 +35,28 @@ public class SupervisorTests
     }
 
     [Fact]
+    public async Task A_worker_that_served_and_then_died_is_replaced_at_once_while_its_twin_that_died_booting_waits_its_backoff()
+    {
+        await using var cluster = new SupervisorHarness(new ClusterOptions { Workers = 2, RestartDelay = TimeSpan.FromSeconds(5) });
+        await cluster.ReadyAsync(1);
+        await cluster.ReadyAsync(2);
+        cluster.Clock.Advance(TimeSpan.FromSeconds(2)); // past MinUptime (1 s): both served
+
+        // No clock moves from here: the replacement of a worker that served starts with no delay.
+        cluster.Exit(cluster.Workers.Single(worker => worker.Id == 1), Crash);
+        var replacement = await cluster.SpawnedAsync(3);
+
+        // The replacement dies before it is ready: its successor waits the backoff, doubled (second death in a row).
+        cluster.Exit(replacement, Crash);
+        await cluster.UntilAsync(snapshot => snapshot.Workers.Count == 1, "worker 3 reaped");
+        cluster.Clock.Advance(TimeSpan.FromSeconds(10) - TimeSpan.FromMilliseconds(1));
+        Assert.Equal(3, cluster.Processes.Spawned);
+        cluster.Clock.Advance(TimeSpan.FromMilliseconds(1));
+        await cluster.SpawnedAsync(4);
+        Assert.Equal(["exited 1 restart in 0 ms", "exited 3 restart in 10000 ms"], cluster.Observer.Facts.Where(fact => fact.StartsWith("exited", StringComparison.Ordinal)));
+    }
+
+    [Fact]
     public async Task A_reload_whose_new_worker_dies_before_it_is_ready_is_aborted_and_the_old_workers_keep_serving()
     {
         await using var cluster = new SupervisorHarness(new ClusterOptions { Workers = 2 });

@@ -3,8 +3,8 @@ using ProcessCluster.Policies;
 namespace ProcessCluster.Primary;
 
 /// <summary>
-/// Exits that were not asked for: whether and when a replacement starts (the restart policy's backoff), and when to
-/// give up because workers die in a loop.
+/// Exits that were not asked for: whether and when a replacement starts (at once for a worker that served, after the
+/// restart policy's backoff for an early death), and when to give up because workers die in a loop.
 /// </summary>
 internal sealed class Restarts(SupervisorContext context, WorkerOperations operations)
 {
@@ -22,7 +22,7 @@ internal sealed class Restarts(SupervisorContext context, WorkerOperations opera
     /// Decides what follows an exit. Returns the delay before its replacement starts, or null when none will: a planned
     /// stop, a failed successor or an old worker whose successor is on its way, a stopping cluster, a crash loop.
     /// </summary>
-    public TimeSpan? WorkerExited(WorkerHandle worker, bool othersServing, ReplacementOutcome? replacement, out string? crashLoop)
+    public TimeSpan? WorkerExited(WorkerHandle worker, ReplacementOutcome? replacement, out string? crashLoop)
     {
         crashLoop = null;
         if (worker.StopRequested)
@@ -30,7 +30,7 @@ internal sealed class Restarts(SupervisorContext context, WorkerOperations opera
             return null;
         }
 
-        var death = new WorkerDeath(context.Now - worker.ForkedAt, worker.ReadyAt is not null, othersServing);
+        var death = new WorkerDeath(context.Now - worker.ForkedAt, worker.ReadyAt is not null);
         var decision = _policy.Decide(_history, death, context.Now);
         _history = decision.History;
         if (decision.GiveUp && !context.Stopping && !context.GaveUp)

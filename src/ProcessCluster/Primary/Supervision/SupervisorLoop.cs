@@ -114,14 +114,13 @@ internal sealed class SupervisorLoop
 
     private void OnExited(WorkerHandle worker, ExitStatus status)
     {
-        var othersServing = _context.Workers.All.Any(other => other != worker && other.State == WorkerState.Ready);
         WorkerTable.Move(worker, WorkerTrigger.Exited);
         WorkerTable.Update(worker, view => view with { ExitStatus = status, StopReason = view.StopReason ?? StopReasons.Unasked(status) });
         _context.Workers.Remove(worker);
         _context.Distribution.RemoveWorker(worker.Id);
         _pool.PromoteSpares();
         var replacement = _replacements.TakeOutcome(worker);
-        var restartIn = _restarts.WorkerExited(worker, othersServing, replacement?.Outcome, out var crashLoop);
+        var restartIn = _restarts.WorkerExited(worker, replacement?.Outcome, out var crashLoop);
         _observer.Exited(worker, status, restartIn, replaced: replacement is not null || restartIn is not null);
         _replacements.Settle(worker, replacement);
         if (crashLoop is not null)
