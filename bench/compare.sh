@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Side by side with Node's cluster and PM2: the seed's app as ProcessCluster RoundRobin and Shared (2 workers), the
-# same workers under the standalone primary (`lean`: dotnet-cluster run, native AOT), as one plain Kestrel process
+# same workers under the standalone primary (`lean`: dotnet-cluster run, native AOT), the demo published as ReadyToRun
+# (`r2r`) and as native AOT (`aot`), both RoundRobin, as one plain Kestrel process
 # (Cluster:Enabled=false), and the same routes in Express (bench/node) under Node's cluster
 # module and under PM2 cluster mode; interleaved in one run, so the machine's noise hits all alike.
 #
@@ -40,10 +41,12 @@ if [ "$runs" = 1 ]; then
 else
   load_s=10 warm_s=2 idle_s=3 rest_s=1 chaos_s=20 reload_at=5 connections=1000
 fi
-read -r -a systems <<<"${SYSTEMS:-RoundRobin $spare Shared lean node pm2 plain}"
+read -r -a systems <<<"${SYSTEMS:-RoundRobin $spare Shared lean r2r aot node pm2 plain}"
 read -r -a phases <<<"${SCENARIOS:-load kill reload}"
-# Built before any clock starts, so the publish does not count as the lean system's cold start.
-for system in "${systems[@]}"; do [ "${system%%+*}" != lean ] || build_lean_primary; done
+# Built before any clock starts, so a publish does not count as a cold start.
+for system in "${systems[@]}"; do
+  case ${system%%+*} in lean) build_lean_primary ;; aot | r2r) publish_demo "${system%%+*}" ;; esac
+done
 url=http://127.0.0.1:$port
 
 record() { printf '%s\t%s\t%s\t%s\n' "$system" "$run" "$1" "$2" >>"$out/runs.tsv"; }
@@ -195,6 +198,7 @@ label() {
   case $mode in
     RoundRobin | Shared) echo "ProcessCluster $mode, $workers workers$extra" ;;
     lean) echo "ProcessCluster RoundRobin, $workers workers, under \`dotnet-cluster run\` (native AOT)$extra" ;;
+    aot | r2r) echo "ProcessCluster RoundRobin, $workers workers, the demo published $([ "$mode" = aot ] && echo "as native AOT" || echo ReadyToRun)$extra" ;;
     node) echo "Node cluster, $workers workers$extra" ;;
     pm2) echo "PM2 cluster mode, -i $workers$extra" ;;
     plain) echo "plain Kestrel, 1 process$extra" ;;

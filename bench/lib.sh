@@ -39,6 +39,19 @@ build_lean_primary() {
   lean_built=1
 }
 
+# The demo published as native AOT (bench/results/aot/SeedDemo) or ReadyToRun (bench/results/r2r/SeedDemo.dll), the
+# `aot` and `r2r` systems below, once per benchmark run, on first use. The AOT publish takes minutes.
+published_demos=
+publish_demo() { # aot|r2r
+  case " $published_demos " in *" $1 "*) return 0 ;; esac
+  echo "publishing the demo as $1 (bench/results/$1)" >&2
+  local flags=(-p:PublishAot=true)
+  [ "$1" = aot ] || flags=(-p:PublishReadyToRun=true --self-contained false)
+  dotnet publish samples/SeedDemo -c Release -r linux-x64 "${flags[@]}" -nologo -v quiet \
+    --artifacts-path "bench/results/$1-build" -o "bench/results/$1" >/dev/null
+  published_demos+=" $1"
+}
+
 server_pid=
 server_kind=
 pm2_home=
@@ -76,7 +89,8 @@ stop_server() {
 # launch_server MODE LOG [VAR=value ...]: starts a server in the background on 127.0.0.1:$port and sets server_pid
 # (the primary: for PM2 its daemon), without waiting. MODE is RoundRobin, Shared or plain (the demo; plain is
 # Cluster:Enabled=false), lean (the demo's workers, RoundRobin, under `dotnet-cluster run` published with native
-# AOT), node (bench/node under Node's cluster module, one worker per CPU) or pm2 (bench/node in PM2
+# AOT), aot and r2r (the demo, RoundRobin, published as native AOT or ReadyToRun), node (bench/node under Node's
+# cluster module, one worker per CPU) or pm2 (bench/node in PM2
 # cluster mode, -i $workers). workers=auto leaves the demo's count to the autoscaler.
 launch_server() {
   local mode=$1 log=$2 env=()
@@ -97,6 +111,8 @@ launch_server() {
       case $mode in
         plain) env=(Cluster__Enabled=false) ;;
         lean) build_lean_primary; command=(bench/results/cli/dotnet-cluster run -- dotnet "$app"); env=(Cluster__Scheduling=RoundRobin) ;;
+        aot) publish_demo aot; command=(bench/results/aot/SeedDemo); env=(Cluster__Scheduling=RoundRobin) ;;
+        r2r) publish_demo r2r; command=(dotnet bench/results/r2r/SeedDemo.dll); env=(Cluster__Scheduling=RoundRobin) ;;
         *) env=(Cluster__Scheduling="$mode") ;;
       esac
       [ "$mode" = plain ] || [ "$workers" = auto ] || env+=(Cluster__Workers="$workers")
