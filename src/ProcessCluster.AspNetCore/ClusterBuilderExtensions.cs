@@ -54,6 +54,7 @@ public static class ClusterBuilderExtensions
             builder.Services.AddSingleton(services => new ClusterPrimary(
                 services.GetRequiredService<ClusterOptions>(), services.GetRequiredService<ILoggerFactory>(), meterFactory: services.GetService<IMeterFactory>()));
             UseKestrelOnPrimaryTransport(builder.Services);
+            builder.Services.AddSingleton<IStartupFilter, PrimaryPipelineSkip>();
             builder.Services.AddSingleton(services => new Admin.AdminServer(
                 services.GetRequiredService<ClusterPrimary>(),
                 services.GetRequiredService<ClusterOptions>(),

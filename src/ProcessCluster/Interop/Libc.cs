@@ -134,6 +134,9 @@ internal static unsafe partial class Libc
     public static partial int shutdown(int fd, int how);
 
     [LibraryImport(Lib, SetLastError = true)]
+    public static partial nint getrandom(void* buffer, nuint length, uint flags);
+
+    [LibraryImport(Lib, SetLastError = true)]
     public static partial nint recv(int fd, void* buffer, nuint length, int flags);
 
     [LibraryImport(Lib, SetLastError = true)]

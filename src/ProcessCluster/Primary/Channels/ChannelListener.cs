@@ -28,7 +28,7 @@ internal sealed class ChannelListener : IDisposable
         _post = post;
         _session = session;
         _observer = observer;
-        Name = $"processcluster.{Environment.ProcessId}.{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8))}";
+        Name = $"processcluster.{Environment.ProcessId}.{SecureRandom.Hex(8)}";
         _socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         _socket.Bind(new UnixDomainSocketEndPoint("\0" + Name));
         _socket.Listen(128);
@@ -38,7 +38,7 @@ internal sealed class ChannelListener : IDisposable
     /// <summary>The abstract socket name, without its leading NUL.</summary>
     public string Name { get; }
 
-    public static string NewSecret() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
+    public static string NewSecret() => SecureRandom.Hex(16);
 
     /// <summary>Whether the hello names this worker and carries its secret (compared in constant time).</summary>
     public static bool Proves(HelloMessage hello, WorkerHandle worker) =>
