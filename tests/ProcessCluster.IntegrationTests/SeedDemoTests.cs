@@ -13,6 +13,8 @@ public class SeedDemoTests
         await using var cluster = await TestCluster.StartAsync("RoundRobin", workers: null, app: TestCluster.SeedDemoAssembly);
         var workers = await cluster.WaitForReadyPidsAsync(pids => pids.Count == expected, $"the {expected} workers the defaults start", Deadline);
         Assert.Equal(expected, (await cluster.StatusAsync()).DesiredWorkers);
+        // A lean primary: its secrets come from getrandom(2), so a plain-HTTP primary never maps OpenSSL (3.4 MiB resident).
+        Assert.DoesNotContain("libcrypto", File.ReadAllText($"/proc/{cluster.PrimaryPid}/maps"), StringComparison.Ordinal);
         using var client = new AppClient(cluster.BaseAddress);
 
         // The first two requests, each on a new connection, come from two processes.
