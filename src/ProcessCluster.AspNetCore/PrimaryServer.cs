@@ -16,7 +16,7 @@ namespace ProcessCluster.AspNetCore;
 /// The primary's server: the app's own Kestrel, on <see cref="PrimaryTransport"/>. Kestrel starts as it would in a
 /// plain app and so binds exactly what the app configures; then this hands the sockets it opened to the cluster and
 /// starts the workers, whose Kestrel reads the same configuration and claims the same endpoints. The app's request
-/// pipeline is built but never runs here; the workers run it. The cluster's signals (HUP, TTIN, TTOU, QUIT) steer
+/// pipeline is not even composed here (<see cref="PrimaryPipelineSkip"/>); the workers run it. The cluster's signals (HUP, TTIN, TTOU, QUIT) steer
 /// it; the host's shutdown (SIGTERM, SIGINT, a stop from the control socket) drains the workers; the exit code says
 /// how it went.
 /// </summary>
