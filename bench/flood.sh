@@ -94,6 +94,7 @@ one_run() {
   server_kind=dotnet
   env FLOOD_APP="$PWD/$out/app/SeedDemo.dll" FLOOD_MODE="$mode" FLOOD_SECONDS="$flood_seconds" \
     Logging__LogLevel__Default=Warning Logging__LogLevel__ProcessCluster=Information \
+    Logging__Console__FormatterOptions__TimestampFormat="HH:mm:ss.fff " Logging__Console__FormatterOptions__UseUtcTimestamp=true \
     dotnet "$out/cli/dotnet-cluster.dll" run --urls "http://127.0.0.1:$port" --Cluster:MinWorkers=$workers \
     --Cluster:MaxWorkers=$max_workers --Cluster:Scheduling=RoundRobin --Cluster:AdminUrl="http://127.0.0.1:$admin_port" \
     -- bash "$PWD/bench/flood-worker.sh" >"$log" 2>&1 &
@@ -123,8 +124,14 @@ one_run() {
   else
     kill -USR1 "$flooder"
   fi
-  # /hello during the flood: one line per request, "code seconds" (000 on a failure).
-  (for _ in $(seq 1 $((flood_seconds * 10))); do curl -s -o /dev/null -m 2 -w '%{http_code} %{time_total}\n' "http://127.0.0.1:$port/hello" || true; sleep 0.1; done) >"$hello" &
+  # /hello during the flood: one line per request, "code seconds start-ms hello from PID" (000 on a failure), so a
+  # slow answer can be set beside the log's times (UTC) and the worker that gave it.
+  (for _ in $(seq 1 $((flood_seconds * 10))); do
+    sent=$(now_ms)
+    answer=$(curl -s -m 2 -w '\n%{http_code} %{time_total}' "http://127.0.0.1:$port/hello" || true)
+    echo "${answer##*$'\n'} $sent ${answer%%$'\n'*}"
+    sleep 0.1
+  done) >"$hello" &
   hello_pid=$!
 
   local ttin=off

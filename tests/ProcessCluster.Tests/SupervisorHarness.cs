@@ -186,8 +186,15 @@ internal sealed class SupervisorHarness : IAsyncDisposable
         {
         }
 
+        /// <summary>Set, a bug on cue: acknowledgements throw it on the channel's thread.</summary>
+        public Exception? AckFault { get; set; }
+
         public void OnAcks(int workerId, IReadOnlyList<(long ConnectionId, bool Accepted)> acks)
         {
+            if (AckFault is { } fault)
+            {
+                throw fault;
+            }
         }
 
         public long Dispatched(int workerId) => 0;
