@@ -23,6 +23,9 @@
 #              worker, the flooder refusing the connections it is offered), answered / asked, median and max ms;
 #   refusals   the primary's "Refused a channel connection" log lines (rate-limited to about 1 a minute);
 #   hung       workers the primary killed for want of a heartbeat (a queue that holds heartbeats back does that).
+# The demo workers warm up on /hello before they report ready (Cluster:WarmupPath): a replacement or TTIN worker's
+# first request, cold, took 0.6-1.8 s at load 80-150 and was each run's slowest /hello (fds mode's 109.8 ms on a quiet
+# machine), while the healthy worker answered as before; with it, a new worker joins dispatch compiled.
 # A primary whose RSS passes CAP_MIB (default 2048) is SIGKILLed, so a runaway old build cannot hurt the machine; its
 # flooder dies with it (parent-death signal). Results in bench/results/flood-<commit>-<mode>/.
 set -euo pipefail
@@ -97,6 +100,7 @@ one_run() {
     Logging__Console__FormatterOptions__TimestampFormat="HH:mm:ss.fff " Logging__Console__FormatterOptions__UseUtcTimestamp=true \
     dotnet "$out/cli/dotnet-cluster.dll" run --urls "http://127.0.0.1:$port" --Cluster:MinWorkers=$workers \
     --Cluster:MaxWorkers=$max_workers --Cluster:Scheduling=RoundRobin --Cluster:AdminUrl="http://127.0.0.1:$admin_port" \
+    --Cluster:WarmupPath=/hello \
     -- bash "$PWD/bench/flood-worker.sh" >"$log" 2>&1 &
   server_pid=$!
   for _ in $(seq 1 300); do [ "$(ready_workers)" -ge "$workers" ] && break; sleep 0.1; done
