@@ -42,8 +42,9 @@ flood_seconds=10
 ttin_at=5
 after=5
 ttin_wait=60
-port=38331
-admin_port=38332
+# Fixed ports, so that a run's URLs read the same; PORT and ADMIN_PORT move them when another flood.sh runs beside it.
+port=${PORT:-38331}
+admin_port=${ADMIN_PORT:-38332}
 workers=2
 max_workers=4
 
