@@ -23,6 +23,9 @@
 #              worker, the flooder refusing the connections it is offered), answered / asked, median and max ms;
 #   refusals   the primary's "Refused a channel connection" log lines (rate-limited to about 1 a minute);
 #   hung       workers the primary killed for want of a heartbeat (a queue that holds heartbeats back does that).
+# The demo workers warm up on /hello before they report ready (Cluster:WarmupPath): a replacement or TTIN worker's
+# first request, cold, took 0.6-1.8 s at load 80-150 and was each run's slowest /hello (fds mode's 109.8 ms on a quiet
+# machine), while the healthy worker answered as before; with it, a new worker joins dispatch compiled.
 # A primary whose RSS passes CAP_MIB (default 2048) is SIGKILLed, so a runaway old build cannot hurt the machine; its
 # flooder dies with it (parent-death signal). Results in bench/results/flood-<commit>-<mode>/.
 set -euo pipefail
@@ -39,8 +42,9 @@ flood_seconds=10
 ttin_at=5
 after=5
 ttin_wait=60
-port=38331
-admin_port=38332
+# Fixed ports, so that a run's URLs read the same; PORT and ADMIN_PORT move them when another flood.sh runs beside it.
+port=${PORT:-38331}
+admin_port=${ADMIN_PORT:-38332}
 workers=2
 max_workers=4
 
@@ -94,8 +98,10 @@ one_run() {
   server_kind=dotnet
   env FLOOD_APP="$PWD/$out/app/SeedDemo.dll" FLOOD_MODE="$mode" FLOOD_SECONDS="$flood_seconds" \
     Logging__LogLevel__Default=Warning Logging__LogLevel__ProcessCluster=Information \
+    Logging__Console__FormatterOptions__TimestampFormat="HH:mm:ss.fff " Logging__Console__FormatterOptions__UseUtcTimestamp=true \
     dotnet "$out/cli/dotnet-cluster.dll" run --urls "http://127.0.0.1:$port" --Cluster:MinWorkers=$workers \
     --Cluster:MaxWorkers=$max_workers --Cluster:Scheduling=RoundRobin --Cluster:AdminUrl="http://127.0.0.1:$admin_port" \
+    --Cluster:WarmupPath=/hello \
     -- bash "$PWD/bench/flood-worker.sh" >"$log" 2>&1 &
   server_pid=$!
   for _ in $(seq 1 300); do [ "$(ready_workers)" -ge "$workers" ] && break; sleep 0.1; done
@@ -123,8 +129,14 @@ one_run() {
   else
     kill -USR1 "$flooder"
   fi
-  # /hello during the flood: one line per request, "code seconds" (000 on a failure).
-  (for _ in $(seq 1 $((flood_seconds * 10))); do curl -s -o /dev/null -m 2 -w '%{http_code} %{time_total}\n' "http://127.0.0.1:$port/hello" || true; sleep 0.1; done) >"$hello" &
+  # /hello during the flood: one line per request, "code seconds start-ms hello from PID" (000 on a failure), so a
+  # slow answer can be set beside the log's times (UTC) and the worker that gave it.
+  (for _ in $(seq 1 $((flood_seconds * 10))); do
+    sent=$(now_ms)
+    answer=$(curl -s -m 2 -w '\n%{http_code} %{time_total}' "http://127.0.0.1:$port/hello" || true)
+    echo "${answer##*$'\n'} $sent ${answer%%$'\n'*}"
+    sleep 0.1
+  done) >"$hello" &
   hello_pid=$!
 
   local ttin=off

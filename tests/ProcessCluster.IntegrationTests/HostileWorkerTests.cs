@@ -70,5 +70,49 @@ public sealed class HostileWorkerTests
             "the primary's descriptors back near calm", () => $"{OpenDescriptors(cluster.PrimaryPid)} open, {calm} at calm");
     }
 
+    /// <summary>
+    /// A worker that says it listens, so it is handed connections, then never reads its channel while its heartbeats
+    /// go on: the primary takes it out as hung within a bound, and what it was handed goes to the others, none lost.
+    /// </summary>
+    [Fact]
+    public async Task A_worker_that_stops_reading_its_channel_is_taken_out_as_hung_and_what_it_held_is_served_by_others()
+    {
+        await using var cluster = await TestCluster.StartAsync("RoundRobin", workers: 2, environment: new Dictionary<string, string>
+        {
+            ["HOSTILE_MODE"] = "stop-reading",
+            ["HOSTILE_WORKER_ID"] = "3",
+        });
+        var healthy = await cluster.ReadyPidsAsync();
+        var calm = OpenDescriptors(cluster.PrimaryPid);
+        cluster.Signal(Sigttin);
+        await cluster.WaitForReadyPidsAsync(pids => pids.Count == 3, "the hostile worker in dispatch", Deadline);
+        await cluster.WaitForLineAsync(line => line.Contains("hostile worker: listening, and reading nothing more", StringComparison.Ordinal), Deadline);
+
+        // Rounds of connections at once, each a new connection: every third goes to the hostile worker until it is out.
+        using var client = new AppClient(cluster.BaseAddress, TimeSpan.FromSeconds(30));
+        var slowest = TimeSpan.Zero;
+        for (var round = 0; round < 4; round++)
+        {
+            var took = await Task.WhenAll(Enumerable.Range(0, 12).Select(async _ =>
+            {
+                var clock = Stopwatch.StartNew();
+                await client.HelloPidAsync();
+                return clock.Elapsed;
+            }));
+            slowest = took.Max() is var max && max > slowest ? max : slowest;
+        }
+
+        // Its hand-offs waited for the bound (1 s), half the bound unread and the kill (seconds on a loaded machine);
+        // nothing waited for the client's timeout (30 s), nor for a missed heartbeat (it sends them; 30 s anyway).
+        Assert.True(slowest < TimeSpan.FromSeconds(10), $"the slowest request took {slowest.TotalSeconds:0.0} s");
+        Assert.Equal(1, cluster.CountLines("Worker 3 has not read its channel"));
+        await cluster.WaitForLineAsync(line => line.Contains("Worker 3 (pid ", StringComparison.Ordinal) && line.Contains("(hung)", StringComparison.Ordinal), Deadline);
+        var ready = await cluster.WaitForReadyPidsAsync(pids => pids.Count == 3, "three ready workers again", Deadline);
+        Assert.True(healthy.All(ready.Contains), $"the healthy workers {string.Join(", ", healthy)} not all among {string.Join(", ", ready)}:\n{string.Join("\n", cluster.Lines.Where(line => line.Contains("Worker", StringComparison.Ordinal)))}");
+        Assert.False(cluster.HasExited);
+        await Poll.UntilAsync(() => OpenDescriptors(cluster.PrimaryPid) <= calm + 64, Deadline,
+            "the primary's descriptors back near calm", () => $"{OpenDescriptors(cluster.PrimaryPid)} open, {calm} at calm");
+    }
+
     private static int OpenDescriptors(int pid) => Directory.GetFiles($"/proc/{pid}/fd").Length;
 }

@@ -66,19 +66,35 @@ public class StandalonePrimaryTests
         Assert.DoesNotContain("Exception", adminPortInUse.Output + adminPortInUse.Error, StringComparison.Ordinal);
     }
 
+    /// <summary>In the environment, or on dotnet-cluster run's command line (exported to its workers as every other --Cluster: setting is, before the fix).</summary>
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public async Task The_admin_token_stays_out_of_the_workers_environment(bool standalone)
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(true, true)]
+    public async Task The_admin_token_stays_out_of_the_workers_environment(bool standalone, bool onCommandLine)
     {
+        var environment = new Dictionary<string, string> { ["Cluster__AdminUrl"] = "http://127.0.0.1:0" };
+        if (!onCommandLine)
+        {
+            environment["CLUSTER__ADMINTOKEN"] = "s3cret";
+        }
+
         await using var cluster = await TestCluster.StartAsync(
             "RoundRobin",
             workers: 1,
-            environment: new Dictionary<string, string> { ["Cluster__AdminUrl"] = "http://127.0.0.1:0", ["CLUSTER__ADMINTOKEN"] = "s3cret" },
-            standalonePrimary: standalone ? ClusterCli.Assembly : null);
+            environment: environment,
+            standalonePrimary: standalone ? ClusterCli.Assembly : null,
+            standaloneOptions: onCommandLine ? ["--Cluster:AdminToken=s3cret"] : null);
         var worker = Assert.Single(await cluster.ReadyPidsAsync());
-        Assert.Equal("s3cret", ProcessTree.Environment(cluster.PrimaryPid)["CLUSTER__ADMINTOKEN"]);
         Assert.DoesNotContain(ProcessTree.Environment(worker), variable => variable.Value.Contains("s3cret", StringComparison.Ordinal));
+        if (onCommandLine)
+        {
+            Assert.Equal(1, cluster.CountLines("Cluster:AdminToken is on the command line, where any local user can read it"));
+        }
+        else
+        {
+            Assert.Equal("s3cret", ProcessTree.Environment(cluster.PrimaryPid)["CLUSTER__ADMINTOKEN"]);
+        }
     }
 
     private static async Task ServesSupervisesAndStopsAsync(string primary, bool stopWithCli)

@@ -59,6 +59,7 @@ public sealed class TestCluster : IAsyncDisposable
     /// (its .dll, or a native executable) to run it as `dotnet-cluster run -- dotnet App.dll` from
     /// <paramref name="workingDirectory"/> (default: the test's). A <paramref name="launcher"/> (a program and its
     /// arguments) runs first and must exec the primary's command line it is given, keeping its pid.
+    /// <paramref name="standaloneOptions"/> go on dotnet-cluster run's command line, before the worker command.
     /// </summary>
     public static async Task<TestCluster> StartAsync(
         string scheduling,
@@ -69,7 +70,8 @@ public sealed class TestCluster : IAsyncDisposable
         string? standalonePrimary = null,
         string? workingDirectory = null,
         string? app = null,
-        IReadOnlyList<string>? launcher = null)
+        IReadOnlyList<string>? launcher = null,
+        IReadOnlyList<string>? standaloneOptions = null)
     {
         app ??= TestAppAssembly;
         var program = standalonePrimary is null || standalonePrimary.EndsWith(".dll", StringComparison.Ordinal) ? "dotnet" : standalonePrimary;
@@ -100,7 +102,7 @@ public sealed class TestCluster : IAsyncDisposable
                 start.ArgumentList.Add(standalonePrimary);
             }
 
-            foreach (var argument in (string[])["run", $"--urls={urls}", "--", "dotnet", app])
+            foreach (var argument in (string[])["run", $"--urls={urls}", .. standaloneOptions ?? [], "--", "dotnet", app])
             {
                 start.ArgumentList.Add(argument);
             }

@@ -22,6 +22,7 @@ internal static class HostileWorker
 
     private static readonly TimeSpan FloodTime = TimeSpan.FromSeconds(3);
     private static readonly TimeSpan LingerTime = TimeSpan.FromSeconds(3);
+    private static readonly TimeSpan SitStillTime = TimeSpan.FromSeconds(60);
 
     /// <summary>Every mode, and what it sends: before the handshake (the primary refuses the connection) or after it (the primary drops the channel).</summary>
     public static readonly IReadOnlyDictionary<string, Action<Socket, WorkerEnvironment>> Modes = new Dictionary<string, Action<Socket, WorkerEnvironment>>
@@ -50,6 +51,7 @@ internal static class HostileWorker
         ["flood-heartbeat"] = AfterHandshake((socket, _) => Flood(socket, "heartbeat frames", Heartbeat())),
         ["flood-load"] = AfterHandshake((socket, _) => Flood(socket, "load reports", Frame(FrameType.LoadReport, new byte[FrameFormat.HeartbeatSize]))),
         ["flood-message"] = AfterHandshake((socket, _) => Flood(socket, "64 KiB messages", Frame(FrameType.Message, Encoding.UTF8.GetBytes($"\"{new string('m', 64 * 1024)}\"")))),
+        ["stop-reading"] = AfterHandshake((socket, _) => ListenAndStopReading(socket)),
     };
 
     /// <summary>In the worker chosen to be hostile: misbehaves, and exits once the primary is done with it. Elsewhere returns at once.</summary>
@@ -136,6 +138,22 @@ internal static class HostileWorker
         var header = new byte[FrameFormat.HeaderSize];
         FrameFormat.WriteHeader(header, type, length, 0);
         socket.Send(header);
+    }
+
+    /// <summary>
+    /// Says it listens, so the primary hands it connections (RoundRobin), then never reads its channel again while its
+    /// heartbeats say it is alive: only what the primary sees of its channel can tell it is of no use.
+    /// </summary>
+    private static void ListenAndStopReading(Socket socket)
+    {
+        Send(socket, FrameType.Listening, """{"Addresses":["http://127.0.0.1:1"]}""");
+        Console.Error.WriteLine("hostile worker: listening, and reading nothing more");
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < SitStillTime)
+        {
+            socket.Send(Heartbeat());
+            Thread.Sleep(200);
+        }
     }
 
     /// <summary>Sends <paramref name="frame"/> as fast as the primary takes it for <see cref="FloodTime"/>.</summary>

@@ -67,6 +67,27 @@ public sealed class HostileWorkerTests
         Assert.DoesNotContain(cluster.Observer.Facts, fact => fact.StartsWith("halted", StringComparison.Ordinal));
     }
 
+    /// <summary>
+    /// A bug met on a worker's channel thread (here: the distribution throws on its acknowledgements) drops that
+    /// channel with one line; without the catch-all it would end the process, this test's host with it.
+    /// </summary>
+    [Fact]
+    public async Task An_unexpected_failure_on_a_channel_thread_drops_that_channel_and_the_primary_carries_on()
+    {
+        await using var cluster = new SupervisorHarness(new ClusterOptions { Workers = 2 });
+        var log = new RecordingLogger();
+        var channel = await cluster.ReadyAsync(1, log);
+        var worker = cluster.Workers.Single(w => w.Id == 1);
+        cluster.Distribution.AckFault = new InvalidOperationException("a bug on cue");
+
+        channel.Send(FrameType.Ack, FrameFormat.WriteAcks([(1, true)]));
+
+        await cluster.UntilAsync(_ => worker.Channel is null, "the channel dropped");
+        Assert.Contains("its thread failed unexpectedly", Assert.Single(log.Lines));
+        await cluster.ReadyAsync(2);
+        Assert.DoesNotContain(cluster.Observer.Facts, fact => fact.StartsWith("halted", StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task Descriptors_a_worker_sends_never_enter_the_primarys_table_and_drop_its_channel()
     {

@@ -55,11 +55,15 @@ public sealed class PidReuseTests
         for (var round = 0; round < 10; round++)
         {
             var exited = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            var pid = launcher.Spawn(new WorkerCommand("/bin/sleep", ["sleep", "0.05"]), round, [], _ => exited.SetResult());
+            var signalled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var pid = 0;
 
-            // Signal 0 (no signal, only the checks) as fast as possible across the exit, the reap and after.
-            var signaller = Task.Run(() =>
+            // Signal 0 (no signal, only the checks) as fast as possible across the exit, the reap and after. A thread
+            // of its own, spinning before the spawn: a pool thread could start after a 50 ms process was reaped, on a
+            // loaded machine in every round, leaving nothing to check.
+            new Thread(() =>
             {
+                SpinWait.SpinUntil(() => Volatile.Read(ref pid) != 0);
                 while (!exited.Task.IsCompleted)
                 {
                     launcher.Signal(pid, 0);
@@ -69,9 +73,12 @@ public sealed class PidReuseTests
                 {
                     launcher.Signal(pid, 0);
                 }
-            });
+
+                signalled.SetResult();
+            }) { IsBackground = true }.Start();
+            Volatile.Write(ref pid, launcher.Spawn(new WorkerCommand("/bin/sleep", ["sleep", "0.05"]), round, [], _ => exited.SetResult()));
             await exited.Task.WaitAsync(Deadline);
-            await signaller.WaitAsync(Deadline);
+            await signalled.Task.WaitAsync(Deadline);
         }
 
         Assert.NotEmpty(_kills);

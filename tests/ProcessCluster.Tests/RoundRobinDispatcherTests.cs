@@ -10,7 +10,8 @@ namespace ProcessCluster.Tests;
 
 /// <summary>
 /// The dispatcher over real sockets: a TCP endpoint on 127.0.0.1 and two worker channels (Unix sockets). Worker 1 reads
-/// and acknowledges; worker 2's channel is full from the start, as when a worker stops reading (a long GC pause, a hang).
+/// and acknowledges; worker 2 reads nothing, and its channel is full from the start unless a test says otherwise, as when a
+/// worker stops reading (a long GC pause, a hang).
 /// </summary>
 public sealed class RoundRobinDispatcherTests : IDisposable
 {
@@ -28,10 +29,10 @@ public sealed class RoundRobinDispatcherTests : IDisposable
     private int _received;
     private long _lastReceivedTicks;
 
-    /// <summary>The dispatcher over both workers, dropping a worker whose channel stays full past <paramref name="unresponsiveAfter"/>.</summary>
-    private void Start(TimeSpan unresponsiveAfter)
+    /// <summary>The dispatcher over both workers, dropping a worker that does not read its channel for <paramref name="unresponsiveAfter"/>.</summary>
+    private void Start(TimeSpan unresponsiveAfter, bool fillNotReading = true, int maxInFlightPerWorker = 1000)
     {
-        _dispatcher = new RoundRobinDispatcher(_endpoints, 1024, 1000, DispatchMode.RoundRobin, TimeSpan.FromMinutes(1), NullLogger.Instance, unresponsiveAfter);
+        _dispatcher = new RoundRobinDispatcher(_endpoints, 1024, maxInFlightPerWorker, DispatchMode.RoundRobin, TimeSpan.FromMinutes(1), NullLogger.Instance, unresponsiveAfter);
         _dispatcher.Unresponsive += workerId => _dropped.TrySetResult((workerId, _clock.Elapsed));
 
         var reading = UnixSocketPair.Create();
@@ -41,7 +42,7 @@ public sealed class RoundRobinDispatcherTests : IDisposable
 
         _notReading = UnixSocketPair.Create();
         Own(_notReading.Worker);
-        _filled = Fill(_notReading.Primary);
+        _filled = fillNotReading ? Fill(_notReading.Primary) : 0;
         var notReadingChannel = Own(new IpcChannel(_notReading.Primary, 4096));
         // As the primary's channel session sets it: the longest a blocking send to this worker may take.
         notReadingChannel.SetSendTimeout(TimeSpan.FromSeconds(1));
@@ -83,6 +84,29 @@ public sealed class RoundRobinDispatcherTests : IDisposable
 
         // Its channel was shut down: past the bytes that filled it, the worker reads end of stream.
         Assert.Equal(_filled, Drain(_notReading.Worker));
+    }
+
+    [Fact]
+    public async Task A_worker_that_stops_reading_at_its_bound_of_handoffs_is_dropped_though_its_channel_never_fills_and_what_it_held_goes_on()
+    {
+        // Worker 2 takes two hand-offs, its bound, and reads neither: its channel has room, so no send is ever blocked.
+        Start(RoundRobinDispatcher.DefaultUnresponsiveAfter, fillNotReading: false, maxInFlightPerWorker: 2);
+        const int Connections = 20;
+        for (var i = 0; i < Connections; i++)
+        {
+            Connect();
+        }
+
+        await Eventually.UntilAsync(() => Volatile.Read(ref _received) == Connections - 2, "all but two at the reading worker", Deadline);
+        Assert.Equal(2, _dispatcher.Dispatched(WorkerNotReading));
+        var (dropped, droppedAt) = await _dropped.Task.WaitAsync(Deadline);
+        Assert.Equal(WorkerNotReading, dropped);
+        Assert.True(droppedAt >= TimeSpan.FromSeconds(1.4), $"dropped at {droppedAt}, before the bound and half the bound unread");
+
+        // As the loop does once the dropped worker has exited: its two go to the reading worker, none lost.
+        _dispatcher.RemoveWorker(WorkerNotReading);
+        await Eventually.UntilAsync(() => Volatile.Read(ref _received) == Connections, $"all {Connections} at the reading worker", Deadline);
+        Assert.Equal(0, _dispatcher.Queued);
     }
 
     [Fact]

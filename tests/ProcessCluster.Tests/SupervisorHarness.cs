@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
@@ -186,8 +187,15 @@ internal sealed class SupervisorHarness : IAsyncDisposable
         {
         }
 
+        /// <summary>Set, a bug on cue: acknowledgements throw it on the channel's thread.</summary>
+        public Exception? AckFault { get; set; }
+
         public void OnAcks(int workerId, IReadOnlyList<(long ConnectionId, bool Accepted)> acks)
         {
+            if (AckFault is { } fault)
+            {
+                throw fault;
+            }
         }
 
         public long Dispatched(int workerId) => 0;
@@ -236,5 +244,17 @@ internal sealed class SupervisorHarness : IAsyncDisposable
         public void CrashLoop(string reason, bool everReady, int serving) => Facts.Enqueue($"crash loop, ever ready {everReady}, {serving} serving");
 
         public void Halted(string reason) => Facts.Enqueue($"halted: {reason}");
+
+        /// <summary>Set, the app's message handler is slow: it holds the loop until this is set.</summary>
+        public ManualResetEventSlim? HoldMessages { get; set; }
+
+        /// <summary>The application messages handled, each one's text, in order.</summary>
+        public ConcurrentQueue<string> Messages { get; } = new();
+
+        public void Message(WorkerHandle worker, JsonElement message)
+        {
+            Messages.Enqueue(message.GetRawText());
+            HoldMessages?.Wait();
+        }
     }
 }

@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using System.Text;
 using ProcessCluster.Interop;
 using ProcessCluster.Ipc;
 using ProcessCluster.Primary;
@@ -197,6 +199,46 @@ public class SupervisorTests
         Assert.Equal(3, cluster.Processes.Spawned);
         Assert.DoesNotContain(cluster.Observer.Facts, fact => fact.Contains("restart", StringComparison.Ordinal));
         GC.KeepAlive(channels);
+    }
+
+    [Fact]
+    public async Task A_worker_flooding_messages_while_the_app_is_slow_has_at_most_64_waiting_for_the_loop_and_none_lost()
+    {
+        await using var cluster = new SupervisorHarness(new ClusterOptions { Workers = 1 });
+        var channel = await cluster.ReadyAsync(1);
+        using var slowApp = new ManualResetEventSlim();
+        cluster.Observer.HoldMessages = slowApp;
+
+        // 8 KiB each, 8 MiB in all: far more than the channel and the decoder hold, so the flood waits once the bound is reached.
+        const int Messages = 1000;
+        var flood = Task.Run(() =>
+        {
+            for (var i = 0; i < Messages; i++)
+            {
+                channel.Send(FrameType.Message, Encoding.UTF8.GetBytes($"[{i},\"{new string('m', 8 * 1024)}\"]"));
+            }
+        });
+
+        var mostWaiting = 0;
+        try
+        {
+            // The loop holds the first message; 64 wait behind it, and then the worker's channel thread waits.
+            await Eventually.UntilAsync(() => cluster.Supervisor.PendingEvents >= 64, "64 messages waiting for the loop");
+            for (var clock = Stopwatch.StartNew(); clock.Elapsed < TimeSpan.FromSeconds(0.5);)
+            {
+                mostWaiting = Math.Max(mostWaiting, cluster.Supervisor.PendingEvents);
+            }
+        }
+        finally
+        {
+            // Whatever happened, the loop goes on (the harness's disposal needs it).
+            slowApp.Set();
+        }
+
+        Assert.True(mostWaiting <= 64, $"{mostWaiting} events waited for the loop at once");
+        await flood.WaitAsync(TimeSpan.FromSeconds(20));
+        await Eventually.UntilAsync(() => cluster.Observer.Messages.Count == Messages, $"all {Messages} messages handled");
+        Assert.Equal(Enumerable.Range(0, Messages), cluster.Observer.Messages.Select(text => int.Parse(text[1..text.IndexOf(',', StringComparison.Ordinal)])));
     }
 
     [Fact]

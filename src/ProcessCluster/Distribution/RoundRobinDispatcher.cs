@@ -24,6 +24,7 @@ internal sealed class RoundRobinDispatcher : IConnectionDistribution
     private readonly Acceptor _acceptor;
     private readonly ILogger _logger;
     private readonly TaskCompletionSource _flushed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly ITimer _readingCheck;
 
     public RoundRobinDispatcher(
         IReadOnlyList<BoundEndpoint> endpoints, int maxPending, int maxInFlightPerWorker, DispatchMode mode, TimeSpan stuckAfter, ILogger logger, TimeSpan? unresponsiveAfter = null)
@@ -32,9 +33,11 @@ internal sealed class RoundRobinDispatcher : IConnectionDistribution
         _logger = logger;
         _selector = new TargetSelector(mode, maxInFlightPerWorker, (long)stuckAfter.TotalMilliseconds);
         _acceptor = new Acceptor(endpoints, maxPending, OnAccepted, logger);
+        var half = _unresponsiveAfter / 2;
+        _readingCheck = TimeProvider.System.CreateTimer(_ => CheckReading(), null, half, half);
     }
 
-    /// <summary>A worker's channel stayed full past the bound and was shut down (it exits, and is replaced). Raised once, outside the lock.</summary>
+    /// <summary>A worker left its channel full, or what it was sent unread, past the bound; its channel was shut down (it exits, and is replaced). Raised once, outside the lock.</summary>
     public event Action<int>? Unresponsive;
 
     /// <summary>Connections accepted and not yet handed to a worker.</summary>
@@ -115,6 +118,7 @@ internal sealed class RoundRobinDispatcher : IConnectionDistribution
     /// <summary>Stops accepting if a stop did not, then closes what no worker took (with a FIN, not a reset). Call after every worker has gone.</summary>
     public void Dispose()
     {
+        _readingCheck.Dispose();
         if (!Locked(() => _ledger.Stopped))
         {
             StopAccepting();
@@ -179,6 +183,18 @@ internal sealed class RoundRobinDispatcher : IConnectionDistribution
         Pump();
         return true;
     });
+
+    /// <summary>Each worker's queue checks that its worker reads what it was sent (<see cref="WorkerSendQueue.CheckReading"/>).</summary>
+    private void CheckReading()
+    {
+        var now = Now;
+        var queues = Locked(() => _queues.Select(pair => (Queue: pair.Value, Load: _ledger.Load(pair.Key))).ToList());
+        foreach (var (queue, load) in queues)
+        {
+            // Outside the lock: a queue that gives up reports it, and that takes the lock.
+            queue.CheckReading(now, load);
+        }
+    }
 
     private void OnWritable(int workerId) => Locked(() =>
     {

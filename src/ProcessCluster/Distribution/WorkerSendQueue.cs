@@ -19,13 +19,16 @@ internal enum SendOutcome
 /// Hand-offs to one worker, never waiting for it: a frame goes out with a non-blocking send or not at all, so a worker
 /// that stops reading (a long GC pause, a hang) costs the others nothing. When its channel is full, a watcher waits for
 /// room and reports it (<paramref name="writable"/>); a channel that stays full past <paramref name="unresponsiveAfter"/>
-/// is shut down and reported once (<paramref name="unresponsive"/>); a broken one is shut down too (<see cref="SendOutcome.Broken"/>).
+/// is shut down and reported once (<paramref name="unresponsive"/>), and so is one that leaves what it was sent unread
+/// (<see cref="CheckReading"/>); a broken one is shut down too (<see cref="SendOutcome.Broken"/>).
 /// Application messages (WorkerHandle.Send) still use the channel's blocking send; while one holds the channel, a hand-off counts as blocked.
 /// </summary>
 internal sealed class WorkerSendQueue(
     int workerId, IpcChannel channel, TimeSpan unresponsiveAfter, Action<int> writable, Action<int> unresponsive) : IDisposable
 {
     private int _watching;
+    private int _gaveUp;
+    private long? _unreadSince;
     private volatile bool _closed;
 
     public SendOutcome TrySend(Handoff handoff)
@@ -47,6 +50,36 @@ internal sealed class WorkerSendQueue(
         {
             Drop();
             return SendOutcome.Broken;
+        }
+    }
+
+    /// <summary>
+    /// Called about every half bound (times in ms). A worker that stops reading at its bound of hand-offs (8 small
+    /// frames) never fills its channel, so the watcher never starts and what it holds would wait for it for ever. So: a
+    /// worker that has held a hand-off unacknowledged past the bound, and has left its channel unread for half the
+    /// bound since, does not read it. A slow worker that still reads has nothing unread.
+    /// </summary>
+    public void CheckReading(long now, HandoffLoad held)
+    {
+        try
+        {
+            var bound = (long)unresponsiveAfter.TotalMilliseconds;
+            if (held.InFlight == 0 || now - held.OldestSentAt <= bound || _closed || !channel.HasUnread)
+            {
+                _unreadSince = null;
+            }
+            else if (_unreadSince is not { } since)
+            {
+                _unreadSince = now;
+            }
+            else if (now - since >= bound / 2)
+            {
+                GiveUp();
+            }
+        }
+        catch (Exception error) when (error is Win32Exception or ObjectDisposedException)
+        {
+            // The channel closed under it: the worker is going, and its session reports that.
         }
     }
 
@@ -75,8 +108,7 @@ internal sealed class WorkerSendQueue(
                 var left = deadline - Environment.TickCount64;
                 if (left <= 0)
                 {
-                    Drop();
-                    unresponsive(workerId);
+                    GiveUp();
                     return;
                 }
 
@@ -91,6 +123,16 @@ internal sealed class WorkerSendQueue(
         catch (Exception error) when (error is Win32Exception or ObjectDisposedException)
         {
             // The channel closed under it: the worker is going, and its session reports that.
+        }
+    }
+
+    /// <summary>Drops the channel of a worker that does not read it, and says so once (the watcher and the check may both find it).</summary>
+    private void GiveUp()
+    {
+        if (Interlocked.Exchange(ref _gaveUp, 1) == 0)
+        {
+            Drop();
+            unresponsive(workerId);
         }
     }
 

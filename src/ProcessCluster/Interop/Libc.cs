@@ -27,6 +27,7 @@ internal static unsafe partial class Libc
     public const int SHUT_WR = 1;
     public const int SHUT_RDWR = 2;
     public const int MSG_DONTWAIT = 0x40;
+    public const nuint SIOCOUTQ = 0x5411;
     public const int F_GETFL = 3;
     public const int F_SETFD = 2;
     public const int FD_CLOEXEC = 1;
@@ -138,6 +139,9 @@ internal static unsafe partial class Libc
 
     [LibraryImport(Lib, SetLastError = true)]
     public static partial nint recv(int fd, void* buffer, nuint length, int flags);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int ioctl(int fd, nuint request, int* value);
 
     [LibraryImport(Lib, SetLastError = true)]
     public static partial int fcntl(int fd, int command, int argument);

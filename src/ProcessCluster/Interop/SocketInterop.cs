@@ -158,6 +158,21 @@ internal static unsafe class SocketInterop
         return (credentials.Pid, credentials.Uid);
     }
 
+    /// <summary>
+    /// What this end sent that the peer has not read yet (SIOCOUTQ; on a Unix socket the kernel's accounting of the
+    /// queued buffers, so above the byte count, and 0 exactly when the peer has read everything).
+    /// </summary>
+    public static int Unread(int socket)
+    {
+        int queued;
+        if (Libc.ioctl(socket, Libc.SIOCOUTQ, &queued) != 0)
+        {
+            ThrowLastError("ioctl(SIOCOUTQ)");
+        }
+
+        return queued;
+    }
+
     /// <summary>Bounds blocking sends or receives on a socket (SO_SNDTIMEO / SO_RCVTIMEO).</summary>
     public static void SetTimeout(int socket, bool send, TimeSpan timeout)
     {

@@ -116,6 +116,19 @@ internal sealed class IpcChannel : IDisposable
         }
     }
 
+    /// <summary>Something sent on this channel waits for the peer to read it.</summary>
+    public bool HasUnread
+    {
+        get
+        {
+            lock (_closeLock)
+            {
+                ObjectDisposedException.ThrowIf(_disposed != 0, this);
+                return SocketInterop.Unread(_fd) > 0;
+            }
+        }
+    }
+
     /// <summary>Waits up to <paramref name="timeout"/> for room to send (POLLOUT).</summary>
     public bool WaitWritable(TimeSpan timeout) => _socket.Poll(timeout, SelectMode.SelectWrite);
 

@@ -108,9 +108,10 @@ internal sealed class ChannelListener : IDisposable
             channel.SetReceiveTimeout(TimeSpan.Zero);
             return (pid, hello);
         }
-        catch (Exception error) when (error is ProtocolViolationException or System.ComponentModel.Win32Exception)
+        catch (Exception error)
         {
-            _observer.ChannelRefused(pid, error.Message);
+            // Whatever a stranger's hello makes fail is a refusal, never an unhandled exception that ends the primary.
+            _observer.ChannelRefused(pid, error is ProtocolViolationException or System.ComponentModel.Win32Exception ? error.Message : $"{error.GetType().Name}: {error.Message}");
             return null;
         }
     }

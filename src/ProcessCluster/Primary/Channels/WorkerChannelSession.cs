@@ -34,6 +34,12 @@ internal sealed class WorkerChannelSession(Welcome welcome, IConnectionDistribut
         {
             SupervisorLog.ChannelDropped(logger, worker, error.Message);
         }
+        catch (Exception error)
+        {
+            // A bug met on this worker's thread costs that worker its channel, never the primary (an unhandled
+            // exception on any thread ends the process, and every worker with it).
+            SupervisorLog.ChannelFailed(logger, error, worker);
+        }
         finally
         {
             post(new ChannelClosed(worker));

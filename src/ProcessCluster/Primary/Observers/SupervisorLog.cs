@@ -92,6 +92,9 @@ internal static partial class SupervisorLog
     [LoggerMessage(30, LogLevel.Warning, "Dropped the channel of {Worker}: {Reason}")]
     public static partial void ChannelDropped(ILogger logger, WorkerHandle worker, string reason);
 
+    [LoggerMessage(36, LogLevel.Error, "Dropped the channel of {Worker}: its thread failed unexpectedly; the primary carries on")]
+    public static partial void ChannelFailed(ILogger logger, Exception error, WorkerHandle worker);
+
     [LoggerMessage(31, LogLevel.Critical, "The supervisor failed while handling {Event}; the cluster stops, killing its workers")]
     public static partial void LoopFailed(ILogger logger, Exception error, string @event);
 

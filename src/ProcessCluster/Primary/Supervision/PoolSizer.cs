@@ -58,8 +58,11 @@ internal sealed class PoolSizer(SupervisorContext context, WorkerOperations oper
 
         var now = context.Now;
         var workers = context.Workers.All;
-        // A successor surging in for a reload or recycling stands in for its old worker: one place, not two.
-        var live = workers.Count(worker => worker.State is not (WorkerState.Draining or WorkerState.Dead)) + restarts.Pending - replacements.Surging;
+        // A successor surging in for a reload or recycling stands in for its old worker: one place, not two. A worker
+        // killed unasked (hung) keeps its place until it exits, when Restarts replaces it: else both would, and the
+        // surplus would drain a healthy worker.
+        var live = workers.Count(worker => worker.State is not (WorkerState.Draining or WorkerState.Dead) || worker is { View.Terminated: true, StopRequested: false })
+            + restarts.Pending - replacements.Surging;
         if (Autoscaling)
         {
             var measured = workers
