@@ -21,7 +21,7 @@ build_demo() {
 
 # bench_setup NAME [--quick]: $runs (3, or 1 with --quick), wrk, the demo build, and bench/results/NAME as $out.
 bench_setup() {
-  runs=3
+  runs=${RUNS:-3}
   if [ "${2:-}" = "--quick" ]; then runs=1; fi
   ensure_wrk
   build_demo

@@ -133,6 +133,19 @@ internal static unsafe partial class Libc
     [LibraryImport(Lib, SetLastError = true)]
     public static partial int shutdown(int fd, int how);
 
+    public const short POLLIN = 0x1;
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct PollFd
+    {
+        public int Fd;
+        public short Events;
+        public short ReturnedEvents;
+    }
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int poll(PollFd* fds, nuint count, int timeoutMs);
+
     [LibraryImport(Lib, SetLastError = true)]
     public static partial nint recv(int fd, void* buffer, nuint length, int flags);
 
