@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Side by side with Node's cluster and PM2: the seed's app as ProcessCluster RoundRobin, Shared and ReusePort (2 workers), the
+# Side by side with Node's cluster and PM2: the seed's app as ProcessCluster RoundRobin and Shared (2 workers), the
 # same workers under the standalone primary (`lean`: dotnet-cluster run, native AOT), as one plain Kestrel process
 # (Cluster:Enabled=false), and the same routes in Express (bench/node) under Node's cluster
 # module and under PM2 cluster mode; interleaved in one run, so the machine's noise hits all alike.
 #
 #   bash bench/compare.sh            3 runs (about 30 minutes)
 #   bash bench/compare.sh --quick    1 short run (under 2 minutes) into bench/results/compare-quick: a smoke test
-#   SYSTEMS="RoundRobin Shared ReusePort lean node plain" SCENARIOS=load bash bench/compare.sh
-#                                    the hand-off figures only (the three scheduling modes beside Node and plain Kestrel)
+#   RUNS=5 bash bench/compare.sh     more runs (or fewer) than 3
+#   PORT=38461 SYSTEMS="RoundRobin Shared lean node plain" SCENARIOS=load bash bench/compare.sh
+#                                    the hand-off figures only (the scheduling modes beside Node and plain Kestrel), on
+#                                    another port than the default 38401 (another benchmark on the machine may hold it)
 #   SYSTEMS="RoundRobin RoundRobin+DOTNET_gcServer=0 plain" SCENARIOS=load bash bench/compare.sh --quick
 #                                    a subset; SYSTEM+VAR=value+... runs a system with extra environment (all its
 #                                    processes), to measure a runtime setting
@@ -35,7 +37,7 @@ source bench/lib.sh
 bench_setup "compare$([ "${1:-}" = --quick ] && echo -quick)" "$@"
 rm -f "$out"/*
 ensure_node_app
-port=38401
+port=${PORT:-38401} # PORT: another port, when another benchmark holds this one
 workers=$(nproc)
 trap stop_server EXIT
 
@@ -46,7 +48,7 @@ if [ "$runs" = 1 ]; then
 else
   load_s=10 warm_s=2 idle_s=3 rest_s=1 chaos_s=20 reload_at=5 connections=1000
 fi
-read -r -a systems <<<"${SYSTEMS:-RoundRobin $spare Shared ReusePort lean node pm2 plain}"
+read -r -a systems <<<"${SYSTEMS:-RoundRobin $spare Shared lean node pm2 plain}"
 read -r -a phases <<<"${SCENARIOS:-load kill reload}"
 # Built before any clock starts, so the publish does not count as the lean system's cold start.
 for system in "${systems[@]}"; do [ "${system%%+*}" != lean ] || build_lean_primary; done
@@ -226,7 +228,7 @@ label() {
   local mode=${1%%+*} extra=
   [ "$mode" = "$1" ] || extra=" ($(echo "${1#*+}" | tr + ' '))"
   case $mode in
-    RoundRobin | Shared | ReusePort) echo "ProcessCluster $mode, $workers workers$extra" ;;
+    RoundRobin | Shared) echo "ProcessCluster $mode, $workers workers$extra" ;;
     lean) echo "ProcessCluster RoundRobin, $workers workers, under \`dotnet-cluster run\` (native AOT)$extra" ;;
     node) echo "Node cluster, $workers workers$extra" ;;
     pm2) echo "PM2 cluster mode, -i $workers$extra" ;;
