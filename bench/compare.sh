@@ -13,6 +13,9 @@
 #   SYSTEMS="RoundRobin RoundRobin+DOTNET_gcServer=0 plain" SCENARIOS=load bash bench/compare.sh --quick
 #                                    a subset; SYSTEM+VAR=value+... runs a system with extra environment (all its
 #                                    processes), to measure a runtime setting
+#   SYSTEMS="RoundRobin RoundRobin+BENCH_APP=/tmp/old/SeedDemo.dll plain" ...
+#                                    another build of the demo beside this one (a copy of an earlier
+#                                    bench/results/app): a code change A/B in one run
 # A new system: a case in launch_server (bench/lib.sh) and in label below.
 #
 # Per system and run, each phase on a fresh start:

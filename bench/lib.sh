@@ -93,7 +93,9 @@ launch_server() {
       server_pid=$(cat "$pm2_home/pm2.pid") ;;
     *)
       server_kind=dotnet
-      local command=(dotnet "$app")
+      local command=(dotnet "$app") arg
+      # BENCH_APP=path/SeedDemo.dll among the settings runs another build of the demo: an A/B of a code change in one run.
+      for arg in "$@"; do [ "${arg%%=*}" != BENCH_APP ] || command=(dotnet "${arg#*=}"); done
       case $mode in
         plain) env=(Cluster__Enabled=false) ;;
         lean) build_lean_primary; command=(bench/results/cli/dotnet-cluster run -- dotnet "$app"); env=(Cluster__Scheduling=RoundRobin) ;;
