@@ -49,7 +49,7 @@ if [ "$runs" = 1 ]; then
   # A smoke run: every kind of system once (the spare variant only runs RoundRobin's code with other settings).
   load_s=1 warm_s=1 idle_s=0.5 rest_s=0.2 chaos_s=3 reload_at=1 connections=100 spare=
 else
-  load_s=10 warm_s=2 idle_s=3 rest_s=1 chaos_s=20 reload_at=5 connections=1000
+  load_s=10 warm_s=5 idle_s=3 rest_s=1 chaos_s=20 reload_at=5 connections=1000
 fi
 read -r -a systems <<<"${SYSTEMS:-RoundRobin $spare Shared lean node pm2 plain}"
 read -r -a phases <<<"${SCENARIOS:-load kill reload}"

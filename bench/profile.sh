@@ -32,7 +32,7 @@ extra=()
 launch_server "$mode" "$out/server.log" DOTNET_PerfMapEnabled=1 "${extra[@]}"
 wait_ready "$mode"
 # Warm, so that what is sampled is the steady state, not the JIT's tiers.
-wrk -t1 -c32 -d3s -H "Connection: close" "$url/hello" >/dev/null
+wrk -t1 -c32 -d10s -H "Connection: close" "$url/hello" >/dev/null
 
 pids=$server_pid
 [ "$mode" = plain ] || pids+=" $(worker_pids | paste -sd' ' -)"
@@ -45,8 +45,9 @@ report() { # title pid...
   local title=$1
   shift
   echo "### $title ($system): top $top symbols, self time"
-  perf report -q -i "$out/perf.data" --no-children --pid "$(echo "$@" | tr ' ' ',')" --sort sym --stdio 2>/dev/null \
-    | grep -E '^ +[0-9.]+%' | head -n "$top"
+  # Percentages of these processes' samples; head ends the pipe early, which is no failure.
+  perf report -q -i "$out/perf.data" --no-children --percentage relative --pid "$(echo "$@" | tr ' ' ',')" --sort sym --stdio 2>/dev/null \
+    | grep -E '^ +[0-9.]+%' | head -n "$top" || true
   echo
 }
 {
