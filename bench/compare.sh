@@ -7,14 +7,25 @@
 #
 #   bash bench/compare.sh            3 runs (about 30 minutes)
 #   bash bench/compare.sh --quick    1 short run (under 2 minutes) into bench/results/compare-quick: a smoke test
+#   RUNS=5 bash bench/compare.sh     more runs (or fewer) than 3
+#   PORT=38461 SYSTEMS="RoundRobin Shared lean node plain" SCENARIOS=load bash bench/compare.sh
+#                                    the hand-off figures only (the scheduling modes beside Node and plain Kestrel), on
+#                                    another port than the default 38401 (another benchmark on the machine may hold it)
 #   SYSTEMS="RoundRobin RoundRobin+DOTNET_gcServer=0 plain" SCENARIOS=load bash bench/compare.sh --quick
 #                                    a subset; SYSTEM+VAR=value+... runs a system with extra environment (all its
 #                                    processes), to measure a runtime setting
+#   SYSTEMS="RoundRobin RoundRobin+BENCH_APP=/tmp/old/SeedDemo.dll plain" ...
+#                                    another build of the demo beside this one (a copy of an earlier
+#                                    bench/results/app): a code change A/B in one run
+# A new system: a case in launch_server (bench/lib.sh) and in label below.
 #
 # Per system and run, each phase on a fresh start:
 #   load    cold start (start → every worker answers /hello), RSS idle, 1000 sequential new connections (which pid
-#           answered), the CPU route / (wrk -t1 -c4), /hello keep-alive (-c32) and a new connection per request
-#           (-c32, Connection: close), RSS after that load, then one SIGKILL: respawn = kill → a new worker answers
+#           answered), a warm-up of every route and kind of connection timed below, the CPU route / (wrk -t1 -c4),
+#           /hello keep-alive (-c32) and a new connection per request (-c32, Connection: close), each with the CPU
+#           the primary and the workers spent per request (utime+stime from /proc/PID/stat before and after: far
+#           less noisy than throughput on a shared machine), RSS after that load, then one SIGKILL: respawn = kill →
+#           a new worker answers
 #   kill    wrk -t1 -c32 /hello for 20 s with a worker SIGKILLed at t = 1, 3, ..., 19 s; pid-tally.lua counts the
 #           answers per pid in 100 ms bins, so the suite sees when each replacement started to get its share
 #   reload  the same wrk run with a rolling reload at t = 5 s: SIGHUP to our primary, `pm2 reload` for PM2 (Node's
@@ -30,7 +41,7 @@ source bench/lib.sh
 bench_setup "compare$([ "${1:-}" = --quick ] && echo -quick)" "$@"
 rm -f "$out"/*
 ensure_node_app
-port=38401
+port=${PORT:-38401} # PORT: another port, when another benchmark holds this one
 workers=$(nproc)
 trap stop_server EXIT
 
@@ -39,7 +50,7 @@ if [ "$runs" = 1 ]; then
   # A smoke run: every kind of system once (the spare variant only runs RoundRobin's code with other settings).
   load_s=1 warm_s=1 idle_s=0.5 rest_s=0.2 chaos_s=3 reload_at=1 connections=100 spare=
 else
-  load_s=10 warm_s=2 idle_s=3 rest_s=1 chaos_s=20 reload_at=5 connections=1000
+  load_s=10 warm_s=5 idle_s=3 rest_s=1 chaos_s=20 reload_at=5 connections=1000
 fi
 read -r -a systems <<<"${SYSTEMS:-RoundRobin $spare Shared lean r2r aot node pm2 plain}"
 read -r -a phases <<<"${SCENARIOS:-load kill reload}"
@@ -61,9 +72,21 @@ start() {
 
 want_pids() { [ "${system%%+*}" = plain ] && echo 1 || echo "$workers"; }
 
+# Every route and kind of connection the timed runs use, so the JIT's tiers and the pools have settled for each.
 warm_up() {
   wrk -t1 -c32 -d"${warm_s}s" "$url/hello" >/dev/null
-  [ "$runs" = 1 ] || wrk -t1 -c32 -d1s -H "Connection: close" "$url/hello" >/dev/null
+  wrk -t1 -c32 -d"${warm_s}s" -H "Connection: close" "$url/hello" >/dev/null
+  wrk -t1 -c4 -d"${warm_s}s" "$url/" >/dev/null
+}
+
+# CPU time (utime + stime, clock ticks) of the primary, then of its workers (summed), as two words. plain has no
+# primary: its one process counts as the workers.
+ticks() { awk '{ print $14 + $15 }' "$@" 2>/dev/null | awk '{ s += $1 } END { print s + 0 }'; }
+cpu_ticks() {
+  local stats=()
+  for pid in $(worker_pids); do stats+=("/proc/$pid/stat"); done
+  if [ "${system%%+*}" = plain ]; then echo "0 $(ticks "/proc/$server_pid/stat")"
+  else echo "$(ticks "/proc/$server_pid/stat") $( [ ${#stats[@]} -gt 0 ] && ticks "${stats[@]}" || echo 0)"; fi
 }
 
 memory() { # when
@@ -91,8 +114,15 @@ distribution() {
 throughput() { # name path wrk-args...
   local name=$1 path=$2 file=$out/wrk-$1-$tag.txt
   shift 2
+  local primary_before workers_before primary_after workers_after tick_us
+  tick_us=$((1000000 / $(getconf CLK_TCK)))
+  read -r primary_before workers_before < <(cpu_ticks)
   wrk -t1 -d"${load_s}s" --latency "$@" "$url$path" >"$file"
+  read -r primary_after workers_after < <(cpu_ticks)
   record "${name}_rps" "$(rps "$file")"
+  # µs of CPU per request (per connection for close); a worker that died meanwhile would make it low, none does here.
+  record "${name}_cpu_primary_us" "$(awk -v t=$((primary_after - primary_before)) -v u="$tick_us" -v n="$(requests "$file")" 'BEGIN { if (n > 0) printf "%.1f", t * u / n; else print "-" }')"
+  record "${name}_cpu_workers_us" "$(awk -v t=$((workers_after - workers_before)) -v u="$tick_us" -v n="$(requests "$file")" 'BEGIN { if (n > 0) printf "%.1f", t * u / n; else print "-" }')"
   record "${name}_p50" "$(percentile_ms "$file" 50)"
   record "${name}_p99" "$(percentile_ms "$file" 99)"
   record "${name}_errors" "$(errors "$file")"
@@ -109,7 +139,6 @@ phase_load() {
   memory idle
   [ "${system%%+*}" = plain ] || distribution
   warm_up
-  wrk -t1 -c4 -d1s "$url/" >/dev/null
   sleep "$rest_s" # a busy worker skips its turn in Node's round robin: start the CPU run with both idle (the anchors)
   throughput cpu / -c4
   throughput keepalive /hello -c32
@@ -189,6 +218,15 @@ done
 
 # ---- summary ----
 metric() { awk -F'\t' -v s="$1" -v m="$2" '$1 == s && $3 == m && $4 != "-" && $4 != "" { print $4 }' "$out/runs.tsv" | median; }
+# The median with the runs' spread beside it: "median (min–max)", or the one value of a single run.
+spread() {
+  local values
+  values=$(awk -F'\t' -v s="$1" -v m="$2" '$1 == s && $3 == m && $4 != "-" && $4 != "" { print $4 }' "$out/runs.tsv")
+  [ -n "$values" ] || { echo -; return; }
+  printf '%s' "$(echo "$values" | median)"
+  [ "$(echo "$values" | wc -l)" -lt 2 ] || printf ' (%s–%s)' "$(echo "$values" | sort -n | head -1)" "$(echo "$values" | sort -n | tail -1)"
+  echo
+}
 all() { awk -F'\t' -v s="$1" -v m="$2" '$1 == s && $3 == m { print $4 }' "$out/runs.tsv" | paste -sd' ' -; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0 || a == "") print "-"; else printf "%.2f", a / b }'; }
 has() { for s in "${systems[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
@@ -207,21 +245,37 @@ label() {
 reference() { # base-system metric-system metric: ratio of medians, or - when the base system did not run
   if has "$1"; then ratio "$(metric "$2" "$3")" "$(metric "$1" "$3")"; else echo -; fi
 }
+cpu_total() { # system close|keepalive: median primary + median workers
+  awk -v a="$(metric "$1" "$2_cpu_primary_us")" -v b="$(metric "$1" "$2_cpu_workers_us")" 'BEGIN { if (a == "-" || b == "-") print "-"; else printf "%.1f", a + b }'
+}
 version() { awk -F'"' '/"version"/ { print $4; exit }' "bench/node/node_modules/$1/package.json"; }
 
 {
-  echo "### Throughput (median of $runs runs; ratios of medians)"
+  echo "### Throughput (median of $runs runs, min–max in brackets; ratios of medians)"
   echo
   echo "| system | CPU \`/\` req/s | p50 / p99 ms | vs Node | vs plain | \`/hello\` keep-alive req/s | p50 / p99 ms | vs Node | vs plain | new connection per request req/s | p50 / p99 ms | vs Node | vs plain | errors |"
   echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
   for system in "${systems[@]}"; do
     row="| $(label "$system")"
     for name in cpu keepalive close; do
-      row+=" | $(metric "$system" "${name}_rps") | $(metric "$system" "${name}_p50") / $(metric "$system" "${name}_p99")"
+      row+=" | $(spread "$system" "${name}_rps") | $(metric "$system" "${name}_p50") / $(metric "$system" "${name}_p99")"
       row+=" | $(reference node "$system" "${name}_rps") | $(reference plain "$system" "${name}_rps")"
     done
     errs=$(awk -F'\t' -v s="$system" '$1 == s && $3 ~ /^(cpu|keepalive|close)_errors$/ { n += $4 } END { print n + 0 }' "$out/runs.tsv")
     echo "$row | $errs |"
+  done
+  echo
+  echo "### CPU per request: µs of utime+stime (median of $runs runs, min–max in brackets)"
+  echo
+  echo "| system | new connection per request: primary | workers | total | vs plain | \`/hello\` keep-alive: primary | workers | total | vs plain |"
+  echo "|---|---|---|---|---|---|---|---|---|"
+  for system in "${systems[@]}"; do
+    row="| $(label "$system")"
+    for name in close keepalive; do
+      row+=" | $(spread "$system" "${name}_cpu_primary_us") | $(spread "$system" "${name}_cpu_workers_us") | $(cpu_total "$system" "$name")"
+      row+=" | $(has plain && ratio "$(cpu_total "$system" "$name")" "$(cpu_total plain "$name")" || echo -)"
+    done
+    echo "$row |"
   done
   echo
   echo "### Distribution, crashes, reload, start-up (median of $runs runs)"

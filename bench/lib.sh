@@ -21,7 +21,7 @@ build_demo() {
 
 # bench_setup NAME [--quick]: $runs (3, or 1 with --quick), wrk, the demo build, and bench/results/NAME as $out.
 bench_setup() {
-  runs=3
+  runs=${RUNS:-3}
   if [ "${2:-}" = "--quick" ]; then runs=1; fi
   ensure_wrk
   build_demo
@@ -107,7 +107,9 @@ launch_server() {
       server_pid=$(cat "$pm2_home/pm2.pid") ;;
     *)
       server_kind=dotnet
-      local command=(dotnet "$app")
+      local command=(dotnet "$app") arg
+      # BENCH_APP=path/SeedDemo.dll among the settings runs another build of the demo: an A/B of a code change in one run.
+      for arg in "$@"; do [ "${arg%%=*}" != BENCH_APP ] || command=(dotnet "${arg#*=}"); done
       case $mode in
         plain) env=(Cluster__Enabled=false) ;;
         lean) build_lean_primary; command=(bench/results/cli/dotnet-cluster run -- dotnet "$app"); env=(Cluster__Scheduling=RoundRobin) ;;

@@ -21,29 +21,37 @@ public sealed class ChannelInteropTests : IDisposable
     }
 
     [Fact]
-    public void A_passed_descriptor_is_the_same_connection_on_the_other_side()
+    public void Connections_passed_in_one_frame_are_the_same_connections_on_the_other_side_in_order()
     {
         using var tcpListener = new TcpListener(IPAddress.Loopback, 0);
         tcpListener.Start();
-        using var client = new TcpClient();
-        client.Connect((IPEndPoint)tcpListener.LocalEndpoint);
-        using var accepted = tcpListener.AcceptSocket();
+        using var firstClient = new TcpClient();
+        firstClient.Connect((IPEndPoint)tcpListener.LocalEndpoint);
+        using var firstAccepted = tcpListener.AcceptSocket();
+        using var secondClient = new TcpClient();
+        secondClient.Connect((IPEndPoint)tcpListener.LocalEndpoint);
+        using var secondAccepted = tcpListener.AcceptSocket();
 
         using var sender = new IpcChannel(_left, 4096);
         using var receiver = new IpcChannel(_right, 4096, receivesDescriptors: true);
-        Span<byte> payload = stackalloc byte[FrameFormat.NewConnectionSize];
+        Span<byte> payload = stackalloc byte[2 * FrameFormat.NewConnectionEntrySize];
         FrameFormat.WriteNewConnection(payload, 42, 3);
-        sender.Send(FrameType.NewConnection, payload, [(int)accepted.Handle]);
-        accepted.Close();
+        FrameFormat.WriteNewConnection(payload[FrameFormat.NewConnectionEntrySize..], 43, 0);
+        sender.Send(FrameType.NewConnection, payload, [(int)firstAccepted.Handle, (int)secondAccepted.Handle]);
+        firstAccepted.Close();
+        secondAccepted.Close();
 
         var frame = receiver.Receive();
         Assert.NotNull(frame);
-        Assert.Equal((42L, 3), FrameFormat.ReadNewConnection(frame));
-        using var handedOver = new Socket(new SafeSocketHandle(frame.Fds[0], ownsHandle: true));
-        handedOver.Send("over the handed fd"u8);
-        var buffer = new byte[64];
-        var read = client.GetStream().Read(buffer);
-        Assert.Equal("over the handed fd", Encoding.UTF8.GetString(buffer, 0, read));
+        Assert.Equal([(42L, 3), (43L, 0)], FrameFormat.ReadNewConnections(frame));
+        foreach (var (fd, client, text) in new[] { (frame.Fds[0], firstClient, "first"), (frame.Fds[1], secondClient, "second") })
+        {
+            using var handedOver = new Socket(new SafeSocketHandle(fd, ownsHandle: true));
+            handedOver.Send(Encoding.UTF8.GetBytes(text));
+            var buffer = new byte[64];
+            var read = client.GetStream().Read(buffer);
+            Assert.Equal(text, Encoding.UTF8.GetString(buffer, 0, read));
+        }
     }
 
     [Fact]

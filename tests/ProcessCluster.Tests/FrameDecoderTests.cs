@@ -94,7 +94,7 @@ public class FrameDecoderTests
     public void Rejects_a_frame_whose_descriptors_did_not_arrive()
     {
         using var decoder = new FrameDecoder(maxPayload: 1024);
-        Feed(decoder, Encode(FrameType.NewConnection, new byte[FrameFormat.NewConnectionSize], fdCount: 1));
+        Feed(decoder, Encode(FrameType.NewConnection, new byte[FrameFormat.NewConnectionEntrySize], fdCount: 1));
         Assert.Throws<ProtocolViolationException>(() => decoder.TryRead(out _));
     }
 
@@ -126,7 +126,7 @@ public class FrameDecoderTests
     {
         // The kernel ends a read after the segment carrying descriptors, which may follow whole frames without any.
         using var decoder = new FrameDecoder(maxPayload: 1024);
-        var next = Encode(FrameType.NewConnection, new byte[FrameFormat.NewConnectionSize], fdCount: 1);
+        var next = Encode(FrameType.NewConnection, new byte[FrameFormat.NewConnectionEntrySize], fdCount: 1);
         decoder.Fds.Enqueue(-5);
         Feed(decoder, [.. Encode(FrameType.Disconnect, []), .. next[..3]]);
         Assert.True(decoder.TryRead(out var first));
@@ -144,6 +144,9 @@ public class FrameDecoderTests
         Assert.Throws<ProtocolViolationException>(() => FrameFormat.ReadAcks(new Frame(FrameType.Ack, [], [])));
         var payload = FrameFormat.WriteAcks([(1234567890123, true), (7, false)]);
         Assert.Equal([(1234567890123L, true), (7L, false)], FrameFormat.ReadAcks(new Frame(FrameType.Ack, payload, [])));
-        Assert.Throws<ProtocolViolationException>(() => FrameFormat.ReadNewConnection(new Frame(FrameType.NewConnection, new byte[10], [])));
+        Assert.Throws<ProtocolViolationException>(() => FrameFormat.ReadNewConnections(new Frame(FrameType.NewConnection, new byte[10], [])));
+        Assert.Throws<ProtocolViolationException>(() => FrameFormat.ReadNewConnections(new Frame(FrameType.NewConnection, new byte[20], [-5])));
+        Assert.Throws<ProtocolViolationException>(() => FrameFormat.ReadNewConnections(new Frame(FrameType.NewConnection, new byte[10], [-5, -6])));
+        Assert.Equal(2, FrameFormat.ReadNewConnections(new Frame(FrameType.NewConnection, new byte[20], [-5, -6])).Length);
     }
 }

@@ -93,6 +93,24 @@ public class HandoffLedgerTests
     }
 
     [Fact]
+    public void Shares_that_did_not_go_out_go_back_to_the_front_oldest_first_and_count_as_never_sent()
+    {
+        foreach (var fd in new[] { 10, 11, 12, 13, 14 })
+        {
+            _ledger.Accept(fd, endpoint: 0);
+        }
+
+        // A batch of four chosen round-robin; neither worker's frame went out.
+        var toOne = new[] { _ledger.Sent(1, 0), _ledger.Sent(2, 0), _ledger.Sent(1, 0), _ledger.Sent(2, 0) };
+        _ledger.Unsend([(1, toOne[0]), (1, toOne[2]), (2, toOne[1]), (2, toOne[3])]);
+
+        Assert.Equal(0, _ledger.Load(1).InFlight);
+        Assert.Equal(0, _ledger.Load(2).InFlight);
+        Assert.Equal(0, _ledger.Dispatched(1));
+        Assert.Equal([10, 11, 12, 13, 14], PendingFds());
+    }
+
+    [Fact]
     public void A_retired_worker_keeps_what_it_has_not_acknowledged_until_it_answers_or_exits()
     {
         var sent = SendTo(1, 0, 10, 11, 12);

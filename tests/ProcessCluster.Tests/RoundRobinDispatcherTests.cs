@@ -160,9 +160,10 @@ public sealed class RoundRobinDispatcherTests : IDisposable
             while (channel.Receive() is { Type: FrameType.NewConnection } frame)
             {
                 Array.ForEach(frame.Fds, SocketInterop.Close);
-                _dispatcher.OnAcks(workerId, [(FrameFormat.ReadNewConnection(frame).ConnectionId, true)]);
+                var connections = FrameFormat.ReadNewConnections(frame);
+                _dispatcher.OnAcks(workerId, [.. connections.Select(connection => (connection.ConnectionId, true))]);
                 Volatile.Write(ref _lastReceivedTicks, _clock.Elapsed.Ticks);
-                Interlocked.Increment(ref _received);
+                Interlocked.Add(ref _received, connections.Length);
             }
         }
         catch (Exception error) when (error is ObjectDisposedException or System.ComponentModel.Win32Exception)

@@ -60,6 +60,21 @@ internal sealed class HandoffLedger
         return handoff;
     }
 
+    /// <summary>
+    /// Connections recorded as <see cref="Sent"/> did not go out after all (their worker's channel was full or broken):
+    /// they go back to the front of the line, oldest first, as if never sent.
+    /// </summary>
+    public void Unsend(IReadOnlyList<(int WorkerId, Handoff Handoff)> unsent)
+    {
+        foreach (var (workerId, handoff) in unsent.OrderByDescending(entry => entry.Handoff.Id))
+        {
+            var worker = _workers[workerId];
+            worker.InFlight.Remove(handoff.Id);
+            worker.Dispatched--;
+            _pending.AddFirst(handoff);
+        }
+    }
+
     /// <summary>What the worker holds unacknowledged (none for a worker not known).</summary>
     public HandoffLoad Load(int workerId)
     {

@@ -142,27 +142,26 @@ internal sealed class RoundRobinDispatcher : IConnectionDistribution
 
     private static long Now => Environment.TickCount64;
 
-    /// <summary>Hands connections out until none is left or no worker can take one. Called with the lock held.</summary>
+    /// <summary>
+    /// Hands connections out until none is left or no worker can take one, each worker's share of a batch in one frame
+    /// (one sendmsg). The choices are recorded as sent first, so each sees the ones before it; a share that did not go
+    /// out is taken back, its worker is blocked (or retired), and the next round chooses again. Called with the lock held.
+    /// </summary>
     private void Pump()
     {
         var now = Now;
-        while (_ledger.TryPeek(out var handoff) && _selector.Choose(now, _ledger.Load) is { } choice)
+        while (Plan(now) is { Count: > 0 } batches)
         {
-            switch (_queues[choice.WorkerId].TrySend(handoff))
+            var unsent = new List<(int WorkerId, Handoff Handoff)>();
+            foreach (var (workerId, handoffs) in batches)
             {
-                case SendOutcome.Sent:
-                    _ledger.Sent(choice.WorkerId, now);
-                    _selector.Sent(choice);
-                    break;
-                case SendOutcome.Blocked:
-                    // The connection stays first in line and goes to the next worker at once; this one waits for room.
-                    _selector.SetBlocked(choice.WorkerId, true);
-                    break;
-                case SendOutcome.Broken:
-                    _logger.LogWarning("Worker {WorkerId} could not be sent a connection; its channel is dropped", choice.WorkerId);
-                    Retire(choice.WorkerId);
-                    break;
+                if (!Send(workerId, handoffs))
+                {
+                    unsent.AddRange(handoffs.Select(handoff => (workerId, handoff)));
+                }
             }
+
+            _ledger.Unsend(unsent);
         }
 
         _acceptor.Held(_ledger.Pending);
@@ -172,14 +171,58 @@ internal sealed class RoundRobinDispatcher : IConnectionDistribution
         }
     }
 
-    private bool OnAccepted(int fd, int endpoint) => Locked(() =>
+    /// <summary>The pending connections by chosen worker, recorded as sent; at most one frame's worth for any worker.</summary>
+    private Dictionary<int, List<Handoff>> Plan(long now)
+    {
+        var batches = new Dictionary<int, List<Handoff>>();
+        while (_ledger.TryPeek(out _) && _selector.Choose(now, _ledger.Load) is { } choice)
+        {
+            if (!batches.TryGetValue(choice.WorkerId, out var batch))
+            {
+                batches[choice.WorkerId] = batch = [];
+            }
+
+            batch.Add(_ledger.Sent(choice.WorkerId, now));
+            _selector.Sent(choice);
+            if (batch.Count == SocketInterop.MaxFdsPerMessage)
+            {
+                break;
+            }
+        }
+
+        return batches;
+    }
+
+    /// <summary>One worker's share in one frame; false when it did not go out (the caller takes it back).</summary>
+    private bool Send(int workerId, List<Handoff> handoffs)
+    {
+        switch (_queues[workerId].TrySend(handoffs))
+        {
+            case SendOutcome.Sent:
+                return true;
+            case SendOutcome.Blocked:
+                // This one waits for room; its share goes to the next worker at once.
+                _selector.SetBlocked(workerId, true);
+                return false;
+            default:
+                _logger.LogWarning("Worker {WorkerId} could not be sent a connection; its channel is dropped", workerId);
+                Retire(workerId);
+                return false;
+        }
+    }
+
+    private bool OnAccepted(IReadOnlyList<int> fds, int endpoint) => Locked(() =>
     {
         if (_ledger.Stopped)
         {
             return false;
         }
 
-        _ledger.Accept(fd, endpoint);
+        foreach (var fd in fds)
+        {
+            _ledger.Accept(fd, endpoint);
+        }
+
         Pump();
         return true;
     });

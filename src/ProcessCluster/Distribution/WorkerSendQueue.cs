@@ -1,14 +1,15 @@
 using System.ComponentModel;
+using ProcessCluster.Interop;
 using ProcessCluster.Ipc;
 
 namespace ProcessCluster.Distribution;
 
 internal enum SendOutcome
 {
-    /// <summary>The connection went out (its descriptor with the frame's first byte).</summary>
+    /// <summary>The connections went out (their descriptors with the frame's first byte).</summary>
     Sent,
 
-    /// <summary>The worker's channel has no room: nothing went out, the connection is still the caller's.</summary>
+    /// <summary>The worker's channel has no room: nothing went out, the connections are still the caller's.</summary>
     Blocked,
 
     /// <summary>The channel is closed or failed: the worker is going.</summary>
@@ -31,13 +32,20 @@ internal sealed class WorkerSendQueue(
     private long? _unreadSince;
     private volatile bool _closed;
 
-    public SendOutcome TrySend(Handoff handoff)
+    /// <summary>Sends connections in one frame, one sendmsg: at most <see cref="SocketInterop.MaxFdsPerMessage"/>.</summary>
+    public SendOutcome TrySend(IReadOnlyList<Handoff> handoffs)
     {
-        Span<byte> payload = stackalloc byte[FrameFormat.NewConnectionSize];
-        FrameFormat.WriteNewConnection(payload, handoff.Id, handoff.Endpoint);
+        Span<byte> payload = stackalloc byte[handoffs.Count * FrameFormat.NewConnectionEntrySize];
+        Span<int> fds = stackalloc int[handoffs.Count];
+        for (var i = 0; i < handoffs.Count; i++)
+        {
+            FrameFormat.WriteNewConnection(payload[(i * FrameFormat.NewConnectionEntrySize)..], handoffs[i].Id, handoffs[i].Endpoint);
+            fds[i] = handoffs[i].Fd;
+        }
+
         try
         {
-            var sent = channel.TrySend(FrameType.NewConnection, payload, [handoff.Fd]);
+            var sent = channel.TrySend(FrameType.NewConnection, payload, fds);
             if (!sent || channel.HasUnsentTail)
             {
                 // Full (or the frame's tail waits for room, and must go out even if no other hand-off follows).

@@ -7,8 +7,11 @@ namespace ProcessCluster.Interop;
 /// <summary>Unix socket operations .NET does not expose: descriptor passing (SCM_RIGHTS), peer credentials, raw accept.</summary>
 internal static unsafe class SocketInterop
 {
-    /// <summary>The most descriptors one message may carry; a peer sending more is misbehaving.</summary>
-    public const int MaxFdsPerMessage = 16;
+    /// <summary>
+    /// The most descriptors one message may carry (a batch of hand-offs; the kernel's own limit is 253); a peer sending
+    /// more is misbehaving.
+    /// </summary>
+    public const int MaxFdsPerMessage = 64;
 
     /// <summary>
     /// Sends all of <paramref name="data"/> on a blocking stream socket, with <paramref name="fds"/> attached to its first byte.
@@ -194,6 +197,14 @@ internal static unsafe class SocketInterop
         var fd = Libc.accept4(listenSocket, null, null, Libc.SOCK_CLOEXEC);
         errno = fd < 0 ? Marshal.GetLastPInvokeError() : 0;
         return fd;
+    }
+
+    /// <summary>Waits until a (non-blocking) listening socket has a connection to accept, or is shut down.</summary>
+    public static void WaitReadable(int socket)
+    {
+        var poll = new Libc.PollFd { Fd = socket, Events = Libc.POLLIN };
+        // EINTR and the like: the caller's accept then fails with EAGAIN and comes back here.
+        Libc.poll(&poll, 1, -1);
     }
 
     /// <summary>Accept returns EAGAIN from now on instead of waiting; a thread already waiting in accept keeps waiting.</summary>

@@ -16,7 +16,7 @@ internal enum FrameType : byte
     /// <summary>Worker → primary: the app listens; the worker is ready for connections.</summary>
     Listening = 3,
 
-    /// <summary>Primary → worker: one accepted connection, its descriptor attached.</summary>
+    /// <summary>Primary → worker: accepted connections (one or more), their descriptors attached.</summary>
     NewConnection = 4,
 
     /// <summary>Worker → primary: a connection was taken (or refused, to be sent elsewhere).</summary>
@@ -74,19 +74,34 @@ internal static class FrameFormat
 
     public static bool IsKnown(FrameType type) => type is >= FrameType.Hello and <= FrameType.HealthResult;
 
-    /// <summary>NewConnection payload: connection id and endpoint index.</summary>
+    /// <summary>
+    /// NewConnection payload: one entry per connection (connection id, int64; endpoint index, uint16), in the order of
+    /// the descriptors the frame carries; the header declares their count, and the two must agree.
+    /// </summary>
+    public const int NewConnectionEntrySize = 10;
+
     public static void WriteNewConnection(Span<byte> destination, long connectionId, int endpoint)
     {
         BinaryPrimitives.WriteInt64LittleEndian(destination, connectionId);
         BinaryPrimitives.WriteUInt16LittleEndian(destination[8..], (ushort)endpoint);
     }
 
-    public const int NewConnectionSize = 10;
-
-    public static (long ConnectionId, int Endpoint) ReadNewConnection(Frame frame)
+    public static (long ConnectionId, int Endpoint)[] ReadNewConnections(Frame frame)
     {
-        Expect(frame, NewConnectionSize, 1);
-        return (BinaryPrimitives.ReadInt64LittleEndian(frame.Payload), BinaryPrimitives.ReadUInt16LittleEndian(frame.Payload.AsSpan(8)));
+        if (frame.Fds.Length == 0 || frame.Payload.Length != frame.Fds.Length * NewConnectionEntrySize)
+        {
+            throw new ProtocolViolationException(
+                $"malformed NewConnection frame: {frame.Payload.Length} bytes and {frame.Fds.Length} descriptors, expected {NewConnectionEntrySize} bytes per descriptor");
+        }
+
+        var entries = new (long, int)[frame.Fds.Length];
+        for (var i = 0; i < entries.Length; i++)
+        {
+            var entry = frame.Payload.AsSpan(i * NewConnectionEntrySize);
+            entries[i] = (BinaryPrimitives.ReadInt64LittleEndian(entry), BinaryPrimitives.ReadUInt16LittleEndian(entry[8..]));
+        }
+
+        return entries;
     }
 
     /// <summary>

@@ -123,8 +123,12 @@ internal sealed class PrimaryConnection
         switch (frame.Type)
         {
             case FrameType.NewConnection:
-                var (connectionId, index) = FrameFormat.ReadNewConnection(frame);
-                handler.ConnectionHandedOver(connectionId, index, frame.Fds[0]);
+                var connections = FrameFormat.ReadNewConnections(frame);
+                for (var i = 0; i < connections.Length; i++)
+                {
+                    handler.ConnectionHandedOver(connections[i].ConnectionId, connections[i].Endpoint, frame.Fds[i]);
+                }
+
                 break;
             case FrameType.Message:
                 using (var document = ParseMessage(frame))
