@@ -158,7 +158,16 @@ internal sealed class SupervisorHarness : IAsyncDisposable
             remove { }
         }
 
+        public event Action? Waiting;
+
         public ConcurrentQueue<int> Added { get; } = new();
+
+        /// <summary>Connections arrive and wait for a worker, as the acceptor (or the shared sockets' watcher) would say.</summary>
+        public void Hold(int connections)
+        {
+            _queued = connections;
+            Waiting?.Invoke();
+        }
 
         public ConcurrentQueue<int> Retired { get; } = new();
 

@@ -24,6 +24,7 @@ internal sealed class RoundRobinDispatcher : IConnectionDistribution
     private readonly Acceptor _acceptor;
     private readonly ILogger _logger;
     private readonly TaskCompletionSource _flushed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private long _waitingRaisedAt = long.MinValue / 2;
 
     public RoundRobinDispatcher(
         IReadOnlyList<BoundEndpoint> endpoints, int maxPending, int maxInFlightPerWorker, DispatchMode mode, TimeSpan stuckAfter, ILogger logger, TimeSpan? unresponsiveAfter = null)
@@ -36,6 +37,9 @@ internal sealed class RoundRobinDispatcher : IConnectionDistribution
 
     /// <summary>A worker's channel stayed full past the bound and was shut down (it exits, and is replaced). Raised once, outside the lock.</summary>
     public event Action<int>? Unresponsive;
+
+    /// <summary>A connection was accepted and no worker could take it (none serves, or all are full); raised outside the lock.</summary>
+    public event Action? Waiting;
 
     /// <summary>Connections accepted and not yet handed to a worker.</summary>
     public int Queued => Locked(() => _ledger.Pending);
@@ -168,17 +172,34 @@ internal sealed class RoundRobinDispatcher : IConnectionDistribution
         }
     }
 
-    private bool OnAccepted(int fd, int endpoint) => Locked(() =>
+    private bool OnAccepted(int fd, int endpoint)
     {
-        if (_ledger.Stopped)
+        var (taken, waiting) = Locked(() =>
         {
-            return false;
+            if (_ledger.Stopped)
+            {
+                return (false, false);
+            }
+
+            _ledger.Accept(fd, endpoint);
+            Pump();
+            var now = Now;
+            if (_ledger.Pending == 0 || now - _waitingRaisedAt < (long)IConnectionDistribution.WaitingSpacing.TotalMilliseconds)
+            {
+                return (true, false);
+            }
+
+            _waitingRaisedAt = now;
+            return (true, true);
+        });
+        if (waiting)
+        {
+            // Outside the lock: the supervisor's queue may make the caller wait.
+            Waiting?.Invoke();
         }
 
-        _ledger.Accept(fd, endpoint);
-        Pump();
-        return true;
-    });
+        return taken;
+    }
 
     private void OnWritable(int workerId) => Locked(() =>
     {

@@ -33,6 +33,7 @@ internal static unsafe partial class Libc
     public const int F_SETFL = 4;
     public const int O_NONBLOCK = 0x800;
     public const int O_CLOEXEC = 0x80000;
+    public const short POLLIN = 0x1;
 
     public const int SIGCHLD = 17;
     public const nint SIG_DFL = 0;
@@ -132,6 +133,17 @@ internal static unsafe partial class Libc
 
     [LibraryImport(Lib, SetLastError = true)]
     public static partial int shutdown(int fd, int how);
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct PollFd
+    {
+        public int Fd;
+        public short Events;
+        public short ReturnedEvents;
+    }
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int poll(PollFd* fds, nuint count, int timeoutMs);
 
     [LibraryImport(Lib, SetLastError = true)]
     public static partial nint recv(int fd, void* buffer, nuint length, int flags);

@@ -1,0 +1,66 @@
+using ProcessCluster.Ipc;
+using ProcessCluster.Primary;
+
+namespace ProcessCluster.Tests;
+
+/// <summary>The supervisor at MinWorkers=0 on a fake clock: idle, it drains its last worker; a waiting connection starts one; readiness holds throughout.</summary>
+public class ScaleToZeroTests
+{
+    [Fact]
+    public async Task An_idle_cluster_drains_its_last_worker_stays_ready_and_a_waiting_connection_starts_one_that_takes_it()
+    {
+        await using var cluster = new SupervisorHarness(new ClusterOptions
+        {
+            MinWorkers = 0,
+            MaxWorkers = 2,
+            ScaleDownWindow = TimeSpan.FromSeconds(5),
+            ScaleWarmUp = TimeSpan.Zero,
+        });
+        var channel = await cluster.ReadyAsync(1);
+        var worker = cluster.Workers.Single();
+
+        // Two idle reports half a second apart, each taken in before the next (a newer one would replace it): a busy fraction of 0.
+        var report = new byte[FrameFormat.HeartbeatSize];
+        for (var clock = 1L; clock <= 500_001; clock += 500_000)
+        {
+            FrameFormat.WriteHeartbeat(report, new WorkerLoadReport(0, 0, 0, clock, 0));
+            channel.Send(FrameType.LoadReport, report);
+            await cluster.UntilAsync(_ => worker.View.Load?.ClockMicroseconds == clock, $"the report at {clock} µs taken in");
+        }
+
+        await cluster.UntilAsync(_ => worker.BusyFraction == 0, "an idle busy fraction");
+        for (var second = 1; worker.State != WorkerState.Draining; second++)
+        {
+            Assert.True(second <= 7, $"not drained {second} s into a 5 s window: {string.Join("; ", cluster.Observer.Facts)}");
+            cluster.Clock.Advance(TimeSpan.FromSeconds(1));
+            var now = cluster.Clock.GetUtcNow();
+            await cluster.UntilAsync(snapshot => snapshot.LastTickAt == now, $"the tick at {second} s handled");
+        }
+
+        Assert.Equal(StopReason.ScaledDown, worker.StopReason);
+        cluster.Exit(worker, ExitStatus.Exited(0));
+        await cluster.UntilAsync(snapshot => snapshot is { Workers.Count: 0, DesiredWorkers: 0 }, "no worker left");
+        Assert.True(cluster.Supervisor.Health.Ready, cluster.Supervisor.Health.NotReadyBecause);
+        Assert.DoesNotContain(cluster.Observer.Facts, fact => fact.Contains("restart", StringComparison.Ordinal));
+
+        // A connection arrives: the worker starts on that event, without waiting for a tick.
+        cluster.Distribution.Hold(1);
+        await cluster.SpawnedAsync(2);
+        Assert.Contains("scaled 0 -> 1", cluster.Observer.Facts);
+        Assert.True(cluster.Supervisor.Health.Ready, cluster.Supervisor.Health.NotReadyBecause);
+        await cluster.ReadyAsync(2);
+        Assert.Equal([1, 2], cluster.Distribution.Added);
+        Assert.Equal(0, cluster.Distribution.Queued);
+    }
+
+    [Fact]
+    public async Task A_cluster_that_may_scale_to_zero_starts_one_worker_and_is_not_ready_before_it_serves()
+    {
+        await using var cluster = new SupervisorHarness(new ClusterOptions { MinWorkers = 0, MaxWorkers = 2 });
+        await cluster.SpawnedAsync(1);
+        Assert.Equal(new Policies.ClusterHealth(true, "no worker is ready"), cluster.Supervisor.Health);
+        await cluster.ReadyAsync(1);
+        Assert.Equal(1, cluster.Processes.Spawned);
+        Assert.True(cluster.Supervisor.Health.Ready);
+    }
+}
