@@ -94,6 +94,8 @@ launch_server() {
     *)
       server_kind=dotnet
       local command=(dotnet "$app")
+      # APP_COMMAND runs another build of the demo as the primary (e.g. a native AOT SeedDemo executable).
+      [ -z "${APP_COMMAND:-}" ] || read -ra command <<<"$APP_COMMAND"
       case $mode in
         plain) env=(Cluster__Enabled=false) ;;
         lean) build_lean_primary; command=(bench/results/cli/dotnet-cluster run -- dotnet "$app"); env=(Cluster__Scheduling=RoundRobin) ;;

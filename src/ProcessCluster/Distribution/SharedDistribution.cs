@@ -20,20 +20,8 @@ internal sealed class SharedDistribution(IReadOnlyList<BoundEndpoint> endpoints)
     private Thread? _watcher;
     private bool _stopped;
 
-    /// <summary>
-    /// Listening sockets with a connection waiting, while no worker serves (the kernel tells that one waits, not how
-    /// many); 0 while workers serve, since the queue is theirs to take.
-    /// </summary>
-    public int Queued
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _stopped || _serving.Count > 0 ? 0 : SocketInterop.CountReadable(Fds, TimeSpan.Zero);
-            }
-        }
-    }
+    /// <summary>Nothing waits in the primary: what waits is in the sockets' queues, for workers to take (or for <see cref="Waiting"/>).</summary>
+    public int Queued => 0;
 
     public event Action? Waiting;
 

@@ -51,8 +51,10 @@ internal sealed class PoolSizer(SupervisorContext context, WorkerOperations oper
     /// <summary>
     /// Asks the scaling policy for the desired count (when autoscaling) and starts or drains workers to match.
     /// <paramref name="trigger"/> says what asked (a worker's load report, the probe tick, a connection waiting), for the log.
+    /// <paramref name="connectionWaits"/>: the distribution said a connection waits that no worker can take, though the
+    /// primary may hold none itself (Shared: it waits in the socket's queue).
     /// </summary>
-    public void Scale(string trigger)
+    public void Scale(string trigger, bool connectionWaits = false)
     {
         if (context.Stopping || context.GaveUp || !(Autoscaling || _sized || context.Options.WarmSpares > 0))
         {
@@ -70,7 +72,8 @@ internal sealed class PoolSizer(SupervisorContext context, WorkerOperations oper
                 .Select(worker => new WorkerLoad(worker.BusyFraction!.Value, worker.RequestsInFlight))
                 .ToList();
             // Spares are reserve, not serving capacity.
-            var observation = new ScalingObservation(live - context.Options.WarmSpares, measured, context.Distribution.Queued, health.AvailableMemoryBytes);
+            var queued = Math.Max(context.Distribution.Queued, connectionWaits ? 1 : 0);
+            var observation = new ScalingObservation(live - context.Options.WarmSpares, measured, queued, health.AvailableMemoryBytes);
             var decision = (_manualBounds ?? _policy).Decide(_state ?? ScalingState.Start(now), observation, now);
             _state = decision.State;
             SupervisorLog.ScalingDecided(context.Logger, live, decision.Why, decision.Desired, trigger);

@@ -91,7 +91,7 @@ internal sealed class SupervisorLoop
             case ChannelConnected(var worker): _admissions.Connected(worker); break;
             case ChannelListening(var worker, var addresses): _admissions.Listening(worker, addresses, _urls); break;
             case LoadReported(var worker) when _health.TakeLoad(worker) == false: _pool.Scale($"{worker}'s load report"); break; // a load step, acted on at once
-            case ConnectionsWaiting: _pool.Scale("connections waiting for a worker"); break;
+            case ConnectionsWaiting: _pool.Scale("connections waiting for a worker", connectionWaits: true); break;
             case HealthAnswered(var worker, var probeId, var status): _probes.Answered(worker, probeId, status); break;
             case ChannelMessage(var worker, var message): worker.MessageHandled(); _observer.Message(worker, message); break;
             case ChannelStopping(var worker) when WorkerTable.Move(worker, WorkerTrigger.Drain): _operations.Retire(worker); break;
