@@ -5,6 +5,7 @@
 #   bash bench/scale.sh --quick    1 run of each
 #   APP_COMMAND=path/to/SeedDemo bash bench/scale.sh   the same with another build of the demo as primary and
 #                                  workers (e.g. native AOT); default: dotnet on a private copy of samples/SeedDemo
+#   BENCH_PORT=38402 bash bench/scale.sh               another port (default 38401), e.g. beside another run
 #
 # 1. Step (MinWorkers=1, MaxWorkers=4, ScaleDownWindow=15 s): one request to the CPU-bound "/" every 250 ms for 5 s
 #    (light: about 15% busy, one worker is right), then `wrk -t2 -c16` keep-alive for 5 s + 10 s, then quiet until one
@@ -21,7 +22,7 @@ cd "$(dirname "$0")/.."
 source bench/lib.sh
 bench_setup scale "$@"
 [ "${1:-}" = "--quick" ] || runs=5
-port=38401
+port=${BENCH_PORT:-38401}
 workers=auto
 trap stop_server EXIT
 # The primary's log lines carry UTC times: comparable with the script's clock.
@@ -62,7 +63,7 @@ for run in $(seq 1 "$runs"); do
   start_server RoundRobin "$log" Cluster__MinWorkers=1 Cluster__MaxWorkers=4 Cluster__ScaleDownWindow=00:00:15 "${logtime[@]}"
   first=$(worker_pids)
   for _ in $(seq 1 20); do
-    curl -s -o /dev/null -w '%{time_total}\n' "http://127.0.0.1:$port/" >>"$out/before-$run.txt"
+    curl -s -m 10 -o /dev/null -w '%{time_total}\n' "http://127.0.0.1:$port/" >>"$out/before-$run.txt" || true
     sleep 0.25
   done
   before_p99=$(sort -n "$out/before-$run.txt" | awk '{ a[NR] = $1 } END { i = int(NR * 0.99 + 0.999); printf "%.2f", a[i] * 1000 }')

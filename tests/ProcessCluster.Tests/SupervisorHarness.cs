@@ -84,6 +84,15 @@ internal sealed class SupervisorHarness : IAsyncDisposable
         return channel;
     }
 
+    /// <summary>Sends a load report on the worker's channel and waits until the loop has taken it in (a newer one would replace it).</summary>
+    public async Task ReportLoadAsync(IpcChannel channel, int id, WorkerLoadReport report)
+    {
+        var payload = new byte[FrameFormat.HeartbeatSize];
+        FrameFormat.WriteHeartbeat(payload, report);
+        channel.Send(FrameType.LoadReport, payload);
+        await UntilAsync(_ => Workers.Single(worker => worker.Id == id).View.Load == report, $"worker {id}'s report at {report.ClockMicroseconds} µs taken in");
+    }
+
     /// <summary>The worker's process ends as given; the supervisor hears it as from a reaper.</summary>
     public void Exit(WorkerHandle worker, ExitStatus status) => Processes.Exit(worker.ProcessId, status);
 
