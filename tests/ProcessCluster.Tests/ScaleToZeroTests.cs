@@ -57,4 +57,17 @@ public class ScaleToZeroTests
         Assert.Equal(1, cluster.Processes.Spawned);
         Assert.True(cluster.Supervisor.Health.Ready);
     }
+
+    [Fact]
+    public async Task Connections_waiting_before_the_first_event_start_no_worker_beyond_the_initial_ones()
+    {
+        // The waiting connections' event is queued before the loop's start: it starts the first worker, the start none more.
+        await using var cluster = new SupervisorHarness(new ClusterOptions { MinWorkers = 1, MaxWorkers = 4 }, heldAtStart: 3);
+        await cluster.SpawnedAsync(1);
+        cluster.Clock.Advance(TimeSpan.FromSeconds(1));
+        var now = cluster.Clock.GetUtcNow();
+        await cluster.UntilAsync(snapshot => snapshot.LastTickAt == now, "a tick after the start handled");
+        Assert.Equal(1, cluster.Processes.Spawned);
+        Assert.Equal(1, cluster.Supervisor.Snapshot.DesiredWorkers);
+    }
 }

@@ -21,9 +21,11 @@ internal sealed class SupervisorHarness : IAsyncDisposable
     private readonly List<IDisposable> _owned = [];
 
     /// <param name="log">The supervisor's log (default: none).</param>
-    public SupervisorHarness(ClusterOptions options, ILogger? log = null)
+    /// <param name="heldAtStart">Connections already waiting when the distribution starts, before the loop's first event.</param>
+    public SupervisorHarness(ClusterOptions options, ILogger? log = null, int heldAtStart = 0)
     {
         Options = options;
+        Distribution.HeldAtStart = heldAtStart;
         Supervisor = new Supervisor(options, new WorkerCommand("/nonexistent", []), Observer, log ?? NullLogger.Instance, Processes, new FakeProbe(), Clock);
         Supervisor.Run(Distribution, "test-channel");
     }
@@ -180,8 +182,14 @@ internal sealed class SupervisorHarness : IAsyncDisposable
 
         public ConcurrentQueue<int> Retired { get; } = new();
 
+        public int HeldAtStart { get; set; }
+
         public void Start()
         {
+            if (HeldAtStart > 0)
+            {
+                Hold(HeldAtStart);
+            }
         }
 
         public void AddWorker(int workerId, IpcChannel channel)

@@ -19,7 +19,7 @@ internal interface IConnectionDistribution : IDisposable
 
     /// <summary>
     /// Connections wait and no worker can take one (none serves: scaled to zero, or every one is full). Raised from the
-    /// strategy's own thread, once per wait and at most every <see cref="WaitingSpacing"/>.
+    /// strategy's own thread, at most every <see cref="WaitingSpacing"/> while they wait.
     /// </summary>
     event Action? Waiting;
 

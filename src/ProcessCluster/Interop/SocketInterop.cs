@@ -220,7 +220,6 @@ internal static unsafe class SocketInterop
         Libc.close(fd);
     }
 
-    /// <summary>Wakes a thread blocked in accept on this socket, which then fails.</summary>
     /// <summary>
     /// How many of these sockets are readable (for a listening socket: a connection waits in its queue), waiting at most
     /// <paramref name="timeout"/> for one; 0 when interrupted.
@@ -247,6 +246,7 @@ internal static unsafe class SocketInterop
         return readable;
     }
 
+    /// <summary>Wakes a thread blocked in accept on this socket, which then fails.</summary>
     public static void Shutdown(int socket) => Libc.shutdown(socket, Libc.SHUT_RDWR);
 
     public static void Close(int fd) => Libc.close(fd);

@@ -107,7 +107,8 @@ internal sealed class SupervisorLoop
 
     private void StartInitialWorkers()
     {
-        for (var i = 0; i < _pool.Desired + _context.Options.WarmSpares; i++)
+        // Only what is missing: a connection that came before this event may have started one (ConnectionsWaiting).
+        for (var i = _context.Workers.Count; i < _pool.Desired + _context.Options.WarmSpares; i++)
         {
             _operations.TryFork();
         }
