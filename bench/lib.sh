@@ -108,7 +108,9 @@ launch_server() {
     *)
       server_kind=dotnet
       local command=(dotnet "$app") arg
-      # BENCH_APP=path/SeedDemo.dll among the settings runs another build of the demo: an A/B of a code change in one run.
+      # APP_COMMAND runs another build of the demo as the primary (e.g. a native AOT SeedDemo executable); BENCH_APP=path/SeedDemo.dll
+      # among a system's settings does the same for one system: an A/B of a code change in one run.
+      [ -z "${APP_COMMAND:-}" ] || read -ra command <<<"$APP_COMMAND"
       for arg in "$@"; do [ "${arg%%=*}" != BENCH_APP ] || command=(dotnet "${arg#*=}"); done
       case $mode in
         plain) env=(Cluster__Enabled=false) ;;

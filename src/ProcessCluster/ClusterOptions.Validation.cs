@@ -36,7 +36,8 @@ public sealed partial class ClusterOptions
             AtLeast(nameof(Workers), workers, 1);
         }
 
-        AtLeast(nameof(MinWorkers), MinWorkers, 1);
+        AtLeast(nameof(MinWorkers), MinWorkers, 0);
+        AtLeast(nameof(MaxWorkers), MaxWorkers, 1);
         if (MaxWorkers < MinWorkers)
         {
             errors.Add($"{SectionName}:{nameof(MaxWorkers)} ({MaxWorkers}) must not be less than {SectionName}:{nameof(MinWorkers)} ({MinWorkers})");
@@ -60,6 +61,7 @@ public sealed partial class ClusterOptions
         Positive(nameof(ScaleDownWindow), ScaleDownWindow);
         NotNegative(nameof(ScaleWarmUp), ScaleWarmUp);
         AtLeast(nameof(ScaleQueueFastPath), ScaleQueueFastPath, 1);
+        AtLeast(nameof(ScaleInFlightFastPath), ScaleInFlightFastPath, 1);
         AtLeast(nameof(ScaleMinFreeMemoryMb), ScaleMinFreeMemoryMb, 0);
         if (!Enum.IsDefined(Scheduling))
         {

@@ -15,9 +15,11 @@ public sealed partial class ClusterOptions
     private int? _minWorkers;
 
     /// <summary>
-    /// The fewest workers the cluster scales down to, and how many it starts with. Unset: 2 on a machine with 2 CPUs or
-    /// more (never above <see cref="MaxWorkers"/>), 1 on one CPU, so that one crash never leaves no worker serving:
-    /// isolation is why a cluster runs at all.
+    /// The fewest workers the cluster scales down to, and how many it starts with (at least 1). Unset: 2 on a machine
+    /// with 2 CPUs or more (never above <see cref="MaxWorkers"/>), 1 on one CPU, so that one crash never leaves no
+    /// worker serving: isolation is why a cluster runs at all. 0 scales an idle cluster to zero: after
+    /// <see cref="ScaleDownWindow"/> without a request the last worker drains; the primary keeps listening, and the
+    /// first connection starts a worker and waits for it (slower, not refused).
     /// </summary>
     public int MinWorkers
     {
@@ -31,8 +33,8 @@ public sealed partial class ClusterOptions
     /// <summary>The most workers the cluster scales up to.</summary>
     public int MaxWorkers { get; set; } = Environment.ProcessorCount;
 
-    /// <summary>Workers started at first.</summary>
-    public int InitialWorkers => Workers ?? MinWorkers;
+    /// <summary>Workers started at first: at least one, so that a cluster that may idle at zero still proves its app starts.</summary>
+    public int InitialWorkers => Workers ?? Math.Max(1, MinWorkers);
 
     /// <summary>True when the cluster sizes itself: no fixed <see cref="Workers"/>, and room between the bounds.</summary>
     public bool Autoscaling => Workers is null && MinWorkers < MaxWorkers;
@@ -51,6 +53,13 @@ public sealed partial class ClusterOptions
 
     /// <summary>This many connections waiting in the primary (RoundRobin) scale up without waiting for measurements.</summary>
     public int ScaleQueueFastPath { get; set; } = 64;
+
+    /// <summary>
+    /// A worker reporting this many requests in flight at once counts as fully busy on that one report, so the scaler
+    /// adds workers at once rather than after a whole busy-fraction sample. Workers report when their count reaches a
+    /// power of two, so a power of two is seen soonest.
+    /// </summary>
+    public int ScaleInFlightFastPath { get; set; } = 8;
 
     /// <summary>No worker is added while the machine has less free memory than this (MemAvailable).</summary>
     public int ScaleMinFreeMemoryMb { get; set; } = 256;

@@ -22,9 +22,11 @@ internal sealed class SupervisorHarness : IAsyncDisposable
     private readonly List<IDisposable> _owned = [];
 
     /// <param name="log">The supervisor's log (default: none).</param>
-    public SupervisorHarness(ClusterOptions options, ILogger? log = null)
+    /// <param name="heldAtStart">Connections already waiting when the distribution starts, before the loop's first event.</param>
+    public SupervisorHarness(ClusterOptions options, ILogger? log = null, int heldAtStart = 0)
     {
         Options = options;
+        Distribution.HeldAtStart = heldAtStart;
         Supervisor = new Supervisor(options, new WorkerCommand("/nonexistent", []), Observer, log ?? NullLogger.Instance, Processes, new FakeProbe(), Clock);
         Supervisor.Run(Distribution, "test-channel");
     }
@@ -83,6 +85,15 @@ internal sealed class SupervisorHarness : IAsyncDisposable
         // Announced, rather than in state Ready: a worker may drain at once (a stop waiting for it).
         await UntilAsync(_ => Observer.Facts.Any(fact => fact.StartsWith($"ready {id} ", StringComparison.Ordinal)), $"worker {id} ready");
         return channel;
+    }
+
+    /// <summary>Sends a load report on the worker's channel and waits until the loop has taken it in (a newer one would replace it).</summary>
+    public async Task ReportLoadAsync(IpcChannel channel, int id, WorkerLoadReport report)
+    {
+        var payload = new byte[FrameFormat.HeartbeatSize];
+        FrameFormat.WriteHeartbeat(payload, report);
+        channel.Send(FrameType.LoadReport, payload);
+        await UntilAsync(_ => Workers.Single(worker => worker.Id == id).View.Load == report, $"worker {id}'s report at {report.ClockMicroseconds} µs taken in");
     }
 
     /// <summary>The worker's process ends as given; the supervisor hears it as from a reaper.</summary>
@@ -159,12 +170,27 @@ internal sealed class SupervisorHarness : IAsyncDisposable
             remove { }
         }
 
+        public event Action? Waiting;
+
         public ConcurrentQueue<int> Added { get; } = new();
+
+        /// <summary>Connections arrive and wait for a worker, as the acceptor (or the shared sockets' watcher) would say.</summary>
+        public void Hold(int connections)
+        {
+            _queued = connections;
+            Waiting?.Invoke();
+        }
 
         public ConcurrentQueue<int> Retired { get; } = new();
 
+        public int HeldAtStart { get; set; }
+
         public void Start()
         {
+            if (HeldAtStart > 0)
+            {
+                Hold(HeldAtStart);
+            }
         }
 
         public void AddWorker(int workerId, IpcChannel channel)

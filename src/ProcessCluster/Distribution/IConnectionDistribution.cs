@@ -17,6 +17,15 @@ internal interface IConnectionDistribution : IDisposable
     /// <summary>A worker stopped reading its channel and was dropped from dispatch (raised once per worker).</summary>
     event Action<int>? Unresponsive;
 
+    /// <summary>
+    /// Connections wait and no worker can take one (none serves: scaled to zero, or every one is full). Raised from the
+    /// strategy's own thread, at most every <see cref="WaitingSpacing"/> while they wait.
+    /// </summary>
+    event Action? Waiting;
+
+    /// <summary>The least time between two <see cref="Waiting"/> events.</summary>
+    static readonly TimeSpan WaitingSpacing = TimeSpan.FromMilliseconds(100);
+
     void Start();
 
     /// <summary>The worker is ready: it takes connections from now on.</summary>

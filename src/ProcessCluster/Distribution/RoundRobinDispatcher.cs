@@ -25,6 +25,7 @@ internal sealed class RoundRobinDispatcher : IConnectionDistribution
     private readonly ILogger _logger;
     private readonly TaskCompletionSource _flushed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly ITimer _readingCheck;
+    private long _waitingRaisedAt = long.MinValue / 2;
 
     public RoundRobinDispatcher(
         IReadOnlyList<BoundEndpoint> endpoints, int maxPending, int maxInFlightPerWorker, DispatchMode mode, TimeSpan stuckAfter, ILogger logger, TimeSpan? unresponsiveAfter = null)
@@ -39,6 +40,9 @@ internal sealed class RoundRobinDispatcher : IConnectionDistribution
 
     /// <summary>A worker left its channel full, or what it was sent unread, past the bound; its channel was shut down (it exits, and is replaced). Raised once, outside the lock.</summary>
     public event Action<int>? Unresponsive;
+
+    /// <summary>A connection was accepted and no worker could take it (none serves, or all are full); raised outside the lock.</summary>
+    public event Action? Waiting;
 
     /// <summary>Connections accepted and not yet handed to a worker.</summary>
     public int Queued => Locked(() => _ledger.Pending);
@@ -211,21 +215,38 @@ internal sealed class RoundRobinDispatcher : IConnectionDistribution
         }
     }
 
-    private bool OnAccepted(IReadOnlyList<int> fds, int endpoint) => Locked(() =>
+    private bool OnAccepted(IReadOnlyList<int> fds, int endpoint)
     {
-        if (_ledger.Stopped)
+        var (taken, waiting) = Locked(() =>
         {
-            return false;
+            if (_ledger.Stopped)
+            {
+                return (false, false);
+            }
+
+            foreach (var fd in fds)
+            {
+                _ledger.Accept(fd, endpoint);
+            }
+
+            Pump();
+            var now = Now;
+            if (_ledger.Pending == 0 || now - _waitingRaisedAt < (long)IConnectionDistribution.WaitingSpacing.TotalMilliseconds)
+            {
+                return (true, false);
+            }
+
+            _waitingRaisedAt = now;
+            return (true, true);
+        });
+        if (waiting)
+        {
+            // Outside the lock: the supervisor's queue may make the caller wait.
+            Waiting?.Invoke();
         }
 
-        foreach (var fd in fds)
-        {
-            _ledger.Accept(fd, endpoint);
-        }
-
-        Pump();
-        return true;
-    });
+        return taken;
+    }
 
     /// <summary>Each worker's queue checks that its worker reads what it was sent (<see cref="WorkerSendQueue.CheckReading"/>).</summary>
     private void CheckReading()

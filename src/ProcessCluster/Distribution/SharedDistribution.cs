@@ -5,11 +5,27 @@ namespace ProcessCluster.Distribution;
 
 /// <summary>
 /// Shared scheduling: every worker gets the listening sockets in its welcome and the kernel hands each connection to
-/// one of them; the primary holds nothing, so there is nothing to dispatch, count or re-dispatch here.
+/// one of them; the primary holds nothing, so there is nothing to dispatch, count or re-dispatch here. While no worker
+/// serves (scaled to zero, or between the last worker and the next), what arrives waits in the sockets' own queues,
+/// which the primary keeps open: a watcher thread polls them and says so (<see cref="Waiting"/>), so that the first
+/// connection brings a worker, which then accepts it from the queue.
 /// </summary>
 internal sealed class SharedDistribution(IReadOnlyList<BoundEndpoint> endpoints) : IConnectionDistribution
 {
+    /// <summary>How long one poll waits; it bounds how long a stop waits for the watcher before closing the sockets.</summary>
+    private static readonly TimeSpan PollSlice = TimeSpan.FromMilliseconds(100);
+
+    private readonly object _gate = new();
+    private readonly HashSet<int> _serving = [];
+    private Thread? _watcher;
+    private bool _stopped;
+
+    /// <summary>Nothing waits in the primary: what waits is in the sockets' queues, for workers to take (or for <see cref="Waiting"/>).</summary>
     public int Queued => 0;
+
+    public event Action? Waiting;
+
+    private List<int> Fds => endpoints.Select(endpoint => endpoint.Fd).ToList();
 
     public bool CanShed => false;
 
@@ -22,19 +38,15 @@ internal sealed class SharedDistribution(IReadOnlyList<BoundEndpoint> endpoints)
 
     public void Start()
     {
+        _watcher = new Thread(Watch) { IsBackground = true, Name = "cluster-shared-watch" };
+        _watcher.Start();
     }
 
-    public void AddWorker(int workerId, IpcChannel channel)
-    {
-    }
+    public void AddWorker(int workerId, IpcChannel channel) => Serving(workerId, true);
 
-    public void Retire(int workerId)
-    {
-    }
+    public void Retire(int workerId) => Serving(workerId, false);
 
-    public void RemoveWorker(int workerId)
-    {
-    }
+    public void RemoveWorker(int workerId) => Serving(workerId, false);
 
     public void Shedding(int workerId, int connections, TimeSpan within)
     {
@@ -57,6 +69,14 @@ internal sealed class SharedDistribution(IReadOnlyList<BoundEndpoint> endpoints)
     /// </summary>
     public Task StopAcceptingAsync()
     {
+        lock (_gate)
+        {
+            _stopped = true;
+            Monitor.PulseAll(_gate);
+        }
+
+        // Out of poll before the sockets close: a closed descriptor's number may be reused at once.
+        _watcher?.Join();
         foreach (var endpoint in endpoints)
         {
             // The filter would stay on systemd's socket and drop the next primary's connections.
@@ -73,5 +93,58 @@ internal sealed class SharedDistribution(IReadOnlyList<BoundEndpoint> endpoints)
 
     public void Dispose()
     {
+        if (!Volatile.Read(ref _stopped))
+        {
+            lock (_gate)
+            {
+                _stopped = true;
+                Monitor.PulseAll(_gate);
+            }
+
+            _watcher?.Join();
+        }
+    }
+
+    private void Serving(int workerId, bool serving)
+    {
+        lock (_gate)
+        {
+            _ = serving ? _serving.Add(workerId) : _serving.Remove(workerId);
+            Monitor.PulseAll(_gate);
+        }
+    }
+
+    /// <summary>
+    /// Sleeps while some worker serves; while none does, polls the sockets and raises <see cref="Waiting"/> for a
+    /// connection in their queue, again every <see cref="IConnectionDistribution.WaitingSpacing"/> until a worker serves.
+    /// </summary>
+    private void Watch()
+    {
+        var fds = Fds;
+        while (true)
+        {
+            lock (_gate)
+            {
+                while (!_stopped && _serving.Count > 0)
+                {
+                    Monitor.Wait(_gate);
+                }
+
+                if (_stopped)
+                {
+                    return;
+                }
+            }
+
+            if (SocketInterop.CountReadable(fds, PollSlice) > 0)
+            {
+                Waiting?.Invoke();
+                lock (_gate)
+                {
+                    // The connection stays in the queue, and poll says so at once: wait for a worker, or the spacing.
+                    Monitor.Wait(_gate, IConnectionDistribution.WaitingSpacing);
+                }
+            }
+        }
     }
 }

@@ -34,6 +34,7 @@ internal static unsafe partial class Libc
     public const int F_SETFL = 4;
     public const int O_NONBLOCK = 0x800;
     public const int O_CLOEXEC = 0x80000;
+    public const short POLLIN = 0x1;
 
     public const int SIGCHLD = 17;
     public const nint SIG_DFL = 0;
@@ -133,8 +134,6 @@ internal static unsafe partial class Libc
 
     [LibraryImport(Lib, SetLastError = true)]
     public static partial int shutdown(int fd, int how);
-
-    public const short POLLIN = 0x1;
 
     [StructLayout(LayoutKind.Sequential)]
     public struct PollFd

@@ -246,6 +246,32 @@ internal static unsafe class SocketInterop
         Libc.close(fd);
     }
 
+    /// <summary>
+    /// How many of these sockets are readable (for a listening socket: a connection waits in its queue), waiting at most
+    /// <paramref name="timeout"/> for one; 0 when interrupted.
+    /// </summary>
+    public static int CountReadable(IReadOnlyList<int> sockets, TimeSpan timeout)
+    {
+        var polled = stackalloc Libc.PollFd[sockets.Count];
+        for (var i = 0; i < sockets.Count; i++)
+        {
+            polled[i] = new Libc.PollFd { Fd = sockets[i], Events = Libc.POLLIN };
+        }
+
+        if (Libc.poll(polled, (nuint)sockets.Count, (int)timeout.TotalMilliseconds) <= 0)
+        {
+            return 0;
+        }
+
+        var readable = 0;
+        for (var i = 0; i < sockets.Count; i++)
+        {
+            readable += (polled[i].ReturnedEvents & Libc.POLLIN) != 0 ? 1 : 0;
+        }
+
+        return readable;
+    }
+
     /// <summary>Wakes a thread blocked in accept on this socket, which then fails.</summary>
     public static void Shutdown(int socket) => Libc.shutdown(socket, Libc.SHUT_RDWR);
 

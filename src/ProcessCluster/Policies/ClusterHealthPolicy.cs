@@ -11,8 +11,9 @@ internal sealed record ClusterHealth(bool Live, string? NotReadyBecause)
 /// <summary>
 /// Liveness and readiness of the whole cluster, as a pure function of the loop's last snapshot and the time. Live: the
 /// loop has handled a probe tick (posted at least once a second) within <see cref="LoopStallBound"/>, so a loop that is
-/// stuck, or a queue that no longer drains, fails it while a busy one does not. Ready: some worker serves and the
-/// cluster is not draining.
+/// stuck, or a queue that no longer drains, fails it while a busy one does not. Ready: some worker serves, or the
+/// cluster scaled to zero and starts one for the next connection (<see cref="ClusterSnapshot.ServesFromZero"/>), and
+/// the cluster is not draining.
 /// </summary>
 internal static class ClusterHealthPolicy
 {
@@ -24,7 +25,7 @@ internal static class ClusterHealthPolicy
         var live = snapshot.LastTickAt is { } tick && now - tick <= LoopStallBound;
         var notReady = !live ? "the supervisor loop is not turning"
             : snapshot.Stopping ? "the cluster is draining"
-            : !snapshot.Workers.Any(worker => worker.State == WorkerState.Ready) ? "no worker is ready"
+            : !snapshot.ServesFromZero && !snapshot.Workers.Any(worker => worker.State == WorkerState.Ready) ? "no worker is ready"
             : null;
         return new ClusterHealth(live, notReady);
     }

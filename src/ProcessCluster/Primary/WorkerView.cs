@@ -28,7 +28,7 @@ internal sealed record WorkerView(int ProcessId, DateTimeOffset ForkedAt)
 
     public DateTimeOffset? LastReportAt { get; init; }
 
-    /// <summary>The last load report taken in; the next one's busy fraction is measured against it.</summary>
+    /// <summary>The last load report taken in.</summary>
     public WorkerLoadReport? Load { get; init; }
 
     public double? BusyFraction { get; init; }
@@ -48,16 +48,30 @@ internal sealed record WorkerView(int ProcessId, DateTimeOffset ForkedAt)
     /// <summary>SIGKILL sent by the supervisor (hung, not ready in time); it only awaits the reaper.</summary>
     public bool Terminated { get; init; }
 
-    /// <summary>This view with a load report taken in: counters, busy fraction since the previous report, alive if a heartbeat.</summary>
-    public WorkerView WithLoad(WorkerLoadReport report, bool alive, DateTimeOffset now) => this with
+    /// <summary>
+    /// The report the next busy fraction is measured from. It moves on only once a sample is long enough, so a report
+    /// sent on a change, a few milliseconds after the last one, cannot pass one short stretch off as a whole fraction.
+    /// </summary>
+    public WorkerLoadReport? BusyBaseline { get; init; }
+
+    /// <summary>The shortest sample a busy fraction is measured over (load reports come every 500 ms when the scaler reads them).</summary>
+    public const long MinBusySampleMicroseconds = 400_000;
+
+    /// <summary>This view with a load report taken in: counters, busy fraction over the sample it completes, alive if a heartbeat.</summary>
+    public WorkerView WithLoad(WorkerLoadReport report, bool alive, DateTimeOffset now)
     {
-        Load = report,
-        BusyFraction = Load is { } previous && report.ClockMicroseconds > previous.ClockMicroseconds
-            ? Math.Clamp((double)(report.BusyMicroseconds - previous.BusyMicroseconds) / (report.ClockMicroseconds - previous.ClockMicroseconds), 0, 1)
-            : BusyFraction,
-        LastHeartbeatAt = alive ? now : LastHeartbeatAt,
-        LastReportAt = now,
-    };
+        var sampled = BusyBaseline is { } from && report.ClockMicroseconds - from.ClockMicroseconds >= MinBusySampleMicroseconds;
+        return this with
+        {
+            Load = report,
+            BusyBaseline = BusyBaseline is null || sampled ? report : BusyBaseline,
+            BusyFraction = sampled
+                ? Math.Clamp((double)(report.BusyMicroseconds - BusyBaseline!.Value.BusyMicroseconds) / (report.ClockMicroseconds - BusyBaseline.Value.ClockMicroseconds), 0, 1)
+                : BusyFraction,
+            LastHeartbeatAt = alive ? now : LastHeartbeatAt,
+            LastReportAt = now,
+        };
+    }
 
     /// <summary>This view with a CPU time sample taken in: CPU in percent of one core since the previous sample.</summary>
     public WorkerView WithCpu(TimeSpan cpu, DateTimeOffset now) => this with

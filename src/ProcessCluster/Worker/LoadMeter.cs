@@ -20,12 +20,23 @@ internal sealed class LoadMeter
 
     public int OpenConnections => Volatile.Read(ref _openConnections);
 
+    /// <summary>
+    /// Called, on the request's thread, when requests in flight reach a power of two from 2 up (2, 4, 8, ...): a step in
+    /// load, which the primary should hear of now rather than at the next timed report. Set once, before requests come.
+    /// </summary>
+    public Action? InFlightRose { get; set; }
+
     public void RequestStarted()
     {
         Interlocked.Increment(ref _requests);
-        if (Interlocked.Increment(ref _requestsInFlight) == 1)
+        var inFlight = Interlocked.Increment(ref _requestsInFlight);
+        if (inFlight == 1)
         {
             Volatile.Write(ref _busySince, Stopwatch.GetTimestamp());
+        }
+        else if ((inFlight & (inFlight - 1)) == 0)
+        {
+            InFlightRose?.Invoke();
         }
     }
 

@@ -65,8 +65,8 @@ internal static partial class SupervisorLog
     [LoggerMessage(21, LogLevel.Information, "Worker bounds set to {Min}..{Max}")]
     public static partial void BoundsSet(ILogger logger, int min, int max);
 
-    [LoggerMessage(22, LogLevel.Debug, "Scaling: {Live} live, {Why}: desired {Desired}")]
-    public static partial void ScalingDecided(ILogger logger, int live, string why, int desired);
+    [LoggerMessage(22, LogLevel.Debug, "Scaling: {Live} live, {Why}: desired {Desired}; on {Trigger}")]
+    public static partial void ScalingDecided(ILogger logger, int live, string why, int desired, string trigger);
 
     [LoggerMessage(23, LogLevel.Information, "Draining {Worker} to scale down ({InFlight} requests in flight at its last report)")]
     public static partial void ScalingDown(ILogger logger, WorkerHandle worker, int inFlight);

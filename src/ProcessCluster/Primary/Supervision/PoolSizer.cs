@@ -38,7 +38,7 @@ internal sealed class PoolSizer(SupervisorContext context, WorkerOperations oper
         _state = null;
         SupervisorLog.BoundsSet(context.Logger, min, max);
         ChangeDesired(Math.Clamp(Desired, min, max), $"bounds set to {min}..{max}");
-        Scale();
+        Scale("the bounds set");
     }
 
     /// <summary>Fixes the count at the desired count plus <paramref name="change"/>, as of now.</summary>
@@ -48,8 +48,13 @@ internal sealed class PoolSizer(SupervisorContext context, WorkerOperations oper
         SetBounds(count, count);
     }
 
-    /// <summary>Asks the scaling policy for the desired count (when autoscaling) and starts or drains workers to match.</summary>
-    public void Scale()
+    /// <summary>
+    /// Asks the scaling policy for the desired count (when autoscaling) and starts or drains workers to match.
+    /// <paramref name="trigger"/> says what asked (a worker's load report, the probe tick, a connection waiting), for the log.
+    /// <paramref name="connectionWaits"/>: the distribution said a connection waits that no worker can take, though the
+    /// primary may hold none itself (Shared: it waits in the socket's queue).
+    /// </summary>
+    public void Scale(string trigger, bool connectionWaits = false)
     {
         if (context.Stopping || context.GaveUp || !(Autoscaling || _sized || context.Options.WarmSpares > 0))
         {
@@ -67,16 +72,17 @@ internal sealed class PoolSizer(SupervisorContext context, WorkerOperations oper
         {
             var measured = workers
                 .Where(worker => worker is { State: WorkerState.Ready, BusyFraction: not null } && now - worker.ReadyAt >= context.Options.ScaleWarmUp)
-                .Select(worker => worker.BusyFraction!.Value)
+                .Select(worker => new WorkerLoad(worker.BusyFraction!.Value, worker.RequestsInFlight))
                 .ToList();
             // Spares are reserve, not serving capacity.
-            var observation = new ScalingObservation(live - context.Options.WarmSpares, measured, context.Distribution.Queued, health.AvailableMemoryBytes);
+            var queued = Math.Max(context.Distribution.Queued, connectionWaits ? 1 : 0);
+            var observation = new ScalingObservation(live - context.Options.WarmSpares, measured, queued, health.AvailableMemoryBytes);
             var decision = (_manualBounds ?? _policy).Decide(_state ?? ScalingState.Start(now), observation, now);
             _state = decision.State;
-            SupervisorLog.ScalingDecided(context.Logger, live, decision.Why, decision.Desired);
+            SupervisorLog.ScalingDecided(context.Logger, live, decision.Why, decision.Desired, trigger);
             // CPU is context for the reader, not an input: an I/O-bound worker is busy without burning CPU.
             var cpu = context.Workers.In(WorkerState.Ready).Select(worker => worker.CpuPercent ?? 0).DefaultIfEmpty().Average();
-            ChangeDesired(decision.Desired, $"{decision.Why}, CPU {cpu:0}% per worker");
+            ChangeDesired(decision.Desired, $"{decision.Why}, CPU {cpu:0}% per worker; on {trigger}");
         }
 
         Reconcile(live);

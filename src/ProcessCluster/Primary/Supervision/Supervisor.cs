@@ -90,6 +90,7 @@ internal sealed class Supervisor : IWorkerOwner, IAsyncDisposable
         _operations = new WorkerOperations(_context, _processes, _command, () => channelName, this, Post);
         _loop = new SupervisorLoop(_context, _operations, _probe, Post, Urls);
         distribution.Unresponsive += workerId => Post(new WorkerUnresponsive(workerId));
+        distribution.Waiting += () => Post(new ConnectionsWaiting());
         distribution.Start();
         Post(new StartWorkers());
         _running = Task.Run(() => _loop.RunAsync(_queue.Reader));

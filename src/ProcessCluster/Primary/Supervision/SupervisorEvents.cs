@@ -52,6 +52,9 @@ internal sealed record ChannelClosed(WorkerHandle Worker) : SupervisorEvent;
 /// <summary>The dispatcher dropped a worker that stopped reading its channel; what it holds waits for its exit.</summary>
 internal sealed record WorkerUnresponsive(int WorkerId) : SupervisorEvent;
 
+/// <summary>Connections wait in the primary (RoundRobin) or in the listening socket's queue (Shared) and no worker takes them: scaled to zero, or overloaded.</summary>
+internal sealed record ConnectionsWaiting : SupervisorEvent;
+
 /// <summary>Every connection the primary held during a stop has gone to a worker.</summary>
 internal sealed record ConnectionsFlushed : SupervisorEvent;
 

@@ -90,13 +90,14 @@ internal sealed class SupervisorLoop
             case ChannelOpened opened: _admissions.Claim(opened); break;
             case ChannelConnected(var worker): _admissions.Connected(worker); break;
             case ChannelListening(var worker, var addresses): _admissions.Listening(worker, addresses, _urls); break;
-            case LoadReported(var worker) when _health.TakeLoad(worker) == false: _pool.Scale(); break; // a load step, acted on at once
+            case LoadReported(var worker) when _health.TakeLoad(worker) == false: _pool.Scale($"{worker}'s load report"); break; // a load step, acted on at once
+            case ConnectionsWaiting: _pool.Scale("connections waiting for a worker", connectionWaits: true); break;
             case HealthAnswered(var worker, var probeId, var status): _probes.Answered(worker, probeId, status); break;
             case ChannelMessage(var worker, var message): worker.MessageHandled(); _observer.Message(worker, message); break;
             case ChannelStopping(var worker) when WorkerTable.Move(worker, WorkerTrigger.Drain): _operations.Retire(worker); break;
             case ChannelClosed(var worker): OnChannelClosed(worker); break;
             case WorkerUnresponsive(var id) when _context.Workers.Find(id) is { } worker: _operations.Terminate(worker, StopReason.Hung); break; // its connections go to others at once
-            case ProbeDue: _lastTickAt = _context.Now; _health.Probe(); _probes.Tick(); _pool.Scale(); _rebalancer.Rebalance(); Shutdown.Check(); break;
+            case ProbeDue: _lastTickAt = _context.Now; _health.Probe(); _probes.Tick(); _pool.Scale("the probe tick"); _rebalancer.Rebalance(); Shutdown.Check(); break;
             case DrainDeadline(var worker) when !worker.IsDead: KillLate(worker, "did not finish draining in time"); break;
             case OrphanDeadline(var worker) when !worker.IsDead: KillLate(worker, "lost its channel and did not exit"); break;
         }
@@ -106,7 +107,8 @@ internal sealed class SupervisorLoop
 
     private void StartInitialWorkers()
     {
-        for (var i = 0; i < _pool.Desired + _context.Options.WarmSpares; i++)
+        // Only what is missing: a connection that came before this event may have started one (ConnectionsWaiting).
+        for (var i = _context.Workers.Count; i < _pool.Desired + _context.Options.WarmSpares; i++)
         {
             _operations.TryFork();
         }
@@ -164,6 +166,7 @@ internal sealed class SupervisorLoop
     private void Publish()
     {
         var (min, max) = _pool.Bounds;
-        _snapshot = new ClusterSnapshot(_context.Workers.All.ToList(), _pool.Desired, min, max, _pool.Autoscaling, _restarts.Count, _lastTickAt, _context.Stopping);
+        var servesFromZero = min == 0 && _pool.Autoscaling && _context.EverReady && !_context.GaveUp;
+        _snapshot = new ClusterSnapshot(_context.Workers.All.ToList(), _pool.Desired, min, max, _pool.Autoscaling, _restarts.Count, _lastTickAt, _context.Stopping, servesFromZero);
     }
 }
