@@ -15,7 +15,12 @@ internal sealed class RoundRobinDispatcher : IConnectionDistribution
     /// <summary>How long a worker's channel may stay full before it counts as hung, by default (as the blocking send's timeout did).</summary>
     public static readonly TimeSpan DefaultUnresponsiveAfter = TimeSpan.FromSeconds(1);
 
+    /// <summary>How long a new connection may take to send its request line before it goes round-robin (<see cref="AffinityMode.ConnectionToken"/>).</summary>
+    public static readonly TimeSpan PeekDeadline = TimeSpan.FromMilliseconds(300);
+
     private readonly TimeSpan _unresponsiveAfter;
+    private readonly AffinityMode _affinity;
+    private readonly RequestPeeker? _peeker;
 
     private readonly object _lock = new();
     private readonly HandoffLedger _ledger = new();
@@ -26,9 +31,12 @@ internal sealed class RoundRobinDispatcher : IConnectionDistribution
     private readonly TaskCompletionSource _flushed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public RoundRobinDispatcher(
-        IReadOnlyList<BoundEndpoint> endpoints, int maxPending, int maxInFlightPerWorker, DispatchMode mode, TimeSpan stuckAfter, ILogger logger, TimeSpan? unresponsiveAfter = null)
+        IReadOnlyList<BoundEndpoint> endpoints, int maxPending, int maxInFlightPerWorker, DispatchMode mode, TimeSpan stuckAfter, ILogger logger, TimeSpan? unresponsiveAfter = null,
+        AffinityMode affinity = AffinityMode.None)
     {
         _unresponsiveAfter = unresponsiveAfter ?? DefaultUnresponsiveAfter;
+        _affinity = affinity;
+        _peeker = affinity == AffinityMode.ConnectionToken ? new RequestPeeker(PeekDeadline, OnRouted) : null;
         _logger = logger;
         _selector = new TargetSelector(mode, maxInFlightPerWorker, (long)stuckAfter.TotalMilliseconds);
         _acceptor = new Acceptor(endpoints, maxPending, OnAccepted, logger);
@@ -97,6 +105,7 @@ internal sealed class RoundRobinDispatcher : IConnectionDistribution
     {
         _acceptor.StopAdopted();
         _acceptor.DrainBacklog();
+        _peeker?.Flush();
         Locked(() =>
         {
             _ledger.Stop();
@@ -120,6 +129,7 @@ internal sealed class RoundRobinDispatcher : IConnectionDistribution
             StopAccepting();
         }
 
+        _peeker?.Dispose();
         Locked(CloseWhatNoWorkerTook);
     }
 
@@ -142,7 +152,7 @@ internal sealed class RoundRobinDispatcher : IConnectionDistribution
     private void Pump()
     {
         var now = Now;
-        while (_ledger.TryPeek(out var handoff) && _selector.Choose(now, _ledger.Load) is { } choice)
+        while (_ledger.TryPeek(out var handoff) && _selector.Choose(now, _ledger.Load, handoff.Affinity) is { } choice)
         {
             switch (_queues[choice.WorkerId].TrySend(handoff))
             {
@@ -161,7 +171,7 @@ internal sealed class RoundRobinDispatcher : IConnectionDistribution
             }
         }
 
-        _acceptor.Held(_ledger.Pending);
+        _acceptor.Held(_ledger.Pending + (_peeker?.Count ?? 0));
         if (_ledger.IsFlushed)
         {
             _flushed.TrySetResult();
@@ -175,9 +185,29 @@ internal sealed class RoundRobinDispatcher : IConnectionDistribution
             return false;
         }
 
-        _ledger.Accept(fd, endpoint);
+        switch (_affinity)
+        {
+            case AffinityMode.ConnectionToken:
+                // Routed once its request line shows (OnRouted), off this thread: the accept path never waits for a client.
+                _peeker!.Add(fd, endpoint);
+                _acceptor.Held(_ledger.Pending + _peeker.Count);
+                return true;
+            case AffinityMode.ClientIp:
+                _ledger.Accept(fd, endpoint, ConnectionAffinity.ToClient(PeekInterop.PeerAddressHash(fd)));
+                break;
+            default:
+                _ledger.Accept(fd, endpoint);
+                break;
+        }
+
         Pump();
         return true;
+    });
+
+    private void OnRouted(int fd, int endpoint, int? workerId) => Locked(() =>
+    {
+        _ledger.Accept(fd, endpoint, ConnectionAffinity.ToWorker(workerId));
+        Pump();
     });
 
     private void OnWritable(int workerId) => Locked(() =>

@@ -27,6 +27,10 @@ internal static unsafe partial class Libc
     public const int SHUT_WR = 1;
     public const int SHUT_RDWR = 2;
     public const int MSG_DONTWAIT = 0x40;
+    public const int MSG_PEEK = 0x2;
+    public const short POLLIN = 0x1;
+    public const int AF_INET = 2;
+    public const int AF_INET6 = 10;
     public const int F_GETFL = 3;
     public const int F_SETFD = 2;
     public const int FD_CLOEXEC = 1;
@@ -77,6 +81,14 @@ internal static unsafe partial class Libc
         public nuint Length;
         public int Level;
         public int Type;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct PollFd
+    {
+        public int Fd;
+        public short Events;
+        public short Revents;
     }
 
     [StructLayout(LayoutKind.Sequential)]
@@ -135,6 +147,18 @@ internal static unsafe partial class Libc
 
     [LibraryImport(Lib, SetLastError = true)]
     public static partial nint recv(int fd, void* buffer, nuint length, int flags);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int poll(PollFd* fds, nuint count, int timeoutMilliseconds);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int getpeername(int fd, void* address, uint* addressLength);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial nint write(int fd, void* buffer, nuint length);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial nint read(int fd, void* buffer, nuint length);
 
     [LibraryImport(Lib, SetLastError = true)]
     public static partial int fcntl(int fd, int command, int argument);

@@ -75,7 +75,8 @@ internal sealed class Supervisor : IWorkerOwner, IAsyncDisposable
         Urls = _endpoints.Select(endpoint => endpoint.Url).ToList();
         IConnectionDistribution distribution = _options.Scheduling == SchedulingMode.RoundRobin
             ? new RoundRobinDispatcher(
-                _endpoints, _options.MaxPendingConnections, _options.MaxHandoffsInFlight, _options.Dispatch, 3 * SupervisorContext.FastLoadReports, _logger)
+                _endpoints, _options.MaxPendingConnections, _options.MaxHandoffsInFlight, _options.Dispatch, 3 * SupervisorContext.FastLoadReports, _logger,
+                affinity: _options.Affinity)
             : new SharedDistribution(_endpoints);
         var welcome = new Welcome(_options, _endpoints, SupervisorContext.ReportsLoad(_options));
         _channels = new ChannelListener(_options.MaxMessageBytes, Post, new WorkerChannelSession(welcome, distribution, Post, _logger), _observer);
