@@ -9,7 +9,7 @@ public enum AffinityMode
     /// <summary>
     /// A request carrying a connection token issued by a worker (<c>?id=w3.…</c>, as ProcessCluster.SignalR issues them)
     /// goes back to that worker, whatever the transport. The primary peeks at the request line of each new connection
-    /// (bounded bytes and time; the worker still reads everything), so TLS endpoints, whose bytes it cannot read, go
+    /// (at most 4 KiB and 1 s; the worker still reads everything), so TLS endpoints, whose bytes it cannot read, go
     /// round-robin. A token whose worker is gone or not ready goes round-robin too, and the client reconnects.
     /// </summary>
     ConnectionToken,

@@ -197,19 +197,33 @@ public class TargetSelectorTests
     }
 
     [Fact]
-    public void A_token_of_a_worker_that_is_gone_retired_blocked_or_at_its_bound_goes_round_robin()
+    public void A_token_of_a_worker_that_is_gone_or_retired_goes_round_robin()
     {
-        var selector = Selector(DispatchMode.RoundRobin, 1, 2, 3, 4);
-        selector.Remove(4);
-        selector.Retire(3);
-        selector.SetBlocked(2, true);
-        _inFlight[1] = new HandoffLoad(Bound, OldestSentAt: 0);
+        var selector = Selector(DispatchMode.RoundRobin, 1, 2, 3);
+        selector.Remove(3);
+        selector.Retire(2);
 
-        Assert.Null(selector.Choose(0, InFlight, ConnectionAffinity.ToWorker(1)));
-        _inFlight.Clear();
-        Assert.Equal(new TargetChoice(1, null), selector.Choose(0, InFlight, ConnectionAffinity.ToWorker(4)));
         Assert.Equal(new TargetChoice(1, null), selector.Choose(0, InFlight, ConnectionAffinity.ToWorker(3)));
         Assert.Equal(new TargetChoice(1, null), selector.Choose(0, InFlight, ConnectionAffinity.ToWorker(2)));
+    }
+
+    [Fact]
+    public void A_token_of_a_worker_at_its_bound_or_blocked_waits_for_it_unless_it_has_left_a_hand_off_unacknowledged_for_long()
+    {
+        var selector = Selector(DispatchMode.RoundRobin, 1, 2);
+        _inFlight[1] = new HandoffLoad(Bound, OldestSentAt: 0);
+        Assert.Null(selector.Choose(100, InFlight, ConnectionAffinity.ToWorker(1)));
+        Assert.Equal(new TargetChoice(2, null), selector.Choose(100, InFlight));
+
+        _inFlight.Clear();
+        selector.SetBlocked(1, true);
+        Assert.Null(selector.Choose(100, InFlight, ConnectionAffinity.ToWorker(1)));
+        selector.SetBlocked(1, false);
+        Assert.Equal(new TargetChoice(1, null, Affine: true), selector.Choose(100, InFlight, ConnectionAffinity.ToWorker(1)));
+
+        // Stuck (paused, hung): the client is better off reconnecting elsewhere.
+        _inFlight[1] = new HandoffLoad(Bound, OldestSentAt: 0);
+        Assert.Equal(new TargetChoice(2, null), selector.Choose(10_000, InFlight, ConnectionAffinity.ToWorker(1)));
     }
 
     [Fact]

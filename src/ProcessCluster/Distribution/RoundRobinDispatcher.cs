@@ -16,7 +16,7 @@ internal sealed class RoundRobinDispatcher : IConnectionDistribution
     public static readonly TimeSpan DefaultUnresponsiveAfter = TimeSpan.FromSeconds(1);
 
     /// <summary>How long a new connection may take to send its request line before it goes round-robin (<see cref="AffinityMode.ConnectionToken"/>).</summary>
-    public static readonly TimeSpan PeekDeadline = TimeSpan.FromMilliseconds(300);
+    public static readonly TimeSpan PeekDeadline = TimeSpan.FromSeconds(1);
 
     private readonly TimeSpan _unresponsiveAfter;
     private readonly AffinityMode _affinity;

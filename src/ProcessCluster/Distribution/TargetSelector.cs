@@ -67,14 +67,25 @@ internal sealed class TargetSelector(DispatchMode mode, int maxInFlightPerWorker
     /// <summary>The worker for the next connection, or null when none can take one now.</summary>
     /// <param name="handoffs">What each worker holds unacknowledged (the hand-off ledger's view).</param>
     /// <param name="affinity">
-    /// The worker the connection belongs to, taken when it can take a connection now; otherwise the usual choice (the
-    /// client of a dead worker's token reconnects; waiting for a busy one would hold up everyone behind it).
+    /// The worker the connection belongs to. It takes the connection when it can; while it is at its bound or its channel
+    /// is full, the connection waits for it (its acknowledgements come within milliseconds: elsewhere, the request would
+    /// only fail). A worker that is gone, retired, or has left a hand-off unacknowledged for long gets the usual choice,
+    /// and the client of its token reconnects.
     /// </param>
     public TargetChoice? Choose(long now, Func<int, HandoffLoad> handoffs, ConnectionAffinity affinity = default)
     {
-        if (Affine(affinity) is { } affine && !affine.Blocked && handoffs(affine.Id).InFlight < maxInFlightPerWorker)
+        if (Affine(affinity) is { } affine)
         {
-            return new TargetChoice(affine.Id, null, Affine: true);
+            var load = handoffs(affine.Id);
+            if (!affine.Blocked && load.InFlight < maxInFlightPerWorker)
+            {
+                return new TargetChoice(affine.Id, null, Affine: true);
+            }
+
+            if (!LeftUnacknowledged(load, now))
+            {
+                return null;
+            }
         }
 
         Candidate? chosen = null;
