@@ -63,7 +63,7 @@ public sealed partial class ClusterOptions
         }
         else if (Affinity != AffinityMode.None && Scheduling != SchedulingMode.RoundRobin)
         {
-            errors.Add($"{SectionName}:{nameof(Affinity)} needs Scheduling RoundRobin: in Shared scheduling the kernel picks the worker (was {Affinity} with {Scheduling})");
+            errors.Add($"{SectionName}:{nameof(Affinity)} needs Cluster:Scheduling=RoundRobin: in Shared scheduling the kernel picks the worker (was {Affinity} with {Scheduling})");
         }
 
         Positive(nameof(ScaleDownWindow), ScaleDownWindow);
