@@ -58,6 +58,15 @@ public sealed partial class ClusterOptions
             errors.Add($"{SectionName}:{nameof(Dispatch)} must be RoundRobin or LeastBusy (was {Dispatch})");
         }
 
+        if (!Enum.IsDefined(Affinity))
+        {
+            errors.Add($"{SectionName}:{nameof(Affinity)} must be None, ConnectionToken or ClientIp (was {Affinity})");
+        }
+        else if (Affinity != AffinityMode.None && Scheduling != SchedulingMode.RoundRobin)
+        {
+            errors.Add($"{SectionName}:{nameof(Affinity)} needs Cluster:Scheduling=RoundRobin: in Shared scheduling the kernel picks the worker (was {Affinity} with {Scheduling})");
+        }
+
         Positive(nameof(ScaleDownWindow), ScaleDownWindow);
         NotNegative(nameof(ScaleWarmUp), ScaleWarmUp);
         AtLeast(nameof(ScaleQueueFastPath), ScaleQueueFastPath, 1);

@@ -96,6 +96,12 @@ public sealed partial class ClusterOptions
     /// <summary>How the primary picks the worker for a connection (RoundRobin scheduling).</summary>
     public DispatchMode Dispatch { get; set; } = DispatchMode.RoundRobin;
 
+    /// <summary>
+    /// Which connections go back to one worker (RoundRobin scheduling): none (default), those carrying a worker's
+    /// connection token (SignalR with ProcessCluster.SignalR), or all of one client address. See <see cref="AffinityMode"/>.
+    /// </summary>
+    public AffinityMode Affinity { get; set; } = AffinityMode.None;
+
     /// <summary>Who accepts connections: the primary, handing each to a worker (RoundRobin), or every worker on a shared socket (Shared).</summary>
     public SchedulingMode Scheduling { get; set; } = SchedulingMode.RoundRobin;
 

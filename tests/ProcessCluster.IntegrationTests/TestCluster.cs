@@ -250,6 +250,9 @@ public sealed class TestCluster : IAsyncDisposable
     /// <summary>The seed's demo, the README's first command.</summary>
     public static string SeedDemoAssembly => BuiltAssembly(Path.Combine("samples", "SeedDemo"), "SeedDemo.dll");
 
+    /// <summary>The SignalR chat sample (samples/Chat).</summary>
+    public static string ChatAssembly => BuiltAssembly(Path.Combine("samples", "Chat"), "Chat.dll");
+
     /// <summary>The repository's root: the directory above the tests' output that holds ProcessCluster.slnx.</summary>
     public static string RepositoryRoot
     {

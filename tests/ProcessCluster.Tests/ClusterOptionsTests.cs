@@ -169,4 +169,15 @@ public class ClusterOptionsTests
     /// <summary>Each of <paramref name="settings"/> starts one of the errors.</summary>
     private static void AssertNamed(IEnumerable<string> errors, params string[] settings) =>
         Assert.All(settings, setting => Assert.Contains(errors, error => error.StartsWith(setting, StringComparison.Ordinal)));
+
+    [Fact]
+    public void Affinity_needs_RoundRobin_scheduling_and_a_known_mode()
+    {
+        Assert.Empty(new ClusterOptions { Affinity = AffinityMode.ConnectionToken }.Validate());
+        Assert.Empty(new ClusterOptions { Affinity = AffinityMode.None, Scheduling = SchedulingMode.Shared }.Validate());
+        Assert.Contains(
+            new ClusterOptions { Affinity = AffinityMode.ClientIp, Scheduling = SchedulingMode.Shared }.Validate(),
+            error => error.StartsWith("Cluster:Affinity needs Cluster:Scheduling=RoundRobin", StringComparison.Ordinal));
+        Assert.Contains(new ClusterOptions { Affinity = (AffinityMode)7 }.Validate(), error => error.StartsWith("Cluster:Affinity must be None, ConnectionToken or ClientIp", StringComparison.Ordinal));
+    }
 }

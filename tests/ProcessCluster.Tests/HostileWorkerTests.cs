@@ -40,6 +40,11 @@ public sealed class HostileWorkerTests
         { (byte)FrameType.HealthResult, "short" },
         { (byte)FrameType.HealthResult, new string('x', FrameFormat.HealthResultSize) }, // status 2021161080
         { (byte)FrameType.HealthResult, new string('x', FrameFormat.HealthResultSize + 1) },
+        { (byte)FrameType.Backplane, "" },
+        { (byte)FrameType.Backplane, "\u0009" },
+        { (byte)FrameType.Backplane, "\u0001" + new string('\0', 13) }, // All, of no hub, with nothing to send
+        { (byte)FrameType.Backplane, new string('\0', 14) + "x" }, // a subscription with a byte after it
+        { (byte)FrameType.Backplane, "\u0002\u0001h\u007f\u007f\u007f\u007f" }, // a list of 2 billion targets
         { 99, "" },
     };
 
@@ -124,7 +129,7 @@ public sealed class HostileWorkerTests
     {
         var opened = new ConcurrentQueue<SupervisorEvent>();
         var refusals = new RefusalRecorder();
-        var session = new WorkerChannelSession(new Welcome(new ClusterOptions(), [], reportsLoad: false), new SupervisorHarness.FakeDistribution(), opened.Enqueue, NullLogger.Instance);
+        var session = new WorkerChannelSession(new Welcome(new ClusterOptions(), [], reportsLoad: false), new SupervisorHarness.FakeDistribution(), new BackplaneRelay(NullLogger.Instance), opened.Enqueue, NullLogger.Instance);
         using var listener = new ChannelListener(4096, opened.Enqueue, session, refusals);
         using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         socket.Connect(new UnixDomainSocketEndPoint("\0" + listener.Name));

@@ -184,4 +184,57 @@ public class TargetSelectorTests
 
         Assert.Equal([2], SendMany(selector, 1, now: 10_000));
     }
+
+    [Fact]
+    public void A_connection_with_a_worker_token_goes_to_that_worker_without_taking_a_turn()
+    {
+        var selector = Selector(DispatchMode.RoundRobin, 1, 2, 3);
+        var affine = selector.Choose(0, InFlight, ConnectionAffinity.ToWorker(3)) ?? throw new InvalidOperationException("no worker chosen");
+        selector.Sent(affine);
+
+        Assert.Equal(new TargetChoice(3, null, Affine: true), affine);
+        Assert.Equal([1, 2, 3], SendMany(selector, 3));
+    }
+
+    [Fact]
+    public void A_token_of_a_worker_that_is_gone_or_retired_goes_round_robin()
+    {
+        var selector = Selector(DispatchMode.RoundRobin, 1, 2, 3);
+        selector.Remove(3);
+        selector.Retire(2);
+
+        Assert.Equal(new TargetChoice(1, null), selector.Choose(0, InFlight, ConnectionAffinity.ToWorker(3)));
+        Assert.Equal(new TargetChoice(1, null), selector.Choose(0, InFlight, ConnectionAffinity.ToWorker(2)));
+    }
+
+    [Fact]
+    public void A_token_of_a_worker_at_its_bound_or_blocked_waits_for_it_unless_it_has_left_a_hand_off_unacknowledged_for_long()
+    {
+        var selector = Selector(DispatchMode.RoundRobin, 1, 2);
+        _inFlight[1] = new HandoffLoad(Bound, OldestSentAt: 0);
+        Assert.Null(selector.Choose(100, InFlight, ConnectionAffinity.ToWorker(1)));
+        Assert.Equal(new TargetChoice(2, null), selector.Choose(100, InFlight));
+
+        _inFlight.Clear();
+        selector.SetBlocked(1, true);
+        Assert.Null(selector.Choose(100, InFlight, ConnectionAffinity.ToWorker(1)));
+        selector.SetBlocked(1, false);
+        Assert.Equal(new TargetChoice(1, null, Affine: true), selector.Choose(100, InFlight, ConnectionAffinity.ToWorker(1)));
+
+        // Stuck (paused, hung): the client is better off reconnecting elsewhere.
+        _inFlight[1] = new HandoffLoad(Bound, OldestSentAt: 0);
+        Assert.Equal(new TargetChoice(2, null), selector.Choose(10_000, InFlight, ConnectionAffinity.ToWorker(1)));
+    }
+
+    [Fact]
+    public void Each_client_address_keeps_one_worker_and_addresses_spread_over_the_serving_workers()
+    {
+        var selector = Selector(DispatchMode.RoundRobin, 1, 2, 3);
+        var chosen = Enumerable.Range(0, 300).Select(hash => selector.Choose(0, InFlight, ConnectionAffinity.ToClient((uint)hash))?.WorkerId).ToList();
+
+        Assert.Equal(chosen, Enumerable.Range(0, 300).Select(hash => selector.Choose(0, InFlight, ConnectionAffinity.ToClient((uint)hash))?.WorkerId));
+        Assert.Equal([1, 2, 3], chosen.Distinct().Order());
+        selector.Retire(2);
+        Assert.DoesNotContain(2, Enumerable.Range(0, 300).Select(hash => selector.Choose(0, InFlight, ConnectionAffinity.ToClient((uint)hash))?.WorkerId));
+    }
 }

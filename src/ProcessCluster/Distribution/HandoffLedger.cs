@@ -1,7 +1,7 @@
 namespace ProcessCluster.Distribution;
 
-/// <summary>An accepted connection the primary holds: its id (the worker acknowledges by it), descriptor and endpoint.</summary>
-internal readonly record struct Handoff(long Id, int Fd, int Endpoint);
+/// <summary>An accepted connection the primary holds: its id (the worker acknowledges by it), descriptor, endpoint and where it would rather go.</summary>
+internal readonly record struct Handoff(long Id, int Fd, int Endpoint, ConnectionAffinity Affinity = default);
 
 /// <summary>What one worker holds unacknowledged: how many, and since when the oldest (ms, the caller's clock).</summary>
 internal readonly record struct HandoffLoad(int InFlight, long OldestSentAt);
@@ -28,9 +28,9 @@ internal sealed class HandoffLedger
     public bool IsFlushed => Stopped && _pending.Count == 0 && _workers.Values.All(worker => worker.InFlight.Count == 0);
 
     /// <summary>A new connection, last in line.</summary>
-    public Handoff Accept(int fd, int endpoint)
+    public Handoff Accept(int fd, int endpoint, ConnectionAffinity affinity = default)
     {
-        var handoff = new Handoff(++_lastId, fd, endpoint);
+        var handoff = new Handoff(++_lastId, fd, endpoint, affinity);
         _pending.AddLast(handoff);
         return handoff;
     }

@@ -15,7 +15,12 @@ internal sealed class RoundRobinDispatcher : IConnectionDistribution
     /// <summary>How long a worker's channel may stay full before it counts as hung, by default (as the blocking send's timeout did).</summary>
     public static readonly TimeSpan DefaultUnresponsiveAfter = TimeSpan.FromSeconds(1);
 
+    /// <summary>How long a new connection may take to send its request line before it goes round-robin (<see cref="AffinityMode.ConnectionToken"/>).</summary>
+    public static readonly TimeSpan PeekDeadline = TimeSpan.FromSeconds(1);
+
     private readonly TimeSpan _unresponsiveAfter;
+    private readonly AffinityMode _affinity;
+    private readonly RequestPeeker? _peeker;
 
     private readonly object _lock = new();
     private readonly HandoffLedger _ledger = new();
@@ -28,9 +33,12 @@ internal sealed class RoundRobinDispatcher : IConnectionDistribution
     private long _waitingRaisedAt = long.MinValue / 2;
 
     public RoundRobinDispatcher(
-        IReadOnlyList<BoundEndpoint> endpoints, int maxPending, int maxInFlightPerWorker, DispatchMode mode, TimeSpan stuckAfter, ILogger logger, TimeSpan? unresponsiveAfter = null)
+        IReadOnlyList<BoundEndpoint> endpoints, int maxPending, int maxInFlightPerWorker, DispatchMode mode, TimeSpan stuckAfter, ILogger logger, TimeSpan? unresponsiveAfter = null,
+        AffinityMode affinity = AffinityMode.None)
     {
         _unresponsiveAfter = unresponsiveAfter ?? DefaultUnresponsiveAfter;
+        _affinity = affinity;
+        _peeker = affinity == AffinityMode.ConnectionToken ? new RequestPeeker(PeekDeadline, OnRouted) : null;
         _logger = logger;
         _selector = new TargetSelector(mode, maxInFlightPerWorker, (long)stuckAfter.TotalMilliseconds);
         _acceptor = new Acceptor(endpoints, maxPending, OnAccepted, logger);
@@ -104,6 +112,7 @@ internal sealed class RoundRobinDispatcher : IConnectionDistribution
     {
         _acceptor.StopAdopted();
         _acceptor.DrainBacklog();
+        _peeker?.Flush();
         Locked(() =>
         {
             _ledger.Stop();
@@ -128,6 +137,7 @@ internal sealed class RoundRobinDispatcher : IConnectionDistribution
             StopAccepting();
         }
 
+        _peeker?.Dispose();
         Locked(CloseWhatNoWorkerTook);
     }
 
@@ -168,7 +178,7 @@ internal sealed class RoundRobinDispatcher : IConnectionDistribution
             _ledger.Unsend(unsent);
         }
 
-        _acceptor.Held(_ledger.Pending);
+        _acceptor.Held(_ledger.Pending + (_peeker?.Count ?? 0));
         if (_ledger.IsFlushed)
         {
             _flushed.TrySetResult();
@@ -179,7 +189,7 @@ internal sealed class RoundRobinDispatcher : IConnectionDistribution
     private Dictionary<int, List<Handoff>> Plan(long now)
     {
         var batches = new Dictionary<int, List<Handoff>>();
-        while (_ledger.TryPeek(out _) && _selector.Choose(now, _ledger.Load) is { } choice)
+        while (_ledger.TryPeek(out var next) && _selector.Choose(now, _ledger.Load, next.Affinity) is { } choice)
         {
             if (!batches.TryGetValue(choice.WorkerId, out var batch))
             {
@@ -226,26 +236,53 @@ internal sealed class RoundRobinDispatcher : IConnectionDistribution
 
             foreach (var fd in fds)
             {
-                _ledger.Accept(fd, endpoint);
+                Take(fd, endpoint);
             }
 
             Pump();
-            var now = Now;
-            if (_ledger.Pending == 0 || now - _waitingRaisedAt < (long)IConnectionDistribution.WaitingSpacing.TotalMilliseconds)
-            {
-                return (true, false);
-            }
-
-            _waitingRaisedAt = now;
-            return (true, true);
+            return (true, WaitingDue());
         });
+        RaiseWaiting(waiting);
+        return taken;
+    }
+
+    /// <summary>Under the lock: connections wait for a worker and the supervisor has not been told lately.</summary>
+    private bool WaitingDue()
+    {
+        var now = Now;
+        if (_ledger.Pending == 0 || now - _waitingRaisedAt < (long)IConnectionDistribution.WaitingSpacing.TotalMilliseconds)
+        {
+            return false;
+        }
+
+        _waitingRaisedAt = now;
+        return true;
+    }
+
+    private void RaiseWaiting(bool waiting)
+    {
         if (waiting)
         {
             // Outside the lock: the supervisor's queue may make the caller wait.
             Waiting?.Invoke();
         }
+    }
 
-        return taken;
+    private void Take(int fd, int endpoint)
+    {
+        switch (_affinity)
+        {
+            case AffinityMode.ConnectionToken:
+                // Routed once its request line shows (OnRouted), off this thread: the accept path never waits for a client.
+                _peeker!.Add(fd, endpoint);
+                break;
+            case AffinityMode.ClientIp:
+                _ledger.Accept(fd, endpoint, ConnectionAffinity.ToClient(PeekInterop.PeerAddressHash(fd)));
+                break;
+            default:
+                _ledger.Accept(fd, endpoint);
+                break;
+        }
     }
 
     /// <summary>Each worker's queue checks that its worker reads what it was sent (<see cref="WorkerSendQueue.CheckReading"/>).</summary>
@@ -259,6 +296,14 @@ internal sealed class RoundRobinDispatcher : IConnectionDistribution
             queue.CheckReading(now, load);
         }
     }
+
+    /// <summary>A peeked connection found its worker (or none): it queues like any other, and may need a worker started.</summary>
+    private void OnRouted(int fd, int endpoint, int? workerId) => RaiseWaiting(Locked(() =>
+    {
+        _ledger.Accept(fd, endpoint, ConnectionAffinity.ToWorker(workerId));
+        Pump();
+        return WaitingDue();
+    }));
 
     private void OnWritable(int workerId) => Locked(() =>
     {

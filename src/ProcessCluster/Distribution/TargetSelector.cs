@@ -1,7 +1,10 @@
 namespace ProcessCluster.Distribution;
 
-/// <summary>The worker chosen for the next connection, and the shedding worker passed over for it, if any.</summary>
-internal readonly record struct TargetChoice(int WorkerId, int? PassedOver);
+/// <summary>
+/// The worker chosen for the next connection, and the shedding worker passed over for it, if any; an affine choice
+/// (the connection's own worker) takes no one's turn.
+/// </summary>
+internal readonly record struct TargetChoice(int WorkerId, int? PassedOver, bool Affine = false);
 
 /// <summary>
 /// Which worker takes the next connection, as a pure choice (no sockets, no threads, no lock; times are the caller's,
@@ -63,8 +66,28 @@ internal sealed class TargetSelector(DispatchMode mode, int maxInFlightPerWorker
 
     /// <summary>The worker for the next connection, or null when none can take one now.</summary>
     /// <param name="handoffs">What each worker holds unacknowledged (the hand-off ledger's view).</param>
-    public TargetChoice? Choose(long now, Func<int, HandoffLoad> handoffs)
+    /// <param name="affinity">
+    /// The worker the connection belongs to. It takes the connection when it can; while it is at its bound or its channel
+    /// is full, the connection waits for it (its acknowledgements come within milliseconds: elsewhere, the request would
+    /// only fail). A worker that is gone, retired, or has left a hand-off unacknowledged for long gets the usual choice,
+    /// and the client of its token reconnects.
+    /// </param>
+    public TargetChoice? Choose(long now, Func<int, HandoffLoad> handoffs, ConnectionAffinity affinity = default)
     {
+        if (Affine(affinity) is { } affine)
+        {
+            var load = handoffs(affine.Id);
+            if (!affine.Blocked && load.InFlight < maxInFlightPerWorker)
+            {
+                return new TargetChoice(affine.Id, null, Affine: true);
+            }
+
+            if (!LeftUnacknowledged(load, now))
+            {
+                return null;
+            }
+        }
+
         Candidate? chosen = null;
         Candidate? passedOver = null;
         var chosenLoad = 0L;
@@ -104,7 +127,7 @@ internal sealed class TargetSelector(DispatchMode mode, int maxInFlightPerWorker
     public void Sent(TargetChoice choice)
     {
         var index = Find(choice.WorkerId);
-        if (index < 0)
+        if (index < 0 || choice.Affine)
         {
             return;
         }
@@ -136,6 +159,26 @@ internal sealed class TargetSelector(DispatchMode mode, int maxInFlightPerWorker
     {
         var stuck = now - worker.ReportedAt > stuckAfterMilliseconds || LeftUnacknowledged(handoffs, now);
         return worker.ReportedInFlight + worker.SentSinceReport + (stuck ? Saturated : 0L);
+    }
+
+    /// <summary>
+    /// The worker a connection belongs to, if it is here and not retired: by id, or by its client's hash over the
+    /// workers not retired, in id order (so every connection of one address lands on one worker while they stay).
+    /// </summary>
+    private Candidate? Affine(ConnectionAffinity affinity)
+    {
+        if (affinity.WorkerId is { } id)
+        {
+            return _workers.Find(worker => worker.Id == id && !worker.Retired);
+        }
+
+        if (affinity.ClientHash is not { } hash)
+        {
+            return null;
+        }
+
+        var serving = _workers.Where(worker => !worker.Retired).OrderBy(worker => worker.Id).ToList();
+        return serving.Count == 0 ? null : serving[(int)(hash % (uint)serving.Count)];
     }
 
     private int Find(int workerId) => _workers.FindIndex(worker => worker.Id == workerId);

@@ -28,6 +28,9 @@ internal static unsafe partial class Libc
     public const int SHUT_RDWR = 2;
     public const int MSG_DONTWAIT = 0x40;
     public const nuint SIOCOUTQ = 0x5411;
+    public const int MSG_PEEK = 0x2;
+    public const int AF_INET = 2;
+    public const int AF_INET6 = 10;
     public const int F_GETFL = 3;
     public const int F_SETFD = 2;
     public const int FD_CLOEXEC = 1;
@@ -154,6 +157,15 @@ internal static unsafe partial class Libc
 
     [LibraryImport(Lib, SetLastError = true)]
     public static partial int ioctl(int fd, nuint request, int* value);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int getpeername(int fd, void* address, uint* addressLength);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial nint write(int fd, void* buffer, nuint length);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial nint read(int fd, void* buffer, nuint length);
 
     [LibraryImport(Lib, SetLastError = true)]
     public static partial int fcntl(int fd, int command, int argument);

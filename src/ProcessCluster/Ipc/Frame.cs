@@ -48,6 +48,12 @@ internal enum FrameType : byte
 
     /// <summary>Worker → primary: the HTTP status the health path answered (0: no answer).</summary>
     HealthResult = 13,
+
+    /// <summary>
+    /// Either way: a SignalR backplane message (<see cref="BackplaneMessage"/>). A worker sends it to the primary, which
+    /// relays it to every other worker that subscribed.
+    /// </summary>
+    Backplane = 14,
 }
 
 /// <summary>A worker's counters as its heartbeat carries them; busy time and clock are cumulative microseconds.</summary>
@@ -72,7 +78,7 @@ internal static class FrameFormat
         return HeaderSize;
     }
 
-    public static bool IsKnown(FrameType type) => type is >= FrameType.Hello and <= FrameType.HealthResult;
+    public static bool IsKnown(FrameType type) => type is >= FrameType.Hello and <= FrameType.Backplane;
 
     /// <summary>
     /// NewConnection payload: one entry per connection (connection id, int64; endpoint index, uint16), in the order of

@@ -36,7 +36,7 @@ public sealed class ClusterPrimary : IAsyncDisposable, IClusterObserver
 
         Options = options;
         _logger = loggerFactory.CreateLogger("ProcessCluster.Primary");
-        _metrics = new ClusterMetrics(() => Workers, () => DesiredWorkers, () => _supervisor!.QueuedConnections, meterFactory);
+        _metrics = new ClusterMetrics(() => Workers, () => DesiredWorkers, () => _supervisor!.QueuedConnections, meterFactory, () => _supervisor!.BackplaneDropped);
         IClusterObserver[] observers =
         [
             new LogObserver(_logger, TimeProvider.System),

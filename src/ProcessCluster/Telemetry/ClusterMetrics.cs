@@ -23,7 +23,7 @@ public sealed class ClusterMetrics : IDisposable
     /// With a container's <paramref name="meterFactory"/> (an app's host) the meter is the container's, disposed with
     /// it; without one (dotnet-cluster run) this object owns a plain meter.
     /// </summary>
-    internal ClusterMetrics(Func<IReadOnlyList<WorkerHandle>> workers, Func<int> desiredWorkers, Func<int> queuedConnections, IMeterFactory? meterFactory = null)
+    internal ClusterMetrics(Func<IReadOnlyList<WorkerHandle>> workers, Func<int> desiredWorkers, Func<int> queuedConnections, IMeterFactory? meterFactory = null, Func<long>? backplaneDropped = null)
     {
         _ownsMeter = meterFactory is null;
         _meter = meterFactory?.Create(MeterName) ?? new Meter(MeterName);
@@ -34,6 +34,7 @@ public sealed class ClusterMetrics : IDisposable
         _meter.CreateObservableGauge("processcluster.workers", WorkersByState, description: "Worker processes, by state");
         _meter.CreateObservableGauge("processcluster.workers.desired", desiredWorkers, description: "The worker count the cluster aims for");
         _meter.CreateObservableGauge("processcluster.dispatch.queue", queuedConnections, description: "Connections accepted by the primary and not yet handed to a worker");
+        _meter.CreateObservableCounter("processcluster.backplane.dropped", backplaneDropped ?? (() => 0L), description: "SignalR backplane messages a worker did not get: its outbox was full, or it went away");
         PerWorker("processcluster.worker.cpu", worker => worker.CpuPercent ?? 0, "%", "CPU used, in percent of one core");
         PerWorker("processcluster.worker.memory.rss", worker => worker.ResidentBytes, "By", "Resident memory");
         PerWorker("processcluster.worker.requests.in_flight", worker => worker.RequestsInFlight, null, "Requests being served at the last report");

@@ -80,6 +80,15 @@ public sealed class ClusterWorker : IPrimaryFrameHandler
     /// </summary>
     internal Func<string, TimeSpan, Task<int>>? SelfRequest { get; set; }
 
+    /// <summary>
+    /// Takes the SignalR backplane messages other workers send (ProcessCluster.SignalR sets it, then subscribes with
+    /// <see cref="SendBackplane"/>). Called on the channel's reader thread, one at a time, in the order they arrived.
+    /// </summary>
+    internal Action<BackplaneMessage>? BackplaneHandler { get; set; }
+
+    /// <summary>Sends a backplane message to the primary, which relays it to the other workers that subscribed.</summary>
+    internal void SendBackplane(BackplaneMessage message) => _primary.Send(FrameType.Backplane, message.Write());
+
     /// <summary>Sends an application message (JSON) to the primary.</summary>
     [RequiresUnreferencedCode(ApplicationMessages.ReflectionWarning), RequiresDynamicCode(ApplicationMessages.ReflectionWarning)]
     public void Send(object message)
@@ -143,6 +152,8 @@ public sealed class ClusterWorker : IPrimaryFrameHandler
 
     /// <summary>Tells the primary that the app is shutting down, whatever the reason: it gets no more connections.</summary>
     public void ReportStopping() => _primary.ReportStopping();
+
+    void IPrimaryFrameHandler.BackplaneReceived(BackplaneMessage message) => BackplaneHandler?.Invoke(message);
 
     void IPrimaryFrameHandler.ConnectionHandedOver(long connectionId, int endpointIndex, int fd) => Endpoints.Offer(connectionId, endpointIndex, fd);
 

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using ProcessCluster.Ipc;
 
 namespace ProcessCluster.Worker;
 
@@ -16,4 +17,7 @@ internal interface IPrimaryFrameHandler
 
     /// <summary>Ask yourself for <paramref name="path"/> within <paramref name="timeout"/> and answer probe <paramref name="id"/>.</summary>
     void HealthProbeRequested(long id, TimeSpan timeout, string path);
+
+    /// <summary>A SignalR backplane message another worker sent, relayed by the primary.</summary>
+    void BackplaneReceived(BackplaneMessage message);
 }

@@ -147,6 +147,9 @@ internal sealed class PrimaryConnection
                 var (id, timeout, path) = FrameFormat.ReadHealthProbe(frame);
                 handler.HealthProbeRequested(id, timeout, path);
                 break;
+            case FrameType.Backplane when frame.Fds.Length == 0:
+                handler.BackplaneReceived(BackplaneMessage.Read(frame.Payload));
+                break;
             default:
                 Array.ForEach(frame.Fds, SocketInterop.Close);
                 throw new ProtocolViolationException($"the primary may not send {frame.Type} frames here");

@@ -13,7 +13,8 @@ namespace ProcessCluster.Primary.Channels;
 /// path. What a worker can send faster than the loop reads is bounded: load reports coalesce to the newest, and
 /// application messages wait for room.
 /// </summary>
-internal sealed class WorkerChannelSession(Welcome welcome, IConnectionDistribution distribution, Action<SupervisorEvent> post, ILogger logger)
+internal sealed class WorkerChannelSession(
+    Welcome welcome, IConnectionDistribution distribution, BackplaneRelay backplane, Action<SupervisorEvent> post, ILogger logger)
 {
     private static readonly TimeSpan SendTimeout = TimeSpan.FromSeconds(1);
 
@@ -27,7 +28,7 @@ internal sealed class WorkerChannelSession(Welcome welcome, IConnectionDistribut
             post(new ChannelConnected(worker));
             while (channel.Receive() is { } frame)
             {
-                Handle(worker, frame);
+                Handle(worker, channel, frame);
             }
         }
         catch (Exception error) when (error is ProtocolViolationException or Win32Exception)
@@ -42,6 +43,7 @@ internal sealed class WorkerChannelSession(Welcome welcome, IConnectionDistribut
         }
         finally
         {
+            backplane.Remove(worker.Id);
             post(new ChannelClosed(worker));
         }
     }
@@ -51,7 +53,7 @@ internal sealed class WorkerChannelSession(Welcome welcome, IConnectionDistribut
     /// fit throws <see cref="ProtocolViolationException"/> and drops the channel. Descriptors never get here: the
     /// primary's end takes none (<see cref="IpcChannel"/>).
     /// </summary>
-    private void Handle(WorkerHandle worker, Frame frame)
+    private void Handle(WorkerHandle worker, IpcChannel channel, Frame frame)
     {
         switch (frame.Type)
         {
@@ -80,6 +82,10 @@ internal sealed class WorkerChannelSession(Welcome welcome, IConnectionDistribut
                     post(new HealthAnswered(worker, probeId, status));
                 }
 
+                break;
+            case FrameType.Backplane:
+                // Straight to the other workers, like acks: relaying hub messages is no decision of the loop's.
+                backplane.Receive(worker.Id, channel, frame);
                 break;
             case FrameType.Stopping when frame.Payload.Length == 0:
                 post(new ChannelStopping(worker));

@@ -25,6 +25,7 @@ internal sealed class Supervisor : IWorkerOwner, IAsyncDisposable
     private readonly TimeProvider _clock;
     private IReadOnlyList<BoundEndpoint> _endpoints = [];
     private ChannelListener? _channels;
+    private BackplaneRelay? _backplane;
     private SupervisorContext? _context;
     private WorkerOperations? _operations;
     private SupervisorLoop? _loop;
@@ -49,6 +50,9 @@ internal sealed class Supervisor : IWorkerOwner, IAsyncDisposable
         _probe = probe ?? new ProcFsProbe();
         _clock = clock ?? TimeProvider.System;
     }
+
+    /// <summary>SignalR backplane messages a worker did not get (its outbox was full, or it went away).</summary>
+    public long BackplaneDropped => _backplane?.Dropped ?? 0;
 
     /// <summary>The cluster after the loop's last event.</summary>
     public ClusterSnapshot Snapshot => _loop?.Snapshot ?? ClusterSnapshot.Empty;
@@ -75,10 +79,11 @@ internal sealed class Supervisor : IWorkerOwner, IAsyncDisposable
         Urls = _endpoints.Select(endpoint => endpoint.Url).ToList();
         IConnectionDistribution distribution = _options.Scheduling == SchedulingMode.RoundRobin
             ? new RoundRobinDispatcher(
-                _endpoints, _options.MaxPendingConnections, _options.MaxHandoffsInFlight, _options.Dispatch, 3 * SupervisorContext.FastLoadReports, _logger)
+                _endpoints, _options.MaxPendingConnections, _options.MaxHandoffsInFlight, _options.Dispatch, 3 * SupervisorContext.FastLoadReports, _logger,
+                affinity: _options.Affinity)
             : new SharedDistribution(_endpoints);
         var welcome = new Welcome(_options, _endpoints, SupervisorContext.ReportsLoad(_options));
-        _channels = new ChannelListener(_options.MaxMessageBytes, Post, new WorkerChannelSession(welcome, distribution, Post, _logger), _observer);
+        _channels = new ChannelListener(_options.MaxMessageBytes, Post, new WorkerChannelSession(welcome, distribution, _backplane = new BackplaneRelay(_logger), Post, _logger), _observer);
         var loop = Run(distribution, _channels.Name);
         SupervisorLog.Started(_logger, Environment.ProcessId, loop.Describe(), _options.Scheduling, string.Join(", ", Urls));
     }
@@ -229,6 +234,7 @@ internal sealed class Supervisor : IWorkerOwner, IAsyncDisposable
         // Stops accepting if a stop did not, and closes what no worker took (with a FIN, not a reset).
         _context?.Distribution.Dispose();
         _channels?.Dispose();
+        _backplane?.Dispose();
         foreach (var endpoint in _endpoints)
         {
             endpoint.Dispose();

@@ -1,0 +1,23 @@
+// A chat that spans the cluster's workers: `npm install` here once, then `dotnet run --project samples/Chat` and open
+// http://127.0.0.1:5000 in two browsers: each message reaches both, whichever worker holds each.
+using Chat;
+using Microsoft.Extensions.FileProviders;
+using ProcessCluster.AspNetCore;
+
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+builder.UseCluster();
+builder.Services.AddSignalR().AddClusterBackplane();
+
+var app = builder.Build();
+app.UseDefaultFiles();
+app.UseStaticFiles();
+
+// The JavaScript client, @microsoft/signalr from npm: its browser build, wherever npm put it (Chat:SignalRClient).
+var client = app.Configuration["Chat:SignalRClient"] ?? Path.Combine(AppContext.BaseDirectory, "../../../node_modules/@microsoft/signalr/dist/browser");
+if (Directory.Exists(client))
+{
+    app.UseStaticFiles(new StaticFileOptions { FileProvider = new PhysicalFileProvider(Path.GetFullPath(client)), RequestPath = "/lib/signalr" });
+}
+
+app.MapHub<ChatHub>("/chat");
+app.Run();

@@ -1,0 +1,210 @@
+using Microsoft.AspNetCore.SignalR;
+using Microsoft.AspNetCore.SignalR.Protocol;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using ProcessCluster.Ipc;
+
+namespace ProcessCluster.SignalR;
+
+/// <summary>
+/// A hub's connections across the cluster, with the semantics of SignalR's Redis backplane: each worker writes to its own
+/// connections and publishes the same message, serialised once per hub protocol, to the other workers through the primary
+/// (<see cref="BackplaneLink"/>); each applies what it receives to its own connections. Group membership of a connection
+/// held by another worker is sent to that worker; it is applied before any later message from the same sender, since
+/// everything one worker publishes reaches each other worker in order (unlike Redis, no acknowledgement is awaited).
+/// </summary>
+internal sealed class ClusterHubLifetimeManager<THub> : HubLifetimeManager<THub>
+    where THub : Hub
+{
+    private static readonly string HubName = typeof(THub).FullName ?? typeof(THub).Name;
+
+    private readonly HubConnectionStore _connections = new();
+    private readonly HubGroups _groups = new();
+    private readonly HubGroups _users = new();
+    private readonly IReadOnlyList<IHubProtocol> _protocols;
+    private readonly BackplaneLink _link;
+    private readonly ILogger _logger;
+
+    public ClusterHubLifetimeManager(
+        BackplaneLink link, IHubProtocolResolver protocols, IOptions<HubOptions> globalOptions, IOptions<HubOptions<THub>> hubOptions, ILogger<ClusterHubLifetimeManager<THub>> logger)
+    {
+        _link = link;
+        _logger = logger;
+        // The protocols this hub's clients may speak: every message is serialised once in each, here, for every worker.
+        var supported = hubOptions.Value.SupportedProtocols ?? globalOptions.Value.SupportedProtocols ?? [];
+        _protocols = protocols.AllProtocols.Where(protocol => supported.Contains(protocol.Name, StringComparer.OrdinalIgnoreCase)).ToList();
+        link.Attach(HubName, ReceiveAsync);
+    }
+
+    public override Task OnConnectedAsync(HubConnectionContext connection)
+    {
+        _connections.Add(connection);
+        if (connection.UserIdentifier is { } user)
+        {
+            _users.Add(user, connection);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public override Task OnDisconnectedAsync(HubConnectionContext connection)
+    {
+        _connections.Remove(connection);
+        _groups.RemoveEverywhere(connection);
+        if (connection.UserIdentifier is { } user)
+        {
+            _users.Remove(user, connection);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public override Task SendAllAsync(string methodName, object?[] args, CancellationToken cancellationToken = default) =>
+        SendAllExceptAsync(methodName, args, [], cancellationToken);
+
+    public override Task SendAllExceptAsync(string methodName, object?[] args, IReadOnlyList<string> excludedConnectionIds, CancellationToken cancellationToken = default) =>
+        SendAsync(BackplaneKind.All, [], excludedConnectionIds, methodName, args, cancellationToken);
+
+    public override Task SendConnectionAsync(string connectionId, string methodName, object?[] args, CancellationToken cancellationToken = default) =>
+        SendConnectionsAsync([connectionId], methodName, args, cancellationToken);
+
+    public override Task SendConnectionsAsync(IReadOnlyList<string> connectionIds, string methodName, object?[] args, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(connectionIds);
+        // Those held here need no other worker; a message to them alone is not published.
+        var elsewhere = connectionIds.Where(id => _connections[id] is null).ToList();
+        var message = Serialize(methodName, args);
+        if (elsewhere.Count > 0)
+        {
+            Publish(BackplaneKind.Connections, elsewhere, [], message);
+        }
+
+        return WriteAsync(connectionIds.Select(id => _connections[id]).OfType<HubConnectionContext>(), [], message.Local, cancellationToken);
+    }
+
+    public override Task SendGroupAsync(string groupName, string methodName, object?[] args, CancellationToken cancellationToken = default) =>
+        SendGroupExceptAsync(groupName, methodName, args, [], cancellationToken);
+
+    public override Task SendGroupsAsync(IReadOnlyList<string> groupNames, string methodName, object?[] args, CancellationToken cancellationToken = default) =>
+        SendAsync(BackplaneKind.Groups, groupNames, [], methodName, args, cancellationToken);
+
+    public override Task SendGroupExceptAsync(string groupName, string methodName, object?[] args, IReadOnlyList<string> excludedConnectionIds, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(groupName);
+        return SendAsync(BackplaneKind.Groups, [groupName], excludedConnectionIds, methodName, args, cancellationToken);
+    }
+
+    public override Task SendUserAsync(string userId, string methodName, object?[] args, CancellationToken cancellationToken = default) =>
+        SendUsersAsync([userId], methodName, args, cancellationToken);
+
+    public override Task SendUsersAsync(IReadOnlyList<string> userIds, string methodName, object?[] args, CancellationToken cancellationToken = default) =>
+        SendAsync(BackplaneKind.Users, userIds, [], methodName, args, cancellationToken);
+
+    public override Task AddToGroupAsync(string connectionId, string groupName, CancellationToken cancellationToken = default) =>
+        ChangeGroupAsync(BackplaneKind.AddToGroup, connectionId, groupName);
+
+    public override Task RemoveFromGroupAsync(string connectionId, string groupName, CancellationToken cancellationToken = default) =>
+        ChangeGroupAsync(BackplaneKind.RemoveFromGroup, connectionId, groupName);
+
+    private Task ChangeGroupAsync(BackplaneKind kind, string connectionId, string groupName)
+    {
+        ArgumentNullException.ThrowIfNull(connectionId);
+        ArgumentNullException.ThrowIfNull(groupName);
+        if (_connections[connectionId] is { } connection)
+        {
+            Apply(kind, connection, groupName);
+        }
+        else
+        {
+            _link.Publish(new BackplaneMessage(kind, HubName, [connectionId, groupName], [], []));
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private void Apply(BackplaneKind kind, HubConnectionContext connection, string groupName)
+    {
+        if (kind == BackplaneKind.AddToGroup)
+        {
+            _groups.Add(groupName, connection);
+        }
+        else
+        {
+            _groups.Remove(groupName, connection);
+        }
+    }
+
+    private Task SendAsync(
+        BackplaneKind kind, IReadOnlyList<string> targets, IReadOnlyList<string> excluded, string methodName, object?[] args, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(targets);
+        ArgumentNullException.ThrowIfNull(excluded);
+        var message = Serialize(methodName, args);
+        Publish(kind, targets, excluded, message);
+        return WriteAsync(Local(kind, targets), excluded, message.Local, cancellationToken);
+    }
+
+    private void Publish(BackplaneKind kind, IReadOnlyList<string> targets, IReadOnlyList<string> excluded, Serialized message)
+    {
+        if (_link.Linked && (kind == BackplaneKind.All || targets.Count > 0))
+        {
+            _link.Publish(new BackplaneMessage(kind, HubName, targets, excluded, message.Payloads));
+        }
+    }
+
+    private IEnumerable<HubConnectionContext> Local(BackplaneKind kind, IReadOnlyList<string> targets) => kind switch
+    {
+        BackplaneKind.All => HubGroups.Snapshot(_connections),
+        BackplaneKind.Connections => targets.Select(id => _connections[id]).OfType<HubConnectionContext>(),
+        BackplaneKind.Groups => _groups.Members(targets),
+        BackplaneKind.Users => _users.Members(targets),
+        _ => [],
+    };
+
+    /// <summary>What another worker published: applied to this worker's connections.</summary>
+    private Task ReceiveAsync(BackplaneMessage message)
+    {
+        switch (message.Kind)
+        {
+            case BackplaneKind.AddToGroup or BackplaneKind.RemoveFromGroup:
+                if (_connections[message.Targets[0]] is { } connection)
+                {
+                    Apply(message.Kind, connection, message.Targets[1]);
+                }
+
+                return Task.CompletedTask;
+            default:
+                var serialized = new SerializedHubMessage(message.Payloads.Select(payload => new SerializedMessage(payload.Protocol, payload.Bytes)).ToList());
+                return WriteAsync(Local(message.Kind, message.Targets), message.Excluded, serialized, CancellationToken.None);
+        }
+    }
+
+    private Serialized Serialize(string methodName, object?[] args)
+    {
+        var invocation = new InvocationMessage(methodName, args);
+        var serialized = _protocols.Select(protocol => new SerializedMessage(protocol.Name, protocol.GetMessageBytes(invocation))).ToList();
+        return new Serialized(serialized.Select(message => new ProtocolPayload(message.ProtocolName, message.Serialized)).ToList(), new SerializedHubMessage(serialized));
+    }
+
+    private async Task WriteAsync(IEnumerable<HubConnectionContext> connections, IReadOnlyList<string> excluded, SerializedHubMessage message, CancellationToken cancellationToken)
+    {
+        var writes = connections
+            .Where(connection => !excluded.Contains(connection.ConnectionId))
+            .Select(connection => connection.WriteAsync(message, cancellationToken))
+            .Where(write => !write.IsCompletedSuccessfully)
+            .Select(write => write.AsTask())
+            .ToList();
+        try
+        {
+            await Task.WhenAll(writes).ConfigureAwait(false);
+        }
+        catch (Exception error) when (error is not OperationCanceledException)
+        {
+            // As SignalR's own manager: a connection that fails a write is going; the others have theirs.
+            _logger.LogDebug(error, "A write to a connection of hub {Hub} failed", HubName);
+        }
+    }
+
+    /// <summary>A hub message serialised once per protocol: for the other workers, and for this one's connections.</summary>
+    private sealed record Serialized(IReadOnlyList<ProtocolPayload> Payloads, SerializedHubMessage Local);
+}

@@ -1,0 +1,61 @@
+using Microsoft.AspNetCore.Http.Connections;
+using Microsoft.AspNetCore.SignalR.Client;
+
+namespace ProcessCluster.IntegrationTests;
+
+/// <summary>
+/// One client of the chat sample's hub (the real .NET SignalR client, default options but the transport): the worker
+/// that holds it, and every message it received, by sender, in the order received.
+/// </summary>
+internal sealed class ChatClient(string name, HubConnection connection) : IAsyncDisposable
+{
+    private readonly Lock _lock = new();
+    private readonly Dictionary<string, List<long>> _received = [];
+
+    public string Name { get; } = name;
+
+    public HubConnection Connection { get; } = connection;
+
+    /// <summary>The worker process that held the connection when last asked.</summary>
+    public int WorkerPid { get; private set; }
+
+    public static async Task<ChatClient> ConnectAsync(Uri baseAddress, HttpTransportType transport, string name, CancellationToken cancellationToken)
+    {
+        var connection = new HubConnectionBuilder().WithUrl(new Uri(baseAddress, "/chat"), transport).WithAutomaticReconnect().Build();
+        var client = new ChatClient(name, connection);
+        connection.On<string, long, string, int>("message", (sender, sequence, _, _) => client.Receive(sender, sequence));
+        await connection.StartAsync(cancellationToken);
+        await client.AskWorkerAsync(cancellationToken);
+        return client;
+    }
+
+    public async Task<int> AskWorkerAsync(CancellationToken cancellationToken) =>
+        WorkerPid = await Connection.InvokeAsync<int>("Worker", cancellationToken);
+
+    public Task SendAsync(long sequence, CancellationToken cancellationToken) =>
+        Connection.InvokeAsync("Send", Name, sequence, "hello", cancellationToken);
+
+    /// <summary>The sequence numbers received from <paramref name="sender"/>, in the order they arrived.</summary>
+    public IReadOnlyList<long> From(string sender)
+    {
+        lock (_lock)
+        {
+            return _received.TryGetValue(sender, out var sequences) ? [.. sequences] : [];
+        }
+    }
+
+    public ValueTask DisposeAsync() => Connection.DisposeAsync();
+
+    private void Receive(string sender, long sequence)
+    {
+        lock (_lock)
+        {
+            if (!_received.TryGetValue(sender, out var sequences))
+            {
+                _received[sender] = sequences = [];
+            }
+
+            sequences.Add(sequence);
+        }
+    }
+}

@@ -1,0 +1,101 @@
+using Microsoft.AspNetCore.Http.Connections;
+using Microsoft.AspNetCore.SignalR.Client;
+
+namespace ProcessCluster.IntegrationTests;
+
+/// <summary>
+/// The chat sample (a hub with AddClusterBackplane(), Cluster:Affinity=ConnectionToken) as a real cluster of two
+/// workers, with real .NET SignalR clients over each transport: every client connects and stays on the worker that
+/// negotiated it, clients spread over both workers, and broadcasts from clients on both workers reach every client in
+/// order per sender; a worker killed with SIGKILL costs its clients a reconnect, and nothing sent after it.
+/// (bench/signalr.sh runs 40 clients over each transport in turn; 4 of each at once keep this within the suite's budget.)
+/// </summary>
+public class SignalRClusterTests
+{
+    private const int ClientsPerTransport = 4;
+    private const int MessagesPerSender = 50;
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(60);
+
+    private static readonly Dictionary<string, string> Affinity = new() { ["Cluster__Affinity"] = "ConnectionToken" };
+
+    /// <summary>One cluster for both halves: a start costs more than the rest (the suite's budget).</summary>
+    [Fact]
+    public async Task Clients_of_every_transport_get_every_broadcast_in_order_and_after_a_sigkill_reconnect_within_5_s_and_miss_nothing_later()
+    {
+        await using var cluster = await TestCluster.StartAsync("RoundRobin", workers: 2, environment: Affinity, app: TestCluster.ChatAssembly);
+        using var timeout = new CancellationTokenSource(Deadline);
+        var clients = new List<ChatClient>();
+        try
+        {
+            foreach (var transport in (HttpTransportType[])[HttpTransportType.WebSockets, HttpTransportType.ServerSentEvents, HttpTransportType.LongPolling])
+            {
+                clients.AddRange(await ConnectAsync(cluster, transport, timeout.Token));
+            }
+
+            // Spread over both workers; one sender on each, sending at the same time.
+            var pids = await cluster.ReadyPidsAsync();
+            Assert.Equal(pids.Order(), clients.Select(client => client.WorkerPid).Distinct().Order());
+            var senders = pids.Select(pid => clients.First(client => client.WorkerPid == pid)).ToList();
+            await Task.WhenAll(senders.Select(sender => SendAsync(sender, 1, MessagesPerSender, timeout.Token)));
+            await ReceivedAsync(clients, senders, 1, MessagesPerSender);
+
+            var victim = pids[0];
+            var orphans = clients.Where(client => client.WorkerPid == victim).ToList();
+            var survivor = clients.First(client => client.WorkerPid != victim);
+            var reconnected = orphans.Select(client =>
+            {
+                var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                client.Connection.Reconnected += _ => Task.FromResult(done.TrySetResult());
+                return done.Task;
+            }).ToList();
+
+            var killedAt = DateTime.UtcNow;
+            ProcessTree.Kill(victim);
+            await Task.WhenAll(reconnected).WaitAsync(Deadline);
+            var took = DateTime.UtcNow - killedAt;
+            Assert.True(took <= TimeSpan.FromSeconds(5), $"{orphans.Count} clients of the killed worker took {took} to reconnect");
+            Assert.All(clients, client => Assert.Equal(HubConnectionState.Connected, client.Connection.State));
+            foreach (var orphan in orphans)
+            {
+                Assert.NotEqual(victim, await orphan.AskWorkerAsync(timeout.Token));
+            }
+
+            // From a client that was on the killed worker, and one that was not.
+            senders = [orphans[0], survivor];
+            await Task.WhenAll(senders.Select(sender => SendAsync(sender, MessagesPerSender + 1, 20, timeout.Token)));
+            await ReceivedAsync(clients, senders, MessagesPerSender + 1, 20);
+        }
+        finally
+        {
+            await Task.WhenAll(clients.Select(client => client.DisposeAsync().AsTask()));
+        }
+    }
+
+    private static async Task<IReadOnlyList<ChatClient>> ConnectAsync(TestCluster cluster, HttpTransportType transport, CancellationToken cancellationToken)
+    {
+        var clients = new List<ChatClient>();
+        var connecting = Enumerable.Range(0, ClientsPerTransport)
+            .Select(i => ChatClient.ConnectAsync(cluster.BaseAddress, transport, $"{transport}-{i}", cancellationToken));
+        return [.. await Task.WhenAll(connecting)];
+    }
+
+    private static async Task SendAsync(ChatClient sender, long first, int count, CancellationToken cancellationToken)
+    {
+        for (var sequence = first; sequence < first + count; sequence++)
+        {
+            await sender.SendAsync(sequence, cancellationToken);
+        }
+    }
+
+    /// <summary>Every client got every message of each sender from <paramref name="first"/> on, in the order sent.</summary>
+    private static async Task ReceivedAsync(IReadOnlyList<ChatClient> clients, IReadOnlyList<ChatClient> senders, long first, int count)
+    {
+        var expected = Enumerable.Range(0, count).Select(i => first + i).ToList();
+        await Poll.UntilAsync(
+            () => clients.All(client => senders.All(sender => client.From(sender.Name).Count(sequence => sequence >= first) >= count)),
+            Deadline,
+            "every broadcast received",
+            () => string.Join("; ", clients.Select(client => $"{client.Name}@{client.WorkerPid}: {string.Join(",", senders.Select(sender => client.From(sender.Name).Count))}")));
+        Assert.All(clients, client => Assert.All(senders, sender => Assert.Equal(expected, client.From(sender.Name).Where(sequence => sequence >= first))));
+    }
+}
