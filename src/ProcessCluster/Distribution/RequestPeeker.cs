@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using ProcessCluster.Interop;
 
 namespace ProcessCluster.Distribution;
@@ -41,7 +42,7 @@ internal sealed class RequestPeeker(TimeSpan deadline, Action<int, int, int?> ro
         {
             if (!_stopped)
             {
-                _waiting.Add(new Waiting(fd, endpoint, Environment.TickCount64 + (long)deadline.TotalMilliseconds));
+                _waiting.Add(new Waiting(fd, endpoint, NowMilliseconds() + (long)deadline.TotalMilliseconds));
                 _thread ??= StartThread();
                 PeekInterop.Wake(_wake.Write);
                 Monitor.PulseAll(_gate);
@@ -89,7 +90,7 @@ internal sealed class RequestPeeker(TimeSpan deadline, Action<int, int, int?> ro
         var buffer = new byte[MaxBytes];
         while (TakeWaiting() is { } waiting)
         {
-            var now = Environment.TickCount64;
+            var now = NowMilliseconds();
             var polled = new Libc.PollFd[waiting.Count + 1];
             polled[0] = new Libc.PollFd { Fd = _wake.Read, Events = Libc.POLLIN };
             var timeout = waiting.Min(entry => entry.RetryAt > now ? Math.Min(entry.RetryAt, entry.Deadline) : entry.Deadline) - now;
@@ -101,7 +102,7 @@ internal sealed class RequestPeeker(TimeSpan deadline, Action<int, int, int?> ro
 
             PeekInterop.Poll(polled, (int)Math.Clamp(timeout, 0, int.MaxValue));
             PeekInterop.Drain(_wake.Read);
-            now = Environment.TickCount64;
+            now = NowMilliseconds();
             for (var i = 0; i < waiting.Count; i++)
             {
                 if (polled[i + 1].ReturnedEvents != 0 || now >= waiting[i].Deadline || (waiting[i].RetryAt != 0 && now >= waiting[i].RetryAt))
@@ -148,6 +149,9 @@ internal sealed class RequestPeeker(TimeSpan deadline, Action<int, int, int?> ro
 
         routed(entry.Fd, entry.Endpoint, seen > 0 ? AffinityToken.Route(buffer.AsSpan(0, seen)) : null);
     }
+
+    /// <summary>A fine monotonic clock: Environment.TickCount64 is the coarse one on Linux and ends a deadline a tick early.</summary>
+    private static long NowMilliseconds() => Stopwatch.GetTimestamp() / (Stopwatch.Frequency / 1000);
 
     private sealed class Waiting(int fd, int endpoint, long deadline)
     {
