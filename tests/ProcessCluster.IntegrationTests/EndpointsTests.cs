@@ -30,10 +30,10 @@ public sealed class EndpointsTests : IDisposable
         var https = await AnsweringPidsAsync(workers, $"https://127.0.0.1:{_app.HttpsPort}/whoami", "HTTP/2 https", "--http2");
         Assert.Equal(workers.Order(), http.Order());
         Assert.Equal(workers.Order(), https.Order());
-        var forecast = await CurlAsync($"https://127.0.0.1:{_app.HttpsPort}/weatherforecast");
+        var forecast = await Curl.GetAsync($"https://127.0.0.1:{_app.HttpsPort}/weatherforecast");
         Assert.Contains("temperatureC", forecast.Body, StringComparison.Ordinal);
         Assert.Equal("2", forecast.HttpVersion);
-        Assert.Contains("\"restarts\":0", (await CurlAsync(new Uri(await cluster.AdminAddressAsync(), "/api/status").ToString())).Body, StringComparison.Ordinal);
+        Assert.Contains("\"restarts\":0", (await Curl.GetAsync(new Uri(await cluster.AdminAddressAsync(), "/api/status").ToString())).Body, StringComparison.Ordinal);
     }
 
     [Theory]
@@ -173,28 +173,15 @@ public sealed class EndpointsTests : IDisposable
     private static string? Primary(bool standalone) => standalone ? ClusterCli.Assembly : null;
 
     /// <summary>Asks until every worker has answered (round-robin reaches each); each answer must be on <paramref name="protocolAndScheme"/>.</summary>
-    private static async Task<HashSet<int>> AnsweringPidsAsync(IReadOnlyList<int> workers, string url, string protocolAndScheme, params string[] options)
-    {
-        var seen = new HashSet<int>();
-        await Poll.UntilAsync(
-            async () =>
+    private static Task<HashSet<int>> AnsweringPidsAsync(IReadOnlyList<int> workers, string url, string protocolAndScheme, params string[] options) =>
+        Curl.UntilEveryWorkerAnswersAsync(
+            workers,
+            url,
+            answer =>
             {
-                var answer = (await CurlAsync(url, options)).Body.Split(' ', 2);
-                Assert.Equal(protocolAndScheme, answer[1]);
-                seen.Add(int.Parse(answer[0]));
-                return seen.IsSupersetOf(workers);
+                var words = answer.Body.Split(' ', 2);
+                Assert.Equal(protocolAndScheme, words[1]);
+                return int.Parse(words[0]);
             },
-            Deadline,
-            $"answers from every worker on {url}",
-            () => $"seen {string.Join(", ", seen)} of {string.Join(", ", workers)}");
-        return seen;
-    }
-
-    private static async Task<(string Body, string HttpVersion)> CurlAsync(string url, params string[] options)
-    {
-        var run = await ProcessRun.RunAsync("curl", ["-sS", "-k", "--max-time", "10", "-w", "\n%{http_version}", .. options, url], TimeSpan.FromSeconds(20));
-        Assert.True(run.ExitCode == 0, run.ToString());
-        var lastLine = run.Output.LastIndexOf('\n');
-        return (run.Output[..lastLine], run.Output[(lastLine + 1)..]);
-    }
+            options);
 }
