@@ -47,6 +47,12 @@ tls_setup() {
   tls=(Kestrel__Certificates__Default__Path="$PWD/$out/cert.pem" Kestrel__Certificates__Default__KeyPath="$PWD/$out/key.pem")
 }
 
+# bursts FILE COUNT: COUNT bursts of 64 new TLS connections of one request each (full handshakes: h2load never resumes
+# a session), h2load's output appended to FILE; a burst whose connection goes quiet for 10 s ends.
+bursts() {
+  for _ in $(seq 1 "$2"); do h2load -t1 -c64 -n64 -m1 --connection-inactivity-timeout=10 "$url" >>"$1"; done
+}
+
 # dotnet-cluster published with native AOT (the standalone primary, `lean` below), once per benchmark run, on first use.
 lean_built=
 build_lean_primary() {

@@ -34,11 +34,6 @@ cpu_now() {
   for pid in $(worker_pids); do w=$((w + $(ticks "$pid"))); done
   echo "$(ticks "$server_pid") $w"
 }
-# bursts FILE COUNT: COUNT bursts of 64 new connections of one request each, each burst bounded in time.
-bursts() {
-  : >"$1"
-  for _ in $(seq 1 "$2"); do h2load -t1 -c64 -n64 -m1 --connection-inactivity-timeout=10 "$url" >>"$1"; done
-}
 
 modes=(RoundRobin Shared plain)
 scenarios=(full resumed again)
@@ -49,12 +44,12 @@ for run in $(seq 1 "$runs"); do
     start_server "$mode" "$out/server-$mode.log" "${tls[@]}"
     # Untimed warm-up, as in bench/tls.sh.
     wrk -t1 -c32 -d2s -H "Connection: close" "$url" >/dev/null
-    bursts "$out/warmup.txt" 10
+    bursts /dev/null 10
     for scenario in "${scenarios[@]}" idle; do
       file="$out/$scenario-$mode-$run.txt"
       read -r p0 w0 < <(cpu_now)
       case $scenario in
-        full|again) bursts "$file" "$bursts"; connections=$(awk '/^requests:/ { s += $8 } END { print s+0 }' "$file") ;;
+        full|again) : >"$file"; bursts "$file" "$bursts"; connections=$(awk '/^requests:/ { s += $8 } END { print s+0 }' "$file") ;;
         resumed) wrk -t1 -c32 -d5s -H "Connection: close" "$url" >"$file"; connections=$(requests "$file") ;;
         idle) sleep "$idle"; connections=0 ;;
       esac

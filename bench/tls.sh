@@ -33,7 +33,7 @@ full_handshakes() {
   start=$(date +%s.%N)
   end=$(awk -v s="$start" -v d="$duration" 'BEGIN { printf "%.3f", s + d }')
   while awk -v now="$(date +%s.%N)" -v e="$end" 'BEGIN { exit !(now < e) }'; do
-    h2load -t1 -c64 -n64 -m1 "$url" >>"$file"
+    bursts "$file" 1
   done
   n=$(awk '/^requests:/ { s += $8 } END { print s+0 }' "$file")
   awk -v n="$n" -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.0f", n / (e - s) }'
@@ -48,8 +48,10 @@ scenarios=(full resumed h2)
 for run in $(seq 1 "$runs"); do
   for mode in "${modes[@]}"; do
     start_server "$mode" "$out/server-$mode.log" "${tls[@]}"
-    # Untimed warm-up: every worker's JIT reaches its optimised code (handshakes and HTTP/2) before anything is measured.
+    # Untimed warm-up: every worker's JIT reaches its optimised code (resumed and full handshakes, HTTP/2) before anything
+    # is measured. Each worker compiles its own, so a cold cluster pays it once per worker (bench/tls-cpu.sh).
     wrk -t1 -c32 -d2s -H "Connection: close" "$url" >/dev/null
+    bursts /dev/null 20
     h2load -c16 -m10 -D 2 "$url" >/dev/null
     for scenario in "${scenarios[@]}"; do
       file="$out/$scenario-$mode-$run.txt"
