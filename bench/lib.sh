@@ -53,6 +53,14 @@ bursts() {
   for _ in $(seq 1 "$2"); do h2load -t1 -c64 -n64 -m1 --connection-inactivity-timeout=10 "$url" >>"$1"; done
 }
 
+# tls_warm_up BURSTS: untimed warm-up of a server just started, so every worker's JIT reaches its optimised code before
+# anything is measured: resumed handshakes (wrk, 2 s), then BURSTS bursts of full ones. Each worker compiles its own,
+# so a cold cluster pays this once per worker (bench/tls-cpu.sh).
+tls_warm_up() {
+  wrk -t1 -c32 -d2s -H "Connection: close" "$url" >/dev/null
+  bursts /dev/null "$1"
+}
+
 # dotnet-cluster published with native AOT (the standalone primary, `lean` below), once per benchmark run, on first use.
 lean_built=
 build_lean_primary() {

@@ -42,9 +42,8 @@ hz=$(getconf CLK_TCK)
 for run in $(seq 1 "$runs"); do
   for mode in "${modes[@]}"; do
     start_server "$mode" "$out/server-$mode.log" "${tls[@]}"
-    # Untimed warm-up, as in bench/tls.sh.
-    wrk -t1 -c32 -d2s -H "Connection: close" "$url" >/dev/null
-    bursts /dev/null 10
+    # Less than bench/tls.sh's, so that the first full handshakes show what is left of the warm-up.
+    tls_warm_up 10
     for scenario in "${scenarios[@]}" idle; do
       file="$out/$scenario-$mode-$run.txt"
       read -r p0 w0 < <(cpu_now)

@@ -48,10 +48,7 @@ scenarios=(full resumed h2)
 for run in $(seq 1 "$runs"); do
   for mode in "${modes[@]}"; do
     start_server "$mode" "$out/server-$mode.log" "${tls[@]}"
-    # Untimed warm-up: every worker's JIT reaches its optimised code (resumed and full handshakes, HTTP/2) before anything
-    # is measured. Each worker compiles its own, so a cold cluster pays it once per worker (bench/tls-cpu.sh).
-    wrk -t1 -c32 -d2s -H "Connection: close" "$url" >/dev/null
-    bursts /dev/null 20
+    tls_warm_up 20
     h2load -c16 -m10 -D 2 "$url" >/dev/null
     for scenario in "${scenarios[@]}"; do
       file="$out/$scenario-$mode-$run.txt"
