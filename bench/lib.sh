@@ -29,6 +29,38 @@ bench_setup() {
   mkdir -p "$out"
 }
 
+# tls_setup NAME PORT: what the https benchmarks share: wrk and h2load, the demo build, bench/results/NAME as $out,
+# $url on 127.0.0.1:PORT over https, and an RSA-2048 certificate made here, given to every server through $tls
+# (Kestrel:Certificates:Default as PEM files).
+tls_setup() {
+  ensure_wrk
+  command -v h2load >/dev/null || bash .ci/setup
+  build_demo
+  out=bench/results/$1
+  mkdir -p "$out"
+  port=$2
+  workers=$(nproc)
+  scheme=https
+  url="https://127.0.0.1:$port/hello"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+    -keyout "$out/key.pem" -out "$out/cert.pem" 2>/dev/null
+  tls=(Kestrel__Certificates__Default__Path="$PWD/$out/cert.pem" Kestrel__Certificates__Default__KeyPath="$PWD/$out/key.pem")
+}
+
+# bursts FILE COUNT: COUNT bursts of 64 new TLS connections of one request each (full handshakes: h2load never resumes
+# a session), h2load's output appended to FILE; a burst whose connection goes quiet for 10 s ends.
+bursts() {
+  for _ in $(seq 1 "$2"); do h2load -t1 -c64 -n64 -m1 --connection-inactivity-timeout=10 "$url" >>"$1"; done
+}
+
+# tls_warm_up BURSTS: untimed warm-up of a server just started, so every worker's JIT reaches its optimised code before
+# anything is measured: resumed handshakes (wrk, 2 s), then BURSTS bursts of full ones. Each worker compiles its own,
+# so a cold cluster pays this once per worker (bench/tls-cpu.sh).
+tls_warm_up() {
+  wrk -t1 -c32 -d2s -H "Connection: close" "$url" >/dev/null
+  bursts /dev/null "$1"
+}
+
 # dotnet-cluster published with native AOT (the standalone primary, `lean` below), once per benchmark run, on first use.
 lean_built=
 build_lean_primary() {
@@ -161,6 +193,12 @@ refused() { awk '/Socket errors/ { gsub(/,/,""); s=$4+$8 } END { print s+0 }' "$
 median() { sort -n | awk '{ a[NR]=$1 } END { if (NR==0) print "-"; else if (NR%2) print a[(NR+1)/2]; else printf "%.2f", (a[NR/2]+a[NR/2+1])/2 }'; }
 # value MODE SCENARIO COLUMN: the median of one column of $out/runs.tsv over the runs of that mode and scenario.
 value() { awk -F'\t' -v m="$1" -v s="$2" -v c="$3" '$1==m && $2==s { print $c }' "$out/runs.tsv" | median; }
+# spread MODE SCENARIO COLUMN: "median (min-max)" of that column over the runs.
+spread() {
+  local values
+  values=$(awk -F'\t' -v m="$1" -v s="$2" -v c="$3" '$1==m && $2==s { print $c }' "$out/runs.tsv" | sort -n)
+  echo "$(echo "$values" | median) ($(echo "$values" | head -1)-$(echo "$values" | tail -1))"
+}
 
 # Resident memory of a process in MiB (VmRSS), or nothing once it is gone.
 rss_mib() { awk '/^VmRSS:/ { printf "%.1f", $2/1024 }' /proc/"$1"/status 2>/dev/null || true; }

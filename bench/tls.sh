@@ -23,20 +23,8 @@ duration=10
 if [ "${1:-}" = "--quick" ]; then runs=1; duration=3; fi
 
 source bench/lib.sh
-ensure_wrk
-command -v h2load >/dev/null || bash .ci/setup
-build_demo
-out=bench/results/tls
-mkdir -p "$out"
-port=38211
-workers=$(nproc)
-scheme=https
-url="https://127.0.0.1:$port/hello"
+tls_setup tls 38211
 trap stop_server EXIT
-
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
-  -keyout "$out/key.pem" -out "$out/cert.pem" 2>/dev/null
-tls=(Kestrel__Certificates__Default__Path="$PWD/$out/cert.pem" Kestrel__Certificates__Default__KeyPath="$PWD/$out/key.pem")
 
 # full_handshakes FILE: bursts of 64 one-request connections until the duration is over; prints connections/s.
 full_handshakes() {
@@ -45,7 +33,7 @@ full_handshakes() {
   start=$(date +%s.%N)
   end=$(awk -v s="$start" -v d="$duration" 'BEGIN { printf "%.3f", s + d }')
   while awk -v now="$(date +%s.%N)" -v e="$end" 'BEGIN { exit !(now < e) }'; do
-    h2load -t1 -c64 -n64 -m1 "$url" >>"$file"
+    bursts "$file" 1
   done
   n=$(awk '/^requests:/ { s += $8 } END { print s+0 }' "$file")
   awk -v n="$n" -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.0f", n / (e - s) }'
@@ -60,8 +48,7 @@ scenarios=(full resumed h2)
 for run in $(seq 1 "$runs"); do
   for mode in "${modes[@]}"; do
     start_server "$mode" "$out/server-$mode.log" "${tls[@]}"
-    # Untimed warm-up: every worker's JIT reaches its optimised code (handshakes and HTTP/2) before anything is measured.
-    wrk -t1 -c32 -d2s -H "Connection: close" "$url" >/dev/null
+    tls_warm_up 20
     h2load -c16 -m10 -D 2 "$url" >/dev/null
     for scenario in "${scenarios[@]}"; do
       file="$out/$scenario-$mode-$run.txt"
@@ -77,12 +64,6 @@ for run in $(seq 1 "$runs"); do
   done
 done
 
-# spread MODE SCENARIO: "median (min-max)" of the rate over the runs.
-spread() {
-  local values
-  values=$(awk -F'\t' -v m="$1" -v s="$2" '$1==m && $2==s { print $4 }' "$out/runs.tsv" | sort -n)
-  echo "$(echo "$values" | median) ($(echo "$values" | head -1)-$(echo "$values" | tail -1))"
-}
 # ratio MODE SCENARIO: "median (min-max)" of the rate over plain's, run by run.
 ratio() {
   awk -F'\t' -v m="$1" -v s="$2" '$2==s && $1=="plain" { p[$3]=$4 } $2==s && $1==m { r[$3]=$4 }
@@ -97,7 +78,7 @@ ratio() {
   for mode in "${modes[@]}"; do
     failed=$(awk -F'\t' -v m="$mode" '$1==m { s+=$5 } END { print s+0 }' "$out/runs.tsv")
     name=$([ "$mode" = plain ] && echo "plain Kestrel, 1 process" || echo "ProcessCluster $mode, $workers workers")
-    echo "| $name | $(spread "$mode" full) | $(ratio "$mode" full) | $(spread "$mode" resumed) | $(ratio "$mode" resumed) | $(spread "$mode" h2) | $(ratio "$mode" h2) | $failed |"
+    echo "| $name | $(spread "$mode" full 4) | $(ratio "$mode" full) | $(spread "$mode" resumed 4) | $(ratio "$mode" resumed) | $(spread "$mode" h2 4) | $(ratio "$mode" h2) | $failed |"
   done
   echo
   echo "Median (min-max) of $runs runs of ${duration} s each, interleaved; ratios to plain run by run. https://127.0.0.1 /hello, RSA-2048 certificate;"

@@ -51,7 +51,7 @@ stop.SetAction((parse, cancel) => RunAsync(parse, new ControlRequest("stop", Fas
     }
 }, cancel));
 
-var urlsOption = new Option<string?>("--urls") { Description = $"The URLs to serve, ';'-separated (default: the app's urls setting or ASPNETCORE_URLS, else {ClusterEndpoint.DefaultUrl})" };
+var urlsOption = new Option<string?>("--urls") { Description = $"The URLs to serve, ';'-separated (default: the app's urls setting or ASPNETCORE_URLS, else its http_ports/https_ports, else {ClusterEndpoint.DefaultUrl})" };
 var commandArgument = new Argument<string[]>("command")
 {
     Arity = ArgumentArity.OneOrMore,

@@ -16,7 +16,7 @@ namespace ProcessCluster.Cli;
 /// and starts a given command as its workers, as PM2 and gunicorn's arbiter do. Published with native AOT it is a
 /// small process. The workers are apps that call UseCluster(); they serve the endpoints this primary opens: the app's
 /// Kestrel:Endpoints when its configuration has any (as Kestrel would), else the URLs, which it passes on as URLS and
-/// ASPNETCORE_URLS. Settings are read as the app reads them (ASP.NET Core's order): appsettings.json and
+/// ASPNETCORE_URLS, else the http_ports/https_ports settings. Settings are read as the app reads them (ASP.NET Core's order): appsettings.json and
 /// appsettings.{Environment}.json in the content root, the environment (Cluster__X, Logging__X), then --Cluster:X=value.
 /// With Cluster:AdminUrl it serves the in-app primary's admin endpoint (dashboard, /metrics, /api/status).
 /// </summary>
@@ -41,7 +41,9 @@ internal static class StandalonePrimary
         var given = new ConfigurationBuilder().AddCommandLine(settings.ToArray()).Build();
         ExportToWorkers(given);
         var givenUrls = urlsOption ?? configuration["urls"] ?? configuration["ASPNETCORE_URLS"];
-        var urls = string.Join(';', (givenUrls ?? ClusterEndpoint.DefaultUrl)
+        // Below the URLs, as in the app's host: the ports settings, which the workers read from the same configuration.
+        var portUrls = givenUrls is null ? PortSettings.Urls(configuration) : null;
+        var urls = string.Join(';', (givenUrls ?? portUrls ?? ClusterEndpoint.DefaultUrl)
             .Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 
         using var loggerFactory = LoggerFactory.Create(logging =>
@@ -83,10 +85,11 @@ internal static class StandalonePrimary
 
             urls = string.Join(';', endpoints);
         }
-        else
+        else if (portUrls is null)
         {
             // The workers must bind exactly these. URLS outranks an app's appsettings.json (environment variables come
-            // after it); ASPNETCORE_URLS reaches hosts that read only prefixed variables.
+            // after it); ASPNETCORE_URLS reaches hosts that read only prefixed variables. URLs from the ports settings are
+            // not passed on: the workers derive the same ones, and a URLS beside the ports makes each worker warn that it overrides them.
             Environment.SetEnvironmentVariable("URLS", urls);
             Environment.SetEnvironmentVariable("ASPNETCORE_URLS", urls);
         }

@@ -1,12 +1,14 @@
 using System.Net;
 using System.Net.Sockets;
+using System.Net.WebSockets;
+using System.Text;
 using System.Text.RegularExpressions;
 
 namespace ProcessCluster.IntegrationTests;
 
 /// <summary>
 /// The primary binds what plain Kestrel would bind, from every source Kestrel reads, and the workers serve it: the
-/// webapi-shaped app with its endpoints in appsettings.json (HTTP, HTTPS with HTTP/2 by ALPN), h2c, endpoints declared
+/// webapi-shaped app with its endpoints in appsettings.json (HTTP, HTTPS with HTTP/2 by ALPN, WebSockets on both), h2c, endpoints declared
 /// in code, Unix domain sockets, and HTTP/3 refused. Real processes, real clients (curl, h2load, HttpClient).
 /// </summary>
 public sealed class EndpointsTests : IDisposable
@@ -30,10 +32,12 @@ public sealed class EndpointsTests : IDisposable
         var https = await AnsweringPidsAsync(workers, $"https://127.0.0.1:{_app.HttpsPort}/whoami", "HTTP/2 https", "--http2");
         Assert.Equal(workers.Order(), http.Order());
         Assert.Equal(workers.Order(), https.Order());
-        var forecast = await CurlAsync($"https://127.0.0.1:{_app.HttpsPort}/weatherforecast");
+        var forecast = await Curl.GetAsync($"https://127.0.0.1:{_app.HttpsPort}/weatherforecast");
         Assert.Contains("temperatureC", forecast.Body, StringComparison.Ordinal);
         Assert.Equal("2", forecast.HttpVersion);
-        Assert.Contains("\"restarts\":0", (await CurlAsync(new Uri(await cluster.AdminAddressAsync(), "/api/status").ToString())).Body, StringComparison.Ordinal);
+        Assert.Equal(workers.Order(), (await WebSocketPidsAsync(workers, $"ws://127.0.0.1:{_app.HttpPort}/ws")).Order());
+        Assert.Equal(workers.Order(), (await WebSocketPidsAsync(workers, $"wss://127.0.0.1:{_app.HttpsPort}/ws")).Order());
+        Assert.Contains("\"restarts\":0", (await Curl.GetAsync(new Uri(await cluster.AdminAddressAsync(), "/api/status").ToString())).Body, StringComparison.Ordinal);
     }
 
     [Theory]
@@ -172,29 +176,43 @@ public sealed class EndpointsTests : IDisposable
     /// <summary>The app as its own primary, or run by dotnet-cluster run (which reads the same Kestrel:Endpoints from the app's folder).</summary>
     private static string? Primary(bool standalone) => standalone ? ClusterCli.Assembly : null;
 
-    /// <summary>Asks until every worker has answered (round-robin reaches each); each answer must be on <paramref name="protocolAndScheme"/>.</summary>
-    private static async Task<HashSet<int>> AnsweringPidsAsync(IReadOnlyList<int> workers, string url, string protocolAndScheme, params string[] options)
+    /// <summary>Opens WebSockets (ClientWebSocket, any certificate accepted) until every worker has served one; each must echo a message whole.</summary>
+    private static async Task<HashSet<int>> WebSocketPidsAsync(IReadOnlyList<int> workers, string url)
     {
         var seen = new HashSet<int>();
+        using var timeout = new CancellationTokenSource(Deadline);
         await Poll.UntilAsync(
             async () =>
             {
-                var answer = (await CurlAsync(url, options)).Body.Split(' ', 2);
-                Assert.Equal(protocolAndScheme, answer[1]);
-                seen.Add(int.Parse(answer[0]));
+                using var socket = new ClientWebSocket();
+                socket.Options.RemoteCertificateValidationCallback = (_, _, _, _) => true;
+                await socket.ConnectAsync(new Uri(url), timeout.Token);
+                var buffer = new byte[256];
+                var hello = await socket.ReceiveAsync(buffer, timeout.Token);
+                var pid = int.Parse(Encoding.UTF8.GetString(buffer, 0, hello.Count).Split(' ')[1]);
+                await socket.SendAsync("echo me"u8.ToArray(), WebSocketMessageType.Text, endOfMessage: true, timeout.Token);
+                var echo = await socket.ReceiveAsync(buffer, timeout.Token);
+                Assert.Equal("echo me", Encoding.UTF8.GetString(buffer, 0, echo.Count));
+                await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, null, timeout.Token);
+                seen.Add(pid);
                 return seen.IsSupersetOf(workers);
             },
             Deadline,
-            $"answers from every worker on {url}",
+            $"WebSockets served by every worker on {url}",
             () => $"seen {string.Join(", ", seen)} of {string.Join(", ", workers)}");
         return seen;
     }
 
-    private static async Task<(string Body, string HttpVersion)> CurlAsync(string url, params string[] options)
-    {
-        var run = await ProcessRun.RunAsync("curl", ["-sS", "-k", "--max-time", "10", "-w", "\n%{http_version}", .. options, url], TimeSpan.FromSeconds(20));
-        Assert.True(run.ExitCode == 0, run.ToString());
-        var lastLine = run.Output.LastIndexOf('\n');
-        return (run.Output[..lastLine], run.Output[(lastLine + 1)..]);
-    }
+    /// <summary>Asks until every worker has answered (round-robin reaches each); each answer must be on <paramref name="protocolAndScheme"/>.</summary>
+    private static Task<HashSet<int>> AnsweringPidsAsync(IReadOnlyList<int> workers, string url, string protocolAndScheme, params string[] options) =>
+        Curl.UntilEveryWorkerAnswersAsync(
+            workers,
+            url,
+            answer =>
+            {
+                var words = answer.Body.Split(' ', 2);
+                Assert.Equal(protocolAndScheme, words[1]);
+                return int.Parse(words[0]);
+            },
+            options);
 }

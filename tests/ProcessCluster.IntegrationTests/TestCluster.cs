@@ -59,12 +59,13 @@ public sealed class TestCluster : IAsyncDisposable
     /// (its .dll, or a native executable) to run it as `dotnet-cluster run -- dotnet App.dll` from
     /// <paramref name="workingDirectory"/> (default: the test's). A <paramref name="launcher"/> (a program and its
     /// arguments) runs first and must exec the primary's command line it is given, keeping its pid.
-    /// <paramref name="standaloneOptions"/> go on dotnet-cluster run's command line, before the worker command.
+    /// <paramref name="standaloneOptions"/> go on dotnet-cluster run's command line, before the worker command. With no
+    /// <paramref name="urls"/>, the app's addresses come from its configuration alone.
     /// </summary>
     public static async Task<TestCluster> StartAsync(
         string scheduling,
         int? workers = 2,
-        string urls = "http://127.0.0.1:0",
+        string? urls = "http://127.0.0.1:0",
         IReadOnlyDictionary<string, string>? environment = null,
         bool waitUntilReady = true,
         string? standalonePrimary = null,
@@ -93,7 +94,10 @@ public sealed class TestCluster : IAsyncDisposable
         if (standalonePrimary is null)
         {
             start.ArgumentList.Add(app);
-            start.ArgumentList.Add($"--urls={urls}");
+            if (urls is not null)
+            {
+                start.ArgumentList.Add($"--urls={urls}");
+            }
         }
         else
         {
@@ -102,7 +106,7 @@ public sealed class TestCluster : IAsyncDisposable
                 start.ArgumentList.Add(standalonePrimary);
             }
 
-            foreach (var argument in (string[])["run", $"--urls={urls}", .. standaloneOptions ?? [], "--", "dotnet", app])
+            foreach (var argument in (string[])["run", .. (urls is null ? Array.Empty<string>() : [$"--urls={urls}"]), .. standaloneOptions ?? [], "--", "dotnet", app])
             {
                 start.ArgumentList.Add(argument);
             }

@@ -115,6 +115,18 @@ public class TargetSelectorTests
     }
 
     [Fact]
+    public void When_every_worker_sheds_none_is_passed_over_and_connections_go_round_robin()
+    {
+        // The rebalancer asked each in turn, a probe apart, and both sheds overlap: dispatch must not stop.
+        var selector = Selector(DispatchMode.RoundRobin, 1, 2);
+        selector.Shedding(1, connections: 16, until: 1_000);
+        selector.Shedding(2, connections: 16, until: 1_000);
+
+        Assert.Equal(new TargetChoice(1, PassedOver: null), selector.Choose(0, InFlight));
+        Assert.Equal([1, 2, 1, 2], SendMany(selector, 4));
+    }
+
+    [Fact]
     public void A_shedding_worker_waits_for_the_others_at_their_bound_but_not_for_one_that_left_a_connection_unacknowledged_for_long()
     {
         var selector = Selector(DispatchMode.RoundRobin, 1, 2);

@@ -1,8 +1,10 @@
 using System.Net;
+using System.Net.WebSockets;
+using System.Text;
 using ProcessCluster.AspNetCore;
 
 // The webapi template's Program.cs, trimmed (no OpenAPI; no HTTPS redirection, so the HTTP endpoint answers itself),
-// plus UseCluster(). The tests add endpoints declared in code through two variables of their own.
+// plus UseCluster() and a WebSocket echo. The tests add endpoints declared in code through two variables of their own.
 var builder = WebApplication.CreateBuilder(args);
 builder.UseCluster();
 builder.WebHost.ConfigureKestrel(kestrel =>
@@ -39,6 +41,27 @@ app.MapGet("/weatherforecast", () =>
 
 // Which worker answered, over which protocol and scheme.
 app.MapGet("/whoami", (HttpContext context) => $"{Environment.ProcessId} {context.Request.Protocol} {context.Request.Scheme}");
+
+// A WebSocket echo as the ASP.NET Core docs write one, first saying which worker serves it.
+app.UseWebSockets();
+app.Map("/ws", async (HttpContext context) =>
+{
+    if (!context.WebSockets.IsWebSocketRequest)
+    {
+        context.Response.StatusCode = StatusCodes.Status400BadRequest;
+        return;
+    }
+
+    using var socket = await context.WebSockets.AcceptWebSocketAsync();
+    await socket.SendAsync(Encoding.UTF8.GetBytes($"pid {Environment.ProcessId}"), WebSocketMessageType.Text, endOfMessage: true, context.RequestAborted);
+    var buffer = new byte[4096];
+    while (await socket.ReceiveAsync(buffer, context.RequestAborted) is { MessageType: not WebSocketMessageType.Close } frame)
+    {
+        await socket.SendAsync(buffer.AsMemory(0, frame.Count), frame.MessageType, frame.EndOfMessage, context.RequestAborted);
+    }
+
+    await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, null, context.RequestAborted);
+});
 
 app.Run();
 

@@ -100,7 +100,7 @@ internal sealed class TargetSelector(DispatchMode mode, int maxInFlightPerWorker
                 continue;
             }
 
-            if (worker.ShedRemaining > 0 && worker.SheddingUntil > now && HasOtherTarget(worker, now, handoffs))
+            if (IsShedding(worker, now) && HasOtherTarget(worker, now, handoffs))
             {
                 passedOver ??= worker;
                 continue;
@@ -143,10 +143,14 @@ internal sealed class TargetSelector(DispatchMode mode, int maxInFlightPerWorker
     /// <summary>
     /// Another worker takes connections: a shedding worker is passed over only then. When the others are at their
     /// hand-over bound, the connection waits for their acknowledgements (milliseconds) rather than going back; but not
-    /// for a worker that has left one unacknowledged for long (paused, hung): waiting for it would stall dispatch.
+    /// for a worker that has left one unacknowledged for long (paused, hung): waiting for it would stall dispatch. Nor
+    /// for one that sheds too: two shedding workers passing each other over would take nothing until a new connection
+    /// or an acknowledgement came after their sheds lapsed, and a client waiting for its connections sends neither.
     /// </summary>
     private bool HasOtherTarget(Candidate shedding, long now, Func<int, HandoffLoad> handoffs) =>
-        _workers.Exists(worker => worker != shedding && !worker.Retired && !worker.Blocked && !LeftUnacknowledged(handoffs(worker.Id), now));
+        _workers.Exists(worker => worker != shedding && !worker.Retired && !worker.Blocked && !IsShedding(worker, now) && !LeftUnacknowledged(handoffs(worker.Id), now));
+
+    private static bool IsShedding(Candidate worker, long now) => worker.ShedRemaining > 0 && worker.SheddingUntil > now;
 
     private static bool LeftUnacknowledged(HandoffLoad handoffs, long now) =>
         handoffs.InFlight > 0 && now - handoffs.OldestSentAt > UnacknowledgedIsStuckMilliseconds;
