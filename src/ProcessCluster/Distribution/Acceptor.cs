@@ -20,6 +20,9 @@ internal sealed class Acceptor(IReadOnlyList<BoundEndpoint> endpoints, int maxHe
     {
         foreach (var endpoint in endpoints)
         {
+            // Each accept thread looks up now and then, so it can be stopped without shutting its socket down (an
+            // in-place upgrade passes the socket on, still listening).
+            SocketInterop.SetTimeout(endpoint.Fd, send: false, SocketActivation.AcceptWakeInterval);
             var thread = new Thread(() => AcceptLoop(endpoint)) { IsBackground = true, Name = $"cluster-accept-{endpoint.Name}" };
             _threads.Add((endpoint, thread));
             thread.Start();
@@ -70,6 +73,33 @@ internal sealed class Acceptor(IReadOnlyList<BoundEndpoint> endpoints, int maxHe
         }
 
         _threads.Where(entry => entry.Endpoint.Adopted).ToList().ForEach(entry => entry.Thread.Join());
+    }
+
+    /// <summary>
+    /// Stops every accept thread, leaving the sockets listening: what arrives meanwhile waits in the kernel's queue
+    /// (for <see cref="Resume"/>, or for the program an in-place upgrade executes). Takes up to one wake interval.
+    /// </summary>
+    public void Pause()
+    {
+        lock (_gate)
+        {
+            _stopping = true;
+            Monitor.PulseAll(_gate);
+        }
+
+        _threads.ForEach(entry => entry.Thread.Join());
+        _threads.Clear();
+    }
+
+    /// <summary>Accepts again after <see cref="Pause"/>.</summary>
+    public void Resume()
+    {
+        lock (_gate)
+        {
+            _stopping = false;
+        }
+
+        Start();
     }
 
     /// <summary>Wakes the accept threads and waits for them; call once the taker has stopped.</summary>

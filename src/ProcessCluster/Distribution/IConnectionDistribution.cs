@@ -19,6 +19,15 @@ internal interface IConnectionDistribution : IDisposable
 
     void Start();
 
+    /// <summary>
+    /// Stops taking connections for an in-place upgrade, the listening sockets left open: new ones wait in the kernel's
+    /// queue. Those already taken still go out (<see cref="Queued"/> falls to 0). Blocks briefly (an accept wake-up).
+    /// </summary>
+    void PauseAccepting();
+
+    /// <summary>Takes connections again after <see cref="PauseAccepting"/> (the upgrade was called off).</summary>
+    void ResumeAccepting();
+
     /// <summary>The worker is ready: it takes connections from now on.</summary>
     void AddWorker(int workerId, IpcChannel channel);
 

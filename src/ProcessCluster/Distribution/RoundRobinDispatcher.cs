@@ -47,6 +47,10 @@ internal sealed class RoundRobinDispatcher : IConnectionDistribution
 
     public void Start() => _acceptor.Start();
 
+    public void PauseAccepting() => _acceptor.Pause();
+
+    public void ResumeAccepting() => _acceptor.Resume();
+
     /// <summary>Connections handed to the worker so far; 0 for a worker not known (or gone).</summary>
     public long Dispatched(int workerId) => Locked(() => _ledger.Dispatched(workerId));
 

@@ -24,6 +24,15 @@ internal sealed class SharedDistribution(IReadOnlyList<BoundEndpoint> endpoints)
     {
     }
 
+    /// <summary>The workers accept by themselves, through the pause and the exec: the primary holds nothing.</summary>
+    public void PauseAccepting()
+    {
+    }
+
+    public void ResumeAccepting()
+    {
+    }
+
     public void AddWorker(int workerId, IpcChannel channel)
     {
     }

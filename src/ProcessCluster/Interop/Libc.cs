@@ -28,6 +28,7 @@ internal static unsafe partial class Libc
     public const int SHUT_RDWR = 2;
     public const int MSG_DONTWAIT = 0x40;
     public const int F_GETFL = 3;
+    public const int F_GETFD = 1;
     public const int F_SETFD = 2;
     public const int FD_CLOEXEC = 1;
     public const int F_SETFL = 4;
@@ -243,4 +244,7 @@ internal static unsafe partial class Libc
 
     [LibraryImport(Lib)]
     public static partial int sigaddset(void* signalSet, int signal);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int execve(byte* path, byte** argv, byte** envp);
 }

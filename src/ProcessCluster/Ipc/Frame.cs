@@ -48,6 +48,18 @@ internal enum FrameType : byte
 
     /// <summary>Worker → primary: the HTTP status the health path answered (0: no answer).</summary>
     HealthResult = 13,
+
+    /// <summary>
+    /// Primary → worker: the primary is about to re-execute itself (an in-place upgrade). Answer Paused, then send
+    /// nothing until Resume: the primary's next program reads the channel from the frame after Paused.
+    /// </summary>
+    Pause = 14,
+
+    /// <summary>Worker → primary: the last frame before Resume.</summary>
+    Paused = 15,
+
+    /// <summary>Primary → worker: the primary (its new program, or the old one when the upgrade was called off) reads again.</summary>
+    Resume = 16,
 }
 
 /// <summary>A worker's counters as its heartbeat carries them; busy time and clock are cumulative microseconds.</summary>
@@ -72,7 +84,7 @@ internal static class FrameFormat
         return HeaderSize;
     }
 
-    public static bool IsKnown(FrameType type) => type is >= FrameType.Hello and <= FrameType.HealthResult;
+    public static bool IsKnown(FrameType type) => type is >= FrameType.Hello and <= FrameType.Resume;
 
     /// <summary>NewConnection payload: connection id and endpoint index.</summary>
     public static void WriteNewConnection(Span<byte> destination, long connectionId, int endpoint)

@@ -18,6 +18,12 @@ internal sealed class PrimaryConnection
     private readonly IpcChannel _channel;
     private readonly Action<string> _lost;
 
+    // Every send passes this gate: while the primary re-executes itself (Pause .. Resume) nothing is sent, so its next
+    // program starts reading at a frame boundary. Senders wait; the primary's pause lasts as long as its start-up.
+    private readonly object _gate = new();
+    private bool _paused;
+    private int _parent;
+
     private PrimaryConnection(IpcChannel channel, WelcomeMessage welcome, int[] sharedFds, Action<string> lost)
     {
         _channel = channel;
@@ -78,15 +84,26 @@ internal sealed class PrimaryConnection
     public void Start(IPrimaryFrameHandler handler) =>
         new Thread(() => ReadLoop(handler)) { IsBackground = true, Name = "cluster-worker-channel" }.Start();
 
-    /// <summary>Sends a frame; throws when the channel is gone.</summary>
-    public void Send(FrameType type, ReadOnlySpan<byte> payload) => _channel.Send(type, payload);
+    /// <summary>Sends a frame; throws when the channel is gone. Waits while the primary is paused.</summary>
+    public void Send(FrameType type, ReadOnlySpan<byte> payload)
+    {
+        lock (_gate)
+        {
+            while (_paused)
+            {
+                Monitor.Wait(_gate);
+            }
+
+            _channel.Send(type, payload);
+        }
+    }
 
     /// <summary>Sends a frame if the channel still stands: when it is gone, so very soon is this process, and the reader handles that.</summary>
     public void TrySend(FrameType type, ReadOnlySpan<byte> payload)
     {
         try
         {
-            _channel.Send(type, payload);
+            Send(type, payload);
         }
         catch (Exception error) when (error is Win32Exception or ObjectDisposedException)
         {
@@ -96,7 +113,7 @@ internal sealed class PrimaryConnection
 
     /// <summary>Tells the primary the app listens on these addresses: the worker is ready for connections.</summary>
     public void ReportListening(IReadOnlyList<string> addresses) =>
-        _channel.SendJson(FrameType.Listening, new ListeningMessage(addresses), IpcJson.Default.ListeningMessage);
+        Send(FrameType.Listening, System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(new ListeningMessage(addresses), IpcJson.Default.ListeningMessage));
 
     /// <summary>Tells the primary the app is shutting down: it gets no more connections.</summary>
     public void ReportStopping() => TrySend(FrameType.Stopping, []);
@@ -118,10 +135,16 @@ internal sealed class PrimaryConnection
         }
     }
 
-    private static void Dispatch(Frame frame, IPrimaryFrameHandler handler)
+    private void Dispatch(Frame frame, IPrimaryFrameHandler handler)
     {
         switch (frame.Type)
         {
+            case FrameType.Pause when frame.Payload.Length == 0:
+                Pause();
+                break;
+            case FrameType.Resume when frame.Payload.Length == 0:
+                Resume();
+                break;
             case FrameType.NewConnection:
                 var (connectionId, index) = FrameFormat.ReadNewConnection(frame);
                 handler.ConnectionHandedOver(connectionId, index, frame.Fds[0]);
@@ -146,6 +169,33 @@ internal sealed class PrimaryConnection
             default:
                 Array.ForEach(frame.Fds, SocketInterop.Close);
                 throw new ProtocolViolationException($"the primary may not send {frame.Type} frames here");
+        }
+    }
+
+    /// <summary>Answers Paused as the last frame before Resume, and lets the primary's threads end without taking this worker along.</summary>
+    private void Pause()
+    {
+        lock (_gate)
+        {
+            _parent = ProcessInterop.ParentId();
+            ProcessInterop.ForgetParentDeath();
+            _channel.Send(FrameType.Paused, []);
+            _paused = true;
+        }
+    }
+
+    /// <summary>The same primary (same pid) reads again: dying with it is armed again, and the waiting senders go on.</summary>
+    private void Resume()
+    {
+        lock (_gate)
+        {
+            if (!ProcessInterop.DieWithParent(_parent))
+            {
+                _lost("the primary is gone");
+            }
+
+            _paused = false;
+            Monitor.PulseAll(_gate);
         }
     }
 
