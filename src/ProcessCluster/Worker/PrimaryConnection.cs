@@ -22,7 +22,10 @@ internal sealed class PrimaryConnection
     // program starts reading at a frame boundary. Senders wait; the primary's pause lasts as long as its start-up.
     private readonly object _gate = new();
     private bool _paused;
-    private int _parent;
+
+    // The primary whose death this worker's reader thread dies with (0: none, as in tests). The parent-death signal
+    // belongs to the thread that asked for it, so the reader thread alone arms it, drops it on Pause, re-arms it on Resume.
+    private int _dieWith;
 
     private PrimaryConnection(IpcChannel channel, WelcomeMessage welcome, int[] sharedFds, Action<string> lost)
     {
@@ -38,12 +41,13 @@ internal sealed class PrimaryConnection
     public int[] SharedFds { get; }
 
     /// <summary>
-    /// Connects to the primary named in <paramref name="environment"/> and authenticates. Arms the parent-death signal
-    /// first, so the worker dies with its primary even when the primary is SIGKILLed; exits at once if it is already gone.
+    /// Connects to the primary named in <paramref name="environment"/> and authenticates; exits at once if the primary
+    /// is already gone. Once started, the reader thread arms the parent-death signal, so the worker dies with its
+    /// primary even when the primary is SIGKILLed.
     /// </summary>
     public static PrimaryConnection Connect(WorkerEnvironment environment, int maxMessageBytes, ILogger logger)
     {
-        if (!ProcessInterop.DieWithParent(environment.PrimaryPid))
+        if (ProcessInterop.ParentId() != environment.PrimaryPid)
         {
             logger.LogCritical("Primary {Pid} is gone before worker {Id} started; exiting", environment.PrimaryPid, environment.WorkerId);
             ProcessInterop.ExitImmediately(1);
@@ -51,7 +55,9 @@ internal sealed class PrimaryConnection
 
         var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         socket.Connect(new UnixDomainSocketEndPoint("\0" + environment.ChannelName));
-        return Open(socket, new HelloMessage(environment.WorkerId, environment.Secret, ChannelProtocol.Version, ChannelProtocol.Library), maxMessageBytes, ExitForLostChannel(environment.WorkerId));
+        var connection = Open(socket, new HelloMessage(environment.WorkerId, environment.Secret, ChannelProtocol.Version, ChannelProtocol.Library), maxMessageBytes, ExitForLostChannel(environment.WorkerId));
+        connection._dieWith = environment.PrimaryPid;
+        return connection;
     }
 
     /// <summary>The handshake on an already connected socket; <paramref name="lost"/> runs when the channel is lost (tests observe it instead of exiting).</summary>
@@ -120,6 +126,12 @@ internal sealed class PrimaryConnection
 
     private void ReadLoop(IPrimaryFrameHandler handler)
     {
+        if (_dieWith != 0 && !ProcessInterop.DieWithParent(_dieWith))
+        {
+            _lost("the primary is gone");
+            return;
+        }
+
         try
         {
             while (_channel.Receive() is { } frame)
@@ -177,7 +189,6 @@ internal sealed class PrimaryConnection
     {
         lock (_gate)
         {
-            _parent = ProcessInterop.ParentId();
             ProcessInterop.ForgetParentDeath();
             _channel.Send(FrameType.Paused, []);
             _paused = true;
@@ -189,7 +200,7 @@ internal sealed class PrimaryConnection
     {
         lock (_gate)
         {
-            if (!ProcessInterop.DieWithParent(_parent))
+            if (_dieWith != 0 && !ProcessInterop.DieWithParent(_dieWith))
             {
                 _lost("the primary is gone");
             }
