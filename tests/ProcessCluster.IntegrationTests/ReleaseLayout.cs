@@ -40,6 +40,9 @@ internal sealed class ReleaseLayout : IDisposable
         Assert.Equal(0, link.ExitCode);
     }
 
+    /// <summary>Makes releases/<paramref name="name"/> a build that cannot start: its app's .dll is not an assembly.</summary>
+    public void Break(string name) => File.WriteAllText(Path.Combine(_root.FullName, "releases", name, AppFile), "not an assembly");
+
     /// <summary>Rewrites the files of the release current points to in place, as a `dotnet publish` over it would.</summary>
     public void Overwrite(string name) => Label(Current, name, name);
 
