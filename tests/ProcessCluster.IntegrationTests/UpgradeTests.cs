@@ -18,11 +18,11 @@ public class UpgradeTests
     {
         await using var cluster = await TestCluster.StartAsync("RoundRobin", standalonePrimary: standalonePrimary ? ClusterCli.Assembly : null);
         var before = await cluster.StatusAsync();
-        await using var load = LoadGenerator.Start(cluster.BaseAddress, concurrency: 32);
+        await using var load = LoadGenerator.Start(cluster.BaseAddress, concurrency: 16);
         await load.WaitForSuccessesAsync(200, Deadline);
 
         cluster.Signal(SIGUSR2);
-        await Poll.UntilAsync(() => cluster.CountLines(Upgraded) == 1, Deadline, "the new program to adopt the workers");
+        await Poll.UntilAsync(() => cluster.CountLines(Upgraded) == 1, Deadline, "the new program to adopt the workers", () => string.Join('\n', cluster.Lines.TakeLast(30)));
         var after = await cluster.WaitForStatusAsync(status => status.StartedAt != before.StartedAt, "the new program's status", Deadline);
 
         Assert.Equal(before.Pid, after.Pid);
