@@ -4,7 +4,8 @@
 # releases/v1, releases/v2 and releases/bad (copies of the test app's build, each with its release.txt), current ->
 # releases/v1, and the primary started as `dotnet ROOT/current/ProcessCluster.TestApp.dll` from current/.
 #   swap     ln -sfn releases/v2 current, then SIGHUP
-#   inplace  current/release.txt overwritten in place (as a publish over the running directory), then SIGHUP
+#   inplace  current/ProcessCluster.TestApp.dll and current/release.txt overwritten in place (as a publish over the
+#            running directory), then SIGHUP
 #   broken   ln -sfn releases/bad current (a release that throws at start), then SIGHUP: the reload aborts
 #   upgrade  SIGUSR2 under `wrk -c32`: the primary re-executes itself in place (same pid, the workers kept)
 #   pm2      for comparison: bench/node (Express) in PM2 cluster mode (-i 2) on /hello, `pm2 reload ref` at t = 3 s
@@ -42,7 +43,10 @@ release() {
 deploy() { # scenario
   case $1 in
     swap) ln -sfn releases/v2 "$root/current" ;;
-    inplace) echo v1.1 >"$root/current/release.txt" ;;
+    inplace) # the app's dll rewritten in place (truncated, new bytes: a trailer the loader ignores), as a publish over it does
+      local dll=$root/current/ProcessCluster.TestApp.dll
+      { cat "$dll"; printf '\0build v1.1\0'; } >"$root/new.dll" && cat "$root/new.dll" >"$dll"
+      echo v1.1 >"$root/current/release.txt" ;;
     broken) ln -sfn releases/bad "$root/current" ;;
   esac
 }
@@ -83,7 +87,7 @@ run_one() { # scenario run
   local outcome
   outcome=$(grep -oE "$ends" "$log" | head -1 | awk '{ print $NF }')
   if [ "$scenario" = upgrade ]; then
-    outcome="$outcome, primary $(kill -0 "$server_pid" 2>/dev/null && echo kept || echo gone), workers $([ "$(worker_pids | sort | paste -sd,)" = "$before" ] && echo kept || echo changed)"
+    outcome="$([ "$outcome" = place ] && echo upgraded || echo not done), primary $(kill -0 "$server_pid" 2>/dev/null && echo kept || echo gone), workers $([ "$(worker_pids | sort | paste -sd,)" = "$before" ] && echo kept || echo changed)"
   fi
   local max
   max=$(awk '/^    Latency/ { v=$4; if (v ~ /us$/) { sub(/us/,"",v); v/=1000 } else if (v ~ /ms$/) { sub(/ms/,"",v) } else if (v ~ /s$/) { sub(/s/,"",v); v*=1000 } printf "%.1f", v }' "$result")

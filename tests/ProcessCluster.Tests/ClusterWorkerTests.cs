@@ -116,18 +116,17 @@ public sealed class ClusterWorkerTests : IDisposable
         _primary.Send(FrameType.Pause, []);
         Assert.Equal(FrameType.Paused, _primary.Receive()!.Type);
 
-        // The app sends while the primary re-executes itself: held, not sent (a frame now would reach the old program's reader, or tear).
-        var sending = Task.Run(() => worker.Send(new Dictionary<string, int> { ["held"] = 1 }));
+        // The app sends while the primary re-executes itself: held, not sent (a frame now would reach the old program's
+        // reader, or tear), and without blocking the sender (a pool thread).
+        await Task.Run(() => worker.Send(new Dictionary<string, int> { ["held"] = 1 })).WaitAsync(Deadline);
         _primary.SetReceiveTimeout(TimeSpan.FromMilliseconds(300));
         Assert.Throws<System.ComponentModel.Win32Exception>(() => _primary.Receive());
-        Assert.False(sending.IsCompleted);
 
         _primary.SetReceiveTimeout(TimeSpan.Zero);
         _primary.Send(FrameType.Resume, []);
         var held = _primary.Receive()!;
         Assert.Equal(FrameType.Message, held.Type);
         Assert.Equal("{\"held\":1}", System.Text.Encoding.UTF8.GetString(held.Payload));
-        await sending.WaitAsync(Deadline);
         Assert.Empty(_lostReasons);
     }
 

@@ -19,8 +19,11 @@ internal sealed class PrimaryConnection
     private readonly Action<string> _lost;
 
     // Every send passes this gate: while the primary re-executes itself (Pause .. Resume) nothing is sent, so its next
-    // program starts reading at a frame boundary. Senders wait; the primary's pause lasts as long as its start-up.
+    // program starts reading at a frame boundary. What is sent meanwhile is held, in order, and goes out on Resume:
+    // senders never wait, since they are the thread pool's threads (heartbeats, load reports, acks) and two of them
+    // blocked for the primary's start-up would starve the app's requests on a 2-core machine.
     private readonly object _gate = new();
+    private readonly List<(FrameType Type, byte[] Payload)> _held = [];
     private bool _paused;
 
     // The primary whose death this worker's reader thread dies with (0: none, as in tests). The parent-death signal
@@ -90,14 +93,15 @@ internal sealed class PrimaryConnection
     public void Start(IPrimaryFrameHandler handler) =>
         new Thread(() => ReadLoop(handler)) { IsBackground = true, Name = "cluster-worker-channel" }.Start();
 
-    /// <summary>Sends a frame; throws when the channel is gone. Waits while the primary is paused.</summary>
+    /// <summary>Sends a frame; throws when the channel is gone. While the primary is paused, the frame is held for Resume.</summary>
     public void Send(FrameType type, ReadOnlySpan<byte> payload)
     {
         lock (_gate)
         {
-            while (_paused)
+            if (_paused)
             {
-                Monitor.Wait(_gate);
+                _held.Add((type, payload.ToArray()));
+                return;
             }
 
             _channel.Send(type, payload);
@@ -195,7 +199,7 @@ internal sealed class PrimaryConnection
         }
     }
 
-    /// <summary>The same primary (same pid) reads again: dying with it is armed again, and the waiting senders go on.</summary>
+    /// <summary>The same primary (same pid) reads again: dying with it is armed again, and what was held goes out first, in order.</summary>
     private void Resume()
     {
         lock (_gate)
@@ -206,7 +210,16 @@ internal sealed class PrimaryConnection
             }
 
             _paused = false;
-            Monitor.PulseAll(_gate);
+            try
+            {
+                _held.ForEach(frame => _channel.Send(frame.Type, frame.Payload));
+            }
+            catch (Exception error) when (error is Win32Exception or ObjectDisposedException)
+            {
+                // The channel is gone; the reader sees it next.
+            }
+
+            _held.Clear();
         }
     }
 
