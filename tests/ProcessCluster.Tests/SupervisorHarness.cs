@@ -179,6 +179,8 @@ internal sealed class SupervisorHarness : IAsyncDisposable
 
         public void ResumeAccepting() => Paused = false;
 
+        public int HandOutHeld() => _queued;
+
         public void AddWorker(int workerId, IpcChannel channel)
         {
             Added.Enqueue(workerId);

@@ -25,6 +25,13 @@ internal interface IConnectionDistribution : IDisposable
     /// </summary>
     void PauseAccepting();
 
+    /// <summary>
+    /// Hands out what is held to any worker that can take one now, and returns how many are still held. Dispatch is
+    /// otherwise driven by events (an accept, an ack); while accepting is paused a connection held back by a time-bound
+    /// choice (a worker shedding) would wait for the next one.
+    /// </summary>
+    int HandOutHeld();
+
     /// <summary>Takes connections again after <see cref="PauseAccepting"/> (the upgrade was called off).</summary>
     void ResumeAccepting();
 

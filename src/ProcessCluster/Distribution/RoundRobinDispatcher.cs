@@ -51,6 +51,12 @@ internal sealed class RoundRobinDispatcher : IConnectionDistribution
 
     public void ResumeAccepting() => _acceptor.Resume();
 
+    public int HandOutHeld() => Locked(() =>
+    {
+        Pump();
+        return _ledger.Pending;
+    });
+
     /// <summary>Connections handed to the worker so far; 0 for a worker not known (or gone).</summary>
     public long Dispatched(int workerId) => Locked(() => _ledger.Dispatched(workerId));
 

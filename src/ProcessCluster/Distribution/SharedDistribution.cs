@@ -33,6 +33,8 @@ internal sealed class SharedDistribution(IReadOnlyList<BoundEndpoint> endpoints)
     {
     }
 
+    public int HandOutHeld() => 0;
+
     public void AddWorker(int workerId, IpcChannel channel)
     {
     }

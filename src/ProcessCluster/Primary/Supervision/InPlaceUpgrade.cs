@@ -52,13 +52,15 @@ internal sealed class InPlaceUpgrade(
 
         if (context.Now > run.Deadline)
         {
-            CallOff($"the workers did not all pause within {PauseTimeout.TotalSeconds:0} s");
+            CallOff(run.PauseSent
+                ? $"the workers did not all pause within {PauseTimeout.TotalSeconds:0} s"
+                : $"the connections the primary held did not all go to workers within {PauseTimeout.TotalSeconds:0} s");
             return;
         }
 
         if (!run.PauseSent)
         {
-            if (context.Distribution.Queued > 0)
+            if (context.Distribution.HandOutHeld() > 0)
             {
                 context.PostAfter(new UpgradeStep(), StepInterval);
                 return;
