@@ -46,7 +46,7 @@ HEADER = struct.Struct("<IBB")  # payload length, frame type, descriptor count (
 LOAD = struct.Struct("<qiqqi")  # requests, in flight, busy µs, clock µs, open connections
 ACK = struct.Struct("<qB")  # connection id, accepted
 HELLO, WELCOME, LISTENING, NEW_CONNECTION, ACK_TYPE, MESSAGE, DISCONNECT = 1, 2, 3, 4, 5, 6, 7
-CHANNEL_PROTOCOL = 1  # Ipc/ChannelProtocol.cs: a Hello without it is refused as another protocol
+CHANNEL_PROTOCOL = 2  # Ipc/ChannelProtocol.cs: a Hello without it is refused as another protocol
 HEARTBEAT, LOAD_REPORT = 9, 11
 FRAMES_PER_SEND = 1024  # one sendall of many frames: the flood is limited by the primary, not by our syscalls
 

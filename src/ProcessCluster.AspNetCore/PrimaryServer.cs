@@ -35,6 +35,16 @@ internal sealed class PrimaryServer(
     public async Task StartAsync<TContext>(IHttpApplication<TContext> application, CancellationToken cancellationToken)
         where TContext : notnull
     {
+        if (Environment.GetCommandLineArgs().Contains(SelfCheck.Flag))
+        {
+            // An in-place upgrade's self-check of this build: the app and its cluster settings loaded (the options were
+            // validated when the primary was made); nothing is bound. Exited at once: a host stopping from inside its
+            // own start would wait on itself.
+            Console.Out.WriteLine($"check passed: the app and its cluster settings load ({primary.Options.Workers} workers, {primary.Options.Scheduling})");
+            Console.Out.Flush();
+            ProcessCluster.Interop.ProcessInterop.ExitImmediately(ClusterExitCodes.Stopped);
+        }
+
         primary.Failed += (_, _) =>
         {
             Environment.ExitCode = ClusterExitCodes.WorkersCannotStart;

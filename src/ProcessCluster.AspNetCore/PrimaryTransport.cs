@@ -22,7 +22,7 @@ internal sealed class PrimaryTransport(IOptions<SocketTransportOptions> socketOp
 {
     private readonly ILogger _logger = loggerFactory.CreateLogger("ProcessCluster.Primary");
     private readonly List<OpenedSocket> _opened = [];
-    private List<(Socket Socket, string Name)>? _passed;
+    private List<PassedSocket>? _passed;
     private bool _started;
 
     /// <summary>Every endpoint is the cluster's: the primary serves none itself.</summary>

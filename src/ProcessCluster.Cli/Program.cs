@@ -8,10 +8,13 @@ using ProcessCluster.Control;
 
 // dotnet cluster: a primary of its own (run, exit codes as ClusterExitCodes), and a thin client of a running primary's
 // control socket. The client's exit codes: 0 done, 1 the cluster refused or the command failed, 2 bad usage, 3 no
-// running cluster could be reached.
+// running cluster could be reached; for upgrade also 4 the new build failed its check (the old primary serves on) and
+// 5 the primary re-executed itself but its new build did not answer in time.
 const int Failed = 1;
 const int Usage = 2;
 const int Unreachable = 3;
+const int CheckFailed = 4;
+const int NotBack = 5;
 
 var socketOption = new Option<string?>("--socket") { Description = "The primary's control socket file" };
 var pidOption = new Option<int?>("--pid") { Description = "The primary's pid (its socket is found by it)" };
@@ -35,6 +38,56 @@ scale.SetAction((parse, cancel) => RunAsync(parse, new ControlRequest("scale", W
 
 var reload = new Command("reload", "Replace every worker, one at a time, without dropping a request");
 reload.SetAction((parse, cancel) => RunAsync(parse, new ControlRequest("reload"), PrintMessage, cancel));
+
+var upgrade = new Command("upgrade", "Re-execute the primary in place with the build on disk (same pid, workers kept; rolled if their code changed)") { timeoutOption };
+upgrade.SetAction(async (parse, cancel) =>
+{
+    var (path, error) = PrimaryLocator.Find(parse.GetValue(socketOption), parse.GetValue(pidOption));
+    if (path is null)
+    {
+        Console.Error.WriteLine(error);
+        return Unreachable;
+    }
+
+    if (await StatusAsync(path, cancel) is not { } before)
+    {
+        Console.Error.WriteLine($"no primary answers at {path}");
+        return Unreachable;
+    }
+
+    try
+    {
+        await foreach (var reply in ControlClient.SendAsync(path, new ControlRequest("upgrade"), cancel))
+        {
+            if (reply.IsFinal)
+            {
+                Console.Error.WriteLine(reply.Error ?? reply.Message);
+                return reply.Error?.StartsWith("upgrade failed: check:", StringComparison.Ordinal) == true ? CheckFailed : Failed;
+            }
+        }
+    }
+    catch (Exception cut) when (cut is IOException or SocketException)
+    {
+        // No answer: the primary's program was replaced under the connection (the exec closes it).
+    }
+
+    var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(parse.GetValue(timeoutOption));
+    while (DateTime.UtcNow < deadline)
+    {
+        // The new program answers with its own start time.
+        if (await StatusAsync(path, cancel) is { } after && after.StartedAt != before.StartedAt)
+        {
+            var kept = after.Workers.Count(worker => before.Workers.Any(old => old.Pid == worker.Pid));
+            Console.WriteLine($"primary {after.Pid} upgraded in place (was {before.Pid}): {kept} of {before.Workers.Count} workers kept");
+            return 0;
+        }
+
+        await Task.Delay(100, cancel);
+    }
+
+    Console.Error.WriteLine($"the primary re-executed itself but did not answer within {parse.GetValue(timeoutOption)} s");
+    return NotBack;
+});
 
 var kill = new Command("kill", "Send a signal to one worker (the cluster replaces it)") { workerArgument, signalOption };
 kill.SetAction((parse, cancel) => RunAsync(
@@ -62,10 +115,12 @@ var contentRootOption = new Option<string>("--contentRoot")
     Description = "Where the app's appsettings.json is, read for the cluster's settings as the app reads it (default: this directory)",
     DefaultValueFactory = _ => Environment.CurrentDirectory,
 };
+var checkOption = new Option<bool>("--check") { Description = "Read the settings and find the worker command, then exit 0 without binding or starting a worker (an upgrade's self-check)" };
 var run = new Command("run", "Be the primary: start the command as workers, serve the URLs with them, supervise them")
 {
     urlsOption,
     contentRootOption,
+    checkOption,
     commandArgument,
 };
 run.SetAction(async (parse, _) =>
@@ -85,12 +140,12 @@ run.SetAction(async (parse, _) =>
         return Usage;
     }
 
-    return await StandalonePrimary.RunAsync(parse.GetValue(urlsOption), parse.GetValue(contentRootOption)!, tokens[settings.Count..], settings);
+    return await StandalonePrimary.RunAsync(parse.GetValue(urlsOption), parse.GetValue(contentRootOption)!, tokens[settings.Count..], settings, parse.GetValue(checkOption));
 });
 
-var root = new RootCommand("Run a ProcessCluster primary, or see and steer a running one") { run, status, scale, reload, kill, stop };
+var root = new RootCommand("Run a ProcessCluster primary, or see and steer a running one") { run, status, scale, reload, upgrade, kill, stop };
 // The commands for a running primary find it by these; run is one.
-foreach (var client in (Command[])[status, scale, reload, kill, stop])
+foreach (var client in (Command[])[status, scale, reload, upgrade, kill, stop])
 {
     client.Options.Add(socketOption);
     client.Options.Add(pidOption);
@@ -153,6 +208,26 @@ async Task<int> RunAsync(ParseResult parse, ControlRequest request, Func<Control
     }
 
     return Failed;
+}
+
+// The status, or null when nobody answers (yet).
+static async Task<ClusterStatus?> StatusAsync(string path, CancellationToken cancel)
+{
+    try
+    {
+        await foreach (var reply in ControlClient.SendAsync(path, new ControlRequest("status"), cancel))
+        {
+            if (reply.IsFinal)
+            {
+                return reply.Status;
+            }
+        }
+    }
+    catch (Exception failure) when (failure is SocketException or IOException or JsonException or FormatException)
+    {
+    }
+
+    return null;
 }
 
 static Task PrintMessage(ControlReply reply, string path)

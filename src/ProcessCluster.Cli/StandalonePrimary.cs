@@ -22,7 +22,7 @@ namespace ProcessCluster.Cli;
 /// </summary>
 internal static class StandalonePrimary
 {
-    public static async Task<int> RunAsync(string? urlsOption, string contentRoot, IReadOnlyList<string> command, IReadOnlyList<string> settings)
+    public static async Task<int> RunAsync(string? urlsOption, string contentRoot, IReadOnlyList<string> command, IReadOnlyList<string> settings, bool check)
     {
         // As WebApplication decides it: ASPNETCORE_ENVIRONMENT wins over DOTNET_ENVIRONMENT.
         var environment = Environment.GetEnvironmentVariable("ASPNETCORE_ENVIRONMENT") ?? Environment.GetEnvironmentVariable("DOTNET_ENVIRONMENT") ?? "Production";
@@ -100,9 +100,16 @@ internal static class StandalonePrimary
             return ClusterExitCodes.InvalidConfiguration;
         }
 
+        if (check)
+        {
+            // An in-place upgrade's self-check of this build: the settings and the worker command are good; nothing is bound.
+            Console.WriteLine($"check passed: settings read, worker command {workerCommand.Path} found, endpoints {urls}");
+            return ClusterExitCodes.Stopped;
+        }
+
         var stopRequested = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var exitCode = ClusterExitCodes.Stopped;
-        await using var primary = new ClusterPrimary(options, loggerFactory, workerCommand);
+        await using var primary = new ClusterPrimary(options, loggerFactory, workerCommand) { CheckArguments = AfterRun };
         primary.ShutdownRequested += (_, _) => stopRequested.TrySetResult();
         primary.Failed += (_, _) =>
         {
@@ -148,6 +155,13 @@ internal static class StandalonePrimary
         Cluster.Stopped(primary);
         await admin.StopAsync(CancellationToken.None).ConfigureAwait(false);
         return exitCode != ClusterExitCodes.Stopped ? exitCode : drained ? ClusterExitCodes.Stopped : ClusterExitCodes.DrainIncomplete;
+    }
+
+    /// <summary>An upgrade's self-check runs this command line with --check as an option of run (after it, the worker command begins).</summary>
+    private static IReadOnlyList<string> AfterRun(IReadOnlyList<string> arguments)
+    {
+        var run = arguments.ToList().IndexOf("run");
+        return run < 0 ? [.. arguments, SelfCheck.Flag] : [.. arguments.Take(run + 1), SelfCheck.Flag, .. arguments.Skip(run + 1)];
     }
 
     /// <summary>The settings as an app's host reads them (the options pattern); null, with each problem printed, when they are unusable.</summary>

@@ -40,8 +40,26 @@ internal sealed class ReleaseLayout : IDisposable
         Assert.Equal(0, link.ExitCode);
     }
 
-    /// <summary>Rewrites the files of the release current points to in place, as a `dotnet publish` over it would.</summary>
-    public void Overwrite(string name) => Label(Current, name, name);
+    /// <summary>Makes releases/<paramref name="name"/> a build that cannot start: its app's .dll is not an assembly.</summary>
+    public void Break(string name) => File.WriteAllText(Path.Combine(_root.FullName, "releases", name, AppFile), "not an assembly");
+
+    /// <summary>
+    /// Rewrites the files of the release current points to in place, as a `dotnet publish` over it would: the app's
+    /// .dll too, truncated and written again under the running workers (same file, new bytes: the build with a trailer
+    /// the loader ignores, as a rebuild differs), then its settings and release file.
+    /// </summary>
+    public void Overwrite(string name)
+    {
+        var app = Path.Combine(Current, AppFile);
+        var build = File.ReadAllBytes(app);
+        using (var file = new FileStream(app, FileMode.Truncate, FileAccess.Write))
+        {
+            file.Write(build);
+            file.Write(System.Text.Encoding.ASCII.GetBytes($"\0build {name}\0"));
+        }
+
+        Label(Current, name, name);
+    }
 
     /// <summary>Starts the cluster from current/ (in-app primary, or `dotnet-cluster run` with <paramref name="standalone"/>).</summary>
     public Task<TestCluster> StartAsync(bool standalone, params (string Name, string Value)[] settings)

@@ -109,6 +109,27 @@ public sealed class ClusterWorkerTests : IDisposable
         Assert.Equal($"worker built with ProcessCluster {ChannelProtocol.Library} (protocol {ChannelProtocol.Version}), primary runs 9.0.0 (protocol {ChannelProtocol.Version + 1}); restart the primary to upgrade", error.Message);
     }
 
+    [Fact]
+    public async Task A_paused_worker_answers_Paused_as_its_last_frame_and_sends_what_it_held_only_after_Resume()
+    {
+        var worker = await ConnectAsync();
+        _primary.Send(FrameType.Pause, []);
+        Assert.Equal(FrameType.Paused, _primary.Receive()!.Type);
+
+        // The app sends while the primary re-executes itself: held, not sent (a frame now would reach the old program's
+        // reader, or tear), and without blocking the sender (a pool thread).
+        await Task.Run(() => worker.Send(new Dictionary<string, int> { ["held"] = 1 })).WaitAsync(Deadline);
+        _primary.SetReceiveTimeout(TimeSpan.FromMilliseconds(300));
+        Assert.Throws<System.ComponentModel.Win32Exception>(() => _primary.Receive());
+
+        _primary.SetReceiveTimeout(TimeSpan.Zero);
+        _primary.Send(FrameType.Resume, []);
+        var held = _primary.Receive()!;
+        Assert.Equal(FrameType.Message, held.Type);
+        Assert.Equal("{\"held\":1}", System.Text.Encoding.UTF8.GetString(held.Payload));
+        Assert.Empty(_lostReasons);
+    }
+
     /// <summary>The worker's handshake against the test's primary end, which checks the Hello and welcomes worker 7.</summary>
     private async Task<ClusterWorker> ConnectAsync()
     {

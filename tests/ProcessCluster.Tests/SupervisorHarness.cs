@@ -131,6 +131,12 @@ internal sealed class SupervisorHarness : IAsyncDisposable
 
         public void Signal(int pid, int signal) => Signals.Enqueue((pid, signal));
 
+        public void Adopt(int pid, int workerId, int stdout, int stderr, Action<ExitStatus> onExit) => _running[pid] = onExit;
+
+        public (int Stdout, int Stderr) OutputOf(int pid) => (-1, -1);
+
+        public IReadOnlyList<int> KillStrays(IReadOnlySet<int> adopted) => [];
+
         public void Exit(int pid, ExitStatus status)
         {
             if (_running.TryRemove(pid, out var onExit))
@@ -192,6 +198,15 @@ internal sealed class SupervisorHarness : IAsyncDisposable
                 Hold(HeldAtStart);
             }
         }
+
+        /// <summary>Whether accepting is paused for an in-place upgrade.</summary>
+        public bool Paused { get; private set; }
+
+        public void PauseAccepting() => Paused = true;
+
+        public void ResumeAccepting() => Paused = false;
+
+        public int HandOutHeld() => _queued;
 
         public void AddWorker(int workerId, IpcChannel channel)
         {

@@ -1,11 +1,13 @@
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
+using ProcessCluster.Interop;
 using ProcessCluster.Primary;
 
 namespace ProcessCluster.Control;
 
 /// <summary>
-/// gunicorn's signals on the primary: HUP reloads, TTIN adds a worker, TTOU removes one, QUIT stops fast. TERM and INT
+/// gunicorn's signals on the primary: HUP reloads, TTIN adds a worker, TTOU removes one, QUIT stops fast, USR2
+/// re-executes the primary in place with the build on disk (nginx's and Unicorn's upgrade signal). TERM and INT
 /// (graceful stop) belong to the host. Each handler only queues its command, so a signal never blocks. The hosts here
 /// install them; a primary of an app's own (a socket server's) creates one after <see cref="ClusterPrimary.Start"/>.
 /// </summary>
@@ -35,7 +37,25 @@ public sealed class ClusterSignals : IDisposable
                 logger.FastStopSignal();
                 primary.RequestShutdown(fast: true);
             }),
+            Register((PosixSignal)SignalNames.SIGUSR2, () =>
+            {
+                logger.UpgradeSignal();
+                _ = UpgradeAsync(primary, logger);
+            }),
         ];
+    }
+
+    /// <summary>When the upgrade happens, this process runs the new build; otherwise the reason is logged (by the supervisor) and nothing changed.</summary>
+    private static async Task UpgradeAsync(ClusterPrimary primary, ILogger logger)
+    {
+        try
+        {
+            await primary.UpgradeAsync().ConfigureAwait(false);
+        }
+        catch (ObjectDisposedException)
+        {
+            logger.UpgradeWhileStopping();
+        }
     }
 
     private static void Resize(ClusterPrimary primary, ILogger logger, int change)

@@ -22,9 +22,10 @@ internal sealed class ControlCommands(ClusterPrimary primary, ILogger logger)
             "status" => new ControlReply(Ok: true, Status: primary.GetStatus()),
             "scale" => await ScaleAsync(ScaleTarget.Parse(request.Workers), progress, cancellationToken).ConfigureAwait(false),
             "reload" => await ReloadAsync(progress, cancellationToken).ConfigureAwait(false),
+            "upgrade" => await UpgradeAsync().ConfigureAwait(false),
             "stop" => Stop(request.Fast),
             "kill" => Kill(request),
-            _ => ControlReply.Failure($"unknown command '{request.Command}': expected status, scale, reload, stop or kill"),
+            _ => ControlReply.Failure($"unknown command '{request.Command}': expected status, scale, reload, upgrade, stop or kill"),
         };
     }
 
@@ -69,6 +70,16 @@ internal sealed class ControlCommands(ClusterPrimary primary, ILogger logger)
         using var _ = Forward(progress);
         var result = await primary.ReloadAsync(cancellationToken).ConfigureAwait(false);
         return result.Succeeded ? ControlReply.Success(result.Message) : ControlReply.Failure($"reload failed: {result.Message}");
+    }
+
+    /// <summary>
+    /// Answers only when the upgrade did not happen ("upgrade failed: check: ..."); when it does, this process execs and
+    /// the connection ends without an answer, which is how the client knows (it then waits for the new build to answer).
+    /// </summary>
+    private async Task<ControlReply> UpgradeAsync()
+    {
+        var result = await primary.UpgradeAsync().ConfigureAwait(false);
+        return ControlReply.Failure($"upgrade failed: {(result.Outcome == UpgradeOutcome.CheckFailed ? "check" : "not done")}: {result.Message}");
     }
 
     private ControlReply Stop(bool fast)

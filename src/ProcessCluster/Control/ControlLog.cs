@@ -32,4 +32,10 @@ internal static partial class ControlLog
 
     [LoggerMessage(112, LogLevel.Warning, "SIGQUIT: fast stop")]
     public static partial void FastStopSignal(this ILogger logger);
+
+    [LoggerMessage(113, LogLevel.Information, "SIGUSR2: upgrading the primary in place")]
+    public static partial void UpgradeSignal(this ILogger logger);
+
+    [LoggerMessage(114, LogLevel.Warning, "SIGUSR2 while stopping: no upgrade")]
+    public static partial void UpgradeWhileStopping(this ILogger logger);
 }

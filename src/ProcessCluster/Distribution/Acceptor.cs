@@ -25,10 +25,16 @@ internal sealed class Acceptor(IReadOnlyList<BoundEndpoint> endpoints, int maxHe
     {
         foreach (var endpoint in endpoints)
         {
-            if (!endpoint.Adopted)
+            // Accept until EAGAIN, then wait in poll for at most a wake interval, so a thread can be stopped without
+            // shutting its socket down (an in-place upgrade passes the socket on, still listening). Not a socket passed
+            // in (systemd's, or a previous program's): the mode belongs to the socket, which outlives this primary;
+            // those keep a blocking accept with its wake-up timeout, one at a time.
+            if (endpoint.Adopted)
             {
-                // Accept until EAGAIN, then wait in poll. Not systemd's sockets: the mode belongs to the socket, which
-                // outlives this primary; those keep a blocking accept (with its wake-up timeout), one at a time.
+                SocketInterop.SetBlocking(endpoint.Fd);
+            }
+            else
+            {
                 SocketInterop.SetNonBlocking(endpoint.Fd);
             }
 
@@ -87,6 +93,33 @@ internal sealed class Acceptor(IReadOnlyList<BoundEndpoint> endpoints, int maxHe
         _threads.Where(entry => entry.Endpoint.Adopted).ToList().ForEach(entry => entry.Thread.Join());
     }
 
+    /// <summary>
+    /// Stops every accept thread, leaving the sockets listening: what arrives meanwhile waits in the kernel's queue
+    /// (for <see cref="Resume"/>, or for the program an in-place upgrade executes). Takes up to one wake interval.
+    /// </summary>
+    public void Pause()
+    {
+        lock (_gate)
+        {
+            _stopping = true;
+            Monitor.PulseAll(_gate);
+        }
+
+        _threads.ForEach(entry => entry.Thread.Join());
+        _threads.Clear();
+    }
+
+    /// <summary>Accepts again after <see cref="Pause"/>.</summary>
+    public void Resume()
+    {
+        lock (_gate)
+        {
+            _stopping = false;
+        }
+
+        Start();
+    }
+
     /// <summary>Wakes the accept threads and waits for them; call once the taker has stopped.</summary>
     public void Stop()
     {
@@ -128,7 +161,7 @@ internal sealed class Acceptor(IReadOnlyList<BoundEndpoint> endpoints, int maxHe
             }
             else if (errno == Libc.EAGAIN && !endpoint.Adopted)
             {
-                SocketInterop.WaitReadable(endpoint.Fd);
+                SocketInterop.WaitReadable(endpoint.Fd, SocketActivation.AcceptWakeInterval);
             }
             else if (errno is not (Libc.EINTR or Libc.EAGAIN))
             {

@@ -16,7 +16,9 @@ internal sealed class HandoffLedger
 {
     private readonly LinkedList<Handoff> _pending = new();
     private readonly Dictionary<int, WorkerHandoffs> _workers = [];
-    private long _lastId;
+    // Ids start at a random point: after an in-place upgrade, a worker's late answers about the previous program's
+    // hand-offs must not match this program's.
+    private long _lastId = Random.Shared.NextInt64(long.MaxValue / 2);
 
     /// <summary>Connections held and not yet sent.</summary>
     public int Pending => _pending.Count;

@@ -28,6 +28,22 @@ internal interface IConnectionDistribution : IDisposable
 
     void Start();
 
+    /// <summary>
+    /// Stops taking connections for an in-place upgrade, the listening sockets left open: new ones wait in the kernel's
+    /// queue. Those already taken still go out (<see cref="Queued"/> falls to 0). Blocks briefly (an accept wake-up).
+    /// </summary>
+    void PauseAccepting();
+
+    /// <summary>
+    /// Hands out what is held to any worker that can take one now, and returns how many are still held. Dispatch is
+    /// otherwise driven by events (an accept, an ack); while accepting is paused a connection held back by a time-bound
+    /// choice (a worker shedding) would wait for the next one.
+    /// </summary>
+    int HandOutHeld();
+
+    /// <summary>Takes connections again after <see cref="PauseAccepting"/> (the upgrade was called off).</summary>
+    void ResumeAccepting();
+
     /// <summary>The worker is ready: it takes connections from now on.</summary>
     void AddWorker(int workerId, IpcChannel channel);
 

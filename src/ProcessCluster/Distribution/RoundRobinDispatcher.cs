@@ -62,6 +62,17 @@ internal sealed class RoundRobinDispatcher : IConnectionDistribution
 
     public void Start() => _acceptor.Start();
 
+    public void PauseAccepting() => _acceptor.Pause();
+
+    public void ResumeAccepting() => _acceptor.Resume();
+
+    /// <summary>Connections still being peeked at count as held: they are routed within the peek deadline.</summary>
+    public int HandOutHeld() => Locked(() =>
+    {
+        Pump();
+        return _ledger.Pending + (_peeker?.Count ?? 0);
+    });
+
     /// <summary>Connections handed to the worker so far; 0 for a worker not known (or gone).</summary>
     public long Dispatched(int workerId) => Locked(() => _ledger.Dispatched(workerId));
 

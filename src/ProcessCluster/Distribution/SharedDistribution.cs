@@ -42,6 +42,17 @@ internal sealed class SharedDistribution(IReadOnlyList<BoundEndpoint> endpoints)
         _watcher.Start();
     }
 
+    /// <summary>The workers accept by themselves, through the pause and the exec: the primary holds nothing.</summary>
+    public void PauseAccepting()
+    {
+    }
+
+    public void ResumeAccepting()
+    {
+    }
+
+    public int HandOutHeld() => 0;
+
     public void AddWorker(int workerId, IpcChannel channel) => Serving(workerId, true);
 
     public void Retire(int workerId) => Serving(workerId, false);

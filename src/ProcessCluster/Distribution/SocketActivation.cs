@@ -18,10 +18,28 @@ internal static class SocketActivation
     public static readonly TimeSpan AcceptWakeInterval = TimeSpan.FromMilliseconds(200);
 
     /// <summary>
-    /// The sockets systemd passed to this process, with their names; empty when none were. The variables are removed
-    /// so that no worker takes the sockets as its own.
+    /// The sockets passed to this process: by systemd, and by its previous program when it re-executed itself in place
+    /// (<see cref="Primary.UpgradeHandover"/>). Empty when none were. The variables are removed so that no worker takes
+    /// the sockets as its own.
     /// </summary>
-    public static List<(Socket Socket, string Name)> Take(ILogger logger)
+    public static List<PassedSocket> Take(ILogger logger)
+    {
+        var passed = TakeFromSystemd(logger);
+        foreach (var handed in Primary.UpgradeHandover.Take()?.Sockets ?? [])
+        {
+            if (!ProcessInterop.IsOpen(handed.Fd))
+            {
+                logger.LogWarning("The listening socket handed over as descriptor {Fd} ({Requested}) is not open; it is opened anew", handed.Fd, handed.Requested);
+                continue;
+            }
+
+            passed.Add(new PassedSocket(Prepare(handed.Fd), $"fd {handed.Fd} from before the upgrade", "the previous program", handed.RequestedEndPoint));
+        }
+
+        return passed;
+    }
+
+    private static List<PassedSocket> TakeFromSystemd(ILogger logger)
     {
         var pid = Environment.GetEnvironmentVariable("LISTEN_PID");
         var count = Environment.GetEnvironmentVariable("LISTEN_FDS");
@@ -42,45 +60,60 @@ internal static class SocketActivation
             return [];
         }
 
-        var sockets = new List<(Socket, string)>();
+        var sockets = new List<PassedSocket>();
         for (var i = 0; i < fds; i++)
         {
-            var socket = new Socket(new SafeSocketHandle(FirstDescriptor + i, ownsHandle: true));
-            // Not for the workers (they get the sockets they need from the primary), and waiting again in accept,
-            // whatever a previous primary left set.
-            SocketInterop.SetCloseOnExec(FirstDescriptor + i);
-            SocketInterop.SetBlocking(FirstDescriptor + i);
-            SocketInterop.SetTimeout(FirstDescriptor + i, send: false, AcceptWakeInterval);
-            sockets.Add((socket, i < names.Length && names[i].Length > 0 ? names[i] : $"fd {FirstDescriptor + i}"));
+            sockets.Add(new PassedSocket(Prepare(FirstDescriptor + i), i < names.Length && names[i].Length > 0 ? names[i] : $"fd {FirstDescriptor + i}", "systemd"));
         }
 
         return sockets;
     }
 
     /// <summary>
+    /// Not for the workers (they get the sockets they need from the primary), and waiting again in accept, whatever a
+    /// previous primary left set.
+    /// </summary>
+    private static Socket Prepare(int fd)
+    {
+        var socket = new Socket(new SafeSocketHandle(fd, ownsHandle: true));
+        SocketInterop.SetCloseOnExec(fd);
+        SocketInterop.SetBlocking(fd);
+        SocketInterop.SetTimeout(fd, send: false, AcceptWakeInterval);
+        return socket;
+    }
+
+    /// <summary>
     /// Takes out of <paramref name="passed"/> the socket that serves <paramref name="wanted"/> (same local address, or
     /// the same socket file), logging the adoption; null when systemd passed none for it.
     /// </summary>
-    public static Socket? TryAdopt(List<(Socket Socket, string Name)> passed, EndPoint wanted, string url, ILogger logger)
+    public static Socket? TryAdopt(List<PassedSocket> passed, EndPoint wanted, string url, ILogger logger)
     {
-        var found = passed.FindIndex(candidate => candidate.Socket.LocalEndPoint is { } bound && EndpointMatch.SameEndpoint(bound, wanted));
+        var found = passed.FindIndex(candidate =>
+            (candidate.Socket.LocalEndPoint is { } bound && EndpointMatch.SameEndpoint(bound, wanted))
+            || (candidate.Requested is { } requested && EndpointMatch.SameEndpoint(requested, wanted)));
         if (found < 0)
         {
             return null;
         }
 
-        var (socket, name) = passed[found];
+        var (socket, name, source, _) = passed[found];
         passed.RemoveAt(found);
-        logger.LogInformation("Adopted the listening socket {Address} ({Name}) passed by systemd for {Url}", socket.LocalEndPoint, name, url);
+        logger.LogInformation("Adopted the listening socket {Address} ({Name}) passed by {Source} for {Url}", socket.LocalEndPoint, name, source, url);
         return socket;
     }
 
     /// <summary>Says which passed sockets no endpoint took (a unit and an app that disagree on the addresses).</summary>
-    public static void WarnUnused(IEnumerable<(Socket Socket, string Name)> passed, ILogger logger)
+    public static void WarnUnused(IEnumerable<PassedSocket> passed, ILogger logger)
     {
-        foreach (var (socket, name) in passed)
+        foreach (var (socket, name, source, _) in passed)
         {
-            logger.LogWarning("systemd passed a socket ({Name}, {Address}) that no endpoint of the cluster listens on; it is left unused", name, socket.LocalEndPoint);
+            logger.LogWarning("{Source} passed a socket ({Name}, {Address}) that no endpoint of the cluster listens on; it is left unused", source, name, socket.LocalEndPoint);
         }
     }
 }
+
+/// <summary>
+/// A listening socket this process was given, by <paramref name="Source"/>; <paramref name="Requested"/> is the
+/// endpoint it was opened for when that differs from its address (port 0, handed over by an in-place upgrade).
+/// </summary>
+internal sealed record PassedSocket(Socket Socket, string Name, string Source, EndPoint? Requested = null);

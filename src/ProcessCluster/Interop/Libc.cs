@@ -32,6 +32,7 @@ internal static unsafe partial class Libc
     public const int AF_INET = 2;
     public const int AF_INET6 = 10;
     public const int F_GETFL = 3;
+    public const int F_GETFD = 1;
     public const int F_SETFD = 2;
     public const int FD_CLOEXEC = 1;
     public const int F_SETFL = 4;
@@ -274,4 +275,7 @@ internal static unsafe partial class Libc
 
     [LibraryImport(Lib)]
     public static partial int sigaddset(void* signalSet, int signal);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int execve(byte* path, byte** argv, byte** envp);
 }

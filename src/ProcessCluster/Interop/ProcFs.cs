@@ -7,6 +7,19 @@ internal static class ProcFs
 {
     private static readonly long TicksPerSecond = Math.Max(1, Libc.sysconf(Libc._SC_CLK_TCK));
 
+    /// <summary>A process's environment (/proc/PID/environ), "NAME=value" each; empty when it cannot be read.</summary>
+    public static IReadOnlyList<string> EnvironmentOf(int pid)
+    {
+        try
+        {
+            return File.ReadAllText($"/proc/{pid}/environ").Split('\0', StringSplitOptions.RemoveEmptyEntries);
+        }
+        catch (Exception error) when (error is IOException or UnauthorizedAccessException)
+        {
+            return [];
+        }
+    }
+
     /// <summary>CPU time a process has used, user and system (/proc/PID/stat), or null when it is gone.</summary>
     public static TimeSpan? CpuTime(int pid)
     {

@@ -155,6 +155,64 @@ internal static unsafe class ProcessInterop
         return Libc.getppid() == expectedParent;
     }
 
+    /// <summary>This process's parent's pid.</summary>
+    public static int ParentId() => Libc.getppid();
+
+    /// <summary>
+    /// No parent-death signal any more: while the primary re-executes itself, the thread that started this worker ends
+    /// (execve ends every thread but the caller), and the kernel would take that for its parent's death.
+    /// </summary>
+    public static void ForgetParentDeath() => Libc.prctl(Libc.PR_SET_PDEATHSIG, 0, 0, 0, 0);
+
+    /// <summary>
+    /// Replaces this process's program in place (same pid, same children, descriptors without FD_CLOEXEC kept). Returns
+    /// only when the exec failed, with why; the process then goes on as it was.
+    /// </summary>
+    public static string Exec(string path, IReadOnlyList<string> arguments, IReadOnlyList<string> environment)
+    {
+        using var strings = new NativeStrings();
+        Libc.execve(strings.Add(path), strings.Array(arguments), strings.Array(environment));
+        var errno = Marshal.GetLastPInvokeError();
+        return $"execve({path}) failed: {Marshal.GetPInvokeErrorMessage(errno)}";
+    }
+
+    /// <summary>Whether a program this process execs keeps <paramref name="fd"/> (clears or sets FD_CLOEXEC).</summary>
+    public static void SetInherited(int fd, bool inherited)
+    {
+        if (Libc.fcntl(fd, Libc.F_SETFD, inherited ? 0 : Libc.FD_CLOEXEC) < 0)
+        {
+            var errno = Marshal.GetLastPInvokeError();
+            throw new Win32Exception(errno, $"fcntl({fd}, F_SETFD) failed: {Marshal.GetPInvokeErrorMessage(errno)}");
+        }
+    }
+
+    /// <summary>Whether <paramref name="fd"/> is an open descriptor of this process.</summary>
+    public static bool IsOpen(int fd) => Libc.fcntl(fd, Libc.F_GETFD, 0) >= 0;
+
+    /// <summary>
+    /// This process's children (/proc/self/task/*/children): after an exec every one is a child of the one thread left,
+    /// including workers a previous program of this pid started.
+    /// </summary>
+    public static IReadOnlyList<int> Children()
+    {
+        var children = new List<int>();
+        foreach (var task in Directory.EnumerateDirectories("/proc/self/task"))
+        {
+            try
+            {
+                children.AddRange(File.ReadAllText(Path.Combine(task, "children"))
+                    .Split(' ', StringSplitOptions.RemoveEmptyEntries)
+                    .Select(pid => int.Parse(pid, System.Globalization.CultureInfo.InvariantCulture)));
+            }
+            catch (IOException)
+            {
+                // The thread ended meanwhile.
+            }
+        }
+
+        return children;
+    }
+
     /// <summary>Ends the process at once, without running managed shutdown.</summary>
     public static void ExitImmediately(int code) => Libc.ExitImmediately(code);
 

@@ -4,6 +4,7 @@ namespace ProcessCluster.Interop;
 internal static class SignalNames
 {
     public const int SIGKILL = 9;
+    public const int SIGUSR2 = 12;
     public const int SIGTERM = 15;
 
     private static readonly string[] Names =

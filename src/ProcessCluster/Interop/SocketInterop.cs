@@ -199,12 +199,12 @@ internal static unsafe class SocketInterop
         return fd;
     }
 
-    /// <summary>Waits until a (non-blocking) listening socket has a connection to accept, or is shut down.</summary>
-    public static void WaitReadable(int socket)
+    /// <summary>Waits until a (non-blocking) listening socket has a connection to accept, is shut down, or <paramref name="timeout"/> passes.</summary>
+    public static void WaitReadable(int socket, TimeSpan timeout)
     {
         var poll = new Libc.PollFd { Fd = socket, Events = Libc.POLLIN };
-        // EINTR and the like: the caller's accept then fails with EAGAIN and comes back here.
-        Libc.poll(&poll, 1, -1);
+        // EINTR, a timeout and the like: the caller's accept then fails with EAGAIN and comes back here.
+        Libc.poll(&poll, 1, (int)timeout.TotalMilliseconds);
     }
 
     /// <summary>Accept returns EAGAIN from now on instead of waiting; a thread already waiting in accept keeps waiting.</summary>

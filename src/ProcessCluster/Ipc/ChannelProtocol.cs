@@ -8,7 +8,7 @@ namespace ProcessCluster.Ipc;
 /// </summary>
 internal static class ChannelProtocol
 {
-    public const int Version = 2; // 2: a NewConnection frame carries several connections; Backplane frames
+    public const int Version = 2; // 2: a NewConnection frame carries several connections; Backplane; Pause, Paused and Resume
 
     /// <summary>The longest library version a Hello may carry; it goes into log lines.</summary>
     public const int MaxLibraryLength = 100;

@@ -54,6 +54,18 @@ internal enum FrameType : byte
     /// relays it to every other worker that subscribed.
     /// </summary>
     Backplane = 14,
+
+    /// <summary>
+    /// Primary → worker: the primary is about to re-execute itself (an in-place upgrade). Answer Paused, then send
+    /// nothing until Resume: the primary's next program reads the channel from the frame after Paused.
+    /// </summary>
+    Pause = 15,
+
+    /// <summary>Worker → primary: the last frame before Resume.</summary>
+    Paused = 16,
+
+    /// <summary>Primary → worker: the primary (its new program, or the old one when the upgrade was called off) reads again.</summary>
+    Resume = 17,
 }
 
 /// <summary>A worker's counters as its heartbeat carries them; busy time and clock are cumulative microseconds.</summary>
@@ -78,7 +90,7 @@ internal static class FrameFormat
         return HeaderSize;
     }
 
-    public static bool IsKnown(FrameType type) => type is >= FrameType.Hello and <= FrameType.Backplane;
+    public static bool IsKnown(FrameType type) => type is >= FrameType.Hello and <= FrameType.Resume;
 
     /// <summary>
     /// NewConnection payload: one entry per connection (connection id, int64; endpoint index, uint16), in the order of

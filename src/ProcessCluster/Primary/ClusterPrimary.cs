@@ -171,6 +171,15 @@ public sealed class ClusterPrimary : IAsyncDisposable, IClusterObserver
     /// </summary>
     public Task<ReloadResult> ReloadAsync(CancellationToken cancellationToken = default) => _supervisor.ReloadAsync(cancellationToken);
 
+    /// <summary>
+    /// Re-executes this primary in place with the build on disk (SIGUSR2, <c>dotnet-cluster upgrade</c>): same pid,
+    /// the running workers kept (rolled by a reload if their code changed). Completes only when it did not happen.
+    /// </summary>
+    internal Task<UpgradeResult> UpgradeAsync() => _supervisor.UpgradeAsync(CheckArguments);
+
+    /// <summary>Where --check goes in this primary's own command line for the new build's self-check; null: last.</summary>
+    internal Func<IReadOnlyList<string>, IReadOnlyList<string>>? CheckArguments { get; set; }
+
     /// <summary>The worker count the cluster aims for now.</summary>
     public int DesiredWorkers => _supervisor.Snapshot.DesiredWorkers;
 

@@ -20,6 +20,9 @@ internal sealed record WorkerView(int ProcessId, DateTimeOffset ForkedAt)
 
     public IReadOnlyList<string> ListeningAddresses { get; init; } = [];
 
+    /// <summary>The fingerprint of the code it was started from (<see cref="CodeStamp"/>).</summary>
+    public string? Code { get; init; }
+
     public ExitStatus? ExitStatus { get; init; }
 
     public StopReason? StopReason { get; init; }

@@ -18,6 +18,18 @@ internal sealed class PrimaryConnection
     private readonly IpcChannel _channel;
     private readonly Action<string> _lost;
 
+    // Every send passes this gate: while the primary re-executes itself (Pause .. Resume) nothing is sent, so its next
+    // program starts reading at a frame boundary. What is sent meanwhile is held, in order, and goes out on Resume:
+    // senders never wait, since they are the thread pool's threads (heartbeats, load reports, acks) and two of them
+    // blocked for the primary's start-up would starve the app's requests on a 2-core machine.
+    private readonly object _gate = new();
+    private readonly List<(FrameType Type, byte[] Payload)> _held = [];
+    private bool _paused;
+
+    // The primary whose death this worker's reader thread dies with (0: none, as in tests). The parent-death signal
+    // belongs to the thread that asked for it, so the reader thread alone arms it, drops it on Pause, re-arms it on Resume.
+    private int _dieWith;
+
     private PrimaryConnection(IpcChannel channel, WelcomeMessage welcome, int[] sharedFds, Action<string> lost)
     {
         _channel = channel;
@@ -32,12 +44,13 @@ internal sealed class PrimaryConnection
     public int[] SharedFds { get; }
 
     /// <summary>
-    /// Connects to the primary named in <paramref name="environment"/> and authenticates. Arms the parent-death signal
-    /// first, so the worker dies with its primary even when the primary is SIGKILLed; exits at once if it is already gone.
+    /// Connects to the primary named in <paramref name="environment"/> and authenticates; exits at once if the primary
+    /// is already gone. Once started, the reader thread arms the parent-death signal, so the worker dies with its
+    /// primary even when the primary is SIGKILLed.
     /// </summary>
     public static PrimaryConnection Connect(WorkerEnvironment environment, int maxMessageBytes, ILogger logger)
     {
-        if (!ProcessInterop.DieWithParent(environment.PrimaryPid))
+        if (ProcessInterop.ParentId() != environment.PrimaryPid)
         {
             logger.LogCritical("Primary {Pid} is gone before worker {Id} started; exiting", environment.PrimaryPid, environment.WorkerId);
             ProcessInterop.ExitImmediately(1);
@@ -45,7 +58,9 @@ internal sealed class PrimaryConnection
 
         var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         socket.Connect(new UnixDomainSocketEndPoint("\0" + environment.ChannelName));
-        return Open(socket, new HelloMessage(environment.WorkerId, environment.Secret, ChannelProtocol.Version, ChannelProtocol.Library), maxMessageBytes, ExitForLostChannel(environment.WorkerId));
+        var connection = Open(socket, new HelloMessage(environment.WorkerId, environment.Secret, ChannelProtocol.Version, ChannelProtocol.Library), maxMessageBytes, ExitForLostChannel(environment.WorkerId));
+        connection._dieWith = environment.PrimaryPid;
+        return connection;
     }
 
     /// <summary>The handshake on an already connected socket; <paramref name="lost"/> runs when the channel is lost (tests observe it instead of exiting).</summary>
@@ -78,15 +93,27 @@ internal sealed class PrimaryConnection
     public void Start(IPrimaryFrameHandler handler) =>
         new Thread(() => ReadLoop(handler)) { IsBackground = true, Name = "cluster-worker-channel" }.Start();
 
-    /// <summary>Sends a frame; throws when the channel is gone.</summary>
-    public void Send(FrameType type, ReadOnlySpan<byte> payload) => _channel.Send(type, payload);
+    /// <summary>Sends a frame; throws when the channel is gone. While the primary is paused, the frame is held for Resume.</summary>
+    public void Send(FrameType type, ReadOnlySpan<byte> payload)
+    {
+        lock (_gate)
+        {
+            if (_paused)
+            {
+                _held.Add((type, payload.ToArray()));
+                return;
+            }
+
+            _channel.Send(type, payload);
+        }
+    }
 
     /// <summary>Sends a frame if the channel still stands: when it is gone, so very soon is this process, and the reader handles that.</summary>
     public void TrySend(FrameType type, ReadOnlySpan<byte> payload)
     {
         try
         {
-            _channel.Send(type, payload);
+            Send(type, payload);
         }
         catch (Exception error) when (error is Win32Exception or ObjectDisposedException)
         {
@@ -96,13 +123,19 @@ internal sealed class PrimaryConnection
 
     /// <summary>Tells the primary the app listens on these addresses: the worker is ready for connections.</summary>
     public void ReportListening(IReadOnlyList<string> addresses) =>
-        _channel.SendJson(FrameType.Listening, new ListeningMessage(addresses), IpcJson.Default.ListeningMessage);
+        Send(FrameType.Listening, System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(new ListeningMessage(addresses), IpcJson.Default.ListeningMessage));
 
     /// <summary>Tells the primary the app is shutting down: it gets no more connections.</summary>
     public void ReportStopping() => TrySend(FrameType.Stopping, []);
 
     private void ReadLoop(IPrimaryFrameHandler handler)
     {
+        if (_dieWith != 0 && !ProcessInterop.DieWithParent(_dieWith))
+        {
+            _lost("the primary is gone");
+            return;
+        }
+
         try
         {
             while (_channel.Receive() is { } frame)
@@ -118,10 +151,16 @@ internal sealed class PrimaryConnection
         }
     }
 
-    private static void Dispatch(Frame frame, IPrimaryFrameHandler handler)
+    private void Dispatch(Frame frame, IPrimaryFrameHandler handler)
     {
         switch (frame.Type)
         {
+            case FrameType.Pause when frame.Payload.Length == 0:
+                Pause();
+                break;
+            case FrameType.Resume when frame.Payload.Length == 0:
+                Resume();
+                break;
             case FrameType.NewConnection:
                 var connections = FrameFormat.ReadNewConnections(frame);
                 for (var i = 0; i < connections.Length; i++)
@@ -153,6 +192,41 @@ internal sealed class PrimaryConnection
             default:
                 Array.ForEach(frame.Fds, SocketInterop.Close);
                 throw new ProtocolViolationException($"the primary may not send {frame.Type} frames here");
+        }
+    }
+
+    /// <summary>Answers Paused as the last frame before Resume, and lets the primary's threads end without taking this worker along.</summary>
+    private void Pause()
+    {
+        lock (_gate)
+        {
+            ProcessInterop.ForgetParentDeath();
+            _channel.Send(FrameType.Paused, []);
+            _paused = true;
+        }
+    }
+
+    /// <summary>The same primary (same pid) reads again: dying with it is armed again, and what was held goes out first, in order.</summary>
+    private void Resume()
+    {
+        lock (_gate)
+        {
+            if (_dieWith != 0 && !ProcessInterop.DieWithParent(_dieWith))
+            {
+                _lost("the primary is gone");
+            }
+
+            _paused = false;
+            try
+            {
+                _held.ForEach(frame => _channel.Send(frame.Type, frame.Payload));
+            }
+            catch (Exception error) when (error is Win32Exception or ObjectDisposedException)
+            {
+                // The channel is gone; the reader sees it next.
+            }
+
+            _held.Clear();
         }
     }
 

@@ -64,11 +64,25 @@ internal sealed class ChannelListener : IDisposable
         }
     }
 
+    /// <summary>Serves a paused channel again on a thread of its own (see <see cref="WorkerChannelSession.Resume"/>).</summary>
+    public void Resume(WorkerHandle worker, IpcChannel channel) =>
+        new Thread(() => CloseUnlessPaused(channel, _session.Resume(worker, channel))) { IsBackground = true, Name = "cluster-channel" }.Start();
+
+    /// <summary>A paused channel stays open for whoever resumes it: this program, or its next one across the exec.</summary>
+    private static void CloseUnlessPaused(IpcChannel channel, bool paused)
+    {
+        if (!paused)
+        {
+            channel.Dispose();
+        }
+    }
+
     private void Serve(Socket connection)
     {
-        using var channel = new IpcChannel(connection, _maxPayload);
+        var channel = new IpcChannel(connection, _maxPayload);
         if (ReadHello(channel) is not var (pid, hello))
         {
+            channel.Dispose();
             return;
         }
 
@@ -80,10 +94,7 @@ internal sealed class ChannelListener : IDisposable
             claim.TrySetResult(null);
         }
 
-        if (claim.Task.Result is { } worker)
-        {
-            _session.Run(worker, channel);
-        }
+        CloseUnlessPaused(channel, claim.Task.Result is { } worker && _session.Run(worker, channel));
     }
 
     private (int Pid, HelloMessage Hello)? ReadHello(IpcChannel channel)

@@ -18,17 +18,31 @@ internal sealed class WorkerChannelSession(
 {
     private static readonly TimeSpan SendTimeout = TimeSpan.FromSeconds(1);
 
-    public void Run(WorkerHandle worker, IpcChannel channel)
+    /// <summary>Serves a newly claimed channel: the welcome, then its frames. True when it stopped for a pause (the channel stays open).</summary>
+    public bool Run(WorkerHandle worker, IpcChannel channel) => Serve(worker, channel, () =>
     {
+        channel.SetSendTimeout(SendTimeout);
+        var (message, fds) = welcome.For(worker);
+        channel.SendJson(FrameType.Welcome, message, IpcJson.Default.WelcomeMessage, fds);
+        post(new ChannelConnected(worker));
+    });
+
+    /// <summary>Serves a channel again after a pause (an upgrade called off, or the new program adopting the worker): Resume, then its frames.</summary>
+    public bool Resume(WorkerHandle worker, IpcChannel channel) => Serve(worker, channel, () =>
+    {
+        channel.SetSendTimeout(SendTimeout);
+        channel.Send(FrameType.Resume, []);
+    });
+
+    private bool Serve(WorkerHandle worker, IpcChannel channel, Action open)
+    {
+        var paused = false;
         try
         {
-            channel.SetSendTimeout(SendTimeout);
-            var (message, fds) = welcome.For(worker);
-            channel.SendJson(FrameType.Welcome, message, IpcJson.Default.WelcomeMessage, fds);
-            post(new ChannelConnected(worker));
-            while (channel.Receive() is { } frame)
+            open();
+            while (!paused && channel.Receive() is { } frame)
             {
-                Handle(worker, channel, frame);
+                paused = Handle(worker, channel, frame);
             }
         }
         catch (Exception error) when (error is ProtocolViolationException or Win32Exception)
@@ -43,20 +57,29 @@ internal sealed class WorkerChannelSession(
         }
         finally
         {
-            backplane.Remove(worker.Id);
-            post(new ChannelClosed(worker));
+            if (!paused)
+            {
+                backplane.Remove(worker.Id);
+                post(new ChannelClosed(worker));
+            }
         }
+
+        return paused;
     }
 
     /// <summary>
     /// Each frame is checked against its contract (size, fields, types) before it becomes an event: what does not
     /// fit throws <see cref="ProtocolViolationException"/> and drops the channel. Descriptors never get here: the
-    /// primary's end takes none (<see cref="IpcChannel"/>).
+    /// primary's end takes none (<see cref="IpcChannel"/>). True for Paused, the worker's last frame before Resume:
+    /// this program reads no further, so the next one starts at a frame boundary.
     /// </summary>
-    private void Handle(WorkerHandle worker, IpcChannel channel, Frame frame)
+    private bool Handle(WorkerHandle worker, IpcChannel channel, Frame frame)
     {
         switch (frame.Type)
         {
+            case FrameType.Paused when frame.Payload.Length == 0:
+                post(new WorkerPaused(worker));
+                return true;
             case FrameType.Ack:
                 distribution.OnAcks(worker.Id, FrameFormat.ReadAcks(frame));
                 break;
@@ -93,6 +116,8 @@ internal sealed class WorkerChannelSession(
             default:
                 throw new ProtocolViolationException($"a worker may not send {frame.Type} frames of {frame.Payload.Length} bytes");
         }
+
+        return false;
     }
 
     /// <summary>The JSON contract (required and non-null fields) does not reach inside the list.</summary>

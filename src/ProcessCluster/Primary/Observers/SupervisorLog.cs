@@ -109,4 +109,22 @@ internal static partial class SupervisorLog
 
     [LoggerMessage(34, LogLevel.Debug, "Connections per ready worker: {Connections}")]
     public static partial void ConnectionsPerWorker(ILogger logger, string connections);
+
+    [LoggerMessage(40, LogLevel.Information, "Upgrading in place: the new build passed its check; pausing {Count} workers, then re-executing {Program} as pid {Pid}")]
+    public static partial void UpgradeStarting(ILogger logger, int count, string program, int pid);
+
+    [LoggerMessage(41, LogLevel.Warning, "In-place upgrade not done: {Reason}; this primary carries on as it was")]
+    public static partial void UpgradeCalledOff(ILogger logger, string reason);
+
+    [LoggerMessage(42, LogLevel.Information, "Upgraded in place (pid {Pid}): adopted {Count} running workers ({Workers})")]
+    public static partial void Adopted(ILogger logger, int pid, int count, string workers);
+
+    [LoggerMessage(43, LogLevel.Error, "After the in-place upgrade: {Problem}; the workers left are killed and new ones started")]
+    public static partial void HandoverUnreadable(ILogger logger, string problem);
+
+    [LoggerMessage(44, LogLevel.Warning, "Killed {Count} workers of this primary that were not handed over (pids {Pids})")]
+    public static partial void KilledStrays(ILogger logger, int count, string pids);
+
+    [LoggerMessage(45, LogLevel.Information, "The code on disk differs from what the adopted workers run; rolling them")]
+    public static partial void AdoptedCodeChanged(ILogger logger);
 }

@@ -15,6 +15,15 @@ internal interface IWorkerProcesses
     int Spawn(WorkerCommand command, int workerId, IEnumerable<KeyValuePair<string, string>> environment, Action<ExitStatus> onExit);
 
     void Signal(int pid, int signal);
+
+    /// <summary>Takes on a running child a previous program of this process started (in-place upgrade); its output pipes' read ends given, -1 for none.</summary>
+    void Adopt(int pid, int workerId, int stdout, int stderr, Action<ExitStatus> onExit);
+
+    /// <summary>The read ends of the worker's output pipes, to hand across an exec; -1 when there are none.</summary>
+    (int Stdout, int Stderr) OutputOf(int pid);
+
+    /// <summary>Kills and reaps this primary's workers that are children of this process and not in <paramref name="adopted"/>; returns their pids.</summary>
+    IReadOnlyList<int> KillStrays(IReadOnlySet<int> adopted);
 }
 
 /// <summary>What the supervisor samples of processes and the machine (from /proc on Linux).</summary>

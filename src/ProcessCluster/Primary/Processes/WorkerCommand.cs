@@ -16,7 +16,10 @@ public sealed record WorkerCommand(string Path, IReadOnlyList<string> Arguments)
     /// is picked up by the next worker: a path through a symlink (current/App.dll) stays one, where the runtime
     /// reports it resolved (releases/v1/App.dll). "dotnet app.dll ..." is kept as such; an apphost runs directly.
     /// </summary>
-    public static WorkerCommand FromCurrentProcess()
+    public static WorkerCommand FromCurrentProcess() => FromCurrentProcess(LogicalWorkingDirectory());
+
+    /// <summary>The same, relative paths made absolute from <paramref name="directory"/> (the directory this process was started in, by name).</summary>
+    internal static WorkerCommand FromCurrentProcess(string directory)
     {
         var executable = Environment.ProcessPath ?? throw new InvalidOperationException("the path of this process is unknown");
         var resolved = Environment.GetCommandLineArgs();
@@ -32,7 +35,6 @@ public sealed record WorkerCommand(string Path, IReadOnlyList<string> Arguments)
 
         // Relative paths are made absolute from the logical directory, so they still name the same file from a
         // worker started in Cluster:WorkingDirectory.
-        var directory = LogicalWorkingDirectory();
         string Absolute(string path) => System.IO.Path.GetFullPath(path, directory);
         if (isMuxer)
         {

@@ -1,5 +1,6 @@
 using System.Collections;
 using System.Collections.Concurrent;
+using Microsoft.Win32.SafeHandles;
 using ProcessCluster.Interop;
 
 namespace ProcessCluster.Primary;
@@ -25,6 +26,7 @@ internal sealed class WorkerLauncher : IWorkerProcesses, IDisposable
     // Children not yet reaped. A pid is signalled only under this lock while in the set, and leaves the set before it
     // is reaped, so a signal never reaches a process that took a reaped worker's pid.
     private readonly HashSet<int> _unreaped = [];
+    private readonly Dictionary<int, (int Stdout, int Stderr)> _pipes = [];
     private readonly Func<int, int, bool> _kill;
 
     /// <param name="kill">kill(2); tests observe when it is called.</param>
@@ -54,6 +56,47 @@ internal sealed class WorkerLauncher : IWorkerProcesses, IDisposable
         }
     }
 
+    /// <summary>
+    /// Takes on a worker a previous program of this process started (an in-place upgrade): still this process's child,
+    /// so it is reaped and its output relayed as if started here. Takes ownership of the pipe descriptors (-1: none).
+    /// </summary>
+    public void Adopt(int pid, int workerId, int stdout, int stderr, Action<ExitStatus> onExit) =>
+        Watch(pid, workerId, new SafeFileHandle(stdout, ownsHandle: true), new SafeFileHandle(stderr, ownsHandle: true), onExit);
+
+    /// <summary>The read ends of a worker's stdout and stderr pipes, to hand across an exec; (-1, -1) when unknown.</summary>
+    public (int Stdout, int Stderr) OutputOf(int pid)
+    {
+        lock (_unreaped)
+        {
+            return _pipes.GetValueOrDefault(pid, (-1, -1));
+        }
+    }
+
+    /// <summary>
+    /// Kills every child of this process that is a worker of this primary (its environment says so) and was not
+    /// adopted: one the previous program started while it was upgrading, or every one when its table was unreadable.
+    /// Each is reaped. Returns their pids.
+    /// </summary>
+    public IReadOnlyList<int> KillStrays(IReadOnlySet<int> adopted)
+    {
+        var ours = $"{Worker.WorkerEnvironment.PrimaryPidVariable}={Environment.ProcessId}";
+        var strays = ProcessInterop.Children()
+            .Where(pid => !adopted.Contains(pid) && ProcFs.EnvironmentOf(pid).Contains(ours))
+            .ToList();
+        foreach (var pid in strays)
+        {
+            lock (_unreaped)
+            {
+                _unreaped.Add(pid);
+                _kill(pid, SignalNames.SIGKILL);
+            }
+
+            StartReaper(pid, () => { });
+        }
+
+        return strays;
+    }
+
     private void Run()
     {
         foreach (var request in _requests.GetConsumingEnumerable())
@@ -61,31 +104,7 @@ internal sealed class WorkerLauncher : IWorkerProcesses, IDisposable
             try
             {
                 var (pid, stdout, stderr) = ProcessInterop.Spawn(request.Command.Path, request.Command.Arguments, request.Environment, request.Command.WorkingDirectory);
-                var output = WorkerOutput.Start(request.WorkerId, pid, stdout, stderr, _logFormat, Console.Out, Console.Error);
-                lock (_unreaped)
-                {
-                    _unreaped.Add(pid);
-                }
-
-                var reaper = new Thread(() =>
-                {
-                    ProcessInterop.WaitUntilExited(pid);
-                    lock (_unreaped)
-                    {
-                        _unreaped.Remove(pid);
-                    }
-
-                    var status = ProcessInterop.WaitForExit(pid);
-
-                    // A dying worker's last words (a crash's stack trace) are printed before its exit is logged.
-                    output.WaitForEnd(OutputGrace);
-                    request.OnExit(status);
-                })
-                {
-                    IsBackground = true,
-                    Name = $"cluster-reaper-{pid}",
-                };
-                reaper.Start();
+                Watch(pid, request.WorkerId, stdout, stderr, request.OnExit);
                 request.Result.SetResult(pid);
             }
             catch (Exception error)
@@ -95,13 +114,64 @@ internal sealed class WorkerLauncher : IWorkerProcesses, IDisposable
         }
     }
 
-    private static List<string> BuildEnvironment(IEnumerable<KeyValuePair<string, string>> extra)
+    private void Watch(int pid, int workerId, SafeFileHandle stdout, SafeFileHandle stderr, Action<ExitStatus> onExit)
+    {
+        lock (_unreaped)
+        {
+            _unreaped.Add(pid);
+            _pipes[pid] = ((int)stdout.DangerousGetHandle(), (int)stderr.DangerousGetHandle());
+        }
+
+        // An adopted worker whose pipes were not handed over has no output to relay.
+        var output = stdout.IsInvalid || stderr.IsInvalid ? null : WorkerOutput.Start(workerId, pid, stdout, stderr, _logFormat, Console.Out, Console.Error);
+        StartReaper(pid, () =>
+        {
+            var status = ProcessInterop.WaitForExit(pid);
+
+            // A dying worker's last words (a crash's stack trace) are printed before its exit is logged.
+            output?.WaitForEnd(OutputGrace);
+            onExit(status);
+        });
+    }
+
+    /// <summary>A thread that waits for the child to end, takes it out of the signallable set, then reaps it (<paramref name="reap"/>).</summary>
+    private void StartReaper(int pid, Action reap)
+    {
+        var reaper = new Thread(() =>
+        {
+            ProcessInterop.WaitUntilExited(pid);
+            lock (_unreaped)
+            {
+                _unreaped.Remove(pid);
+                _pipes.Remove(pid);
+            }
+
+            reap();
+        })
+        {
+            IsBackground = true,
+            Name = $"cluster-reaper-{pid}",
+        };
+        reaper.Start();
+    }
+
+    /// <summary>This process's environment as "NAME=value" strings (what this process would pass to a program it executes).</summary>
+    public static List<string> CurrentEnvironment() => Variables().Select(pair => $"{pair.Key}={pair.Value}").ToList();
+
+    private static Dictionary<string, string> Variables()
     {
         var variables = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (DictionaryEntry entry in Environment.GetEnvironmentVariables())
         {
             variables[(string)entry.Key] = (string?)entry.Value ?? string.Empty;
         }
+
+        return variables;
+    }
+
+    private static List<string> BuildEnvironment(IEnumerable<KeyValuePair<string, string>> extra)
+    {
+        var variables = Variables();
 
         // systemd hears from the primary alone: a worker that notified too would confuse the service's state.
         variables.Remove(Control.SystemdNotifier.SocketVariable);

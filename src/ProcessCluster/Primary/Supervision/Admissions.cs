@@ -68,10 +68,15 @@ internal sealed class Admissions(SupervisorContext context, Replacements replace
 
         context.Observer.Ready(worker, spare ? ReadyRole.Spare : ReadyRole.Serving);
         replacements.WorkerReady(worker);
+        AnnounceServiceReady(urls);
+    }
+
+    /// <summary>The service is up once the initial workers all serve, not merely started (or, after an in-place upgrade, once adopted).</summary>
+    public void AnnounceServiceReady(IReadOnlyList<string> urls)
+    {
         var ready = context.Workers.CountIn(WorkerState.Ready);
         if (!_announcedServiceReady && ready >= context.Options.InitialWorkers)
         {
-            // The service is up once the initial workers all serve, not merely started.
             _announcedServiceReady = true;
             context.Observer.ServiceReady(ready, urls);
         }

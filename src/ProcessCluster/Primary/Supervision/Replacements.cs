@@ -15,6 +15,9 @@ internal sealed class Replacements(SupervisorContext context, WorkerOperations o
 
     public bool Contains(int workerId) => _queue.Contains(workerId);
 
+    /// <summary>No reload and no replacement under way.</summary>
+    public bool Idle => _reload is null && _queue.Entries.Count == 0;
+
     /// <summary>Whether the worker was started to replace another (it serves at once, never as a spare).</summary>
     public bool IsSuccessor(int workerId) => _queue.Entries.Any(step => step.SuccessorId == workerId && step.Phase == ReplacementPhase.StartingSuccessor);
 

@@ -23,7 +23,11 @@ internal sealed class Supervisor : IWorkerOwner, IAsyncDisposable
     private readonly IWorkerProcesses _processes;
     private readonly IProcessProbe _probe;
     private readonly TimeProvider _clock;
+
+    // By name, as this primary was started: a release symlink swapped since is followed by an in-place upgrade.
+    private readonly string _directory = WorkerCommand.LogicalWorkingDirectory();
     private IReadOnlyList<BoundEndpoint> _endpoints = [];
+    private UpgradeHandover.Received? _handover;
     private ChannelListener? _channels;
     private BackplaneRelay? _backplane;
     private SupervisorContext? _context;
@@ -75,6 +79,7 @@ internal sealed class Supervisor : IWorkerOwner, IAsyncDisposable
     public void StartOn(IReadOnlyList<BoundEndpoint> endpoints)
     {
         ProcessInterop.ResetIgnoredChildSignal();
+        _handover = UpgradeHandover.Take();
         _endpoints = endpoints;
         Urls = _endpoints.Select(endpoint => endpoint.Url).ToList();
         IConnectionDistribution distribution = _options.Scheduling == SchedulingMode.RoundRobin
@@ -93,11 +98,12 @@ internal sealed class Supervisor : IWorkerOwner, IAsyncDisposable
     {
         _context = new SupervisorContext(_options, _clock, distribution, _observer, _logger, PostAfter);
         _operations = new WorkerOperations(_context, _processes, _command, () => channelName, this, Post);
-        _loop = new SupervisorLoop(_context, _operations, _probe, Post, Urls);
+        var seams = new UpgradeSeams(_processes, _command, () => _endpoints, (worker, channel) => _channels?.Resume(worker, channel));
+        _loop = new SupervisorLoop(_context, _operations, _probe, Post, Urls, seams);
         distribution.Unresponsive += workerId => Post(new WorkerUnresponsive(workerId));
         distribution.Waiting += () => Post(new ConnectionsWaiting());
         distribution.Start();
-        Post(new StartWorkers());
+        Post(_handover is { } handover ? new AdoptWorkers(handover) : new StartWorkers());
         _running = Task.Run(() => _loop.RunAsync(_queue.Reader));
         _ = ProbePeriodicallyAsync(_context.LoadReportInterval);
         return _loop;
@@ -117,6 +123,31 @@ internal sealed class Supervisor : IWorkerOwner, IAsyncDisposable
         var done = new TaskCompletionSource<ReloadResult>(TaskCreationOptions.RunContinuationsAsynchronously);
         Post(new ReloadRequested(done));
         return done.Task.WaitAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Re-executes this primary in place with the build on disk now (see <see cref="InPlaceUpgrade"/>), after that build
+    /// passed its check (its command line run with --check, placed by <paramref name="placeCheck"/>). Completes only when
+    /// the upgrade did not happen, with why: when it does, this process runs the new build and this task is gone with it.
+    /// </summary>
+    public async Task<UpgradeResult> UpgradeAsync(Func<IReadOnlyList<string>, IReadOnlyList<string>>? placeCheck)
+    {
+        ObjectDisposedException.ThrowIf(_stopping, this);
+        var program = WorkerCommand.FromCurrentProcess(_directory) with { WorkingDirectory = _directory };
+        var environment = WorkerLauncher.CurrentEnvironment();
+        // The check answers here, not to systemd.
+        var checkEnvironment = environment.Where(variable => !variable.StartsWith(Control.SystemdNotifier.SocketVariable + "=", StringComparison.Ordinal)).ToList();
+        var check = SelfCheck.For(program, placeCheck);
+        if (await SelfCheck.RunAsync(check, checkEnvironment, _options.ReadyTimeout).ConfigureAwait(false) is { } failure)
+        {
+            var reason = $"the new build failed its check: {failure}";
+            SupervisorLog.UpgradeCalledOff(_logger, reason);
+            return new UpgradeResult(UpgradeOutcome.CheckFailed, reason);
+        }
+
+        var done = new TaskCompletionSource<UpgradeResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Post(new UpgradeRequested(program, environment, done));
+        return await done.Task.ConfigureAwait(false);
     }
 
     /// <summary>Changes the bounds at runtime; min = max fixes the count.</summary>

@@ -24,6 +24,12 @@ internal sealed record StopRequested : SupervisorEvent;
 
 internal sealed record FastStopRequested : SupervisorEvent;
 
+/// <summary>Re-execute the primary in place (the new build passed its check): <paramref name="Program"/> with <paramref name="Environment"/>.</summary>
+internal sealed record UpgradeRequested(WorkerCommand Program, IReadOnlyList<string> Environment, TaskCompletionSource<UpgradeResult> Done) : SupervisorEvent;
+
+/// <summary>This process was re-executed in place: take over what its previous program handed over.</summary>
+internal sealed record AdoptWorkers(UpgradeHandover.Received Handover) : SupervisorEvent;
+
 // From worker processes and their channels.
 
 internal sealed record WorkerExited(WorkerHandle Worker, ExitStatus Status) : SupervisorEvent;
@@ -49,6 +55,9 @@ internal sealed record ChannelStopping(WorkerHandle Worker) : SupervisorEvent;
 
 internal sealed record ChannelClosed(WorkerHandle Worker) : SupervisorEvent;
 
+/// <summary>The worker answered Pause: it sends nothing more until Resume, and its channel is no longer read.</summary>
+internal sealed record WorkerPaused(WorkerHandle Worker) : SupervisorEvent;
+
 /// <summary>The dispatcher dropped a worker that stopped reading its channel; what it holds waits for its exit.</summary>
 internal sealed record WorkerUnresponsive(int WorkerId) : SupervisorEvent;
 
@@ -70,6 +79,9 @@ internal sealed record DrainDeadline(WorkerHandle Worker) : SupervisorEvent;
 internal sealed record OrphanDeadline(WorkerHandle Worker) : SupervisorEvent;
 
 internal sealed record StopDeadline : SupervisorEvent;
+
+/// <summary>An in-place upgrade looks whether it can go on (connections flushed, workers paused) or has run out of time.</summary>
+internal sealed record UpgradeStep : SupervisorEvent;
 
 /// <summary>The loop's first event: the initial workers start.</summary>
 internal sealed record StartWorkers : SupervisorEvent;

@@ -23,12 +23,15 @@ internal sealed class SupervisorLoop
     private readonly PoolSizer _pool;
     private readonly Rebalancer _rebalancer;
     private readonly Admissions _admissions;
+    private readonly InPlaceUpgrade _upgrade;
+    private readonly Adoption _adoption;
     private readonly IReadOnlyList<string> _urls;
     private volatile ClusterSnapshot _snapshot = ClusterSnapshot.Empty;
     private bool _halted;
     private DateTimeOffset _lastTickAt;
 
-    public SupervisorLoop(SupervisorContext context, WorkerOperations operations, IProcessProbe probe, Action<SupervisorEvent> post, IReadOnlyList<string> urls)
+    public SupervisorLoop(
+        SupervisorContext context, WorkerOperations operations, IProcessProbe probe, Action<SupervisorEvent> post, IReadOnlyList<string> urls, UpgradeSeams upgrade)
     {
         _context = context;
         _observer = context.Observer;
@@ -41,6 +44,8 @@ internal sealed class SupervisorLoop
         _pool = new PoolSizer(context, operations, _restarts, _replacements, _health);
         _rebalancer = new Rebalancer(context);
         _admissions = new Admissions(context, _replacements, _pool, operations);
+        _upgrade = new InPlaceUpgrade(context, _replacements, upgrade.Processes, upgrade.Endpoints, upgrade.Resume);
+        _adoption = new Adoption(context, operations, upgrade.Processes, _replacements, () => _pool.Desired, upgrade.Command, upgrade.Resume);
         Shutdown = new ShutdownSequence(context, operations, _replacements, _pool, post);
         _lastTickAt = context.Now;
     }
@@ -75,7 +80,11 @@ internal sealed class SupervisorLoop
     {
         switch (@event)
         {
-            case StartWorkers: StartInitialWorkers(); break;
+            case StartWorkers: StartMissingWorkers(); break;
+            case AdoptWorkers(var handover): _adoption.Adopt(handover); StartMissingWorkers(); _admissions.AnnounceServiceReady(_urls); break;
+            case UpgradeRequested request: _upgrade.Begin(request); break;
+            case UpgradeStep: _upgrade.Step(); break;
+            case WorkerPaused(var worker): _upgrade.Paused(worker); break;
             case ForkRequested(var worker, var environment): _operations.Spawn(worker, environment); break;
             case WorkerStopRequested(var worker): _operations.Drain(worker, StopReason.Requested); break;
             case ReloadRequested(var done): _restarts.Forgive(); _replacements.StartReload(done, _pool.Desired); break;
@@ -105,7 +114,8 @@ internal sealed class SupervisorLoop
         Publish();
     }
 
-    private void StartInitialWorkers()
+    /// <summary>The initial workers, or after an in-place upgrade those the adopted ones do not make up.</summary>
+    private void StartMissingWorkers()
     {
         // Only what is missing: a connection that came before this event may have started one (ConnectionsWaiting).
         for (var i = _context.Workers.Count; i < _pool.Desired + _context.Options.WarmSpares; i++)
@@ -170,3 +180,7 @@ internal sealed class SupervisorLoop
         _snapshot = new ClusterSnapshot(_context.Workers.All.ToList(), _pool.Desired, min, max, _pool.Autoscaling, _restarts.Count, _lastTickAt, _context.Stopping, servesFromZero);
     }
 }
+
+/// <summary>What the in-place upgrade needs beyond the loop's context: processes, the primary's sockets, the worker command, and resuming a paused channel.</summary>
+internal sealed record UpgradeSeams(
+    IWorkerProcesses Processes, WorkerCommand Command, Func<IReadOnlyList<Distribution.BoundEndpoint>> Endpoints, Action<WorkerHandle, Ipc.IpcChannel> Resume);

@@ -48,8 +48,9 @@ internal sealed class WorkerOperations(
         {
             // Resolved before the fork: a symlink swapped after it names the next release, not this worker's.
             var release = PathInterop.RealPath(command.WorkingDirectory ?? Environment.CurrentDirectory);
+            var code = CodeStamp.Of(command, release);
             var pid = processes.Spawn(command, worker.Id, variables, status => post(new WorkerExited(worker, status)));
-            worker.View = worker.View with { ProcessId = pid, Release = release };
+            worker.View = worker.View with { ProcessId = pid, Release = release, Code = code };
         }
         catch (Exception error) when (error is Win32Exception or InvalidOperationException or IOException)
         {
@@ -61,6 +62,45 @@ internal sealed class WorkerOperations(
         context.Workers.Add(worker);
         context.Observer.Forked(worker);
         return true;
+    }
+
+    /// <summary>
+    /// Enters a worker the previous program of this process handed over (an in-place upgrade), serving (or spare) as it
+    /// was, on its channel; its exit is watched from now on. Ids go on from the highest adopted.
+    /// </summary>
+    public WorkerHandle Adopt(HandedWorker handed, IpcChannel channel)
+    {
+        InterlockedMax(ref _lastWorkerId, handed.Id);
+        var worker = new WorkerHandle(handed.Id, Channels.ChannelListener.NewSecret(), handed.ForkedAt, handed.Restarts, handed.RequestLimit, owner);
+        worker.View = worker.View with
+        {
+            ProcessId = handed.Pid,
+            Release = handed.Release,
+            Code = handed.Code,
+            Build = (ChannelProtocol.Version, handed.Library),
+            ListeningAddresses = handed.Addresses,
+            LastHeartbeatAt = context.Now,
+        };
+        WorkerTable.Move(worker, WorkerTrigger.Connected);
+        WorkerTable.Move(worker, handed.Spare ? WorkerTrigger.ListeningAsSpare : WorkerTrigger.Listening);
+        WorkerTable.Update(worker, view => view with { ReadyAt = handed.ReadyAt ?? context.Now });
+        worker.Channel = channel;
+        context.Workers.Add(worker);
+        processes.Adopt(handed.Pid, handed.Id, handed.Stdout, handed.Stderr, status => post(new WorkerExited(worker, status)));
+        if (!handed.Spare)
+        {
+            context.Distribution.AddWorker(worker.Id, channel);
+        }
+
+        return worker;
+    }
+
+    private static void InterlockedMax(ref int target, int value)
+    {
+        int seen;
+        while ((seen = Volatile.Read(ref target)) < value && Interlocked.CompareExchange(ref target, value, seen) != seen)
+        {
+        }
     }
 
     /// <summary>Takes a worker out of dispatch and asks it to finish its requests and exit, with a deadline.</summary>

@@ -1,0 +1,113 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace ProcessCluster.Primary;
+
+/// <summary>A listening socket handed across the exec: its descriptor and the endpoint the app asked for (port 0 stays 0).</summary>
+internal sealed record HandedSocket(int Fd, string Requested, bool Unix)
+{
+    public EndPoint RequestedEndPoint => Unix ? new UnixDomainSocketEndPoint(Requested) : IPEndPoint.Parse(Requested);
+
+    public static HandedSocket Of(int fd, EndPoint requested) =>
+        new(fd, requested.ToString()!, requested is UnixDomainSocketEndPoint);
+}
+
+/// <summary>A running worker handed across the exec: who it is, its channel and output descriptors, and where it stands.</summary>
+internal sealed record HandedWorker(
+    int Id,
+    int Pid,
+    int Channel,
+    int Stdout,
+    int Stderr,
+    bool Spare,
+    DateTimeOffset ForkedAt,
+    DateTimeOffset? ReadyAt,
+    int Restarts,
+    long RequestLimit,
+    string? Release,
+    string? Code,
+    string? Library,
+    IReadOnlyList<string> Addresses);
+
+[JsonSerializable(typeof(List<HandedSocket>))]
+[JsonSerializable(typeof(List<HandedWorker>))]
+internal sealed partial class HandoverJson : JsonSerializerContext;
+
+/// <summary>
+/// What a primary re-executing itself in place (SIGUSR2, <c>dotnet-cluster upgrade</c>) tells its next program: the
+/// listening sockets and the table of running workers, as JSON in the environment (the descriptors named there are
+/// inherited: their FD_CLOEXEC is cleared just before the exec). Sockets and workers are separate variables, so a
+/// workers table the new program cannot read still leaves it the sockets; the pid says the variables are meant for
+/// this process and not for a child that inherited them.
+/// </summary>
+internal static class UpgradeHandover
+{
+    public const string PidVariable = "PROCESSCLUSTER_UPGRADE_PID";
+    public const string SocketsVariable = "PROCESSCLUSTER_UPGRADE_SOCKETS";
+    public const string WorkersVariable = "PROCESSCLUSTER_UPGRADE_WORKERS";
+
+    private static readonly Lazy<Received?> Taken = new(() => Read(
+        Environment.GetEnvironmentVariable(PidVariable),
+        Environment.GetEnvironmentVariable(SocketsVariable),
+        Environment.GetEnvironmentVariable(WorkersVariable),
+        Environment.ProcessId));
+
+    /// <summary>The variables for the next program.</summary>
+    public static IEnumerable<KeyValuePair<string, string>> Variables(IReadOnlyList<HandedSocket> sockets, IReadOnlyList<HandedWorker> workers) =>
+    [
+        new(PidVariable, Environment.ProcessId.ToString(CultureInfo.InvariantCulture)),
+        new(SocketsVariable, JsonSerializer.Serialize(sockets.ToList(), HandoverJson.Default.ListHandedSocket)),
+        new(WorkersVariable, JsonSerializer.Serialize(workers.ToList(), HandoverJson.Default.ListHandedWorker)),
+    ];
+
+    /// <summary>
+    /// What the previous program of this process handed over; null when this process was not re-executed. Read once,
+    /// and the variables are removed so that no worker inherits them.
+    /// </summary>
+    public static Received? Take()
+    {
+        var taken = Taken.Value;
+        foreach (var variable in (string[])[PidVariable, SocketsVariable, WorkersVariable])
+        {
+            Environment.SetEnvironmentVariable(variable, null);
+        }
+
+        return taken;
+    }
+
+    /// <summary>
+    /// Parses the variables; null when they are absent or meant for another process. Sockets or workers that cannot be
+    /// read come back null, each with why in <see cref="Received.Problem"/>.
+    /// </summary>
+    internal static Received? Read(string? pid, string? sockets, string? workers, int ownPid)
+    {
+        if (pid is null || !int.TryParse(pid, CultureInfo.InvariantCulture, out var forPid) || forPid != ownPid)
+        {
+            return null;
+        }
+
+        var problems = new List<string>();
+        var handedSockets = Parse(sockets, HandoverJson.Default.ListHandedSocket, "sockets", problems);
+        var handedWorkers = Parse(workers, HandoverJson.Default.ListHandedWorker, "workers", problems);
+        return new Received(handedSockets, handedWorkers, problems.Count == 0 ? null : string.Join("; ", problems));
+    }
+
+    private static List<T>? Parse<T>(string? json, System.Text.Json.Serialization.Metadata.JsonTypeInfo<List<T>> type, string what, List<string> problems)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize(json ?? throw new JsonException("missing"), type) ?? throw new JsonException("null");
+        }
+        catch (JsonException error)
+        {
+            problems.Add($"the {what} handed over cannot be read ({error.Message})");
+            return null;
+        }
+    }
+
+    /// <summary>What was handed over: null sockets or workers could not be read (<see cref="Problem"/> says why).</summary>
+    internal sealed record Received(List<HandedSocket>? Sockets, List<HandedWorker>? Workers, string? Problem);
+}

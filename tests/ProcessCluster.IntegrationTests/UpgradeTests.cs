@@ -1,0 +1,74 @@
+namespace ProcessCluster.IntegrationTests;
+
+/// <summary>
+/// The primary upgrading itself in place (SIGUSR2, `dotnet-cluster upgrade`): it re-executes its own command line
+/// with the same pid and keeps its workers, or rolls them when the code on disk changed; a new build that fails its
+/// --check leaves the running primary serving. All under load: not one request fails.
+/// </summary>
+public class UpgradeTests
+{
+    private const int SIGUSR2 = 12;
+    private const string Upgraded = "Upgraded in place";
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(60);
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Sigusr2_under_load_ends_with_the_same_primary_pid_and_the_same_workers_and_no_failed_request(bool standalonePrimary)
+    {
+        await using var cluster = await TestCluster.StartAsync("RoundRobin", standalonePrimary: standalonePrimary ? ClusterCli.Assembly : null);
+        var before = await cluster.StatusAsync();
+        await using var load = LoadGenerator.Start(cluster.BaseAddress, concurrency: 16);
+        await load.WaitForSuccessesAsync(200, Deadline);
+
+        cluster.Signal(SIGUSR2);
+        await Poll.UntilAsync(() => cluster.CountLines(Upgraded) == 1, Deadline, "the new program to adopt the workers", () => string.Join('\n', cluster.Lines.TakeLast(30)));
+        var after = await cluster.WaitForStatusAsync(status => status.StartedAt != before.StartedAt, "the new program's status", Deadline);
+
+        Assert.Equal(before.Pid, after.Pid);
+        Assert.Equal(TestCluster.ReadyPids(before).Order(), TestCluster.ReadyPids(after).Order());
+        var served = load.Succeeded;
+        await load.WaitForSuccessesAsync(served + 200, Deadline);
+        (await load.StopAsync()).AssertNoneFailed();
+    }
+
+    [Fact]
+    public async Task A_bad_new_build_fails_its_check_and_the_old_primary_serves_on_then_a_good_one_upgrades_it_and_rolls_the_workers()
+    {
+        using var layout = new ReleaseLayout();
+        layout.Add("v1");
+        layout.Add("v2");
+        layout.Add("v3");
+        layout.Break("v3");
+        layout.Point("v1");
+        await using var cluster = await layout.StartAsync(standalone: false);
+        var before = await cluster.StatusAsync();
+        var pid = cluster.PrimaryPid.ToString();
+        await using var load = LoadGenerator.Start(new Uri(cluster.BaseAddress, "/release"), concurrency: 16);
+        await load.WaitForSuccessesAsync(100, Deadline);
+
+        layout.Point("v3");
+        var refused = await ClusterCli.RunAsync("upgrade", "--pid", pid);
+        Assert.True(refused.ExitCode == 4, refused.ToString());
+        Assert.Contains("upgrade failed: check: the new build failed its check: ", refused.Error);
+        var unchanged = await cluster.StatusAsync();
+        Assert.Equal(before.StartedAt, unchanged.StartedAt);
+        Assert.Equal(TestCluster.ReadyPids(before).Order(), TestCluster.ReadyPids(unchanged).Order());
+        await load.WaitForSuccessesAsync(load.Succeeded + 100, Deadline);
+
+        layout.Point("v2");
+        var upgraded = await ClusterCli.RunAsync("upgrade", "--pid", pid);
+        Assert.True(upgraded.ExitCode == 0, upgraded.ToString());
+        Assert.Matches($@"primary {pid} upgraded in place \(was {pid}\): \d of 2 workers kept", upgraded.Output);
+        var rolled = await cluster.WaitForReadyPidsAsync(pids => pids.Count == 2 && !pids.Intersect(TestCluster.ReadyPids(before)).Any(), "two new workers", Deadline);
+        Assert.Equal(before.Pid, (await cluster.StatusAsync()).Pid);
+        using var client = new AppClient(cluster.BaseAddress);
+        for (var i = 0; i < 2 * rolled.Count; i++)
+        {
+            Assert.StartsWith("release v2 build v2 ", await client.GetAsync("/release"));
+        }
+
+        await load.WaitForSuccessesAsync(load.Succeeded + 100, Deadline);
+        (await load.StopAsync()).AssertNoneFailed();
+    }
+}
