@@ -141,7 +141,7 @@ internal sealed class ControlServer : IAsyncDisposable
     /// Closing a Unix socket with unread input resets it, and the client would lose the reply it has not read yet
     /// (a refusal, an error about an overlong line): end our side, then read what is left, briefly and boundedly.
     /// </summary>
-    private static async Task DiscardUnreadAsync(Socket connection, NetworkStream stream)
+    internal static async Task DiscardUnreadAsync(Socket connection, NetworkStream stream)
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(1));
         var scratch = new byte[16 * 1024];

@@ -165,6 +165,6 @@ internal sealed class SupervisorLoop
     private void Publish()
     {
         var (min, max) = _pool.Bounds;
-        _snapshot = new ClusterSnapshot(_context.Workers.All.ToList(), _pool.Desired, min, max, _pool.Autoscaling, _restarts.Count, _lastTickAt, _context.Stopping);
+        _snapshot = new ClusterSnapshot(_context.Workers.All.ToList(), _pool.Desired, min, max, _pool.Autoscaling, _restarts.Count, _lastTickAt, _context.Stopping, _replacements.Surging);
     }
 }
