@@ -37,7 +37,7 @@ public sealed class ClusterPrimary : IAsyncDisposable, IClusterObserver
 
         Options = options;
         _logger = loggerFactory.CreateLogger("ProcessCluster.Primary");
-        _metrics = new ClusterMetrics(() => Workers, () => DesiredWorkers, () => _supervisor!.QueuedConnections, meterFactory);
+        _metrics = new ClusterMetrics(() => Workers, () => DesiredWorkers, () => _supervisor!.Snapshot.MaxWorkers, () => _supervisor!.QueuedConnections, meterFactory);
         IClusterObserver[] observers =
         [
             new LogObserver(_logger, TimeProvider.System),
