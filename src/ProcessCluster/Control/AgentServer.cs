@@ -44,29 +44,11 @@ internal sealed class AgentServer : IAsyncDisposable
             throw;
         }
 
-        _acceptLoops.AddRange(_sockets.Select(AcceptLoopAsync));
+        _acceptLoops.AddRange(_sockets.Select(socket => ConnectionLoop.AcceptAsync(socket, AnswerAsync, _stopping.Token)));
     }
 
     /// <summary>The addresses bound, as tcp:// URLs (the real port when 0 was asked for).</summary>
     public IReadOnlyList<string> Urls => _sockets.Select(socket => new ClusterEndpoint("tcp", socket.LocalEndPoint!).ToUrl(socket.LocalEndPoint!)).ToList();
-
-    private async Task AcceptLoopAsync(Socket listener)
-    {
-        while (!_stopping.IsCancellationRequested)
-        {
-            Socket connection;
-            try
-            {
-                connection = await listener.AcceptAsync(_stopping.Token).ConfigureAwait(false);
-            }
-            catch (Exception error) when (error is SocketException or ObjectDisposedException or OperationCanceledException)
-            {
-                return;
-            }
-
-            _ = AnswerAsync(connection);
-        }
-    }
 
     private async Task AnswerAsync(Socket connection)
     {
@@ -77,7 +59,7 @@ internal sealed class AgentServer : IAsyncDisposable
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(1));
             await stream.WriteAsync(Encoding.ASCII.GetBytes(_answer() + "\n"), timeout.Token).ConfigureAwait(false);
             // HAProxy may send an agent-send string first; unread input would reset the connection and lose the line.
-            await ControlServer.DiscardUnreadAsync(connection, stream).ConfigureAwait(false);
+            await ConnectionLoop.DiscardUnreadAsync(connection, stream).ConfigureAwait(false);
         }
         catch (Exception error) when (error is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
         {
