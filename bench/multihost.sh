@@ -9,7 +9,8 @@
 #   sigterm   host 3's primary SIGTERMed under load: HAProxy sees drain (or down), 0 failed requests.
 #   sigkill   host 2's primary SIGKILLed under load: failed requests at most wrk's connections (one in flight
 #             each), and HAProxy marks it down within its check bound.
-# Figures go to stdout and bench/results/multihost/. Bounded (every wait has a deadline, wrk has -d), 127.0.0.1 and
+# Figures go to stdout and bench/results/multihost/. Bounded: every wait has a deadline, each wrk is stopped by SIGINT
+# (capped at 120 s), and a watchdog ends the run at 300 s (MULTIHOST_LIMIT). Load goes to 127.0.0.1 and
 # the namespaces' own addresses only; everything it made (namespaces, bridge, processes by pid) goes on exit.
 #   bash bench/multihost.sh          as .ci/run runs it (needs root, haproxy, wrk; skips where namespaces cannot be made)
 # Exit: 0 passed or skipped, 1 a scenario failed, 2 the set-up failed.
