@@ -60,7 +60,15 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 # A bound on the whole run, whatever hangs: 300 s, more than three times what a quiet 2-core machine needs.
 watchdog=
-( sleep "${MULTIHOST_LIMIT:-300}"; echo "multihost: FAIL gave up after ${MULTIHOST_LIMIT:-300} s (a step hung; see $out)" >&2; kill -TERM $$ ) &
+# Its sleep holds no output open (a caller's pipe, like .ci/run's tee, would wait for it) and ends with it.
+(
+  trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM
+  sleep "${MULTIHOST_LIMIT:-300}" >/dev/null 2>&1 </dev/null &
+  sleeper=$!
+  wait "$sleeper"
+  echo "multihost: FAIL gave up after ${MULTIHOST_LIMIT:-300} s (a step hung; see $out)" >&2
+  kill -TERM $$
+) &
 watchdog=$!
 
 if ! ip link add "$bridge" type bridge 2>"$work/ip.err"; then
