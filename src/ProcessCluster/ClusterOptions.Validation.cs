@@ -182,12 +182,32 @@ public sealed partial class ClusterOptions
             }
         }
 
+        if (AgentUrl is not null && !IsAgentUrl(AgentUrl))
+        {
+            errors.Add($"{SectionName}:{nameof(AgentUrl)} must be a tcp:// URL with an IP address and a port, like tcp://0.0.0.0:9101 (was {AgentUrl})");
+        }
+
         if (!(MaxRequestsJitter is >= 0 and <= 1))
         {
             errors.Add($"{SectionName}:{nameof(MaxRequestsJitter)} must be between 0 and 1 (was {MaxRequestsJitter})");
         }
 
         return errors;
+    }
+
+    /// <summary>A tcp:// URL of TCP addresses only, with its port written out (HAProxy's agent-port has no default).</summary>
+    private static bool IsAgentUrl(string url)
+    {
+        try
+        {
+            return url.StartsWith("tcp://", StringComparison.OrdinalIgnoreCase)
+                && Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.Port >= 0 && uri.AbsolutePath == "/"
+                && ClusterEndpoint.Parse(url).All(endpoint => endpoint.EndPoint is System.Net.IPEndPoint);
+        }
+        catch (FormatException)
+        {
+            return false;
+        }
     }
 
     /// <summary>

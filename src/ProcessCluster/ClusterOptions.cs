@@ -187,6 +187,12 @@ public sealed partial class ClusterOptions
     public string? AdminUrl { get; set; }
 
     /// <summary>
+    /// The HAProxy agent, e.g. tcp://0.0.0.0:9101: each connection reads one line for HAProxy's agent-check ("ready 75%",
+    /// "drain", "maint") and is closed. Unset: none.
+    /// </summary>
+    public string? AgentUrl { get; set; }
+
+    /// <summary>
     /// A bearer token the admin endpoint requires; required (or <see cref="AdminTokenFile"/>) when <see cref="AdminUrl"/>
     /// is not a loopback address.
     /// </summary>

@@ -37,13 +37,14 @@ public partial class MetricsTests
             "3 ready workers in /metrics");
 
         Assert.Equal(3, samples["processcluster_workers_desired"]);
+        Assert.True(samples["processcluster_workers_max"] >= 3);
         Assert.Equal(0, samples["processcluster_dispatch_queue"]);
         Assert.Equal(1, samples["processcluster_worker_restarts_total{reason=\"killed by signal\"}"]);
         Assert.Equal(1, samples["processcluster_scale_events_total{direction=\"up\"}"]);
         Assert.Equal(6, samples.Where(pair => pair.Key.StartsWith("processcluster_worker_connections_dispatched_total{", StringComparison.Ordinal)).Sum(pair => pair.Value));
         string[] perWorker =
         [
-            "processcluster_worker_cpu_percent", "processcluster_worker_memory_rss_bytes", "processcluster_worker_requests_total",
+            "processcluster_worker_cpu_utilization", "processcluster_worker_memory_rss_bytes", "processcluster_worker_requests_total",
             "processcluster_worker_requests_in_flight", "processcluster_worker_busy", "processcluster_worker_connections_dispatched_total",
         ];
         var status = await admin.GetFromJsonAsync(new Uri("/api/status", UriKind.Relative), ControlJson.Default.ClusterStatus);

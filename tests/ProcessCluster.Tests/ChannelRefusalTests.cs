@@ -15,7 +15,7 @@ public sealed class ChannelRefusalTests
     {
         var clock = new FakeTimeProvider();
         var log = new RecordingLogger();
-        using var metrics = new ClusterMetrics(() => [], () => 1, () => 0);
+        using var metrics = new ClusterMetrics(() => [], () => 1, () => 1, () => 0);
         var counted = 0L;
         using var listener = new MeterListener
         {

@@ -27,11 +27,11 @@ public class ClusterMetricsTests
         };
         listener.Start();
 
-        using (new ClusterMetrics(() => [], () => 2, () => 0, factory))
+        using (new ClusterMetrics(() => [], () => 2, () => 2, () => 0, factory))
         {
         }
 
-        using (new ClusterMetrics(() => [], () => 2, () => 0))
+        using (new ClusterMetrics(() => [], () => 2, () => 2, () => 0))
         {
         }
 

@@ -118,6 +118,29 @@ public class ClusterOptionsTests
     }
 
     [Theory]
+    [InlineData("tcp://0.0.0.0:9101", true)]
+    [InlineData("tcp://127.0.0.1:0", true)]
+    [InlineData("tcp://[::]:9101", true)]
+    [InlineData("tcp://0.0.0.0", false)]
+    [InlineData("http://0.0.0.0:9101", false)]
+    [InlineData("tcp://unix:/run/agent.sock", false)]
+    [InlineData("tcp://0.0.0.0:9101/path", false)]
+    [InlineData("0.0.0.0:9101", false)]
+    [InlineData("tcp://0.0.0.0:99999", false)]
+    public void The_agent_url_is_a_tcp_address_with_its_port(string url, bool valid)
+    {
+        var errors = new ClusterOptions { AgentUrl = url }.Validate();
+        if (valid)
+        {
+            Assert.Empty(errors);
+        }
+        else
+        {
+            Assert.Equal($"Cluster:AgentUrl must be a tcp:// URL with an IP address and a port, like tcp://0.0.0.0:9101 (was {url})", Assert.Single(errors));
+        }
+    }
+
+    [Theory]
     [InlineData("http://127.0.0.1:0", null, null)]
     [InlineData("http://localhost:9090", null, null)]
     [InlineData("http://[::1]:9090", null, null)]

@@ -45,7 +45,7 @@ internal sealed class ControlServer : IAsyncDisposable
         _socket.Bind(new UnixDomainSocketEndPoint(path));
         File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         _socket.Listen(16);
-        _acceptLoop = AcceptLoopAsync();
+        _acceptLoop = ConnectionLoop.AcceptAsync(_socket, ServeAsync, _stopping.Token);
     }
 
     public string Path { get; }
@@ -70,24 +70,6 @@ internal sealed class ControlServer : IAsyncDisposable
         }
 
         throw new IOException($"another process already serves the control socket {path}");
-    }
-
-    private async Task AcceptLoopAsync()
-    {
-        while (!_stopping.IsCancellationRequested)
-        {
-            Socket connection;
-            try
-            {
-                connection = await _socket.AcceptAsync(_stopping.Token).ConfigureAwait(false);
-            }
-            catch (Exception error) when (error is SocketException or ObjectDisposedException or OperationCanceledException)
-            {
-                return;
-            }
-
-            _ = ServeAsync(connection);
-        }
     }
 
     private async Task ServeAsync(Socket connection)
@@ -133,34 +115,7 @@ internal sealed class ControlServer : IAsyncDisposable
         {
             replies.Writer.TryComplete();
             await writing.ConfigureAwait(false);
-            await DiscardUnreadAsync(connection, stream).ConfigureAwait(false);
-        }
-    }
-
-    /// <summary>
-    /// Closing a Unix socket with unread input resets it, and the client would lose the reply it has not read yet
-    /// (a refusal, an error about an overlong line): end our side, then read what is left, briefly and boundedly.
-    /// </summary>
-    private static async Task DiscardUnreadAsync(Socket connection, NetworkStream stream)
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(1));
-        var scratch = new byte[16 * 1024];
-        try
-        {
-            connection.Shutdown(SocketShutdown.Send);
-            for (var total = 0; total < 1024 * 1024;)
-            {
-                var read = await stream.ReadAsync(scratch, timeout.Token).ConfigureAwait(false);
-                if (read == 0)
-                {
-                    return;
-                }
-
-                total += read;
-            }
-        }
-        catch (Exception error) when (error is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
-        {
+            await ConnectionLoop.DiscardUnreadAsync(connection, stream).ConfigureAwait(false);
         }
     }
 

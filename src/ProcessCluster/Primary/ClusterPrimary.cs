@@ -19,6 +19,7 @@ public sealed class ClusterPrimary : IAsyncDisposable, IClusterObserver
     private readonly ClusterMetrics _metrics;
     private readonly ILogger _logger;
     private ControlServer? _control;
+    private AgentServer? _agent;
     private DateTimeOffset _startedAt;
 
     /// <summary>A primary that has not started anything yet; its host starts it. Settings it cannot run with throw at once.</summary>
@@ -36,7 +37,7 @@ public sealed class ClusterPrimary : IAsyncDisposable, IClusterObserver
 
         Options = options;
         _logger = loggerFactory.CreateLogger("ProcessCluster.Primary");
-        _metrics = new ClusterMetrics(() => Workers, () => DesiredWorkers, () => _supervisor!.QueuedConnections, meterFactory, () => _supervisor!.BackplaneDropped);
+        _metrics = new ClusterMetrics(() => Workers, () => DesiredWorkers, () => _supervisor!.Snapshot.MaxWorkers, () => _supervisor!.QueuedConnections, meterFactory, () => _supervisor!.BackplaneDropped);
         IClusterObserver[] observers =
         [
             new LogObserver(_logger, TimeProvider.System),
@@ -148,6 +149,7 @@ public sealed class ClusterPrimary : IAsyncDisposable, IClusterObserver
         _startedAt = DateTimeOffset.UtcNow;
         _supervisor.Start(endpoints);
         _control = OpenControlSocket();
+        _agent = OpenAgent();
     }
 
     /// <summary>Forks the workers for listening sockets the app's server opened (the in-app primary's Kestrel); the cluster owns them from now on.</summary>
@@ -156,6 +158,7 @@ public sealed class ClusterPrimary : IAsyncDisposable, IClusterObserver
         _startedAt = DateTimeOffset.UtcNow;
         _supervisor.StartOn(endpoints);
         _control = OpenControlSocket();
+        _agent = OpenAgent();
     }
 
     /// <summary>The control socket file, or null when there is none (Cluster:ControlSocket=off, or it could not be opened).</summary>
@@ -212,6 +215,11 @@ public sealed class ClusterPrimary : IAsyncDisposable, IClusterObserver
             await control.DisposeAsync().ConfigureAwait(false);
         }
 
+        if (_agent is { } agent)
+        {
+            await agent.DisposeAsync().ConfigureAwait(false);
+        }
+
         await _supervisor.DisposeAsync().ConfigureAwait(false);
         _metrics.Dispose();
     }
@@ -234,6 +242,30 @@ public sealed class ClusterPrimary : IAsyncDisposable, IClusterObserver
         catch (Exception error) when (error is IOException or System.Net.Sockets.SocketException or UnauthorizedAccessException)
         {
             _logger.LogError("Could not open the control socket {Path}: {Error}; the cluster runs without it", path, error.Message);
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// The HAProxy agent (Cluster:AgentUrl). HAProxy treats an agent it cannot reach as saying nothing and goes on with
+    /// its health checks, so a port already taken is logged, not fatal, like the control socket.
+    /// </summary>
+    private AgentServer? OpenAgent()
+    {
+        if (Options.AgentUrl is not { } url)
+        {
+            return null;
+        }
+
+        try
+        {
+            var agent = new AgentServer(url, () => _supervisor.Agent.ToString());
+            _logger.LogInformation("HAProxy agent on {Urls}", string.Join(", ", agent.Urls));
+            return agent;
+        }
+        catch (System.Net.Sockets.SocketException error)
+        {
+            _logger.LogError("Could not open the HAProxy agent on {Url}: {Error}; the cluster runs without it", url, error.Message);
             return null;
         }
     }

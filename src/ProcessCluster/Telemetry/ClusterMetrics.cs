@@ -6,6 +6,8 @@ namespace ProcessCluster.Telemetry;
 /// <summary>
 /// One primary's instruments (System.Diagnostics.Metrics, meter "ProcessCluster"), for any exporter to read: the
 /// cluster's size and decisions, and per worker (tag <c>worker</c>) the signals an autoscaler, an HPA or KEDA would use.
+/// Units follow OpenTelemetry's conventions (UCUM: "1" for a fraction, "By", curly-brace annotations for counts), so
+/// that the Prometheus exporter names each series the Prometheus way (_bytes, _total).
 /// </summary>
 public sealed class ClusterMetrics : IDisposable
 {
@@ -23,24 +25,26 @@ public sealed class ClusterMetrics : IDisposable
     /// With a container's <paramref name="meterFactory"/> (an app's host) the meter is the container's, disposed with
     /// it; without one (dotnet-cluster run) this object owns a plain meter.
     /// </summary>
-    internal ClusterMetrics(Func<IReadOnlyList<WorkerHandle>> workers, Func<int> desiredWorkers, Func<int> queuedConnections, IMeterFactory? meterFactory = null, Func<long>? backplaneDropped = null)
+    internal ClusterMetrics(Func<IReadOnlyList<WorkerHandle>> workers, Func<int> desiredWorkers, Func<int> maxWorkers, Func<int> queuedConnections, IMeterFactory? meterFactory = null, Func<long>? backplaneDropped = null)
     {
         _ownsMeter = meterFactory is null;
         _meter = meterFactory?.Create(MeterName) ?? new Meter(MeterName);
         _workers = workers;
-        _scaleEvents = _meter.CreateCounter<long>("processcluster.scale.events", description: "Changes of the desired worker count, by direction");
-        _restarts = _meter.CreateCounter<long>("processcluster.worker.restarts", description: "Workers replaced, by the reason the old one stopped");
-        _channelRefused = _meter.CreateCounter<long>("processcluster.channel.refused", description: "Connections to the workers' channel refused: not a starting worker, a wrong secret or a bad hello");
-        _meter.CreateObservableGauge("processcluster.workers", WorkersByState, description: "Worker processes, by state");
-        _meter.CreateObservableGauge("processcluster.workers.desired", desiredWorkers, description: "The worker count the cluster aims for");
-        _meter.CreateObservableGauge("processcluster.dispatch.queue", queuedConnections, description: "Connections accepted by the primary and not yet handed to a worker");
-        _meter.CreateObservableCounter("processcluster.backplane.dropped", backplaneDropped ?? (() => 0L), description: "SignalR backplane messages a worker did not get: its outbox was full, or it went away");
-        PerWorker("processcluster.worker.cpu", worker => worker.CpuPercent ?? 0, "%", "CPU used, in percent of one core");
+        _scaleEvents = _meter.CreateCounter<long>("processcluster.scale.events", "{event}", "Changes of the desired worker count, by direction");
+        _restarts = _meter.CreateCounter<long>("processcluster.worker.restarts", "{restart}", "Workers replaced, by the reason the old one stopped");
+        _channelRefused = _meter.CreateCounter<long>("processcluster.channel.refused", "{connection}", "Connections to the workers' channel refused: not a starting worker, a wrong secret or a bad hello");
+        _meter.CreateObservableGauge("processcluster.workers", WorkersByState, "{worker}", "Worker processes, by state");
+        _meter.CreateObservableGauge("processcluster.workers.desired", desiredWorkers, "{worker}", "The worker count the cluster aims for");
+        // What an HPA divides the busy fractions by, so that a pod counts as full only once it cannot grow.
+        _meter.CreateObservableGauge("processcluster.workers.max", maxWorkers, "{worker}", "The most workers the cluster may run (Cluster:MaxWorkers)");
+        _meter.CreateObservableGauge("processcluster.dispatch.queue", queuedConnections, "{connection}", "Connections accepted by the primary and not yet handed to a worker");
+        _meter.CreateObservableCounter("processcluster.backplane.dropped", backplaneDropped ?? (() => 0L), "{message}", "SignalR backplane messages a worker did not get: its outbox was full, or it went away");
+        PerWorker("processcluster.worker.cpu.utilization", worker => (worker.CpuPercent ?? 0) / 100, "1", "CPU used, as a fraction of one core");
         PerWorker("processcluster.worker.memory.rss", worker => worker.ResidentBytes, "By", "Resident memory");
-        PerWorker("processcluster.worker.requests.in_flight", worker => worker.RequestsInFlight, null, "Requests being served at the last report");
-        PerWorker("processcluster.worker.busy", worker => worker.BusyFraction ?? 0, null, "Share of time with at least one request in flight");
-        _meter.CreateObservableCounter("processcluster.worker.requests", () => Each(worker => worker.Requests), description: "Requests started");
-        _meter.CreateObservableCounter("processcluster.worker.connections.dispatched", () => Each(worker => worker.Dispatched), description: "Connections handed to the worker by the primary");
+        PerWorker("processcluster.worker.requests.in_flight", worker => worker.RequestsInFlight, "{request}", "Requests being served at the last report");
+        PerWorker("processcluster.worker.busy", worker => worker.BusyFraction ?? 0, "1", "Share of time with at least one request in flight");
+        _meter.CreateObservableCounter("processcluster.worker.requests", () => Each(worker => worker.Requests), "{request}", "Requests started");
+        _meter.CreateObservableCounter("processcluster.worker.connections.dispatched", () => Each(worker => worker.Dispatched), "{connection}", "Connections handed to the worker by the primary");
     }
 
     internal void Scaled(int from, int to) => _scaleEvents.Add(1, new KeyValuePair<string, object?>("direction", to > from ? "up" : "down"));

@@ -64,6 +64,9 @@ internal sealed class Supervisor : IWorkerOwner, IAsyncDisposable
     /// <summary>Liveness and readiness for an orchestrator's probes, judged on the supervisor's clock.</summary>
     public ClusterHealth Health => ClusterHealthPolicy.Judge(Snapshot, _clock.GetUtcNow());
 
+    /// <summary>The HAProxy agent's line now, judged on the supervisor's clock.</summary>
+    public AgentAnswer Agent => AgentPolicy.Answer(AgentPolicy.Observe(Snapshot, _clock.GetUtcNow()));
+
     /// <summary>The addresses the cluster listens on, with real ports.</summary>
     public IReadOnlyList<string> Urls { get; private set; } = [];
 

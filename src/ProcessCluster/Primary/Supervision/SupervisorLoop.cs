@@ -177,7 +177,8 @@ internal sealed class SupervisorLoop
     {
         var (min, max) = _pool.Bounds;
         var servesFromZero = min == 0 && _pool.Autoscaling && _context.EverReady && !_context.GaveUp;
-        _snapshot = new ClusterSnapshot(_context.Workers.All.ToList(), _pool.Desired, min, max, _pool.Autoscaling, _restarts.Count, _lastTickAt, _context.Stopping, servesFromZero);
+        _snapshot = new ClusterSnapshot(
+            _context.Workers.All.ToList(), _pool.Desired, min, max, _pool.Autoscaling, _restarts.Count, _lastTickAt, _context.Stopping, _replacements.Surging, servesFromZero);
     }
 }
 
