@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text;
 using ProcessCluster.Interop;
 
@@ -25,6 +24,21 @@ internal static class CodeStamp
             }
         }
 
-        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())))[..16];
+        return Fnv1a(Encoding.UTF8.GetBytes(text.ToString())).ToString("x16", System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>
+    /// FNV-1a, 64 bits: the same in every process (HashCode is seeded per process, and the new program compares), and no
+    /// cryptography, which would map OpenSSL into the primary for a change check that no one attacks.
+    /// </summary>
+    private static ulong Fnv1a(ReadOnlySpan<byte> bytes)
+    {
+        var hash = 14695981039346656037UL;
+        foreach (var value in bytes)
+        {
+            hash = (hash ^ value) * 1099511628211UL;
+        }
+
+        return hash;
     }
 }
