@@ -60,11 +60,27 @@ public sealed class WebApiAppCluster : IDisposable
             workingDirectory: Path.GetDirectoryName(Assembly),
             app: Assembly);
 
+    private static int s_nextPort = Random.Shared.Next(12000);
+
     public static int FreePort()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        // Below the kernel's ephemeral range (32768 and up): a port given out here and closed again cannot be taken by a
+        // port-0 bind (the admin endpoint's, another test's) or an outgoing connection before the cluster binds it.
+        // Each call moves on, so a port just used (in TIME_WAIT) is not handed out twice in a run.
+        while (true)
+        {
+            var port = 20000 + (Interlocked.Increment(ref s_nextPort) % 12000);
+            try
+            {
+                using var listener = new TcpListener(IPAddress.Any, port);
+                listener.Start();
+                return port;
+            }
+            catch (SocketException)
+            {
+                // Taken: the next one.
+            }
+        }
     }
 
     public void Dispose() => _folder.Delete(recursive: true);
