@@ -31,15 +31,15 @@ public class ScalingTests
             (await burn.StopAsync()).AssertNoneFailed();
         }
 
-        Assert.Contains(cluster.Lines, line => line.Contains("Scaling 1 → 2 workers: busy"));
-        Assert.Contains(cluster.Lines, line => line.Contains("to shed") && line.Contains("connections, to spread them over"));
+        await cluster.WaitForLineAsync(line => line.Contains("Scaling 1 → 2 workers: busy"), Deadline);
+        await cluster.WaitForLineAsync(line => line.Contains("to shed") && line.Contains("connections, to spread them over"), Deadline);
 
         // A trickle of requests keeps flowing while the cluster shrinks: draining workers must not drop any.
         await using var trickle = LoadGenerator.Start(new Uri(cluster.BaseAddress, "/hello"), concurrency: 1);
         await cluster.WaitForReadyPidsAsync(pids => pids.Count == 1 && cluster.ChildPids().Count == 1, "the cluster to shrink to 1 worker", Deadline);
         (await trickle.StopAsync()).AssertNoneFailed();
-        Assert.Contains(cluster.Lines, line => line.Contains("exited cleanly (scaled down)"));
-        Assert.Contains(cluster.Lines, line => line.Contains("to scale down (0 requests in flight"));
+        await cluster.WaitForLineAsync(line => line.Contains("exited cleanly (scaled down)"), Deadline);
+        await cluster.WaitForLineAsync(line => line.Contains("to scale down (0 requests in flight"), Deadline);
     }
 
     [Fact]

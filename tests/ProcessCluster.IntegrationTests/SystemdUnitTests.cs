@@ -49,7 +49,7 @@ public sealed partial class SystemdUnitTests : IDisposable
 
         await using var first = await StartAsync(service, socketUnit, url);
         Assert.Contains("READY=1", await ReceiveAsync());
-        Assert.Contains(first.Lines, line => line.Contains($"Adopted the listening socket 127.0.0.1:{port} (http) passed by systemd"));
+        await first.WaitForLineAsync(line => line.Contains($"Adopted the listening socket 127.0.0.1:{port} (http) passed by systemd"), Deadline);
         using var client = new AppClient(new Uri(url));
         Assert.StartsWith("hello from ", await client.GetAsync("/hello"));
         Assert.All(await first.ReadyPidsAsync(), pid => Assert.DoesNotContain("LISTEN_FDS", ProcessTree.Environment(pid).Keys));
