@@ -58,6 +58,7 @@ public sealed class HostileWorkerTests
         var ready = await cluster.WaitForReadyPidsAsync(pids => pids.Count == 3, "three ready workers again", Deadline);
         Assert.Superset(healthy.ToHashSet(), ready.ToHashSet());
         Assert.False(cluster.HasExited);
+        await cluster.WaitForLineAsync(text => text.Contains(line, StringComparison.Ordinal), Deadline);
         Assert.Equal(1, cluster.CountLines($"hostile worker 3: {mode}"));
         Assert.Equal(1, cluster.CountLines(line));
         Assert.Equal(0, cluster.CountLines("Unhandled exception"));
@@ -105,8 +106,8 @@ public sealed class HostileWorkerTests
         // Its hand-offs waited for the bound (1 s), half the bound unread and the kill (seconds on a loaded machine);
         // nothing waited for the client's timeout (30 s), nor for a missed heartbeat (it sends them; 30 s anyway).
         Assert.True(slowest < TimeSpan.FromSeconds(10), $"the slowest request took {slowest.TotalSeconds:0.0} s");
-        Assert.Equal(1, cluster.CountLines("Worker 3 has not read its channel"));
         await cluster.WaitForLineAsync(line => line.Contains("Worker 3 (pid ", StringComparison.Ordinal) && line.Contains("(hung)", StringComparison.Ordinal), Deadline);
+        Assert.Equal(1, cluster.CountLines("Worker 3 has not read its channel"));
         var ready = await cluster.WaitForReadyPidsAsync(pids => pids.Count == 3, "three ready workers again", Deadline);
         Assert.True(healthy.All(ready.Contains), $"the healthy workers {string.Join(", ", healthy)} not all among {string.Join(", ", ready)}:\n{string.Join("\n", cluster.Lines.Where(line => line.Contains("Worker", StringComparison.Ordinal)))}");
         Assert.False(cluster.HasExited);

@@ -89,7 +89,9 @@ public class StandalonePrimaryTests
         Assert.DoesNotContain(ProcessTree.Environment(worker), variable => variable.Value.Contains("s3cret", StringComparison.Ordinal));
         if (onCommandLine)
         {
-            Assert.Equal(1, cluster.CountLines("Cluster:AdminToken is on the command line, where any local user can read it"));
+            const string warning = "Cluster:AdminToken is on the command line, where any local user can read it";
+            await cluster.WaitForLineAsync(line => line.Contains(warning, StringComparison.Ordinal), Deadline);
+            Assert.Equal(1, cluster.CountLines(warning));
         }
         else
         {
