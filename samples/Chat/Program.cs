@@ -1,4 +1,4 @@
-// A chat that spans the cluster's workers: `npm install` here once, then `dotnet run --project samples/Chat` and open
+// A chat that spans the cluster's workers: `npm ci` in samples/Chat once (.ci/setup does it), then `dotnet run --project samples/Chat` and open
 // http://127.0.0.1:5000 in two browsers: each message reaches both, whichever worker holds each.
 using Chat;
 using Microsoft.Extensions.FileProviders;
