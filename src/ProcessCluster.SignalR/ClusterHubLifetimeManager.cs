@@ -12,11 +12,20 @@ namespace ProcessCluster.SignalR;
 /// (<see cref="BackplaneLink"/>); each applies what it receives to its own connections. Group membership of a connection
 /// held by another worker is sent to that worker; it is applied before any later message from the same sender, since
 /// everything one worker publishes reaches each other worker in order (unlike Redis, no acknowledgement is awaited).
+/// When the worker drains (a reload, a recycle, a scale-down), each of its clients is told to reconnect, whatever its
+/// transport, and its automatic reconnect takes it to a live worker.
 /// </summary>
 internal sealed class ClusterHubLifetimeManager<THub> : HubLifetimeManager<THub>
     where THub : Hub
 {
     private static readonly string HubName = typeof(THub).FullName ?? typeof(THub).Name;
+
+    /// <summary>
+    /// What a client of a draining worker is sent: SignalR's close that allows a reconnect (clients with automatic
+    /// reconnect come back at once, through negotiate, to a worker that serves). The client closes the transport itself,
+    /// so a WebSocket, an event stream and a long poll all end with the messages written before it delivered.
+    /// </summary>
+    private static readonly CloseMessage Reconnect = new("This worker is draining; reconnect.", allowReconnect: true);
 
     private readonly HubConnectionStore _connections = new();
     private readonly HubGroups _groups = new();
@@ -24,6 +33,7 @@ internal sealed class ClusterHubLifetimeManager<THub> : HubLifetimeManager<THub>
     private readonly IReadOnlyList<IHubProtocol> _protocols;
     private readonly BackplaneLink _link;
     private readonly ILogger _logger;
+    private volatile bool _draining;
 
     public ClusterHubLifetimeManager(
         BackplaneLink link, IHubProtocolResolver protocols, IOptions<HubOptions> globalOptions, IOptions<HubOptions<THub>> hubOptions, ILogger<ClusterHubLifetimeManager<THub>> logger)
@@ -34,6 +44,7 @@ internal sealed class ClusterHubLifetimeManager<THub> : HubLifetimeManager<THub>
         var supported = hubOptions.Value.SupportedProtocols ?? globalOptions.Value.SupportedProtocols ?? [];
         _protocols = protocols.AllProtocols.Where(protocol => supported.Contains(protocol.Name, StringComparer.OrdinalIgnoreCase)).ToList();
         link.Attach(HubName, ReceiveAsync);
+        link.OnDraining(() => _ = DrainAsync());
     }
 
     public override Task OnConnectedAsync(HubConnectionContext connection)
@@ -44,7 +55,8 @@ internal sealed class ClusterHubLifetimeManager<THub> : HubLifetimeManager<THub>
             _users.Add(user, connection);
         }
 
-        return Task.CompletedTask;
+        // One that negotiated just before the drain began leaves as the others did.
+        return _draining ? TellToReconnectAsync(connection) : Task.CompletedTask;
     }
 
     public override Task OnDisconnectedAsync(HubConnectionContext connection)
@@ -202,6 +214,25 @@ internal sealed class ClusterHubLifetimeManager<THub> : HubLifetimeManager<THub>
         {
             // As SignalR's own manager: a connection that fails a write is going; the others have theirs.
             _logger.LogDebug(error, "A write to a connection of hub {Hub} failed", HubName);
+        }
+    }
+
+    private Task DrainAsync()
+    {
+        _draining = true;
+        return Task.WhenAll(HubGroups.Snapshot(_connections).Select(TellToReconnectAsync));
+    }
+
+    private async Task TellToReconnectAsync(HubConnectionContext connection)
+    {
+        try
+        {
+            await connection.WriteAsync(Reconnect).ConfigureAwait(false);
+        }
+        catch (Exception error) when (error is not OperationCanceledException)
+        {
+            // Already going; the host's shutdown ends what is left.
+            _logger.LogDebug(error, "A connection of hub {Hub} could not be told to reconnect", HubName);
         }
     }
 

@@ -16,4 +16,7 @@ internal interface IBackplaneChannel
     Action<BackplaneMessage> Handler { set; }
 
     void Send(BackplaneMessage message);
+
+    /// <summary>Runs <paramref name="drain"/> once when this worker is asked to drain (at once if it already was).</summary>
+    void OnDraining(Action drain);
 }

@@ -14,4 +14,7 @@ internal sealed class WorkerBackplaneChannel(ClusterWorker worker) : IBackplaneC
     }
 
     public void Send(BackplaneMessage message) => worker.SendBackplane(message);
+
+    // The worker runs a handler attached after the request at once, and each handler once.
+    public void OnDraining(Action drain) => worker.DisconnectRequested += (_, _) => drain();
 }

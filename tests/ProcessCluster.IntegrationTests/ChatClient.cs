@@ -16,6 +16,24 @@ internal sealed class ChatClient(string name, HubConnection connection) : IAsync
 
     public HubConnection Connection { get; } = connection;
 
+    private readonly List<string> _reconnectReasons = [];
+    private int _reconnects;
+
+    /// <summary>How many times the client's automatic reconnect brought it back.</summary>
+    public int Reconnects => Volatile.Read(ref _reconnects);
+
+    /// <summary>Why the connection was lost each time the client began to reconnect (the error's message, or "none").</summary>
+    public IReadOnlyList<string> ReconnectReasons
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return [.. _reconnectReasons];
+            }
+        }
+    }
+
     /// <summary>The worker process that held the connection when last asked.</summary>
     public int WorkerPid { get; private set; }
 
@@ -24,6 +42,8 @@ internal sealed class ChatClient(string name, HubConnection connection) : IAsync
         var connection = new HubConnectionBuilder().WithUrl(new Uri(baseAddress, "/chat"), transport).WithAutomaticReconnect().Build();
         var client = new ChatClient(name, connection);
         connection.On<string, long, string, int>("message", (sender, sequence, _, _) => client.Receive(sender, sequence));
+        connection.Reconnected += _ => Task.FromResult(Interlocked.Increment(ref client._reconnects));
+        connection.Reconnecting += error => Task.FromResult(client.Lost(error?.Message ?? "none"));
         await connection.StartAsync(cancellationToken);
         await client.AskWorkerAsync(cancellationToken);
         return client;
@@ -45,6 +65,16 @@ internal sealed class ChatClient(string name, HubConnection connection) : IAsync
     }
 
     public ValueTask DisposeAsync() => Connection.DisposeAsync();
+
+    private bool Lost(string reason)
+    {
+        lock (_lock)
+        {
+            _reconnectReasons.Add(reason);
+        }
+
+        return true;
+    }
 
     private void Receive(string sender, long sequence)
     {

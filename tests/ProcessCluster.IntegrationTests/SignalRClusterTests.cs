@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Http.Connections;
 using Microsoft.AspNetCore.SignalR.Client;
+using Microsoft.AspNetCore.SignalR;
 
 namespace ProcessCluster.IntegrationTests;
 
@@ -71,10 +72,73 @@ public class SignalRClusterTests
         }
     }
 
-    private static async Task<IReadOnlyList<ChatClient>> ConnectAsync(TestCluster cluster, HttpTransportType transport, CancellationToken cancellationToken)
+    [Fact]
+    public async Task A_rolling_reload_moves_every_client_to_a_new_worker_by_reconnecting_and_loses_no_broadcast_sent_after()
     {
+        const int SIGHUP = 1;
+        await using var cluster = await TestCluster.StartAsync("RoundRobin", workers: 2, environment: Affinity, app: TestCluster.ChatAssembly);
+        using var timeout = new CancellationTokenSource(Deadline);
         var clients = new List<ChatClient>();
-        var connecting = Enumerable.Range(0, ClientsPerTransport)
+        try
+        {
+            foreach (var transport in (HttpTransportType[])[HttpTransportType.WebSockets, HttpTransportType.ServerSentEvents, HttpTransportType.LongPolling])
+            {
+                clients.AddRange(await ConnectAsync(cluster, transport, timeout.Token, count: 2));
+            }
+
+            var old = await cluster.ReadyPidsAsync();
+            Assert.Equal(old.Order(), clients.Select(client => client.WorkerPid).Distinct().Order());
+
+            cluster.Signal(SIGHUP);
+            var now = await cluster.WaitForReadyPidsAsync(pids => pids.Count == 2 && !pids.Intersect(old).Any(), "two new workers", Deadline);
+            await Poll.UntilAsync(() => !cluster.ChildPids().Intersect(old).Any(), Deadline, "the old workers exited");
+
+            // Each client was told to leave its draining worker and came back by itself to a new one.
+            await Poll.UntilAsync(
+                async () => (await Task.WhenAll(clients.Select(client => OnOneOfAsync(client, now, timeout.Token)))).All(on => on),
+                Deadline,
+                "every client on a new worker",
+                () => string.Join("; ", clients.Select(client => $"{client.Name}: {client.Connection.State} on {client.WorkerPid}, {client.Reconnects} reconnects")));
+            // Told by its worker (SignalR's close that allows a reconnect), not cut off when the worker exited.
+            Assert.All(clients, client =>
+            {
+                Assert.True(client.Reconnects >= 1, $"{client.Name} did not reconnect");
+                Assert.All(client.ReconnectReasons, reason => Assert.Contains("This worker is draining; reconnect.", reason));
+            });
+            Assert.Equal(0, cluster.CountLines("did not finish draining in time"));
+
+            var senders = now.Select(pid => clients.First(client => client.WorkerPid == pid)).ToList();
+            await Task.WhenAll(senders.Select(sender => SendAsync(sender, 1, 20, timeout.Token)));
+            await ReceivedAsync(clients, senders, 1, 20);
+        }
+        finally
+        {
+            await Task.WhenAll(clients.Select(client => client.DisposeAsync().AsTask()));
+        }
+    }
+
+    /// <summary>Whether the client is connected to one of <paramref name="workers"/> (asking it, when it is connected).</summary>
+    private static async Task<bool> OnOneOfAsync(ChatClient client, IReadOnlyList<int> workers, CancellationToken cancellationToken)
+    {
+        if (client.Connection.State != HubConnectionState.Connected)
+        {
+            return false;
+        }
+
+        try
+        {
+            return workers.Contains(await client.AskWorkerAsync(cancellationToken));
+        }
+        catch (Exception error) when (error is HubException or InvalidOperationException or IOException)
+        {
+            // Its connection went between the look and the question: not there yet.
+            return false;
+        }
+    }
+
+    private static async Task<IReadOnlyList<ChatClient>> ConnectAsync(TestCluster cluster, HttpTransportType transport, CancellationToken cancellationToken, int count = ClientsPerTransport)
+    {
+        var connecting = Enumerable.Range(0, count)
             .Select(i => ChatClient.ConnectAsync(cluster.BaseAddress, transport, $"{transport}-{i}", cancellationToken));
         return [.. await Task.WhenAll(connecting)];
     }

@@ -231,9 +231,25 @@ public sealed class ClusterHubLifetimeManagerTests
         await ReceivedAsync(member, "hello(here)", "hello(there)");
     }
 
+    [Fact]
+    public async Task A_draining_worker_tells_each_of_its_clients_to_reconnect_and_one_that_connects_after_too_and_the_others_stay()
+    {
+        var (channel, stays) = (_backplane.NewWorker(), NewWorker());
+        var draining = NewWorker(channel);
+        var (a, b) = (await ConnectAsync(draining, "a"), await ConnectAsync(draining, "b"));
+        var other = await ConnectAsync(stays, "other");
+
+        InMemoryBackplane.Drain(channel);
+        var late = await ConnectAsync(draining, "late");
+
+        await Eventually.UntilAsync(() => new[] { a, b, late }.All(client => client.Received.SequenceEqual(["close(reconnect)"])), "each client of the draining worker told to reconnect");
+        await stays.SendAllAsync("hello", ["still"]);
+        Assert.Equal(["hello(still)"], other.Received);
+    }
+
     /// <summary>A manager of the test hub on a worker of its own, linked to the others.</summary>
-    private ClusterHubLifetimeManager<TestHub> NewWorker() => new(
-        new BackplaneLink(_backplane.NewWorker()),
+    private ClusterHubLifetimeManager<TestHub> NewWorker(IBackplaneChannel? channel = null) => new(
+        new BackplaneLink(channel ?? _backplane.NewWorker()),
         new JsonOnly(),
         Options.Create(new HubOptions { SupportedProtocols = [HubClient.Json.Name] }),
         Options.Create(new HubOptions<TestHub>()),

@@ -9,7 +9,7 @@ namespace ProcessCluster.Tests;
 
 /// <summary>
 /// One SignalR connection as a hub lifetime manager sees it, with no transport: each message written to it is kept as
-/// its method and first argument, decoded from the JSON protocol's bytes. One that fails throws on
+/// its method and first argument, decoded from the JSON protocol's bytes, and a close as whether it allows a reconnect. One that fails throws on
 /// every write, as a connection that is going does.
 /// </summary>
 internal sealed class HubClient(string connectionId, bool fails)
@@ -33,6 +33,18 @@ internal sealed class HubClient(string connectionId, bool fails)
                 return [.. _received];
             }
         }
+    }
+
+    /// <summary>SignalR's close, recorded as "close(reconnect)" or "close(no reconnect)".</summary>
+    public override ValueTask WriteAsync(HubMessage message, CancellationToken cancellationToken = default)
+    {
+        var close = Assert.IsType<CloseMessage>(message);
+        lock (_lock)
+        {
+            _received.Add(close.AllowReconnect ? "close(reconnect)" : "close(no reconnect)");
+        }
+
+        return ValueTask.CompletedTask;
     }
 
     public override ValueTask WriteAsync(SerializedHubMessage message, CancellationToken cancellationToken = default)

@@ -18,6 +18,9 @@ internal sealed class InMemoryBackplane
 
     public IBackplaneChannel NewWorker() => new Channel(this, Interlocked.Increment(ref _workers));
 
+    /// <summary>The primary asks <paramref name="worker"/> to drain.</summary>
+    public static void Drain(IBackplaneChannel worker) => ((Channel)worker).Drain();
+
     private void Relay(Channel from, BackplaneMessage message)
     {
         // Written out as the primary would send it, so that a message the wire cannot carry fails here too.
@@ -40,7 +43,9 @@ internal sealed class InMemoryBackplane
 
     private sealed class Channel(InMemoryBackplane backplane, int workerId) : IBackplaneChannel
     {
+        private readonly List<Action> _drains = [];
         private Action<BackplaneMessage>? _handler;
+        private bool _draining;
 
         public int WorkerId => workerId;
 
@@ -52,5 +57,20 @@ internal sealed class InMemoryBackplane
         public void Send(BackplaneMessage message) => backplane.Relay(this, message);
 
         public void Deliver(BackplaneMessage message) => _handler?.Invoke(message);
+
+        public void OnDraining(Action drain)
+        {
+            _drains.Add(drain);
+            if (_draining)
+            {
+                drain();
+            }
+        }
+
+        public void Drain()
+        {
+            _draining = true;
+            _drains.ForEach(drain => drain());
+        }
     }
 }
