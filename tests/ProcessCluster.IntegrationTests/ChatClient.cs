@@ -43,6 +43,7 @@ internal sealed class ChatClient(string name, HubConnection connection) : IAsync
         var client = new ChatClient(name, connection);
         connection.On<string, long, string, int>("message", (sender, sequence, _, _) => client.Receive(sender, sequence));
         connection.Reconnected += _ => Task.FromResult(Interlocked.Increment(ref client._reconnects));
+        connection.On("answer", (string question) => $"{name} answers {question}");
         connection.Reconnecting += error => Task.FromResult(client.Lost(error?.Message ?? "none"));
         await connection.StartAsync(cancellationToken);
         await client.AskWorkerAsync(cancellationToken);
@@ -51,6 +52,10 @@ internal sealed class ChatClient(string name, HubConnection connection) : IAsync
 
     public async Task<int> AskWorkerAsync(CancellationToken cancellationToken) =>
         WorkerPid = await Connection.InvokeAsync<int>("Worker", cancellationToken);
+
+    /// <summary>Asks <paramref name="other"/> through the hub (a client result) and returns its answer.</summary>
+    public Task<string> AskAsync(ChatClient other, string question, CancellationToken cancellationToken) =>
+        Connection.InvokeAsync<string>("Ask", other.Connection.ConnectionId, question, cancellationToken);
 
     public Task SendAsync(long sequence, CancellationToken cancellationToken) =>
         Connection.InvokeAsync("Send", Name, sequence, "hello", cancellationToken);

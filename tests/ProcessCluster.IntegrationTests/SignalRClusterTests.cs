@@ -8,7 +8,7 @@ namespace ProcessCluster.IntegrationTests;
 /// The chat sample (a hub with AddClusterBackplane(), Cluster:Affinity=ConnectionToken) as a real cluster of two
 /// workers, with real .NET SignalR clients over each transport: every client connects and stays on the worker that
 /// negotiated it, clients spread over both workers, and broadcasts from clients on both workers reach every client in
-/// order per sender; a worker killed with SIGKILL costs its clients a reconnect, and nothing sent after it.
+/// order per sender, and a client result comes back from a client of the other worker; a worker killed with SIGKILL costs its clients a reconnect, and nothing sent after it.
 /// (bench/signalr.sh runs 40 clients over each transport in turn; 4 of each at once keep this within the suite's budget.)
 /// </summary>
 public class SignalRClusterTests
@@ -21,7 +21,7 @@ public class SignalRClusterTests
 
     /// <summary>One cluster for both halves: a start costs more than the rest (the suite's budget).</summary>
     [Fact]
-    public async Task Clients_of_every_transport_get_every_broadcast_in_order_and_after_a_sigkill_reconnect_within_5_s_and_miss_nothing_later()
+    public async Task Clients_of_every_transport_get_every_broadcast_in_order_and_a_client_result_across_workers_and_after_a_sigkill_reconnect_within_5_s_and_miss_nothing_later()
     {
         await using var cluster = await TestCluster.StartAsync("RoundRobin", workers: 2, environment: Affinity, app: TestCluster.ChatAssembly);
         using var timeout = new CancellationTokenSource(Deadline);
@@ -39,6 +39,9 @@ public class SignalRClusterTests
             var senders = pids.Select(pid => clients.First(client => client.WorkerPid == pid)).ToList();
             await Task.WhenAll(senders.Select(sender => SendAsync(sender, 1, MessagesPerSender, timeout.Token)));
             await ReceivedAsync(clients, senders, 1, MessagesPerSender);
+
+            // A client result from a client of the other worker, through the backplane and back.
+            Assert.Equal($"{senders[1].Name} answers why", await senders[0].AskAsync(senders[1], "why", timeout.Token));
 
             var victim = pids[0];
             var orphans = clients.Where(client => client.WorkerPid == victim).ToList();

@@ -1,3 +1,4 @@
+using System.Buffers;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.AspNetCore.SignalR.Protocol;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -245,6 +246,87 @@ public sealed class ClusterHubLifetimeManagerTests
         await Eventually.UntilAsync(() => new[] { a, b, late }.All(client => client.Received.SequenceEqual(["close(reconnect)"])), "each client of the draining worker told to reconnect");
         await stays.SendAllAsync("hello", ["still"]);
         Assert.Equal(["hello(still)"], other.Received);
+    }
+
+    [Fact]
+    public async Task A_client_result_comes_back_as_the_type_asked_from_a_connection_here_or_on_another_worker_and_an_error_as_a_hub_exception()
+    {
+        var (one, two) = (NewWorker(), NewWorker());
+        var (here, there) = (await ConnectAsync(one, "here"), await ConnectAsync(two, "there"));
+
+        var local = one.InvokeConnectionAsync<int>("here", "ask", ["local"], CancellationToken.None);
+        var localId = await InvokedAsync(here, "ask(local)");
+        Assert.True(one.TryGetReturnType(localId, out var localType));
+        Assert.Equal(typeof(int), localType);
+        await one.SetConnectionResultAsync("here", CompletionMessage.WithResult(localId, 42));
+        Assert.Equal(42, await local);
+
+        // The worker that holds the connection reads the answer raw and passes it on; the asker reads it as an int.
+        var remote = one.InvokeConnectionAsync<int>("there", "ask", ["remote"], CancellationToken.None);
+        var remoteId = await InvokedAsync(there, "ask(remote)");
+        Assert.True(two.TryGetReturnType(remoteId, out var rawType));
+        Assert.Equal(typeof(RawResult), rawType);
+        await two.SetConnectionResultAsync("there", CompletionMessage.WithResult(remoteId, new RawResult(new ReadOnlySequence<byte>("43"u8.ToArray()))));
+        Assert.Equal(43, await remote.WaitAsync(Eventually.Deadline));
+
+        var failing = one.InvokeConnectionAsync<int>("there", "ask", ["error"], CancellationToken.None);
+        var failingId = await InvokedAsync(there, "ask(error)");
+        await two.SetConnectionResultAsync("there", CompletionMessage.WithError(failingId, "no answer"));
+        var error = await Assert.ThrowsAsync<HubException>(() => failing.WaitAsync(Eventually.Deadline));
+        Assert.Equal("no answer", error.Message);
+    }
+
+    [Fact]
+    public async Task A_client_result_is_taken_only_from_the_connection_asked_and_fails_when_that_connection_disconnects_here_or_elsewhere()
+    {
+        var (one, two) = (NewWorker(), NewWorker());
+        var (here, there) = (await ConnectAsync(one, "here"), await ConnectAsync(two, "there"));
+        var intruder = await ConnectAsync(two, "intruder");
+
+        var remote = one.InvokeConnectionAsync<int>("there", "ask", ["remote"], CancellationToken.None);
+        var remoteId = await InvokedAsync(there, "ask(remote)");
+        await two.SetConnectionResultAsync("intruder", CompletionMessage.WithResult(remoteId, new RawResult(new ReadOnlySequence<byte>("1"u8.ToArray()))));
+        await one.SetConnectionResultAsync("intruder", CompletionMessage.WithResult(remoteId, 1));
+        await SettledAsync([one, two], [intruder]);
+        Assert.False(remote.IsCompleted);
+
+        await two.OnDisconnectedAsync(there);
+        var gone = await Assert.ThrowsAsync<HubException>(() => remote.WaitAsync(Eventually.Deadline));
+        Assert.Contains("Connection 'there' disconnected.", gone.Message);
+
+        var local = one.InvokeConnectionAsync<int>("here", "ask", ["local"], CancellationToken.None);
+        await InvokedAsync(here, "ask(local)");
+        await one.OnDisconnectedAsync(here);
+        await Assert.ThrowsAsync<IOException>(() => local.WaitAsync(Eventually.Deadline));
+    }
+
+    [Fact]
+    public async Task A_client_result_cancelled_by_the_caller_ends_its_wait_and_tells_a_connection_held_here()
+    {
+        var (one, two) = (NewWorker(), NewWorker());
+        var (here, there) = (await ConnectAsync(one, "here"), await ConnectAsync(two, "there"));
+
+        foreach (var (client, id) in new[] { (here, "here"), (there, "there") })
+        {
+            using var cancel = new CancellationTokenSource();
+            var result = one.InvokeConnectionAsync<int>(id, "ask", [id], cancel.Token);
+            var invocationId = await InvokedAsync(client, $"ask({id})");
+            await cancel.CancelAsync();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => result.WaitAsync(Eventually.Deadline));
+            Assert.False(one.TryGetReturnType(invocationId, out _));
+        }
+
+        await Eventually.UntilAsync(() => here.Received.Any(message => message.StartsWith("cancel#", StringComparison.Ordinal)), "the cancellation sent to the connection held here");
+    }
+
+    /// <summary>The invocation id of the client result <paramref name="invocation"/> the connection was asked.</summary>
+    private static async Task<string> InvokedAsync(HubClient client, string invocation)
+    {
+        string? id = null;
+        await Eventually.UntilAsync(
+            () => (id = client.Received.Where(message => message.StartsWith(invocation + "#", StringComparison.Ordinal)).Select(message => message[(invocation.Length + 1)..]).FirstOrDefault()) is not null,
+            () => $"{client.ConnectionId} asked {invocation}; it has {string.Join(", ", client.Received)}");
+        return id!;
     }
 
     /// <summary>A manager of the test hub on a worker of its own, linked to the others.</summary>

@@ -9,7 +9,7 @@ namespace ProcessCluster.Tests;
 
 /// <summary>
 /// One SignalR connection as a hub lifetime manager sees it, with no transport: each message written to it is kept as
-/// its method and first argument, decoded from the JSON protocol's bytes, and a close as whether it allows a reconnect. One that fails throws on
+/// its method and first argument (and the invocation id of a client result), decoded from the JSON protocol's bytes. One that fails throws on
 /// every write, as a connection that is going does.
 /// </summary>
 internal sealed class HubClient(string connectionId, bool fails)
@@ -19,6 +19,8 @@ internal sealed class HubClient(string connectionId, bool fails)
 
     private readonly Lock _lock = new();
     private readonly List<string> _received = [];
+
+    public override IHubProtocol Protocol => Json;
 
     public static HubClient Of(string connectionId, string? user = null, bool fails = false) =>
         new(connectionId, fails) { UserIdentifier = user };
@@ -35,13 +37,21 @@ internal sealed class HubClient(string connectionId, bool fails)
         }
     }
 
-    /// <summary>SignalR's close, recorded as "close(reconnect)" or "close(no reconnect)".</summary>
+    /// <summary>
+    /// What the manager writes unserialised: SignalR's close, recorded as "close(reconnect)" or "close(no reconnect)",
+    /// a client result's invocation, recorded as "method(argument)#id", or its cancellation, "cancel#id".
+    /// </summary>
     public override ValueTask WriteAsync(HubMessage message, CancellationToken cancellationToken = default)
     {
-        var close = Assert.IsType<CloseMessage>(message);
         lock (_lock)
         {
-            _received.Add(close.AllowReconnect ? "close(reconnect)" : "close(no reconnect)");
+            _received.Add(message switch
+            {
+                CloseMessage close => close.AllowReconnect ? "close(reconnect)" : "close(no reconnect)",
+                InvocationMessage invocation => $"{invocation.Target}({invocation.Arguments[0]})#{invocation.InvocationId}",
+                CancelInvocationMessage cancel => $"cancel#{cancel.InvocationId}",
+                _ => throw new InvalidOperationException($"unexpected {message.GetType().Name}"),
+            });
         }
 
         return ValueTask.CompletedTask;
@@ -57,9 +67,10 @@ internal sealed class HubClient(string connectionId, bool fails)
         var text = Encoding.UTF8.GetString(message.GetSerializedMessage(Json).Span).TrimEnd('\u001e');
         using var invocation = JsonDocument.Parse(text);
         var argument = invocation.RootElement.GetProperty("arguments")[0].GetString();
+        var id = invocation.RootElement.TryGetProperty("invocationId", out var invocationId) ? $"#{invocationId.GetString()}" : "";
         lock (_lock)
         {
-            _received.Add($"{invocation.RootElement.GetProperty("target").GetString()}({argument})");
+            _received.Add($"{invocation.RootElement.GetProperty("target").GetString()}({argument}){id}");
         }
 
         return ValueTask.CompletedTask;
