@@ -6,7 +6,13 @@ using ProcessCluster.AspNetCore;
 
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 builder.UseCluster();
-builder.Services.AddSignalR().AddClusterBackplane();
+var signalR = builder.Services.AddSignalR().AddClusterBackplane();
+// SignalR's Redis backplane in place of the cluster's, for comparison (bench/signalr.sh): Chat:Redis is a
+// StackExchange.Redis connection string. The cluster's worker-named connection tokens stay (Cluster:Affinity).
+if (builder.Configuration["Chat:Redis"] is { Length: > 0 } redis)
+{
+    signalR.AddStackExchangeRedis(redis);
+}
 
 var app = builder.Build();
 app.UseDefaultFiles();
