@@ -1,22 +1,26 @@
 #!/usr/bin/env bash
 # SignalR broadcast across a cluster's workers (samples/Chat: AddClusterBackplane(), Cluster:Affinity=ConnectionToken)
-# side by side with one plain Kestrel process serving the same hub (Cluster:Enabled=false: the limit), per transport.
+# side by side with one plain Kestrel process serving the same hub (Cluster:Enabled=false: the limit) and with the same
+# cluster on SignalR's Redis backplane (AddStackExchangeRedis, Chat:Redis; Debian's redis-server, installed here when
+# missing, on 127.0.0.1 only, no persistence), per transport.
 #
 #   bash bench/signalr.sh            3 runs of 10 s per case, 40 clients
 #   bash bench/signalr.sh --quick    1 run of 3 s per case
 #   RUNS=5 CLIENTS=40 bash bench/signalr.sh
+#   MODES="cluster plain" bash bench/signalr.sh    without the Redis case
 #
 # Per case: CLIENTS clients connect (bench/SignalRLoad, the real .NET client); two of them (on different workers in
 # the cluster) invoke Send back to back, each waiting for its previous invocation; every client times each broadcast
 # from send to receipt. Reports broadcasts/s, deliveries/s (broadcasts x clients), p99 fan-out latency and lost
-# messages, medians (min-max) over the runs. A Redis backplane is not measured (the sample does not reference
-# Microsoft.AspNetCore.SignalR.StackExchangeRedis). Every server is started here and stopped by pid; raw output goes
-# to bench/results/signalr/.
+# messages, medians (min-max) over the runs. Every server (and redis-server) is started here and stopped by pid; raw
+# output goes to bench/results/signalr/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 runs=${RUNS:-3}
 clients=${CLIENTS:-40}
+modes=${MODES:-cluster redis plain}
+redis_port=6391
 duration=10
 if [ "${1:-}" = "--quick" ]; then runs=1; duration=3; fi
 port=5493
@@ -29,14 +33,34 @@ rm -rf bench/results/chat && cp -r samples/Chat/bin/Release/net10.0 bench/result
 load=bench/SignalRLoad/bin/Release/net10.0/SignalRLoad.dll
 
 server=
+redis=
 stop_server() { if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; server=; fi; }
-trap stop_server EXIT
+stop_redis() { if [ -n "$redis" ]; then kill "$redis" 2>/dev/null || true; wait "$redis" 2>/dev/null || true; redis=; fi; }
+trap 'stop_server; stop_redis' EXIT
 
-# start_server MODE: cluster (2 workers) or plain; waits until the hub answers negotiate.
+if [[ " $modes " == *" redis "* ]]; then
+  if ! command -v redis-server >/dev/null; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >/dev/null
+  fi
+  # Our own server, not the package's service: loopback only, nothing written to disk.
+  redis-server --bind 127.0.0.1 --port "$redis_port" --save "" --appendonly no --protected-mode yes >"$out/redis.log" 2>&1 &
+  redis=$!
+  for _ in $(seq 1 100); do
+    redis-cli -p "$redis_port" ping 2>/dev/null | grep -q PONG && break
+    sleep 0.1
+  done
+  redis-cli -p "$redis_port" ping 2>/dev/null | grep -q PONG || { echo "redis-server did not come up (see $out/redis.log)" >&2; exit 1; }
+fi
+
+# start_server MODE: cluster (2 workers), redis (the same on the Redis backplane) or plain; waits until the hub answers negotiate.
 start_server() {
-  local enabled=true
+  local enabled=true redis_connection=
   [ "$1" = plain ] && enabled=false
-  Cluster__Enabled=$enabled Cluster__Workers=2 Cluster__Affinity=ConnectionToken \
+  [ "$1" = redis ] && redis_connection="127.0.0.1:$redis_port"
+  Chat__Redis=$redis_connection Cluster__Enabled=$enabled Cluster__Workers=2 Cluster__Affinity=ConnectionToken \
     dotnet bench/results/chat/Chat.dll --urls "http://127.0.0.1:$port" >"$out/server-$1.log" 2>&1 &
   server=$!
   for _ in $(seq 1 200); do
@@ -46,7 +70,14 @@ start_server() {
       local a b
       a=$(curl -s -X POST "http://127.0.0.1:$port/chat/negotiate?negotiateVersion=1" | grep -o '"connectionToken":"w[0-9]*' || true)
       b=$(curl -s -X POST "http://127.0.0.1:$port/chat/negotiate?negotiateVersion=1" | grep -o '"connectionToken":"w[0-9]*' || true)
-      [ -n "$a" ] && [ -n "$b" ] && [ "$a" != "$b" ] && return 0
+      if [ -n "$a" ] && [ -n "$b" ] && [ "$a" != "$b" ]; then
+        # On the Redis case, the hub's messages go through Redis: its workers subscribed to the hub's channels.
+        if [ "$1" = redis ] && ! redis-cli -p "$redis_port" pubsub channels | grep -q ChatHub; then
+          echo "the redis case's workers did not subscribe to Redis (see $out/server-$1.log)" >&2
+          return 1
+        fi
+        return 0
+      fi
     fi
     sleep 0.1
   done
@@ -57,7 +88,7 @@ start_server() {
 echo "| transport | server | broadcasts/s | deliveries/s | p99 fan-out ms | lost |"
 echo "|---|---|---|---|---|---|"
 for transport in WebSockets ServerSentEvents LongPolling; do
-  for mode in cluster plain; do
+  for mode in $modes; do
     start_server "$mode"
     for run in $(seq 1 "$runs"); do
       dotnet "$load" "http://127.0.0.1:$port" "$clients" "$transport" "$duration" >"$out/$transport-$mode-$run.json"

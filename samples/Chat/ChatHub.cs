@@ -16,6 +16,13 @@ public sealed class ChatHub : Hub
 
     public Task Join(string group) => Groups.AddToGroupAsync(Context.ConnectionId, group);
 
+    /// <summary>Asks another client a question and returns its answer (a client result), whichever worker holds it.</summary>
+    public async Task<string> Ask(string connectionId, string question)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        return await Clients.Client(connectionId).InvokeAsync<string>("answer", question, timeout.Token);
+    }
+
     /// <summary>The worker process that holds this connection.</summary>
     public int Worker() => Environment.ProcessId;
 }

@@ -15,29 +15,29 @@ internal sealed class BackplaneLink
     /// <summary>Messages that may wait for this worker's hubs before the channel's reader waits (and the primary's outbox fills).</summary>
     private const int InboxCapacity = 4096;
 
-    private readonly ClusterWorker? _worker;
+    private readonly IBackplaneChannel? _channel;
     private readonly ConcurrentDictionary<string, Func<BackplaneMessage, Task>> _hubs = new();
     private readonly Channel<BackplaneMessage> _inbox = Channel.CreateBounded<BackplaneMessage>(new BoundedChannelOptions(InboxCapacity) { SingleReader = true });
     private int _subscribed;
 
     /// <summary>The worker as the host registers it (UseCluster() in a worker); none in a primary or a plain process.</summary>
     public BackplaneLink(IServiceProvider services)
-        : this(services.GetService(typeof(ClusterWorker)) as ClusterWorker)
+        : this(services.GetService(typeof(ClusterWorker)) is ClusterWorker worker ? new WorkerBackplaneChannel(worker) : null)
     {
     }
 
-    internal BackplaneLink(ClusterWorker? worker) => _worker = worker;
+    internal BackplaneLink(IBackplaneChannel? channel) => _channel = channel;
 
     /// <summary>This process's worker id; 0 outside a cluster.</summary>
-    public int WorkerId => _worker?.Id ?? 0;
+    public int WorkerId => _channel?.WorkerId ?? 0;
 
     /// <summary>Whether there are other workers to reach.</summary>
-    public bool Linked => _worker is not null;
+    public bool Linked => _channel is not null;
 
     /// <summary>The hub named <paramref name="hub"/> takes the messages sent to it from now on.</summary>
     public void Attach(string hub, Func<BackplaneMessage, Task> receive)
     {
-        if (_worker is null)
+        if (_channel is null)
         {
             return;
         }
@@ -46,13 +46,16 @@ internal sealed class BackplaneLink
         if (Interlocked.Exchange(ref _subscribed, 1) == 0)
         {
             _ = Task.Run(DeliverAllAsync);
-            _worker.BackplaneHandler = message => _inbox.Writer.WriteAsync(message).AsTask().GetAwaiter().GetResult();
-            _worker.SendBackplane(BackplaneMessage.Subscription);
+            _channel.Handler = message => _inbox.Writer.WriteAsync(message).AsTask().GetAwaiter().GetResult();
+            _channel.Send(BackplaneMessage.Subscription);
         }
     }
 
+    /// <summary>Runs <paramref name="drain"/> once when this worker drains (never outside a cluster).</summary>
+    public void OnDraining(Action drain) => _channel?.OnDraining(drain);
+
     /// <summary>Sends a message to the other workers (nothing outside a cluster).</summary>
-    public void Publish(BackplaneMessage message) => _worker?.SendBackplane(message);
+    public void Publish(BackplaneMessage message) => _channel?.Send(message);
 
     private async Task DeliverAllAsync()
     {

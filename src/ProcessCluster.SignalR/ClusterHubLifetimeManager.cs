@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Diagnostics.CodeAnalysis;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.AspNetCore.SignalR.Protocol;
 using Microsoft.Extensions.Logging;
@@ -12,28 +14,43 @@ namespace ProcessCluster.SignalR;
 /// (<see cref="BackplaneLink"/>); each applies what it receives to its own connections. Group membership of a connection
 /// held by another worker is sent to that worker; it is applied before any later message from the same sender, since
 /// everything one worker publishes reaches each other worker in order (unlike Redis, no acknowledgement is awaited).
+/// Client results (<c>Clients.Client(id).InvokeAsync</c>) reach a connection of another worker as Redis's do: the
+/// worker that holds it passes the client's answer back unread, and the worker that asked reads it as the type it awaits.
+/// When the worker drains (a reload, a recycle, a scale-down), each of its clients is told to reconnect, whatever its
+/// transport, and its automatic reconnect takes it to a live worker.
 /// </summary>
 internal sealed class ClusterHubLifetimeManager<THub> : HubLifetimeManager<THub>
     where THub : Hub
 {
     private static readonly string HubName = typeof(THub).FullName ?? typeof(THub).Name;
 
+    /// <summary>
+    /// What a client of a draining worker is sent: SignalR's close that allows a reconnect (clients with automatic
+    /// reconnect come back at once, through negotiate, to a worker that serves). The client closes the transport itself,
+    /// so a WebSocket, an event stream and a long poll all end with the messages written before it delivered.
+    /// </summary>
+    private static readonly CloseMessage Reconnect = new("This worker is draining; reconnect.", allowReconnect: true);
+
     private readonly HubConnectionStore _connections = new();
     private readonly HubGroups _groups = new();
     private readonly HubGroups _users = new();
     private readonly IReadOnlyList<IHubProtocol> _protocols;
     private readonly BackplaneLink _link;
+    private readonly ClientResults _results;
     private readonly ILogger _logger;
+    private volatile bool _draining;
 
     public ClusterHubLifetimeManager(
         BackplaneLink link, IHubProtocolResolver protocols, IOptions<HubOptions> globalOptions, IOptions<HubOptions<THub>> hubOptions, ILogger<ClusterHubLifetimeManager<THub>> logger)
     {
         _link = link;
+        _results = new ClientResults(link.WorkerId);
         _logger = logger;
         // The protocols this hub's clients may speak: every message is serialised once in each, here, for every worker.
         var supported = hubOptions.Value.SupportedProtocols ?? globalOptions.Value.SupportedProtocols ?? [];
         _protocols = protocols.AllProtocols.Where(protocol => supported.Contains(protocol.Name, StringComparer.OrdinalIgnoreCase)).ToList();
         link.Attach(HubName, ReceiveAsync);
+        link.OnDraining(() => _ = DrainAsync());
     }
 
     public override Task OnConnectedAsync(HubConnectionContext connection)
@@ -44,7 +61,8 @@ internal sealed class ClusterHubLifetimeManager<THub> : HubLifetimeManager<THub>
             _users.Add(user, connection);
         }
 
-        return Task.CompletedTask;
+        // One that negotiated just before the drain began leaves as the others did.
+        return _draining ? TellToReconnectAsync(connection) : Task.CompletedTask;
     }
 
     public override Task OnDisconnectedAsync(HubConnectionContext connection)
@@ -54,6 +72,12 @@ internal sealed class ClusterHubLifetimeManager<THub> : HubLifetimeManager<THub>
         if (connection.UserIdentifier is { } user)
         {
             _users.Remove(user, connection);
+        }
+
+        // What other workers asked of it will not be answered: they are told at once instead of waiting out their tokens.
+        foreach (var invocationId in _results.Disconnected(connection.ConnectionId))
+        {
+            PublishResult(connection, CompletionMessage.WithError(invocationId, $"Connection '{connection.ConnectionId}' disconnected."));
         }
 
         return Task.CompletedTask;
@@ -105,6 +129,65 @@ internal sealed class ClusterHubLifetimeManager<THub> : HubLifetimeManager<THub>
 
     public override Task RemoveFromGroupAsync(string connectionId, string groupName, CancellationToken cancellationToken = default) =>
         ChangeGroupAsync(BackplaneKind.RemoveFromGroup, connectionId, groupName);
+
+    public override async Task<T> InvokeConnectionAsync<T>(string connectionId, string methodName, object?[] args, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(connectionId);
+        var local = _connections[connectionId];
+        if (local is null && !_link.Linked)
+        {
+            throw new IOException($"Connection '{connectionId}' does not exist.");
+        }
+
+        var (invocationId, result) = _results.Add<T>(connectionId);
+        using var cancelled = cancellationToken.Register(() =>
+        {
+            _results.Fail(invocationId, new OperationCanceledException(cancellationToken));
+            // As SignalR's own manager: the client may stop working on it. One on another worker answers in vain.
+            _ = local?.WriteAsync(new CancelInvocationMessage(invocationId), CancellationToken.None).AsTask();
+        });
+        try
+        {
+            var invocation = new InvocationMessage(invocationId, methodName, args);
+            if (local is not null)
+            {
+                await local.WriteAsync(invocation, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                // A connection no worker holds is never answered: the caller's token ends the wait, as with Redis.
+                _link.Publish(new BackplaneMessage(BackplaneKind.Invoke, HubName, [connectionId, invocationId], [], Serialize(invocation).Payloads));
+            }
+        }
+        catch (Exception error)
+        {
+            _results.Fail(invocationId, error);
+            throw;
+        }
+
+        return await result.ConfigureAwait(false);
+    }
+
+    public override Task SetConnectionResultAsync(string connectionId, CompletionMessage result)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        if (!_results.TryComplete(connectionId, result)
+            && result.InvocationId is { } invocationId
+            && _results.TryTakeRelayed(invocationId, connectionId)
+            && _connections[connectionId] is { } connection)
+        {
+            PublishResult(connection, result);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public override bool TryGetReturnType(string invocationId, [NotNullWhen(true)] out Type? type) => _results.TryGetReturnType(invocationId, out type);
+
+    /// <summary>An answer of this worker's connection to another worker's invocation, as the client's protocol writes it.</summary>
+    private void PublishResult(HubConnectionContext connection, CompletionMessage completion) =>
+        _link.Publish(new BackplaneMessage(
+            BackplaneKind.Result, HubName, [completion.InvocationId!], [], [new ProtocolPayload(connection.Protocol.Name, connection.Protocol.GetMessageBytes(completion))]));
 
     private Task ChangeGroupAsync(BackplaneKind kind, string connectionId, string groupName)
     {
@@ -173,15 +256,56 @@ internal sealed class ClusterHubLifetimeManager<THub> : HubLifetimeManager<THub>
                 }
 
                 return Task.CompletedTask;
+            case BackplaneKind.Invoke:
+                if (_connections[message.Targets[0]] is not { } invoked)
+                {
+                    return Task.CompletedTask;
+                }
+
+                _results.Relay(message.Targets[1], invoked.ConnectionId);
+                return WriteAsync([invoked], [], Deserialized(message), CancellationToken.None);
+            case BackplaneKind.Result:
+                ReceiveResult(message.Targets[0], message.Payloads[0]);
+                return Task.CompletedTask;
             default:
-                var serialized = new SerializedHubMessage(message.Payloads.Select(payload => new SerializedMessage(payload.Protocol, payload.Bytes)).ToList());
-                return WriteAsync(Local(message.Kind, message.Targets), message.Excluded, serialized, CancellationToken.None);
+                return WriteAsync(Local(message.Kind, message.Targets), message.Excluded, Deserialized(message), CancellationToken.None);
         }
     }
 
-    private Serialized Serialize(string methodName, object?[] args)
+    private static SerializedHubMessage Deserialized(BackplaneMessage message) =>
+        new(message.Payloads.Select(payload => new SerializedMessage(payload.Protocol, payload.Bytes)).ToList());
+
+    /// <summary>A client's answer relayed by the worker that holds it: read as the type awaited here, if it was asked here.</summary>
+    private void ReceiveResult(string invocationId, ProtocolPayload payload)
     {
-        var invocation = new InvocationMessage(methodName, args);
+        if (!_results.TryGetReturnType(invocationId, out _))
+        {
+            return;
+        }
+
+        var protocol = _protocols.FirstOrDefault(protocol => protocol.Name == payload.Protocol);
+        var bytes = new ReadOnlySequence<byte>(payload.Bytes);
+        try
+        {
+            if (protocol is not null && protocol.TryParseMessage(ref bytes, new ResultBinder(_results), out var parsed) && parsed is CompletionMessage completion)
+            {
+                _results.TryComplete(completion);
+                return;
+            }
+
+            _results.Fail(invocationId, new HubException($"The answer to invocation {invocationId} could not be read ({payload.Protocol})."));
+        }
+        catch (Exception error) when (error is not OutOfMemoryException)
+        {
+            // The client answered something that is not the type awaited: the caller gets the error, as for a local client.
+            _results.Fail(invocationId, new HubException($"The answer to invocation {invocationId} could not be read: {error.Message}", error));
+        }
+    }
+
+    private Serialized Serialize(string methodName, object?[] args) => Serialize(new InvocationMessage(methodName, args));
+
+    private Serialized Serialize(InvocationMessage invocation)
+    {
         var serialized = _protocols.Select(protocol => new SerializedMessage(protocol.Name, protocol.GetMessageBytes(invocation))).ToList();
         return new Serialized(serialized.Select(message => new ProtocolPayload(message.ProtocolName, message.Serialized)).ToList(), new SerializedHubMessage(serialized));
     }
@@ -202,6 +326,25 @@ internal sealed class ClusterHubLifetimeManager<THub> : HubLifetimeManager<THub>
         {
             // As SignalR's own manager: a connection that fails a write is going; the others have theirs.
             _logger.LogDebug(error, "A write to a connection of hub {Hub} failed", HubName);
+        }
+    }
+
+    private Task DrainAsync()
+    {
+        _draining = true;
+        return Task.WhenAll(HubGroups.Snapshot(_connections).Select(TellToReconnectAsync));
+    }
+
+    private async Task TellToReconnectAsync(HubConnectionContext connection)
+    {
+        try
+        {
+            await connection.WriteAsync(Reconnect).ConfigureAwait(false);
+        }
+        catch (Exception error) when (error is not OperationCanceledException)
+        {
+            // Already going; the host's shutdown ends what is left.
+            _logger.LogDebug(error, "A connection of hub {Hub} could not be told to reconnect", HubName);
         }
     }
 

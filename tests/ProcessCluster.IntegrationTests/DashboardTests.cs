@@ -9,20 +9,18 @@ namespace ProcessCluster.IntegrationTests;
 /// <summary>The admin endpoint's dashboard in a real browser (Debian's chromium through Playwright), and its token.</summary>
 public class DashboardTests(ITestOutputHelper output)
 {
-    private const string Chromium = "/usr/bin/chromium";
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
 
     [Fact]
     public async Task Dashboard_shows_each_worker_and_replaces_a_killed_one()
     {
-        // Skipping here would hide a machine that cannot run the test; the setup script is the cure.
-        Assert.True(File.Exists(Chromium), $"{Chromium} is missing: run `bash .ci/setup` once (installs Debian's chromium).");
+        Chromium.AssertInstalled();
         await using var cluster = await StartWithAdminAsync(new Dictionary<string, string>());
         var admin = await cluster.AdminAddressAsync();
 
         using var playwright = await Playwright.CreateAsync();
-        await using var browser = await LaunchAsync(playwright);
-        var page = await NewPageAsync(browser);
+        await using var browser = await Chromium.LaunchAsync(playwright);
+        var page = await Chromium.NewPageAsync(browser, Deadline);
         var screenshot = Path.Combine(AppContext.BaseDirectory, "artifacts", "dashboard.png");
         try
         {
@@ -67,12 +65,12 @@ public class DashboardTests(ITestOutputHelper output)
     [Fact]
     public async Task Dashboard_takes_the_token_once_from_its_fragment_and_sends_it_as_a_header()
     {
-        Assert.True(File.Exists(Chromium), $"{Chromium} is missing: run `bash .ci/setup` once (installs Debian's chromium).");
+        Chromium.AssertInstalled();
         await using var cluster = await StartWithAdminAsync(new Dictionary<string, string> { ["Cluster__AdminToken"] = "s3cret" }, workers: 1);
         var admin = await cluster.AdminAddressAsync();
         using var playwright = await Playwright.CreateAsync();
-        await using var browser = await LaunchAsync(playwright);
-        var page = await NewPageAsync(browser);
+        await using var browser = await Chromium.LaunchAsync(playwright);
+        var page = await Chromium.NewPageAsync(browser, Deadline);
         var urls = new List<string>();
         var console = new List<string>();
         page.Request += (_, request) => urls.Add(request.Url);
@@ -149,21 +147,6 @@ public class DashboardTests(ITestOutputHelper output)
         var policy = Assert.Single(page.Headers.GetValues("Content-Security-Policy"));
         Assert.StartsWith("default-src 'none'; script-src 'sha256-", policy);
         Assert.Contains("frame-ancestors 'none'", policy);
-    }
-
-    private static Task<IBrowser> LaunchAsync(IPlaywright playwright) => playwright.Chromium.LaunchAsync(new()
-    {
-        ExecutablePath = Chromium,
-        Headless = true,
-        Args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    });
-
-    private static async Task<IPage> NewPageAsync(IBrowser browser)
-    {
-        var page = await browser.NewPageAsync(new() { ViewportSize = new() { Width = 1280, Height = 800 } });
-        page.SetDefaultTimeout((float)Deadline.TotalMilliseconds);
-        SetDefaultExpectTimeout((float)Deadline.TotalMilliseconds);
-        return page;
     }
 
     private static ILocator Row(IPage page, int pid) => page.Locator($"#workers tr[data-pid='{pid}']");

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Http.Connections;
 using Microsoft.AspNetCore.SignalR.Client;
+using Microsoft.AspNetCore.SignalR;
 
 namespace ProcessCluster.IntegrationTests;
 
@@ -7,7 +8,7 @@ namespace ProcessCluster.IntegrationTests;
 /// The chat sample (a hub with AddClusterBackplane(), Cluster:Affinity=ConnectionToken) as a real cluster of two
 /// workers, with real .NET SignalR clients over each transport: every client connects and stays on the worker that
 /// negotiated it, clients spread over both workers, and broadcasts from clients on both workers reach every client in
-/// order per sender; a worker killed with SIGKILL costs its clients a reconnect, and nothing sent after it.
+/// order per sender, and a client result comes back from a client of the other worker; a worker killed with SIGKILL costs its clients a reconnect, and nothing sent after it.
 /// (bench/signalr.sh runs 40 clients over each transport in turn; 4 of each at once keep this within the suite's budget.)
 /// </summary>
 public class SignalRClusterTests
@@ -20,7 +21,7 @@ public class SignalRClusterTests
 
     /// <summary>One cluster for both halves: a start costs more than the rest (the suite's budget).</summary>
     [Fact]
-    public async Task Clients_of_every_transport_get_every_broadcast_in_order_and_after_a_sigkill_reconnect_within_5_s_and_miss_nothing_later()
+    public async Task Clients_of_every_transport_get_every_broadcast_in_order_and_a_client_result_across_workers_and_after_a_sigkill_reconnect_within_5_s_and_miss_nothing_later()
     {
         await using var cluster = await TestCluster.StartAsync("RoundRobin", workers: 2, environment: Affinity, app: TestCluster.ChatAssembly);
         using var timeout = new CancellationTokenSource(Deadline);
@@ -38,6 +39,9 @@ public class SignalRClusterTests
             var senders = pids.Select(pid => clients.First(client => client.WorkerPid == pid)).ToList();
             await Task.WhenAll(senders.Select(sender => SendAsync(sender, 1, MessagesPerSender, timeout.Token)));
             await ReceivedAsync(clients, senders, 1, MessagesPerSender);
+
+            // A client result from a client of the other worker, through the backplane and back.
+            Assert.Equal($"{senders[1].Name} answers why", await senders[0].AskAsync(senders[1], "why", timeout.Token));
 
             var victim = pids[0];
             var orphans = clients.Where(client => client.WorkerPid == victim).ToList();
@@ -71,10 +75,73 @@ public class SignalRClusterTests
         }
     }
 
-    private static async Task<IReadOnlyList<ChatClient>> ConnectAsync(TestCluster cluster, HttpTransportType transport, CancellationToken cancellationToken)
+    [Fact]
+    public async Task A_rolling_reload_moves_every_client_to_a_new_worker_by_reconnecting_and_loses_no_broadcast_sent_after()
     {
+        const int SIGHUP = 1;
+        await using var cluster = await TestCluster.StartAsync("RoundRobin", workers: 2, environment: Affinity, app: TestCluster.ChatAssembly);
+        using var timeout = new CancellationTokenSource(Deadline);
         var clients = new List<ChatClient>();
-        var connecting = Enumerable.Range(0, ClientsPerTransport)
+        try
+        {
+            foreach (var transport in (HttpTransportType[])[HttpTransportType.WebSockets, HttpTransportType.ServerSentEvents, HttpTransportType.LongPolling])
+            {
+                clients.AddRange(await ConnectAsync(cluster, transport, timeout.Token, count: 2));
+            }
+
+            var old = await cluster.ReadyPidsAsync();
+            Assert.Equal(old.Order(), clients.Select(client => client.WorkerPid).Distinct().Order());
+
+            cluster.Signal(SIGHUP);
+            var now = await cluster.WaitForReadyPidsAsync(pids => pids.Count == 2 && !pids.Intersect(old).Any(), "two new workers", Deadline);
+            await Poll.UntilAsync(() => !cluster.ChildPids().Intersect(old).Any(), Deadline, "the old workers exited");
+
+            // Each client was told to leave its draining worker and came back by itself to a new one.
+            await Poll.UntilAsync(
+                async () => (await Task.WhenAll(clients.Select(client => OnOneOfAsync(client, now, timeout.Token)))).All(on => on),
+                Deadline,
+                "every client on a new worker",
+                () => string.Join("; ", clients.Select(client => $"{client.Name}: {client.Connection.State} on {client.WorkerPid}, {client.Reconnects} reconnects")));
+            // Told by its worker (SignalR's close that allows a reconnect), not cut off when the worker exited.
+            Assert.All(clients, client =>
+            {
+                Assert.True(client.Reconnects >= 1, $"{client.Name} did not reconnect");
+                Assert.All(client.ReconnectReasons, reason => Assert.Contains("This worker is draining; reconnect.", reason));
+            });
+            Assert.Equal(0, cluster.CountLines("did not finish draining in time"));
+
+            var senders = now.Select(pid => clients.First(client => client.WorkerPid == pid)).ToList();
+            await Task.WhenAll(senders.Select(sender => SendAsync(sender, 1, 20, timeout.Token)));
+            await ReceivedAsync(clients, senders, 1, 20);
+        }
+        finally
+        {
+            await Task.WhenAll(clients.Select(client => client.DisposeAsync().AsTask()));
+        }
+    }
+
+    /// <summary>Whether the client is connected to one of <paramref name="workers"/> (asking it, when it is connected).</summary>
+    private static async Task<bool> OnOneOfAsync(ChatClient client, IReadOnlyList<int> workers, CancellationToken cancellationToken)
+    {
+        if (client.Connection.State != HubConnectionState.Connected)
+        {
+            return false;
+        }
+
+        try
+        {
+            return workers.Contains(await client.AskWorkerAsync(cancellationToken));
+        }
+        catch (Exception error) when (error is HubException or InvalidOperationException or IOException)
+        {
+            // Its connection went between the look and the question: not there yet.
+            return false;
+        }
+    }
+
+    private static async Task<IReadOnlyList<ChatClient>> ConnectAsync(TestCluster cluster, HttpTransportType transport, CancellationToken cancellationToken, int count = ClientsPerTransport)
+    {
+        var connecting = Enumerable.Range(0, count)
             .Select(i => ChatClient.ConnectAsync(cluster.BaseAddress, transport, $"{transport}-{i}", cancellationToken));
         return [.. await Task.WhenAll(connecting)];
     }

@@ -26,6 +26,18 @@ internal enum BackplaneKind : byte
 
     /// <summary>Take the connection named (first target) out of the group (second target), where it lives.</summary>
     RemoveFromGroup = 6,
+
+    /// <summary>
+    /// Ask the connection named (first target), where it lives, for a client result: the invocation (its id the second
+    /// target) as each protocol serialised it.
+    /// </summary>
+    Invoke = 7,
+
+    /// <summary>
+    /// A client's answer to an <see cref="Invoke"/> (the invocation id the only target), for the worker that asked: the
+    /// completion as the client's protocol serialised it (one payload).
+    /// </summary>
+    Result = 8,
 }
 
 /// <summary>A hub message serialised by one hub protocol ("json", "messagepack"), ready to write to its connections.</summary>
@@ -92,6 +104,8 @@ internal sealed record BackplaneMessage(
         BackplaneKind.All => Hub.Length > 0 && Targets.Count == 0 && Payloads.Count > 0,
         BackplaneKind.Connections or BackplaneKind.Groups or BackplaneKind.Users => Hub.Length > 0 && Targets.Count > 0 && Payloads.Count > 0,
         BackplaneKind.AddToGroup or BackplaneKind.RemoveFromGroup => Hub.Length > 0 && Targets.Count == 2 && Excluded.Count == 0 && Payloads.Count == 0,
+        BackplaneKind.Invoke => Hub.Length > 0 && Targets.Count == 2 && Excluded.Count == 0 && Payloads.Count > 0,
+        BackplaneKind.Result => Hub.Length > 0 && Targets.Count == 1 && Excluded.Count == 0 && Payloads.Count == 1,
         _ => false,
     };
 

@@ -1,0 +1,76 @@
+using ProcessCluster.Ipc;
+using ProcessCluster.SignalR;
+
+namespace ProcessCluster.Tests;
+
+/// <summary>
+/// The primary's relay in memory: what one worker's channel sends reaches every other worker that subscribed, in the
+/// order sent (BackplaneRelayTests test the real relay over real channels).
+/// </summary>
+internal sealed class InMemoryBackplane
+{
+    private readonly Lock _lock = new();
+    private readonly List<Channel> _subscribed = [];
+    private int _workers;
+
+    /// <summary>Messages relayed so far (not counting subscriptions).</summary>
+    public int Relayed { get; private set; }
+
+    public IBackplaneChannel NewWorker() => new Channel(this, Interlocked.Increment(ref _workers));
+
+    /// <summary>The primary asks <paramref name="worker"/> to drain.</summary>
+    public static void Drain(IBackplaneChannel worker) => ((Channel)worker).Drain();
+
+    private void Relay(Channel from, BackplaneMessage message)
+    {
+        // Written out as the primary would send it, so that a message the wire cannot carry fails here too.
+        var relayed = BackplaneMessage.Read(message.Write());
+        lock (_lock)
+        {
+            if (relayed.Kind == BackplaneKind.Subscribe)
+            {
+                _subscribed.Add(from);
+                return;
+            }
+
+            Relayed++;
+            foreach (var to in _subscribed.Where(to => to != from))
+            {
+                to.Deliver(relayed);
+            }
+        }
+    }
+
+    private sealed class Channel(InMemoryBackplane backplane, int workerId) : IBackplaneChannel
+    {
+        private readonly List<Action> _drains = [];
+        private Action<BackplaneMessage>? _handler;
+        private bool _draining;
+
+        public int WorkerId => workerId;
+
+        public Action<BackplaneMessage> Handler
+        {
+            set => _handler = value;
+        }
+
+        public void Send(BackplaneMessage message) => backplane.Relay(this, message);
+
+        public void Deliver(BackplaneMessage message) => _handler?.Invoke(message);
+
+        public void OnDraining(Action drain)
+        {
+            _drains.Add(drain);
+            if (_draining)
+            {
+                drain();
+            }
+        }
+
+        public void Drain()
+        {
+            _draining = true;
+            _drains.ForEach(drain => drain());
+        }
+    }
+}
