@@ -52,6 +52,17 @@ public class WorkerHttpMetricsTests
             Assert.Equal(0, samples[$"http_server_active_requests{{{id}}}"]);
         }
 
+        // OpenMetrics ends with its EOF line: the workers' series go before it.
+        using (var request = new HttpRequestMessage(HttpMethod.Get, "/metrics") { Headers = { Accept = { new MediaTypeWithQualityHeaderValue("application/openmetrics-text") } } })
+        {
+            using var response = await admin.SendAsync(request);
+            var text = await response.Content.ReadAsStringAsync();
+            Assert.StartsWith("application/openmetrics-text", response.Content.Headers.ContentType?.ToString(), StringComparison.Ordinal);
+            Assert.EndsWith("\n# EOF\n", text, StringComparison.Ordinal);
+            Assert.Single(text.Split('\n'), line => line == "# EOF");
+            Assert.Contains("\nhttp_server_request_duration_seconds_count{worker=", text, StringComparison.Ordinal);
+        }
+
         // A worker that exits takes its series along.
         var gone = status.Workers[0];
         ProcessTree.Kill(gone.Pid);
