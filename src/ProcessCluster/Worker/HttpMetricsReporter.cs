@@ -14,6 +14,7 @@ internal sealed class HttpMetricsReporter
     private readonly PrimaryConnection _primary;
     private readonly MeterListener _listener = new();
     private readonly Timer _timer;
+    private readonly Lock _gate = new();
     private byte[] _sent = HttpMetricsFormat.Write(WorkerHttpMetrics.Empty);
 
     public HttpMetricsReporter(PrimaryConnection primary, TimeSpan interval)
@@ -35,7 +36,7 @@ internal sealed class HttpMetricsReporter
     /// <summary>A timer's ticks can overlap when one is late; the lock keeps them in order.</summary>
     private void Send()
     {
-        lock (_timer)
+        lock (_gate)
         {
             var payload = HttpMetricsFormat.Write(_aggregator.Snapshot());
             if (!payload.AsSpan().SequenceEqual(_sent))
