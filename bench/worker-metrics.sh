@@ -21,8 +21,8 @@ ensure_wrk
 build_demo
 out=bench/results/worker-metrics
 mkdir -p "$out"
-port=38211
-admin_port=38212
+port=28211 # both below the ephemeral range (32768 up), where no outgoing connection takes them
+admin_port=28212
 workers=$(nproc)
 trap stop_server EXIT
 
