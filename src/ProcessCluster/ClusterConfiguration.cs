@@ -59,11 +59,11 @@ internal static class ClusterConfiguration
     /// </summary>
     public static bool IsStartFailure(Exception error) => error is FormatException or IOException or System.Net.Sockets.SocketException;
 
-    /// <summary>Every problem <see cref="ClusterOptions.Validate"/> finds fails the options.</summary>
+    /// <summary>Every problem <see cref="ClusterOptions.Validate()"/> finds fails the options; a worker's, of the settings it uses.</summary>
     private sealed class ClusterOptionsValidator : IValidateOptions<ClusterOptions>
     {
         public ValidateOptionsResult Validate(string? name, ClusterOptions options) =>
-            options.Validate() is { Count: > 0 } errors ? ValidateOptionsResult.Fail(errors) : ValidateOptionsResult.Success;
+            options.Validate(asPrimary: Cluster.IsPrimary) is { Count: > 0 } errors ? ValidateOptionsResult.Fail(errors) : ValidateOptionsResult.Success;
     }
 
     /// <summary>

@@ -3,8 +3,14 @@ namespace ProcessCluster;
 /// <summary>The checks every setting passes before a cluster starts: each problem named with its setting.</summary>
 public sealed partial class ClusterOptions
 {
-    /// <summary>Every problem with these settings, each naming the setting; empty when they are usable.</summary>
-    public IReadOnlyList<string> Validate()
+    /// <summary>Every problem with these settings, as the primary checks them, each naming the setting; empty when they are usable.</summary>
+    public IReadOnlyList<string> Validate() => Validate(asPrimary: true);
+
+    /// <summary>
+    /// A worker checks what it uses, not the settings of the primary's own endpoints (admin, agent): it is not given the
+    /// admin token (<c>WorkerLauncher</c> withholds it), so it could not pass the check that the token is set.
+    /// </summary>
+    internal IReadOnlyList<string> Validate(bool asPrimary)
     {
         var errors = new List<string>();
         void AtLeast(string name, long value, long minimum)
@@ -151,6 +157,22 @@ public sealed partial class ClusterOptions
             errors.Add($"{SectionName}:{nameof(LogFormat)} must be Text or Json (was {LogFormat})");
         }
 
+        if (asPrimary)
+        {
+            ValidatePrimaryEndpoints(errors);
+        }
+
+        if (!(MaxRequestsJitter is >= 0 and <= 1))
+        {
+            errors.Add($"{SectionName}:{nameof(MaxRequestsJitter)} must be between 0 and 1 (was {MaxRequestsJitter})");
+        }
+
+        return errors;
+    }
+
+    /// <summary>The admin endpoint (its URL and token) and the HAProxy agent, which only the primary runs.</summary>
+    private void ValidatePrimaryEndpoints(List<string> errors)
+    {
         string? adminToken = null;
         try
         {
@@ -186,13 +208,6 @@ public sealed partial class ClusterOptions
         {
             errors.Add($"{SectionName}:{nameof(AgentUrl)} must be a tcp:// URL with an IP address and a port, like tcp://0.0.0.0:9101 (was {AgentUrl})");
         }
-
-        if (!(MaxRequestsJitter is >= 0 and <= 1))
-        {
-            errors.Add($"{SectionName}:{nameof(MaxRequestsJitter)} must be between 0 and 1 (was {MaxRequestsJitter})");
-        }
-
-        return errors;
     }
 
     /// <summary>A tcp:// URL of TCP addresses only, with its port written out (HAProxy's agent-port has no default).</summary>

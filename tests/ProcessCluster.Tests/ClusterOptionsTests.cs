@@ -14,6 +14,14 @@ public class ClusterOptionsTests
         Assert.Equal(SchedulingMode.RoundRobin, options.Scheduling);
     }
 
+    [Fact]
+    public void A_worker_does_not_check_the_admin_endpoints_settings_whose_token_it_is_not_given()
+    {
+        var options = new ClusterOptions { AdminUrl = "http://0.0.0.0:9090", AgentUrl = "nonsense" };
+        Assert.Equal(2, options.Validate().Count(error => error.StartsWith("Cluster:AdminToken is required", StringComparison.Ordinal) || error.StartsWith("Cluster:AgentUrl", StringComparison.Ordinal)));
+        Assert.Empty(options.Validate(asPrimary: false));
+    }
+
     [Theory]
     [InlineData(1, 1)]
     [InlineData(2, 2)]

@@ -45,6 +45,8 @@ public sealed class HostileWorkerTests
         { (byte)FrameType.Backplane, "\u0001" + new string('\0', 13) }, // All, of no hub, with nothing to send
         { (byte)FrameType.Backplane, new string('\0', 14) + "x" }, // a subscription with a byte after it
         { (byte)FrameType.Backplane, "\u0002\u0001h\u007f\u007f\u007f\u007f" }, // a list of 2 billion targets
+        { (byte)FrameType.HttpMetrics, "short" },
+        { (byte)FrameType.HttpMetrics, new string('x', HttpMetricsFormat.Size + 1) },
         { 99, "" },
     };
 

@@ -29,6 +29,7 @@ internal sealed class AdminServer(ClusterPrimary primary, ClusterOptions options
 {
     public const string LivePath = "/healthz/live";
     public const string ReadyPath = "/healthz/ready";
+    public const string MetricsPath = "/metrics";
 
     private readonly ILogger _logger = loggerFactory.CreateLogger("ProcessCluster.Admin");
     private WebApplication? _app;
@@ -67,7 +68,8 @@ internal sealed class AdminServer(ClusterPrimary primary, ClusterOptions options
             app.Use((context, next) => IsDashboardPage(context.Request) || IsHealthProbe(context.Request) || Authorized(context.Request, token) ? next(context) : Refuse(context, StatusCodes.Status401Unauthorized));
         }
 
-        app.MapPrometheusScrapingEndpoint("/metrics");
+        app.UseWhen(context => context.Request.Path == MetricsPath, metrics => metrics.Use((context, next) => WorkerHttpMetricsText.AppendAsync(context, next, () => primary.Workers)));
+        app.MapPrometheusScrapingEndpoint(MetricsPath);
         app.MapGet("/api/status", () => Results.Json(primary.GetStatus(), ControlJson.Default.ClusterStatus));
         app.MapGet("/", () => Results.Text(dashboard, "text/html; charset=utf-8"));
         app.MapGet(LivePath, () => primary.GetHealth() is { Live: true } ? Results.Text("live") : Results.Text("not live: the supervisor loop is not turning", statusCode: StatusCodes.Status503ServiceUnavailable));

@@ -17,7 +17,7 @@ internal sealed class AgentServer : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly List<Task> _acceptLoops = [];
 
-    /// <param name="url">tcp://host:port, as <see cref="ClusterOptions.Validate"/> accepts it (port 0 picks one).</param>
+    /// <param name="url">tcp://host:port, as <see cref="ClusterOptions.Validate()"/> accepts it (port 0 picks one).</param>
     /// <param name="answer">The line to send now, without its newline.</param>
     public AgentServer(string url, Func<string> answer)
     {

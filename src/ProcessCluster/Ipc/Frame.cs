@@ -66,6 +66,12 @@ internal enum FrameType : byte
 
     /// <summary>Primary → worker: the primary (its new program, or the old one when the upgrade was called off) reads again.</summary>
     Resume = 17,
+
+    /// <summary>
+    /// Worker → primary, when its welcome asked for them and they changed: the app server's own HTTP metrics
+    /// (<see cref="HttpMetricsFormat"/>), for the primary's Prometheus endpoint.
+    /// </summary>
+    HttpMetrics = 18,
 }
 
 /// <summary>A worker's counters as its heartbeat carries them; busy time and clock are cumulative microseconds.</summary>
@@ -90,7 +96,7 @@ internal static class FrameFormat
         return HeaderSize;
     }
 
-    public static bool IsKnown(FrameType type) => type is >= FrameType.Hello and <= FrameType.Resume;
+    public static bool IsKnown(FrameType type) => type is >= FrameType.Hello and <= FrameType.HttpMetrics;
 
     /// <summary>
     /// NewConnection payload: one entry per connection (connection id, int64; endpoint index, uint16), in the order of

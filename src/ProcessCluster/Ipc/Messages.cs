@@ -38,8 +38,12 @@ internal sealed record EndpointInfo(string Address, int Port, string BoundAddres
         : new IPEndPoint(IPAddress.Parse(address), port);
 }
 
+/// <summary>
+/// HttpMetricsIntervalMs above 0 asks for HttpMetrics frames at that interval. Absent (0) from a primary that does not
+/// want them, or that predates them and would refuse the frame, so the protocol's version stays as it was.
+/// </summary>
 internal sealed record WelcomeMessage(
-    int WorkerId, SchedulingMode Scheduling, IReadOnlyList<EndpointInfo> Endpoints, int HeartbeatIntervalMs, int LoadReportIntervalMs, int Protocol = 0, string? Library = null);
+    int WorkerId, SchedulingMode Scheduling, IReadOnlyList<EndpointInfo> Endpoints, int HeartbeatIntervalMs, int LoadReportIntervalMs, int Protocol = 0, string? Library = null, int HttpMetricsIntervalMs = 0);
 
 internal sealed record ListeningMessage(IReadOnlyList<string> Addresses);
 

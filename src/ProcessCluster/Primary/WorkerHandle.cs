@@ -19,6 +19,7 @@ public sealed class WorkerHandle
     private readonly SemaphoreSlim _messageRoom = new(MessagesInQueue);
     private volatile WorkerView _view;
     private volatile IpcChannel? _channel;
+    private volatile WorkerHttpMetrics? _httpMetrics;
     private PendingLoad? _pendingLoad;
     private long _awaitedProbe;
 
@@ -105,6 +106,9 @@ public sealed class WorkerHandle
 
     /// <summary>Its state now; replaced by the supervisor loop alone.</summary>
     internal WorkerView View { get => _view; set => _view = value; }
+
+    /// <summary>Its app server's HTTP metrics as last reported (null before any); set by its channel's thread.</summary>
+    internal WorkerHttpMetrics? HttpMetrics { get => _httpMetrics; set => _httpMetrics = value; }
 
     /// <summary>Set and cleared by the supervisor loop; read by whoever sends to the worker.</summary>
     internal IpcChannel? Channel { get => _channel; set => _channel = value; }

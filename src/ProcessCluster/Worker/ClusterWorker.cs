@@ -19,6 +19,7 @@ public sealed class ClusterWorker : IPrimaryFrameHandler
 
     // Held, not read: a timer no longer referenced is collected and stops.
     private readonly HeartbeatSender _heartbeats;
+    private readonly HttpMetricsReporter? _httpMetrics;
 
     private ClusterWorker(PrimaryConnection primary, ILogger logger)
     {
@@ -34,6 +35,7 @@ public sealed class ClusterWorker : IPrimaryFrameHandler
             Load,
             TimeSpan.FromMilliseconds(welcome.HeartbeatIntervalMs),
             welcome.LoadReportIntervalMs > 0 ? TimeSpan.FromMilliseconds(welcome.LoadReportIntervalMs) : null);
+        _httpMetrics = welcome.HttpMetricsIntervalMs > 0 ? new HttpMetricsReporter(primary, TimeSpan.FromMilliseconds(welcome.HttpMetricsIntervalMs)) : null;
     }
 
     /// <summary>The worker's id, from 1, unique for the primary's lifetime.</summary>

@@ -15,7 +15,9 @@ internal sealed class Welcome(ClusterOptions options, IReadOnlyList<BoundEndpoin
             (int)options.HeartbeatInterval.TotalMilliseconds,
             reportsLoad ? (int)SupervisorContext.FastLoadReports.TotalMilliseconds : 0,
             ChannelProtocol.Version,
-            ChannelProtocol.Library);
+            ChannelProtocol.Library,
+            // Only the admin endpoint exports them: without it, the worker need not measure.
+            options.AdminUrl is null ? 0 : (int)SupervisorContext.FastLoadReports.TotalMilliseconds);
         int[] fds = options.Scheduling == SchedulingMode.Shared ? endpoints.Select(endpoint => endpoint.Fd).ToArray() : [];
         return (message, fds);
     }

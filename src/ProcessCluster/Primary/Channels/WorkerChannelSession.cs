@@ -90,6 +90,10 @@ internal sealed class WorkerChannelSession(
                 }
 
                 break;
+            case FrameType.HttpMetrics:
+                // Only exported, never decided on: the newest replaces the last, without the loop.
+                worker.HttpMetrics = HttpMetricsFormat.Read(frame);
+                break;
             case FrameType.Listening:
                 post(new ChannelListening(worker, ReadAddresses(frame)));
                 break;
