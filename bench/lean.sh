@@ -21,11 +21,7 @@ workers=$(nproc)
 respawns=${RESPAWNS:-5}
 trap stop_server EXIT
 read -r -a systems <<<"${SYSTEMS:-RoundRobin node}"
-for system in "${systems[@]}"; do
-  case ${system%%+*} in lean) build_lean_primary ;; aot | r2r) publish_demo "${system%%+*}" ;; esac
-done
-url=http://127.0.0.1:$port
-record() { printf '%s\t%s\t%s\t%s\n' "$system" "$run" "$1" "$2" >>"$out/runs.tsv"; }
+prepare_systems "${systems[@]}"
 status_kib() { awk -v k="$2:" '$1 == k { printf "%.1f", $2/1024 }' /proc/"$1"/status; }
 
 : >"$out/runs.tsv"
@@ -34,12 +30,11 @@ for run in $(seq 1 "$runs"); do
     system=${systems[$(((i + run - 1) % ${#systems[@]}))]}
     tag=$(echo "$system" | tr -c 'A-Za-z0-9_=.\n-' _)-$run
     echo "run $run: $system" >&2
-    mode=${system%%+*} extra=()
-    [ "$mode" = "$system" ] || IFS=+ read -r -a extra <<<"${system#*+}"
+    mode=${system%%+*}
     # Another server on the port would answer for this one.
     ! ss -Htln "sport = :$port" | grep -q . || { echo "port $port is taken: PORT=another" >&2; exit 1; }
     since=$(date +%s%3N)
-    launch_server "$mode" "$out/server-$tag.log" "${extra[@]}"
+    launch_system "$system" "$out/server-$tag.log"
     record cold_start_ms "$(node bench/node/tools.js ready "$port" "$workers" "$since" 60000)"
     wait_ready "$mode"
     sleep 3

@@ -84,6 +84,17 @@ publish_demo() { # aot|r2r
   published_demos+=" $1"
 }
 
+# prepare_systems SYSTEM...: publishes what these systems run (lean, aot, r2r) before any clock starts.
+prepare_systems() {
+  local system
+  for system in "$@"; do
+    case ${system%%+*} in lean) build_lean_primary ;; aot | r2r) publish_demo "${system%%+*}" ;; esac
+  done
+}
+
+# record METRIC VALUE: a line of $out/runs.tsv for the caller's $system and $run.
+record() { printf '%s\t%s\t%s\t%s\n' "$system" "$run" "$1" "$2" >>"$out/runs.tsv"; }
+
 server_pid=
 server_kind=
 pm2_home=
@@ -156,6 +167,15 @@ launch_server() {
         Logging__LogLevel__Default=Warning Logging__LogLevel__ProcessCluster=Information "${command[@]}" >"$log" 2>&1 &
       server_pid=$! ;;
   esac
+}
+
+# launch_system SYSTEM LOG: launch_server for a system as the benchmarks name it, MODE optionally followed by
+# +VAR=value environment (RoundRobin+DOTNET_gcServer=0).
+launch_system() {
+  local spec=$1 log=$2 mode extra=()
+  mode=${spec%%+*}
+  [ "$mode" = "$spec" ] || IFS=+ read -r -a extra <<<"${spec#*+}"
+  launch_server "$mode" "$log" "${extra[@]}"
 }
 
 # wait_ready MODE: until every worker answers (distinct pids on new connections; one for plain or workers=auto).
