@@ -187,22 +187,16 @@ phase_chaos() { # kill|reload
   fi
 }
 
-: >"$out/runs.tsv"
-for run in $(seq 1 "$runs"); do
-  # Each run starts one system later, so no system always follows the same one.
-  for i in $(seq 0 $((${#systems[@]} - 1))); do
-    system=${systems[$(((i + run - 1) % ${#systems[@]}))]}
-    tag=$(echo "$system" | tr -c 'A-Za-z0-9_=.\n-' _)-$run
-    echo "run $run: $system" >&2
-    for phase in "${phases[@]}"; do
-      case $phase in
-        load) phase_load ;;
-        kill | reload) phase_chaos "$phase" ;;
-      esac
-      stop_server
-    done
+run_phases() {
+  for phase in "${phases[@]}"; do
+    case $phase in
+      load) phase_load ;;
+      kill | reload) phase_chaos "$phase" ;;
+    esac
+    stop_server
   done
-done
+}
+each_system_run run_phases
 
 # ---- summary ----
 metric() { awk -F'\t' -v s="$1" -v m="$2" '$1 == s && $3 == m && $4 != "-" && $4 != "" { print $4 }' "$out/runs.tsv" | median; }

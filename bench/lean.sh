@@ -24,35 +24,30 @@ read -r -a systems <<<"${SYSTEMS:-RoundRobin node}"
 prepare_systems "${systems[@]}"
 status_kib() { awk -v k="$2:" '$1 == k { printf "%.1f", $2/1024 }' /proc/"$1"/status; }
 
-: >"$out/runs.tsv"
-for run in $(seq 1 "$runs"); do
-  for i in $(seq 0 $((${#systems[@]} - 1))); do
-    system=${systems[$(((i + run - 1) % ${#systems[@]}))]}
-    tag=$(echo "$system" | tr -c 'A-Za-z0-9_=.\n-' _)-$run
-    echo "run $run: $system" >&2
-    mode=${system%%+*}
-    # Another server on the port would answer for this one.
-    ! ss -Htln "sport = :$port" | grep -q . || { echo "port $port is taken: PORT=another" >&2; exit 1; }
-    since=$(date +%s%3N)
-    launch_system "$system" "$out/server-$tag.log"
-    record cold_start_ms "$(node bench/node/tools.js ready "$port" "$workers" "$since" 60000)"
+measure_system() {
+  local mode=${system%%+*} since ms replacement k
+  # Another server on the port would answer for this one.
+  ! ss -Htln "sport = :$port" | grep -q . || { echo "port $port is taken: PORT=another" >&2; exit 1; }
+  since=$(date +%s%3N)
+  launch_system "$system" "$out/server-$tag.log"
+  record cold_start_ms "$(node bench/node/tools.js ready "$port" "$workers" "$since" 60000)"
+  wait_ready "$mode"
+  sleep 3
+  kill -0 "$server_pid" || { echo "$system exited: $out/server-$tag.log" >&2; exit 1; }
+  for k in VmRSS RssAnon RssFile RssShmem; do record "$k" "$(status_kib "$server_pid" "$k")"; done
+  awk '$6 ~ /\.(dll|so[.0-9]*)$/ { print $6 }' /proc/"$server_pid"/maps | sort -u >"$out/maps-$tag.txt"
+  record mapped_files "$(wc -l <"$out/maps-$tag.txt")"
+  for _ in $(seq 1 "$respawns"); do
+    read -r ms _ replacement < <(node bench/node/tools.js respawn "$port" "$server_pid" 10000 || echo "-")
+    record respawn_ms "$ms"
+    # The CPU the replacement spent until its first answer: what the machine's load does not stretch.
+    [ -z "${replacement:-}" ] || record respawn_cpu_ms "$(awk -v hz="$(getconf CLK_TCK)" '{ printf "%d", ($14 + $15) * 1000 / hz }' /proc/"$replacement"/stat)"
     wait_ready "$mode"
-    sleep 3
-    kill -0 "$server_pid" || { echo "$system exited: $out/server-$tag.log" >&2; exit 1; }
-    for k in VmRSS RssAnon RssFile RssShmem; do record "$k" "$(status_kib "$server_pid" "$k")"; done
-    awk '$6 ~ /\.(dll|so[.0-9]*)$/ { print $6 }' /proc/"$server_pid"/maps | sort -u >"$out/maps-$tag.txt"
-    record mapped_files "$(wc -l <"$out/maps-$tag.txt")"
-    for _ in $(seq 1 "$respawns"); do
-      read -r ms _ replacement < <(node bench/node/tools.js respawn "$port" "$server_pid" 10000 || echo "-")
-      record respawn_ms "$ms"
-      # The CPU the replacement spent until its first answer: what the machine's load does not stretch.
-      [ -z "${replacement:-}" ] || record respawn_cpu_ms "$(awk -v hz="$(getconf CLK_TCK)" '{ printf "%d", ($14 + $15) * 1000 / hz }' /proc/"$replacement"/stat)"
-      wait_ready "$mode"
-      sleep 0.5
-    done
-    stop_server
+    sleep 0.5
   done
-done
+  stop_server
+}
+each_system_run measure_system
 
 values() { awk -F'\t' -v s="$1" -v m="$2" '$1 == s && $3 == m && $4 != "-" { print $4 }' "$out/runs.tsv"; }
 spread() {

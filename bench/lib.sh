@@ -95,6 +95,21 @@ prepare_systems() {
 # record METRIC VALUE: a line of $out/runs.tsv for the caller's $system and $run.
 record() { printf '%s\t%s\t%s\t%s\n' "$system" "$run" "$1" "$2" >>"$out/runs.tsv"; }
 
+# each_system_run FUNCTION: $runs runs of every system in $systems, each run starting one system later (so no system
+# always follows the same one), with $system, $run and $tag set for FUNCTION; $out/runs.tsv starts empty.
+each_system_run() {
+  local i
+  : >"$out/runs.tsv"
+  for run in $(seq 1 "$runs"); do
+    for i in $(seq 0 $((${#systems[@]} - 1))); do
+      system=${systems[$(((i + run - 1) % ${#systems[@]}))]}
+      tag=$(echo "$system" | tr -c 'A-Za-z0-9_=.\n-' _)-$run
+      echo "run $run: $system" >&2
+      "$1"
+    done
+  done
+}
+
 server_pid=
 server_kind=
 pm2_home=
