@@ -55,20 +55,8 @@ fi
 read -r -a systems <<<"${SYSTEMS:-RoundRobin $spare Shared lean r2r aot node pm2 plain}"
 read -r -a phases <<<"${SCENARIOS:-load kill reload}"
 # Built before any clock starts, so a publish does not count as a cold start.
-for system in "${systems[@]}"; do
-  case ${system%%+*} in lean) build_lean_primary ;; aot | r2r) publish_demo "${system%%+*}" ;; esac
-done
+prepare_systems "${systems[@]}"
 url=http://127.0.0.1:$port
-
-record() { printf '%s\t%s\t%s\t%s\n' "$system" "$run" "$1" "$2" >>"$out/runs.tsv"; }
-
-# start SYSTEM LOG: SYSTEM is a mode of launch_server, optionally followed by +VAR=value environment.
-start() {
-  local spec=$1 log=$2 mode extra=()
-  mode=${spec%%+*}
-  [ "$mode" = "$spec" ] || IFS=+ read -r -a extra <<<"${spec#*+}"
-  launch_server "$mode" "$log" "${extra[@]}"
-}
 
 want_pids() { [ "${system%%+*}" = plain ] && echo 1 || echo "$workers"; }
 
@@ -131,7 +119,7 @@ throughput() { # name path wrk-args...
 phase_load() {
   local since ms
   since=$(date +%s%3N)
-  start "$system" "$out/server-$tag-load.log"
+  launch_system "$system" "$out/server-$tag-load.log"
   ms=$(node bench/node/tools.js ready "$port" "$(want_pids)" "$since" 60000)
   record cold_start_ms "$ms"
   wait_ready "${system%%+*}"
@@ -172,7 +160,7 @@ phase_chaos() { # kill|reload
   local scenario=$1 file=$out/wrk-$1-$tag.txt kills=$out/kills-$tag.txt disturber script=()
   [ "${system%%+*}" != plain ] || return 0
   [ "$scenario" = kill ] || [ "$system" != node ] || return 0 # Node's cluster module has no reload
-  start "$system" "$out/server-$tag-$scenario.log"
+  launch_system "$system" "$out/server-$tag-$scenario.log"
   wait_ready "${system%%+*}"
   wrk -t1 -c32 -d"${warm_s}s" "$url/hello" >/dev/null
   if [ "$scenario" = kill ]; then
@@ -199,22 +187,16 @@ phase_chaos() { # kill|reload
   fi
 }
 
-: >"$out/runs.tsv"
-for run in $(seq 1 "$runs"); do
-  # Each run starts one system later, so no system always follows the same one.
-  for i in $(seq 0 $((${#systems[@]} - 1))); do
-    system=${systems[$(((i + run - 1) % ${#systems[@]}))]}
-    tag=$(echo "$system" | tr -c 'A-Za-z0-9_=.\n-' _)-$run
-    echo "run $run: $system" >&2
-    for phase in "${phases[@]}"; do
-      case $phase in
-        load) phase_load ;;
-        kill | reload) phase_chaos "$phase" ;;
-      esac
-      stop_server
-    done
+run_phases() {
+  for phase in "${phases[@]}"; do
+    case $phase in
+      load) phase_load ;;
+      kill | reload) phase_chaos "$phase" ;;
+    esac
+    stop_server
   done
-done
+}
+each_system_run run_phases
 
 # ---- summary ----
 metric() { awk -F'\t' -v s="$1" -v m="$2" '$1 == s && $3 == m && $4 != "-" && $4 != "" { print $4 }' "$out/runs.tsv" | median; }

@@ -84,6 +84,32 @@ publish_demo() { # aot|r2r
   published_demos+=" $1"
 }
 
+# prepare_systems SYSTEM...: publishes what these systems run (lean, aot, r2r) before any clock starts.
+prepare_systems() {
+  local system
+  for system in "$@"; do
+    case ${system%%+*} in lean) build_lean_primary ;; aot | r2r) publish_demo "${system%%+*}" ;; esac
+  done
+}
+
+# record METRIC VALUE: a line of $out/runs.tsv for the caller's $system and $run.
+record() { printf '%s\t%s\t%s\t%s\n' "$system" "$run" "$1" "$2" >>"$out/runs.tsv"; }
+
+# each_system_run FUNCTION: $runs runs of every system in $systems, each run starting one system later (so no system
+# always follows the same one), with $system, $run and $tag set for FUNCTION; $out/runs.tsv starts empty.
+each_system_run() {
+  local i
+  : >"$out/runs.tsv"
+  for run in $(seq 1 "$runs"); do
+    for i in $(seq 0 $((${#systems[@]} - 1))); do
+      system=${systems[$(((i + run - 1) % ${#systems[@]}))]}
+      tag=$(echo "$system" | tr -c 'A-Za-z0-9_=.\n-' _)-$run
+      echo "run $run: $system" >&2
+      "$1"
+    done
+  done
+}
+
 server_pid=
 server_kind=
 pm2_home=
@@ -156,6 +182,15 @@ launch_server() {
         Logging__LogLevel__Default=Warning Logging__LogLevel__ProcessCluster=Information "${command[@]}" >"$log" 2>&1 &
       server_pid=$! ;;
   esac
+}
+
+# launch_system SYSTEM LOG: launch_server for a system as the benchmarks name it, MODE optionally followed by
+# +VAR=value environment (RoundRobin+DOTNET_gcServer=0).
+launch_system() {
+  local spec=$1 log=$2 mode extra=()
+  mode=${spec%%+*}
+  [ "$mode" = "$spec" ] || IFS=+ read -r -a extra <<<"${spec#*+}"
+  launch_server "$mode" "$log" "${extra[@]}"
 }
 
 # wait_ready MODE: until every worker answers (distinct pids on new connections; one for plain or workers=auto).

@@ -1,4 +1,6 @@
 using System.IO.Compression;
+using System.Reflection.PortableExecutable;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using System.Xml.Linq;
@@ -40,6 +42,11 @@ public sealed partial class PackageInstallTests(PackedFeed feed) : IClassFixture
         {
             using var package = ZipFile.OpenRead(feed.PackagePath(library));
             Assert.NotNull(package.GetEntry($"lib/net10.0/{library}.xml"));
+            if (PackedFeed.Configuration == "Release" && RuntimeInformation.RuntimeIdentifier == "linux-x64")
+            {
+                // ReadyToRun images (src/Directory.Build.targets): a JIT app's new worker does not JIT our code first.
+                Assert.True(IsReadyToRun(package.GetEntry($"lib/net10.0/{library}.dll")!), $"{library}.dll in the package is IL only");
+            }
         }
 
         // The core runs under dotnet-cluster run without ASP.NET Core: its users must not get it.
@@ -50,6 +57,19 @@ public sealed partial class PackageInstallTests(PackedFeed feed) : IClassFixture
 
         using var tool = ZipFile.OpenRead(feed.PackagePath("dotnet-cluster"));
         Assert.Equal("DotnetTool", Metadata(tool, "dotnet-cluster").Descendants().Single(element => element.Name.LocalName == "packageType").Attribute("name")?.Value);
+    }
+
+    private static bool IsReadyToRun(ZipArchiveEntry assembly)
+    {
+        using var image = new MemoryStream();
+        using (var stream = assembly.Open())
+        {
+            stream.CopyTo(image);
+        }
+
+        image.Position = 0;
+        using var reader = new PEReader(image);
+        return reader.PEHeaders.CorHeader is { ManagedNativeHeaderDirectory.Size: > 0 };
     }
 
     [Fact]

@@ -14,6 +14,10 @@ public sealed class PackedFeed : IAsyncLifetime
     public static string Version { get; } =
         typeof(Cluster).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()!.InformationalVersion.Split('+')[0];
 
+    /// <summary>The configuration these tests were built in, and so the one packed (with no build).</summary>
+    public static string Configuration { get; } =
+        typeof(PackedFeed).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Debug";
+
     public DirectoryInfo Directory { get; } = System.IO.Directory.CreateTempSubdirectory("processcluster-feed-");
 
     /// <summary>What `dotnet pack` printed.</summary>
@@ -23,10 +27,9 @@ public sealed class PackedFeed : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        var configuration = typeof(PackedFeed).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Debug";
         Pack = await ProcessRun.RunAsync(
             "dotnet",
-            ["pack", Path.Combine(TestCluster.RepositoryRoot, "ProcessCluster.slnx"), "-c", configuration, "--no-build", "-nologo", "-o", Directory.FullName],
+            ["pack", Path.Combine(TestCluster.RepositoryRoot, "ProcessCluster.slnx"), "-c", Configuration, "--no-build", "-nologo", "-o", Directory.FullName],
             PackTimeout,
             environment: DotnetCommands.Unattended);
     }
