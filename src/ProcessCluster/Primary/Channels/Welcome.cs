@@ -3,8 +3,8 @@ using ProcessCluster.Ipc;
 
 namespace ProcessCluster.Primary.Channels;
 
-/// <summary>What a worker is told when its channel is claimed: its id, the endpoints, the report intervals, and in Shared mode the listening sockets.</summary>
-internal sealed class Welcome(ClusterOptions options, IReadOnlyList<BoundEndpoint> endpoints, bool reportsLoad)
+/// <summary>What a worker is told when its channel is claimed: its id, the endpoints, the report intervals, and the listening sockets it accepts on (Shared, ReusePort).</summary>
+internal sealed class Welcome(ClusterOptions options, IReadOnlyList<BoundEndpoint> endpoints, IConnectionDistribution distribution, bool reportsLoad)
 {
     public (WelcomeMessage Message, int[] Fds) For(WorkerHandle worker)
     {
@@ -16,7 +16,6 @@ internal sealed class Welcome(ClusterOptions options, IReadOnlyList<BoundEndpoin
             reportsLoad ? (int)SupervisorContext.FastLoadReports.TotalMilliseconds : 0,
             ChannelProtocol.Version,
             ChannelProtocol.Library);
-        int[] fds = options.Scheduling == SchedulingMode.Shared ? endpoints.Select(endpoint => endpoint.Fd).ToArray() : [];
-        return (message, fds);
+        return (message, distribution.ListenFdsFor(worker.Id));
     }
 }
