@@ -78,11 +78,25 @@ internal sealed class ReusePortDistribution : SharedDistribution
         }
     }
 
+    /// <summary>
+    /// At the stop, closes the primary's copies; a worker's member keeps listening until that worker has drained it.
+    /// A free slot's member closes for good here, with whatever it still queues (a connection that reached a leaving
+    /// worker's member after its last accept): where net.ipv4.tcp_migrate_req is 1 those are closed first, before the
+    /// drop filter, so that the kernel moves them to a member still listening instead of resetting them.
+    /// </summary>
     protected override void CloseSockets()
     {
         lock (_slotsGate)
         {
-            foreach (var socket in _opened.SelectMany(slot => slot).OfType<Socket>())
+            if (ProcFs.MigratesReusePortRequests())
+            {
+                foreach (var slot in _slots.Free().Where(slot => slot > 0))
+                {
+                    _opened[slot - 1].OfType<Socket>().ToList().ForEach(socket => socket.Dispose());
+                }
+            }
+
+            foreach (var socket in _opened.SelectMany(slot => slot).OfType<Socket>().Where(socket => !socket.SafeHandle.IsClosed))
             {
                 SocketInterop.DropIncoming((int)socket.SafeHandle.DangerousGetHandle());
                 socket.Dispose();

@@ -66,6 +66,9 @@ internal sealed class ReusePortSlots
         }
     }
 
+    /// <summary>Slots no worker holds now.</summary>
+    public IEnumerable<int> Free() => Enumerable.Range(0, _slots.Count).Where(slot => _slots[slot] == Use.Free);
+
     /// <summary>
     /// The slots new connections go to: the serving ones. While none serves, one slot where they wait for the next
     /// worker: a starting worker's (it will accept them), else the lowest free one (the next worker is given it).
