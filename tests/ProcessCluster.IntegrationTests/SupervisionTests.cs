@@ -42,6 +42,7 @@ public class SupervisionTests
     [Theory]
     [InlineData("RoundRobin")]
     [InlineData("Shared")]
+    [InlineData("ReusePort")]
     public async Task Sigterm_under_load_finishes_in_flight_requests_fails_none_and_exits_0(string scheduling)
     {
         await using var cluster = await TestCluster.StartAsync(scheduling, workers: 2);

@@ -24,6 +24,9 @@ internal sealed class ReusePortDistribution : SharedDistribution
     private readonly int _backlog;
     private IReadOnlyList<int>? _steering;
 
+    /// <summary>The primary's copies are closed (the cluster stops): the workers leaving now change no program.</summary>
+    private bool _closed;
+
     public ReusePortDistribution(IReadOnlyList<BoundEndpoint> endpoints, int backlog)
         : base(endpoints)
     {
@@ -41,6 +44,8 @@ internal sealed class ReusePortDistribution : SharedDistribution
     {
         lock (_slotsGate)
         {
+            // A worker coming up while the cluster stops has nothing to accept on: it must not open new members.
+            ObjectDisposedException.ThrowIf(_closed, this);
             var slot = _slots.Assign(workerId, HasQueued);
             while (_opened.Count < slot)
             {
@@ -103,6 +108,7 @@ internal sealed class ReusePortDistribution : SharedDistribution
             }
 
             _opened.Clear();
+            _closed = true;
         }
 
         base.CloseSockets();
@@ -131,7 +137,7 @@ internal sealed class ReusePortDistribution : SharedDistribution
     private void Steer()
     {
         var steering = _slots.Steering();
-        if (steering is null || (_steering is not null && steering.SequenceEqual(_steering)))
+        if (_closed || steering is null || (_steering is not null && steering.SequenceEqual(_steering)))
         {
             return;
         }
