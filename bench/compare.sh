@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Side by side with Node's cluster and PM2: the seed's app as ProcessCluster RoundRobin and Shared (2 workers), the
-# same workers under the standalone primary (`lean`: dotnet-cluster run, native AOT), the demo published as ReadyToRun
+# Side by side with Node's cluster and PM2: the seed's app as ProcessCluster RoundRobin, Shared and ReusePort
+# (2 workers), the same workers under the standalone primary (`lean`: dotnet-cluster run, native AOT), the demo published as ReadyToRun
 # (`r2r`) and as native AOT (`aot`), both RoundRobin, as one plain Kestrel process
 # (Cluster:Enabled=false), and the same routes in Express (bench/node) under Node's cluster
 # module and under PM2 cluster mode; interleaved in one run, so the machine's noise hits all alike.
@@ -8,7 +8,7 @@
 #   bash bench/compare.sh            3 runs (about 30 minutes)
 #   bash bench/compare.sh --quick    1 short run (under 2 minutes) into bench/results/compare-quick: a smoke test
 #   RUNS=5 bash bench/compare.sh     more runs (or fewer) than 3
-#   PORT=38461 SYSTEMS="RoundRobin Shared lean node plain" SCENARIOS=load bash bench/compare.sh
+#   PORT=38461 SYSTEMS="RoundRobin Shared ReusePort lean node plain" SCENARIOS=load bash bench/compare.sh
 #                                    the hand-off figures only (the scheduling modes beside Node and plain Kestrel), on
 #                                    another port than the default 38401 (another benchmark on the machine may hold it)
 #   SYSTEMS="RoundRobin RoundRobin+DOTNET_gcServer=0 plain" SCENARIOS=load bash bench/compare.sh --quick
@@ -52,7 +52,7 @@ if [ "$runs" = 1 ]; then
 else
   load_s=10 warm_s=5 idle_s=3 rest_s=1 chaos_s=20 reload_at=5 connections=1000
 fi
-read -r -a systems <<<"${SYSTEMS:-RoundRobin $spare Shared lean r2r aot node pm2 plain}"
+read -r -a systems <<<"${SYSTEMS:-RoundRobin $spare Shared ReusePort lean r2r aot node pm2 plain}"
 read -r -a phases <<<"${SCENARIOS:-load kill reload}"
 # Built before any clock starts, so a publish does not count as a cold start.
 prepare_systems "${systems[@]}"
@@ -216,7 +216,7 @@ label() {
   local mode=${1%%+*} extra=
   [ "$mode" = "$1" ] || extra=" ($(echo "${1#*+}" | tr + ' '))"
   case $mode in
-    RoundRobin | Shared) echo "ProcessCluster $mode, $workers workers$extra" ;;
+    RoundRobin | Shared | ReusePort) echo "ProcessCluster $mode, $workers workers$extra" ;;
     lean) echo "ProcessCluster RoundRobin, $workers workers, under \`dotnet-cluster run\` (native AOT)$extra" ;;
     aot | r2r) echo "ProcessCluster RoundRobin, $workers workers, the demo published $([ "$mode" = aot ] && echo "as native AOT" || echo ReadyToRun)$extra" ;;
     node) echo "Node cluster, $workers workers$extra" ;;

@@ -145,7 +145,7 @@ stop_server() {
 }
 
 # launch_server MODE LOG [VAR=value ...]: starts a server in the background on 127.0.0.1:$port and sets server_pid
-# (the primary: for PM2 its daemon), without waiting. MODE is RoundRobin, Shared or plain (the demo; plain is
+# (the primary: for PM2 its daemon), without waiting. MODE is RoundRobin, Shared, ReusePort or plain (the demo; plain is
 # Cluster:Enabled=false), lean (the demo's workers, RoundRobin, under `dotnet-cluster run` published with native
 # AOT), aot and r2r (the demo, RoundRobin, published as native AOT or ReadyToRun), node (bench/node under Node's
 # cluster module, one worker per CPU) or pm2 (bench/node in PM2

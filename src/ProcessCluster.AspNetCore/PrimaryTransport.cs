@@ -56,7 +56,10 @@ internal sealed class PrimaryTransport(IOptions<SocketTransportOptions> socketOp
         Socket socket;
         try
         {
-            socket = socketOptions.Value.CreateBoundListenSocket(endpoint);
+            // ReusePort: the first member of the group the workers' sockets join; SO_REUSEPORT must be set before bind.
+            socket = options.Scheduling == SchedulingMode.ReusePort && endpoint is IPEndPoint
+                ? ListenSockets.Bind(endpoint, reusePort: true)
+                : socketOptions.Value.CreateBoundListenSocket(endpoint);
         }
         catch (SocketException error) when (error.SocketErrorCode == SocketError.AddressAlreadyInUse)
         {

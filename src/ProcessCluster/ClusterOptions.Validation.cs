@@ -70,7 +70,7 @@ public sealed partial class ClusterOptions
         }
         else if (Affinity != AffinityMode.None && Scheduling != SchedulingMode.RoundRobin)
         {
-            errors.Add($"{SectionName}:{nameof(Affinity)} needs Cluster:Scheduling=RoundRobin: in Shared scheduling the kernel picks the worker (was {Affinity} with {Scheduling})");
+            errors.Add($"{SectionName}:{nameof(Affinity)} needs Cluster:Scheduling=RoundRobin: in {Scheduling} scheduling the kernel picks the worker (was {Affinity} with {Scheduling})");
         }
 
         Positive(nameof(ScaleDownWindow), ScaleDownWindow);
@@ -80,13 +80,17 @@ public sealed partial class ClusterOptions
         AtLeast(nameof(ScaleMinFreeMemoryMb), ScaleMinFreeMemoryMb, 0);
         if (!Enum.IsDefined(Scheduling))
         {
-            errors.Add($"{SectionName}:{nameof(Scheduling)} must be RoundRobin or Shared (was {Scheduling})");
+            errors.Add($"{SectionName}:{nameof(Scheduling)} must be RoundRobin, Shared or ReusePort (was {Scheduling})");
+        }
+        else if (Scheduling == SchedulingMode.ReusePort && !OperatingSystem.IsLinux())
+        {
+            errors.Add($"{SectionName}:{nameof(Scheduling)}=ReusePort needs Linux (an SO_REUSEPORT group steered by a BPF program); use RoundRobin or Shared here");
         }
 
         AtLeast(nameof(WarmSpares), WarmSpares, 0);
         if (WarmSpares > 0 && Scheduling != SchedulingMode.RoundRobin)
         {
-            errors.Add($"{SectionName}:{nameof(WarmSpares)} needs {SectionName}:{nameof(Scheduling)}=RoundRobin: with Shared scheduling the kernel, not the primary, picks the worker (was {Scheduling})");
+            errors.Add($"{SectionName}:{nameof(WarmSpares)} needs {SectionName}:{nameof(Scheduling)}=RoundRobin: with {Scheduling} scheduling the kernel, not the primary, picks the worker (was {Scheduling})");
         }
 
         // A worker asks these of itself over its own inbox: a request line of their own, with RoundRobin's hand-over.
@@ -104,7 +108,7 @@ public sealed partial class ClusterOptions
 
             if (Scheduling != SchedulingMode.RoundRobin)
             {
-                errors.Add($"{SectionName}:{name} needs {SectionName}:{nameof(Scheduling)}=RoundRobin: with Shared scheduling a worker accepts from the kernel's queue, where it cannot put a request to itself (was {Scheduling})");
+                errors.Add($"{SectionName}:{name} needs {SectionName}:{nameof(Scheduling)}=RoundRobin: with {Scheduling} scheduling a worker accepts from the kernel's queue, where it cannot put a request to itself (was {Scheduling})");
             }
         }
 

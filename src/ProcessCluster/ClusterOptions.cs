@@ -102,7 +102,10 @@ public sealed partial class ClusterOptions
     /// </summary>
     public AffinityMode Affinity { get; set; } = AffinityMode.None;
 
-    /// <summary>Who accepts connections: the primary, handing each to a worker (RoundRobin), or every worker on a shared socket (Shared).</summary>
+    /// <summary>
+    /// Who accepts connections: the primary, handing each to a worker (RoundRobin), every worker on a shared socket
+    /// (Shared), or each worker on its own socket of an SO_REUSEPORT group that a BPF program balances (ReusePort, Linux).
+    /// </summary>
     public SchedulingMode Scheduling { get; set; } = SchedulingMode.RoundRobin;
 
     /// <summary>Accepted connections the primary holds while no worker can take them; past this it stops accepting.</summary>

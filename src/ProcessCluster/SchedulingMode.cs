@@ -8,4 +8,10 @@ public enum SchedulingMode
 
     /// <summary>Every worker accepts from the listening socket the primary created (Node's SCHED_NONE).</summary>
     Shared,
+
+    /// <summary>
+    /// Every worker accepts on its own listening socket, one of an SO_REUSEPORT group the primary opened, and a BPF
+    /// program spreads new connections evenly over the serving workers (Linux).
+    /// </summary>
+    ReusePort,
 }

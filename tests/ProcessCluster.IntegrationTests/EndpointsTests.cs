@@ -80,6 +80,7 @@ public sealed class EndpointsTests : IDisposable
     [Theory]
     [InlineData(false, "RoundRobin")]
     [InlineData(false, "Shared")]
+    [InlineData(false, "ReusePort")]
     [InlineData(true, "RoundRobin")]
     public async Task A_unix_socket_endpoint_is_owned_by_the_primary_and_served_by_both_workers(bool standalone, string scheduling)
     {

@@ -59,6 +59,17 @@ public static partial class ProcessTree
         }
     }
 
+    /// <summary>
+    /// Connections waiting in the accept queues of every listening socket on <paramref name="port"/> (a listener's
+    /// rx_queue in /proc/net/tcp is its accept queue's length), whoever holds the sockets.
+    /// </summary>
+    public static int QueuedOnListeners(int port) =>
+        ((string[])["/proc/net/tcp", "/proc/net/tcp6"])
+            .SelectMany(table => File.ReadAllLines(table).Skip(1))
+            .Select(row => row.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            .Where(fields => fields[3] == "0A" && Convert.ToInt32(fields[1].Split(':')[1], 16) == port)
+            .Sum(fields => Convert.ToInt32(fields[4].Split(':')[1], 16));
+
     /// <summary>The process's open descriptors as "number -> target" (socket:[inode], pipe:[inode], a path, ...).</summary>
     public static IReadOnlyList<string> Descriptors(int pid) =>
         Directory.GetFiles($"/proc/{pid}/fd")

@@ -17,13 +17,14 @@ public class SupervisionTests
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
 
     [Theory]
-    [InlineData("RoundRobin")]
-    [InlineData("Shared")]
-    public async Task A_rolling_reload_under_load_fails_no_request_and_replaces_every_worker(string scheduling)
+    [InlineData("RoundRobin", false)]
+    [InlineData("Shared", false)]
+    [InlineData("ReusePort", true)]
+    public async Task A_rolling_reload_under_load_fails_no_request_and_replaces_every_worker(string scheduling, bool newConnectionPerRequest)
     {
         await using var cluster = await TestCluster.StartAsync(scheduling, workers: 2);
         var original = await cluster.ReadyPidsAsync();
-        await using var load = LoadGenerator.Start(new Uri(cluster.BaseAddress, "/hello"), concurrency: 16);
+        await using var load = LoadGenerator.Start(new Uri(cluster.BaseAddress, "/hello"), concurrency: 16, newConnectionPerRequest);
         await load.WaitForSuccessesAsync(300, Deadline);
 
         cluster.Signal(SIGHUP);
@@ -41,6 +42,7 @@ public class SupervisionTests
     [Theory]
     [InlineData("RoundRobin")]
     [InlineData("Shared")]
+    [InlineData("ReusePort")]
     public async Task Sigterm_under_load_finishes_in_flight_requests_fails_none_and_exits_0(string scheduling)
     {
         await using var cluster = await TestCluster.StartAsync(scheduling, workers: 2);

@@ -83,6 +83,18 @@ public class ClusterOptionsTests
     }
 
     [Fact]
+    public void Scheduling_is_one_of_the_three_modes_and_ReusePort_names_itself_in_what_it_excludes()
+    {
+        Assert.Empty(new ClusterOptions { Scheduling = SchedulingMode.ReusePort }.Validate());
+        Assert.Contains(
+            new ClusterOptions { Scheduling = (SchedulingMode)7 }.Validate(),
+            error => error == "Cluster:Scheduling must be RoundRobin, Shared or ReusePort (was 7)");
+        Assert.Contains(
+            new ClusterOptions { WarmSpares = 1, Scheduling = SchedulingMode.ReusePort }.Validate(),
+            error => error.StartsWith("Cluster:WarmSpares needs Cluster:Scheduling=RoundRobin: with ReusePort scheduling", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Warm_spares_need_round_robin_scheduling()
     {
         Assert.Empty(new ClusterOptions { WarmSpares = 1 }.Validate());

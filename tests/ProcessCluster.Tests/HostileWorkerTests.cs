@@ -131,7 +131,8 @@ public sealed class HostileWorkerTests
     {
         var opened = new ConcurrentQueue<SupervisorEvent>();
         var refusals = new RefusalRecorder();
-        var session = new WorkerChannelSession(new Welcome(new ClusterOptions(), [], reportsLoad: false), new SupervisorHarness.FakeDistribution(), new BackplaneRelay(NullLogger.Instance), opened.Enqueue, NullLogger.Instance);
+        var distribution = new SupervisorHarness.FakeDistribution();
+        var session = new WorkerChannelSession(new Welcome(new ClusterOptions(), [], distribution, reportsLoad: false), distribution, new BackplaneRelay(NullLogger.Instance), opened.Enqueue, NullLogger.Instance);
         using var listener = new ChannelListener(4096, opened.Enqueue, session, refusals);
         using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         socket.Connect(new UnixDomainSocketEndPoint("\0" + listener.Name));

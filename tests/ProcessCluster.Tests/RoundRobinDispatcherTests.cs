@@ -19,7 +19,7 @@ public sealed class RoundRobinDispatcherTests : IDisposable
     private const int WorkerNotReading = 2;
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);
 
-    private readonly List<BoundEndpoint> _endpoints = ListenSockets.Open(ClusterEndpoint.ParseUrls(["http://127.0.0.1:0"]), 128, NullLogger.Instance);
+    private readonly List<BoundEndpoint> _endpoints = ListenSockets.Open(ClusterEndpoint.ParseUrls(["http://127.0.0.1:0"]), 128, reusePort: false, NullLogger.Instance);
     private RoundRobinDispatcher _dispatcher = null!;
     private readonly List<IDisposable> _owned = [];
     private readonly Stopwatch _clock = Stopwatch.StartNew();

@@ -79,7 +79,7 @@ internal sealed class SupervisorHarness : IAsyncDisposable
         var (claimed, primary, channel) = await HelloAsync(id, library: library);
         var worker = Workers.Single(worker => worker.Id == id);
         Assert.Same(worker, claimed);
-        var session = new WorkerChannelSession(new Welcome(Options, [], reportsLoad: true), Distribution, new BackplaneRelay(NullLogger.Instance), Supervisor.Post, sessionLog ?? NullLogger.Instance);
+        var session = new WorkerChannelSession(new Welcome(Options, [], Distribution, reportsLoad: true), Distribution, new BackplaneRelay(NullLogger.Instance), Supervisor.Post, sessionLog ?? NullLogger.Instance);
         new Thread(() => session.Run(worker, primary)) { IsBackground = true }.Start();
         channel.SendJson(FrameType.Listening, new ListeningMessage(["http://127.0.0.1:1"]), IpcJson.Default.ListeningMessage);
         // Announced, rather than in state Ready: a worker may drain at once (a stop waiting for it).
@@ -207,6 +207,8 @@ internal sealed class SupervisorHarness : IAsyncDisposable
         public void ResumeAccepting() => Paused = false;
 
         public int HandOutHeld() => _queued;
+
+        public int[] ListenFdsFor(int workerId) => [];
 
         public void AddWorker(int workerId, IpcChannel channel)
         {

@@ -44,6 +44,12 @@ internal interface IConnectionDistribution : IDisposable
     /// <summary>Takes connections again after <see cref="PauseAccepting"/> (the upgrade was called off).</summary>
     void ResumeAccepting();
 
+    /// <summary>
+    /// The listening sockets a worker accepts on, one per endpoint in order, sent in its welcome: none when the primary
+    /// hands it connections (RoundRobin).
+    /// </summary>
+    int[] ListenFdsFor(int workerId);
+
     /// <summary>The worker is ready: it takes connections from now on.</summary>
     void AddWorker(int workerId, IpcChannel channel);
 

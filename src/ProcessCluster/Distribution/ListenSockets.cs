@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
+using ProcessCluster.Interop;
 
 namespace ProcessCluster.Distribution;
 
@@ -12,7 +13,7 @@ internal static class ListenSockets
     /// that cannot be bound because the host has no IPv6 is skipped when it was one half of "localhost", and replaced
     /// by 0.0.0.0 when it stood for every address, as Kestrel does.
     /// </summary>
-    public static List<BoundEndpoint> Open(IReadOnlyList<ClusterEndpoint> endpoints, int backlog, ILogger logger)
+    public static List<BoundEndpoint> Open(IReadOnlyList<ClusterEndpoint> endpoints, int backlog, bool reusePort, ILogger logger)
     {
         var passed = SocketActivation.Take(logger);
         var bound = new List<BoundEndpoint>();
@@ -24,7 +25,7 @@ internal static class ListenSockets
                 {
                     bound.Add(new BoundEndpoint(bound.Count, endpoint, adopted, adopted: true));
                 }
-                else if (TryOpen(endpoint, backlog, logger) is { } socket)
+                else if (TryOpen(endpoint, backlog, reusePort, logger) is { } socket)
                 {
                     bound.Add(new BoundEndpoint(bound.Count, endpoint, socket));
                 }
@@ -45,18 +46,18 @@ internal static class ListenSockets
         return bound;
     }
 
-    private static Socket? TryOpen(ClusterEndpoint endpoint, int backlog, ILogger logger)
+    private static Socket? TryOpen(ClusterEndpoint endpoint, int backlog, bool reusePort, ILogger logger)
     {
         try
         {
-            return Listen(endpoint.EndPoint, backlog);
+            return Listen(endpoint.EndPoint, backlog, reusePort);
         }
         catch (SocketException error) when (endpoint.EndPoint is IPEndPoint ip
             && (error.SocketErrorCode == SocketError.AddressFamilyNotSupported || error.SocketErrorCode == SocketError.AddressNotAvailable))
         {
             if (ip.Address.Equals(IPAddress.IPv6Any))
             {
-                return Listen(new IPEndPoint(IPAddress.Any, ip.Port), backlog);
+                return Listen(new IPEndPoint(IPAddress.Any, ip.Port), backlog, reusePort);
             }
 
             if (ip.Address.Equals(IPAddress.IPv6Loopback))
@@ -69,8 +70,27 @@ internal static class ListenSockets
         }
     }
 
-    /// <summary>A listening socket as Kestrel's socket transport makes one (an IPv6 "any" address also takes IPv4).</summary>
-    public static Socket Listen(EndPoint endPoint, int backlog)
+    /// <summary>
+    /// A listening socket as Kestrel's socket transport makes one (an IPv6 "any" address also takes IPv4); with
+    /// <paramref name="reusePort"/>, a TCP socket that joins the address's SO_REUSEPORT group (ReusePort scheduling).
+    /// </summary>
+    public static Socket Listen(EndPoint endPoint, int backlog, bool reusePort = false)
+    {
+        var socket = Bind(endPoint, reusePort);
+        try
+        {
+            socket.Listen(backlog);
+            return socket;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The bound socket <see cref="Listen"/> listens on.</summary>
+    public static Socket Bind(EndPoint endPoint, bool reusePort)
     {
         var socket = endPoint is IPEndPoint
             ? new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp)
@@ -82,8 +102,12 @@ internal static class ListenSockets
                 socket.DualMode = true;
             }
 
+            if (reusePort && endPoint is IPEndPoint)
+            {
+                SocketInterop.SetReusePort((int)socket.SafeHandle.DangerousGetHandle());
+            }
+
             socket.Bind(endPoint);
-            socket.Listen(backlog);
             return socket;
         }
         catch

@@ -76,6 +76,9 @@ internal sealed class RoundRobinDispatcher : IConnectionDistribution
     /// <summary>Connections handed to the worker so far; 0 for a worker not known (or gone).</summary>
     public long Dispatched(int workerId) => Locked(() => _ledger.Dispatched(workerId));
 
+    /// <summary>The primary hands connections over: a worker gets no listening socket.</summary>
+    public int[] ListenFdsFor(int workerId) => [];
+
     public void AddWorker(int workerId, IpcChannel channel) => Locked(() =>
     {
         _ledger.AddWorker(workerId);

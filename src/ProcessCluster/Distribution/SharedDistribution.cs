@@ -10,7 +10,7 @@ namespace ProcessCluster.Distribution;
 /// which the primary keeps open: a watcher thread polls them and says so (<see cref="Waiting"/>), so that the first
 /// connection brings a worker, which then accepts it from the queue.
 /// </summary>
-internal sealed class SharedDistribution(IReadOnlyList<BoundEndpoint> endpoints) : IConnectionDistribution
+internal class SharedDistribution(IReadOnlyList<BoundEndpoint> endpoints) : IConnectionDistribution
 {
     /// <summary>How long one poll waits; it bounds how long a stop waits for the watcher before closing the sockets.</summary>
     private static readonly TimeSpan PollSlice = TimeSpan.FromMilliseconds(100);
@@ -25,7 +25,7 @@ internal sealed class SharedDistribution(IReadOnlyList<BoundEndpoint> endpoints)
 
     public event Action? Waiting;
 
-    private List<int> Fds => endpoints.Select(endpoint => endpoint.Fd).ToList();
+    protected IReadOnlyList<BoundEndpoint> Endpoints => endpoints;
 
     public bool CanShed => false;
 
@@ -53,11 +53,14 @@ internal sealed class SharedDistribution(IReadOnlyList<BoundEndpoint> endpoints)
 
     public int HandOutHeld() => 0;
 
-    public void AddWorker(int workerId, IpcChannel channel) => Serving(workerId, true);
+    /// <summary>Every worker accepts on the one listening socket of each endpoint.</summary>
+    public virtual int[] ListenFdsFor(int workerId) => endpoints.Select(endpoint => endpoint.Fd).ToArray();
 
-    public void Retire(int workerId) => Serving(workerId, false);
+    public virtual void AddWorker(int workerId, IpcChannel channel) => Serving(workerId, true);
 
-    public void RemoveWorker(int workerId) => Serving(workerId, false);
+    public virtual void Retire(int workerId) => Serving(workerId, false);
+
+    public virtual void RemoveWorker(int workerId) => Serving(workerId, false);
 
     public void Shedding(int workerId, int connections, TimeSpan within)
     {
@@ -88,6 +91,13 @@ internal sealed class SharedDistribution(IReadOnlyList<BoundEndpoint> endpoints)
 
         // Out of poll before the sockets close: a closed descriptor's number may be reused at once.
         _watcher?.Join();
+        CloseSockets();
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Closes the primary's copies of the listening sockets, new handshakes dropped first.</summary>
+    protected virtual void CloseSockets()
+    {
         foreach (var endpoint in endpoints)
         {
             // The filter would stay on systemd's socket and drop the next primary's connections.
@@ -98,13 +108,20 @@ internal sealed class SharedDistribution(IReadOnlyList<BoundEndpoint> endpoints)
 
             endpoint.Dispose();
         }
-
-        return Task.CompletedTask;
     }
+
+    /// <summary>The sockets whose queues the watcher polls while no worker serves.</summary>
+    protected virtual IReadOnlyList<int> WatchedFds() => endpoints.Select(endpoint => endpoint.Fd).ToList();
 
     public void Dispose()
     {
-        if (!Volatile.Read(ref _stopped))
+        Dispose(true);
+        GC.SuppressFinalize(this);
+    }
+
+    protected virtual void Dispose(bool disposing)
+    {
+        if (disposing && !Volatile.Read(ref _stopped))
         {
             lock (_gate)
             {
@@ -131,7 +148,6 @@ internal sealed class SharedDistribution(IReadOnlyList<BoundEndpoint> endpoints)
     /// </summary>
     private void Watch()
     {
-        var fds = Fds;
         while (true)
         {
             lock (_gate)
@@ -147,7 +163,7 @@ internal sealed class SharedDistribution(IReadOnlyList<BoundEndpoint> endpoints)
                 }
             }
 
-            if (SocketInterop.CountReadable(fds, PollSlice) > 0)
+            if (SocketInterop.CountReadable(WatchedFds(), PollSlice) > 0)
             {
                 Waiting?.Invoke();
                 lock (_gate)

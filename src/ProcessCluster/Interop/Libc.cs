@@ -18,6 +18,8 @@ internal static unsafe partial class Libc
     public const int SO_PEERCRED = 17;
     public const int _SC_CLK_TCK = 2;
     public const int SO_ATTACH_FILTER = 26;
+    public const int SO_REUSEPORT = 15;
+    public const int SO_ATTACH_REUSEPORT_CBPF = 51;
     public const int SO_RCVTIMEO = 20;
     public const int SO_SNDTIMEO = 21;
     public const int MSG_CTRUNC = 0x8;

@@ -65,4 +65,20 @@ internal static class ProcFs
             return null;
         }
     }
+
+    /// <summary>
+    /// Whether the kernel moves the connections queued on a listening socket that closes to another socket of its
+    /// SO_REUSEPORT group instead of resetting them (net.ipv4.tcp_migrate_req, Linux 5.14; off by default).
+    /// </summary>
+    public static bool MigratesReusePortRequests()
+    {
+        try
+        {
+            return File.ReadAllText("/proc/sys/net/ipv4/tcp_migrate_req").Trim() == "1";
+        }
+        catch (Exception error) when (error is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
 }

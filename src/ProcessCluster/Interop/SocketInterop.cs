@@ -282,17 +282,41 @@ internal static unsafe class SocketInterop
     /// handshake completes into its queue while what is queued is still served. A dropped SYN is retried by the client
     /// a second later, when the socket is closed and it is refused cleanly instead of reset.
     /// </summary>
-    public static void DropIncoming(int socket)
+    public static void DropIncoming(int socket) => AttachProgram(socket, Libc.SO_ATTACH_FILTER, [0x06], "setsockopt(SO_ATTACH_FILTER)");
+
+    /// <summary>
+    /// Sets SO_REUSEPORT, before bind: every socket bound to the address with it set (by this user) joins one group,
+    /// and the kernel gives each new connection to one of them.
+    /// </summary>
+    public static void SetReusePort(int socket)
     {
-        // struct sock_filter { u16 code; u8 jt; u8 jf; u32 k; } = { BPF_RET | BPF_K, 0, 0, 0 }
-        var filter = stackalloc ulong[1];
-        filter[0] = 0x06;
-        var program = stackalloc byte[16];
-        *(ushort*)program = 1;
-        *(ulong**)(program + 8) = filter;
-        if (Libc.setsockopt(socket, Libc.SOL_SOCKET, Libc.SO_ATTACH_FILTER, program, 16) != 0)
+        var on = 1;
+        if (Libc.setsockopt(socket, Libc.SOL_SOCKET, Libc.SO_REUSEPORT, &on, sizeof(int)) != 0)
         {
-            ThrowLastError("setsockopt(SO_ATTACH_FILTER)");
+            ThrowLastError("setsockopt(SO_REUSEPORT)");
+        }
+    }
+
+    /// <summary>
+    /// Replaces the classic BPF program that picks the member of <paramref name="socket"/>'s SO_REUSEPORT group for
+    /// each new connection (SO_ATTACH_REUSEPORT_CBPF); the program is the group's, whichever member it is set on.
+    /// </summary>
+    public static void AttachReusePortProgram(int socket, ReadOnlySpan<ulong> instructions) =>
+        AttachProgram(socket, Libc.SO_ATTACH_REUSEPORT_CBPF, instructions, "setsockopt(SO_ATTACH_REUSEPORT_CBPF)");
+
+    /// <summary>Attaches a classic BPF program: each instruction packed as struct sock_filter { u16 code; u8 jt; u8 jf; u32 k; }.</summary>
+    private static void AttachProgram(int socket, int option, ReadOnlySpan<ulong> instructions, string operation)
+    {
+        fixed (ulong* filter = instructions)
+        {
+            // struct sock_fprog { unsigned short len; struct sock_filter *filter; }
+            var program = stackalloc byte[16];
+            *(ushort*)program = (ushort)instructions.Length;
+            *(ulong**)(program + 8) = filter;
+            if (Libc.setsockopt(socket, Libc.SOL_SOCKET, option, program, 16) != 0)
+            {
+                ThrowLastError(operation);
+            }
         }
     }
 

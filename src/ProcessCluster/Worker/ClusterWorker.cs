@@ -41,7 +41,7 @@ public sealed class ClusterWorker : IPrimaryFrameHandler
     /// <summary>The worker's id, from 1, unique for the primary's lifetime.</summary>
     public int Id { get; }
 
-    /// <summary>How the primary gets connections to this worker: handed over (RoundRobin) or on a shared socket (Shared).</summary>
+    /// <summary>How the primary gets connections to this worker: handed over (RoundRobin), on a shared socket (Shared) or on its own socket of a SO_REUSEPORT group (ReusePort).</summary>
     public SchedulingMode Scheduling { get; }
 
     /// <summary>True once the primary has asked this worker to stop.</summary>

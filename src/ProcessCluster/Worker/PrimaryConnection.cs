@@ -40,7 +40,7 @@ internal sealed class PrimaryConnection
 
     public WelcomeMessage Welcome { get; }
 
-    /// <summary>Shared mode: one listening descriptor per endpoint, in the Welcome's order; otherwise empty.</summary>
+    /// <summary>Shared and ReusePort: one listening descriptor per endpoint, in the Welcome's order; otherwise empty.</summary>
     public int[] SharedFds { get; }
 
     /// <summary>
@@ -80,7 +80,8 @@ internal sealed class PrimaryConnection
             throw new ProtocolViolationException(ChannelProtocol.Mismatch(ChannelProtocol.Version, ChannelProtocol.Library, welcome.Protocol, welcome.Library));
         }
 
-        var expectedFds = welcome.Scheduling == SchedulingMode.Shared ? welcome.Endpoints.Count : 0;
+        // Shared and ReusePort: the worker accepts, on the sockets the primary sends.
+        var expectedFds = welcome.Scheduling == SchedulingMode.RoundRobin ? 0 : welcome.Endpoints.Count;
         if (frame.Fds.Length != expectedFds)
         {
             throw new ProtocolViolationException($"Welcome carried {frame.Fds.Length} descriptors for {welcome.Endpoints.Count} endpoints");

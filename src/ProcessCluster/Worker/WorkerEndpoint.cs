@@ -27,7 +27,7 @@ internal sealed class WorkerEndpoint
     /// <summary>RoundRobin: connections the primary hands over.</summary>
     public ConnectionInbox? Inbox { get; }
 
-    /// <summary>Shared: the listening socket to accept on (this process owns the descriptor).</summary>
+    /// <summary>Shared and ReusePort: the listening socket to accept on (this process owns the descriptor).</summary>
     public int? SharedListenFd { get; }
 
     private int _sharedListenFdClosed;

@@ -20,7 +20,7 @@ internal sealed class WorkerEndpoints : ReadOnlyCollection<WorkerEndpoint>
             endpoint.Configured(),
             endpoint.Bound(),
             welcome.Scheduling == SchedulingMode.RoundRobin ? new ConnectionInbox(acknowledge) : null,
-            welcome.Scheduling == SchedulingMode.Shared ? sharedFds[index] : null)).ToList())
+            welcome.Scheduling == SchedulingMode.RoundRobin ? null : sharedFds[index])).ToList())
     {
         _acknowledge = acknowledge;
     }

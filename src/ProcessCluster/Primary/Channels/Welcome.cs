@@ -3,8 +3,8 @@ using ProcessCluster.Ipc;
 
 namespace ProcessCluster.Primary.Channels;
 
-/// <summary>What a worker is told when its channel is claimed: its id, the endpoints, the report intervals, and in Shared mode the listening sockets.</summary>
-internal sealed class Welcome(ClusterOptions options, IReadOnlyList<BoundEndpoint> endpoints, bool reportsLoad)
+/// <summary>What a worker is told when its channel is claimed: its id, the endpoints, the report intervals, and the listening sockets it accepts on (Shared, ReusePort).</summary>
+internal sealed class Welcome(ClusterOptions options, IReadOnlyList<BoundEndpoint> endpoints, IConnectionDistribution distribution, bool reportsLoad)
 {
     public (WelcomeMessage Message, int[] Fds) For(WorkerHandle worker)
     {
@@ -18,7 +18,6 @@ internal sealed class Welcome(ClusterOptions options, IReadOnlyList<BoundEndpoin
             ChannelProtocol.Library,
             // Only the admin endpoint exports them: without it, the worker need not measure.
             options.AdminUrl is null ? 0 : (int)SupervisorContext.FastLoadReports.TotalMilliseconds);
-        int[] fds = options.Scheduling == SchedulingMode.Shared ? endpoints.Select(endpoint => endpoint.Fd).ToArray() : [];
-        return (message, fds);
+        return (message, distribution.ListenFdsFor(worker.Id));
     }
 }

@@ -109,6 +109,7 @@ internal sealed class InPlaceUpgrade(
 
     private string? Refusal() =>
         _run is not null ? "an upgrade is already under way"
+        : context.Options.Scheduling == SchedulingMode.ReusePort ? "Cluster:Scheduling=ReusePort has a listening socket per worker, which the new program would not know; reload (SIGHUP) instead"
         : context.Stopping ? "the cluster is stopping"
         : !replacements.Idle ? "a reload or a replacement is under way; try again once it has finished"
         : context.Workers.All.FirstOrDefault(worker => worker.State is not (WorkerState.Ready or WorkerState.Spare) || worker.Channel is null) is { } busy

@@ -76,7 +76,7 @@ internal sealed class Supervisor : IWorkerOwner, IAsyncDisposable
     internal int PendingEvents => _queue.Reader.Count;
 
     /// <summary>Binds the endpoints, opens the workers' channel and starts the loop, which forks the initial workers.</summary>
-    public void Start(IReadOnlyList<ClusterEndpoint> endpoints) => StartOn(ListenSockets.Open(endpoints, _options.Backlog, _logger));
+    public void Start(IReadOnlyList<ClusterEndpoint> endpoints) => StartOn(ListenSockets.Open(endpoints, _options.Backlog, _options.Scheduling == SchedulingMode.ReusePort, _logger));
 
     /// <summary>Serves endpoints whose listening sockets are already open (the app's server opened them); from now on the supervisor owns them.</summary>
     public void StartOn(IReadOnlyList<BoundEndpoint> endpoints)
@@ -85,12 +85,15 @@ internal sealed class Supervisor : IWorkerOwner, IAsyncDisposable
         _handover = UpgradeHandover.Take();
         _endpoints = endpoints;
         Urls = _endpoints.Select(endpoint => endpoint.Url).ToList();
-        IConnectionDistribution distribution = _options.Scheduling == SchedulingMode.RoundRobin
-            ? new RoundRobinDispatcher(
+        IConnectionDistribution distribution = _options.Scheduling switch
+        {
+            SchedulingMode.RoundRobin => new RoundRobinDispatcher(
                 _endpoints, _options.MaxPendingConnections, _options.MaxHandoffsInFlight, _options.Dispatch, 3 * SupervisorContext.FastLoadReports, _logger,
-                affinity: _options.Affinity)
-            : new SharedDistribution(_endpoints);
-        var welcome = new Welcome(_options, _endpoints, SupervisorContext.ReportsLoad(_options));
+                affinity: _options.Affinity),
+            SchedulingMode.ReusePort => new ReusePortDistribution(_endpoints, _options.Backlog),
+            _ => new SharedDistribution(_endpoints),
+        };
+        var welcome = new Welcome(_options, _endpoints, distribution, SupervisorContext.ReportsLoad(_options));
         _channels = new ChannelListener(_options.MaxMessageBytes, Post, new WorkerChannelSession(welcome, distribution, _backplane = new BackplaneRelay(_logger), Post, _logger), _observer);
         var loop = Run(distribution, _channels.Name);
         SupervisorLog.Started(_logger, Environment.ProcessId, loop.Describe(), _options.Scheduling, string.Join(", ", Urls));

@@ -1,0 +1,182 @@
+using System.Net;
+using System.Net.Sockets;
+using ProcessCluster.Interop;
+
+namespace ProcessCluster.Distribution;
+
+/// <summary>
+/// ReusePort scheduling: each worker accepts on its own listening socket, one member of the endpoint's SO_REUSEPORT
+/// group, and the kernel gives each new connection to a member chosen by a BPF program; no process stands between
+/// the client and the worker. The primary opens every member (a slot: one socket per endpoint) and keeps them all
+/// open while the cluster runs, so nothing queued on a member is reset when its worker dies: the slot, queue and all,
+/// goes to the next worker that starts, first among free slots. Slots are reused, never closed, so the group's
+/// indices stay dense and fixed; the program is re-attached with the serving slots whenever they change, so a new
+/// connection goes only to a worker that accepts. A Unix domain socket has no group: every slot shares its socket.
+/// </summary>
+internal sealed class ReusePortDistribution : SharedDistribution
+{
+    private readonly object _slotsGate = new();
+    private readonly ReusePortSlots _slots = new();
+
+    /// <summary>Slot 1 onwards (slot 0 is the endpoints' own sockets): one socket per endpoint, null for a Unix socket's share.</summary>
+    private readonly List<Socket?[]> _opened = [];
+
+    private readonly int _backlog;
+    private IReadOnlyList<int>? _steering;
+
+    /// <summary>The primary's copies are closed (the cluster stops): the workers leaving now change no program.</summary>
+    private bool _closed;
+
+    public ReusePortDistribution(IReadOnlyList<BoundEndpoint> endpoints, int backlog)
+        : base(endpoints)
+    {
+        if (endpoints.FirstOrDefault(endpoint => endpoint.Adopted) is { } adopted)
+        {
+            throw new InvalidOperationException(
+                $"Cluster:Scheduling=ReusePort cannot use the socket systemd passed for {adopted.Url}: the group's sockets are the primary's own; use Shared or RoundRobin with socket activation");
+        }
+
+        _backlog = backlog;
+    }
+
+    /// <summary>Gives the worker its slot (opening it when every slot is taken) and returns that slot's sockets.</summary>
+    public override int[] ListenFdsFor(int workerId)
+    {
+        lock (_slotsGate)
+        {
+            // A worker coming up while the cluster stops has nothing to accept on: it must not open new members.
+            ObjectDisposedException.ThrowIf(_closed, this);
+            var slot = _slots.Assign(workerId, HasQueued);
+            while (_opened.Count < slot)
+            {
+                _opened.Add(OpenSlot());
+            }
+
+            Steer();
+            return FdsOf(slot);
+        }
+    }
+
+    public override void AddWorker(int workerId, Ipc.IpcChannel channel)
+    {
+        Update(slots => slots.Serve(workerId));
+        base.AddWorker(workerId, channel);
+    }
+
+    public override void Retire(int workerId)
+    {
+        Update(slots => slots.Retire(workerId));
+        base.Retire(workerId);
+    }
+
+    public override void RemoveWorker(int workerId)
+    {
+        Update(slots => slots.Release(workerId));
+        base.RemoveWorker(workerId);
+    }
+
+    protected override IReadOnlyList<int> WatchedFds()
+    {
+        lock (_slotsGate)
+        {
+            return Enumerable.Range(0, _opened.Count + 1).SelectMany(FdsOf).Distinct().ToList();
+        }
+    }
+
+    /// <summary>
+    /// At the stop, closes the primary's copies; a worker's member keeps listening until that worker has drained it.
+    /// A free slot's member closes for good here, with whatever it still queues (a connection that reached a leaving
+    /// worker's member after its last accept): where net.ipv4.tcp_migrate_req is 1 those are closed first, before the
+    /// drop filter, so that the kernel moves them to a member still listening instead of resetting them.
+    /// </summary>
+    protected override void CloseSockets()
+    {
+        lock (_slotsGate)
+        {
+            if (ProcFs.MigratesReusePortRequests())
+            {
+                foreach (var slot in _slots.Free().Where(slot => slot > 0))
+                {
+                    _opened[slot - 1].OfType<Socket>().ToList().ForEach(socket => socket.Dispose());
+                }
+            }
+
+            foreach (var socket in _opened.SelectMany(slot => slot).OfType<Socket>().Where(socket => !socket.SafeHandle.IsClosed))
+            {
+                SocketInterop.DropIncoming((int)socket.SafeHandle.DangerousGetHandle());
+                socket.Dispose();
+            }
+
+            _opened.Clear();
+            _closed = true;
+        }
+
+        base.CloseSockets();
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        base.Dispose(disposing);
+        lock (_slotsGate)
+        {
+            _opened.SelectMany(slot => slot).OfType<Socket>().ToList().ForEach(socket => socket.Dispose());
+            _opened.Clear();
+        }
+    }
+
+    private void Update(Action<ReusePortSlots> change)
+    {
+        lock (_slotsGate)
+        {
+            change(_slots);
+            Steer();
+        }
+    }
+
+    /// <summary>Re-attaches the program when the slots that get new connections changed; the kernel swaps it atomically.</summary>
+    private void Steer()
+    {
+        var steering = _slots.Steering();
+        if (_closed || steering is null || (_steering is not null && steering.SequenceEqual(_steering)))
+        {
+            return;
+        }
+
+        var program = ReusePortProgram.For(steering);
+        foreach (var endpoint in Endpoints.Where(endpoint => endpoint.Bound is IPEndPoint))
+        {
+            SocketInterop.AttachReusePortProgram(endpoint.Fd, program);
+        }
+
+        _steering = steering;
+    }
+
+    private bool HasQueued(int slot) => slot <= _opened.Count && SocketInterop.CountReadable(FdsOf(slot), TimeSpan.Zero) > 0;
+
+    private int[] FdsOf(int slot) => Endpoints
+        .Select((endpoint, index) => slot == 0 || _opened[slot - 1][index] is not { } socket ? endpoint.Fd : (int)socket.SafeHandle.DangerousGetHandle())
+        .ToArray();
+
+    /// <summary>A new member of each endpoint's group, added last, so its index is the slot's.</summary>
+    private Socket?[] OpenSlot()
+    {
+        var sockets = new Socket?[Endpoints.Count];
+        try
+        {
+            for (var index = 0; index < Endpoints.Count; index++)
+            {
+                if (Endpoints[index].Bound is IPEndPoint bound)
+                {
+                    sockets[index] = ListenSockets.Listen(bound, _backlog, reusePort: true);
+                }
+            }
+        }
+        catch
+        {
+            sockets.OfType<Socket>().ToList().ForEach(socket => socket.Dispose());
+            throw;
+        }
+
+        return sockets;
+    }
+}
