@@ -161,7 +161,9 @@ internal sealed class Acceptor(IReadOnlyList<BoundEndpoint> endpoints, int maxHe
             }
             else if (errno == Libc.EAGAIN && !endpoint.Adopted)
             {
-                SocketInterop.WaitReadable(endpoint.Fd, SocketActivation.AcceptWakeInterval);
+                // Woken by a connection, or after the interval to look whether to stop; the next accept tells which.
+                Span<Libc.PollFd> listening = [new Libc.PollFd { Fd = endpoint.Fd, Events = Libc.POLLIN }];
+                PollInterop.Poll(listening, (int)SocketActivation.AcceptWakeInterval.TotalMilliseconds);
             }
             else if (errno is not (Libc.EINTR or Libc.EAGAIN))
             {

@@ -25,8 +25,6 @@ internal sealed class SharedDistribution(IReadOnlyList<BoundEndpoint> endpoints)
 
     public event Action? Waiting;
 
-    private List<int> Fds => endpoints.Select(endpoint => endpoint.Fd).ToList();
-
     public bool CanShed => false;
 
     /// <summary>Never raised: the primary sends workers no connections.</summary>
@@ -131,7 +129,7 @@ internal sealed class SharedDistribution(IReadOnlyList<BoundEndpoint> endpoints)
     /// </summary>
     private void Watch()
     {
-        var fds = Fds;
+        var polled = endpoints.Select(endpoint => new Libc.PollFd { Fd = endpoint.Fd, Events = Libc.POLLIN }).ToArray();
         while (true)
         {
             lock (_gate)
@@ -147,7 +145,7 @@ internal sealed class SharedDistribution(IReadOnlyList<BoundEndpoint> endpoints)
                 }
             }
 
-            if (SocketInterop.CountReadable(fds, PollSlice) > 0)
+            if (PollInterop.Poll(polled, (int)PollSlice.TotalMilliseconds) > 0 && PollInterop.AnyReadable(polled))
             {
                 Waiting?.Invoke();
                 lock (_gate)
