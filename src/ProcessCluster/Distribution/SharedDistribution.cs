@@ -78,14 +78,8 @@ internal sealed class SharedDistribution(IReadOnlyList<BoundEndpoint> endpoints)
     /// </summary>
     public Task StopAcceptingAsync()
     {
-        lock (_gate)
-        {
-            _stopped = true;
-            Monitor.PulseAll(_gate);
-        }
-
         // Out of poll before the sockets close: a closed descriptor's number may be reused at once.
-        _watcher?.Join();
+        StopWatching();
         foreach (var endpoint in endpoints)
         {
             // The filter would stay on systemd's socket and drop the next primary's connections.
@@ -104,14 +98,20 @@ internal sealed class SharedDistribution(IReadOnlyList<BoundEndpoint> endpoints)
     {
         if (!Volatile.Read(ref _stopped))
         {
-            lock (_gate)
-            {
-                _stopped = true;
-                Monitor.PulseAll(_gate);
-            }
-
-            _watcher?.Join();
+            StopWatching();
         }
+    }
+
+    /// <summary>Wakes the watcher, whether it sleeps or polls, and waits until it has gone.</summary>
+    private void StopWatching()
+    {
+        lock (_gate)
+        {
+            _stopped = true;
+            Monitor.PulseAll(_gate);
+        }
+
+        _watcher?.Join();
     }
 
     private void Serving(int workerId, bool serving)
