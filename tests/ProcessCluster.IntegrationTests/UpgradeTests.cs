@@ -33,6 +33,32 @@ public class UpgradeTests
     }
 
     [Fact]
+    public async Task After_an_upgrade_the_inherited_unix_socket_serves_and_a_stop_removes_its_file()
+    {
+        var folder = Directory.CreateTempSubdirectory("pc-upgrade-");
+        var socket = Path.Combine(folder.FullName, "app.sock");
+        try
+        {
+            await using var cluster = await TestCluster.StartAsync("RoundRobin", workers: 1, urls: $"http://127.0.0.1:0;http://unix:{socket}");
+            var before = await cluster.StatusAsync();
+
+            cluster.Signal(SIGUSR2);
+            await Poll.UntilAsync(() => cluster.CountLines(Upgraded) == 1, Deadline, "the new program to adopt the workers", () => string.Join('\n', cluster.Lines.TakeLast(30)));
+            await cluster.WaitForStatusAsync(status => status.StartedAt != before.StartedAt, "the new program's status", Deadline);
+            Assert.StartsWith("release ", (await Curl.GetAsync("http://localhost/release", "--unix-socket", socket)).Body);
+
+            // The socket came from the previous program of this process, which is gone: the file is this program's to remove.
+            cluster.Signal(15);
+            Assert.Equal(0, await cluster.WaitForExitAsync(Deadline));
+            Assert.False(File.Exists(socket), "the socket file left behind");
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task A_bad_new_build_fails_its_check_and_the_old_primary_serves_on_then_a_good_one_upgrades_it_and_rolls_the_workers()
     {
         using var layout = new ReleaseLayout();

@@ -125,7 +125,7 @@ internal sealed class RoundRobinDispatcher : IConnectionDistribution
     /// <summary>Stops accepting; the backlog and whatever was queued here go on to the workers still ready.</summary>
     public void StopAccepting()
     {
-        _acceptor.StopAdopted();
+        _acceptor.StopBlockingAccepts();
         _acceptor.DrainBacklog();
         _peeker?.Flush();
         Locked(() =>

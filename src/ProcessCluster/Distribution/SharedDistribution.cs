@@ -83,7 +83,7 @@ internal sealed class SharedDistribution(IReadOnlyList<BoundEndpoint> endpoints)
         foreach (var endpoint in endpoints)
         {
             // The filter would stay on systemd's socket and drop the next primary's connections.
-            if (!endpoint.Adopted)
+            if (endpoint.ShutDownOnStop)
             {
                 SocketInterop.DropIncoming(endpoint.Fd);
             }
