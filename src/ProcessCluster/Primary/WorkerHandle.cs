@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using ProcessCluster.Interop;
 using ProcessCluster.Ipc;
+using ProcessCluster.Primary.Channels;
 
 namespace ProcessCluster.Primary;
 
@@ -19,6 +20,7 @@ public sealed class WorkerHandle
     private readonly SemaphoreSlim _messageRoom = new(MessagesInQueue);
     private volatile WorkerView _view;
     private volatile IpcChannel? _channel;
+    private volatile MessageOutbox? _outbox;
     private PendingLoad? _pendingLoad;
     private long _awaitedProbe;
 
@@ -106,8 +108,17 @@ public sealed class WorkerHandle
     /// <summary>Its state now; replaced by the supervisor loop alone.</summary>
     internal WorkerView View { get => _view; set => _view = value; }
 
-    /// <summary>Set and cleared by the supervisor loop; read by whoever sends to the worker.</summary>
-    internal IpcChannel? Channel { get => _channel; set => _channel = value; }
+    /// <summary>Set and cleared by the supervisor loop; read by whoever sends to the worker. Application messages go through an outbox of its own.</summary>
+    internal IpcChannel? Channel
+    {
+        get => _channel;
+        set
+        {
+            _outbox?.Close();
+            _outbox = value is null ? null : new MessageOutbox(Id, value, Distribution.RoundRobinDispatcher.DefaultUnresponsiveAfter, _ => _owner.MessagesUnread(this));
+            _channel = value;
+        }
+    }
 
     /// <summary>
     /// Keeps only the newest load report until the loop takes it, so a worker reporting faster than the loop reads
@@ -148,7 +159,10 @@ public sealed class WorkerHandle
     /// <summary>The loop has handled one of its messages.</summary>
     internal void MessageHandled() => _messageRoom.Release();
 
-    /// <summary>Sends an application message (serialised as JSON) to the worker. Messages arrive in order.</summary>
+    /// <summary>
+    /// Sends an application message (serialised as JSON) to the worker. Messages arrive in order. Never waits for the
+    /// worker: while its channel is full, up to 64 messages wait; a worker that leaves them unread is stopped as hung.
+    /// </summary>
     [RequiresUnreferencedCode(ApplicationMessages.ReflectionWarning), RequiresDynamicCode(ApplicationMessages.ReflectionWarning)]
     public void Send(object message)
     {
@@ -161,10 +175,12 @@ public sealed class WorkerHandle
 
     private void SendJson(byte[] json)
     {
-        var channel = _channel ?? throw new InvalidOperationException($"worker {Id} is not connected");
         try
         {
-            channel.Send(FrameType.Message, json);
+            if (_outbox?.Send(json) != true)
+            {
+                throw new InvalidOperationException($"worker {Id} is not connected");
+            }
         }
         catch (ObjectDisposedException)
         {
@@ -201,4 +217,7 @@ internal interface IWorkerOwner
     void Signal(int pid, int signal);
 
     long Dispatched(int workerId);
+
+    /// <summary>The worker left the application messages sent to it unread past the bound; its channel was shut down.</summary>
+    void MessagesUnread(WorkerHandle worker);
 }

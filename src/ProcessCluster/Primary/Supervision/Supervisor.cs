@@ -201,6 +201,12 @@ internal sealed class Supervisor : IWorkerOwner, IAsyncDisposable
 
     long IWorkerOwner.Dispatched(int workerId) => _context?.Distribution.Dispatched(workerId) ?? 0;
 
+    void IWorkerOwner.MessagesUnread(WorkerHandle worker)
+    {
+        SupervisorLog.MessagesUnread(_logger, worker.Id, RoundRobinDispatcher.DefaultUnresponsiveAfter.TotalSeconds);
+        Post(new WorkerUnresponsive(worker.Id));
+    }
+
     /// <summary>Hands an event to the loop. Producers other than the loop wait when the queue is full; the loop never posts to itself.</summary>
     internal void Post(SupervisorEvent @event)
     {
