@@ -130,4 +130,7 @@ internal static partial class SupervisorLog
 
     [LoggerMessage(46, LogLevel.Warning, "Worker {WorkerId} has not read the messages sent to it for {Seconds} s, or let 64 pile up; its channel is dropped")]
     public static partial void MessagesUnread(ILogger logger, int workerId, double seconds);
+
+    [LoggerMessage(47, LogLevel.Warning, "Upgrade not started: upgrade already in progress")]
+    public static partial void UpgradeAlreadyInProgress(ILogger logger);
 }
