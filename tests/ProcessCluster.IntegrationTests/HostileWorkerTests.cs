@@ -79,11 +79,7 @@ public sealed class HostileWorkerTests
     [Fact]
     public async Task A_worker_that_stops_reading_its_channel_is_taken_out_as_hung_and_what_it_held_is_served_by_others()
     {
-        await using var cluster = await TestCluster.StartAsync("RoundRobin", workers: 2, environment: new Dictionary<string, string>
-        {
-            ["HOSTILE_MODE"] = "stop-reading",
-            ["HOSTILE_WORKER_ID"] = "3",
-        });
+        await using var cluster = await StartWithHostileWorkerAsync("stop-reading");
         var healthy = await cluster.ReadyPidsAsync();
         var calm = OpenDescriptors(cluster.PrimaryPid);
         cluster.Signal(Sigttin);
@@ -124,11 +120,7 @@ public sealed class HostileWorkerTests
     [Fact]
     public async Task A_worker_that_stops_reading_the_messages_sent_to_it_is_taken_out_as_hung_without_stalling_the_loop()
     {
-        await using var cluster = await TestCluster.StartAsync("RoundRobin", workers: 2, environment: new Dictionary<string, string>
-        {
-            ["HOSTILE_MODE"] = "stop-reading-messages",
-            ["HOSTILE_WORKER_ID"] = "3",
-        });
+        await using var cluster = await StartWithHostileWorkerAsync("stop-reading-messages");
         var healthy = await cluster.ReadyPidsAsync();
         cluster.Signal(Sigttin);
         await cluster.WaitForLineAsync(line => line.Contains("hostile worker: listening, and reading nothing more", StringComparison.Ordinal), Deadline);
@@ -144,6 +136,14 @@ public sealed class HostileWorkerTests
         Assert.Superset(healthy.ToHashSet(), TestCluster.ReadyPids(replaced).ToHashSet());
         Assert.False(cluster.HasExited);
     }
+
+    /// <summary>Two workers of the test app; the third, which a TTIN adds, is the hostile one, in <paramref name="mode"/>.</summary>
+    private static Task<TestCluster> StartWithHostileWorkerAsync(string mode) =>
+        TestCluster.StartAsync("RoundRobin", workers: 2, environment: new Dictionary<string, string>
+        {
+            ["HOSTILE_MODE"] = mode,
+            ["HOSTILE_WORKER_ID"] = "3",
+        });
 
     private static int OpenDescriptors(int pid) => Directory.GetFiles($"/proc/{pid}/fd").Length;
 }
