@@ -226,7 +226,12 @@ internal sealed class Supervisor : IWorkerOwner, IAsyncDisposable
     void IWorkerOwner.MessagesUnread(WorkerHandle worker)
     {
         SupervisorLog.MessagesUnread(_logger, worker.Id, RoundRobinDispatcher.DefaultUnresponsiveAfter.TotalSeconds);
-        Post(new WorkerUnresponsive(worker.Id));
+        // This may run on the loop's thread (an app's handler sending): it must not wait for room in the loop's own queue.
+        var unresponsive = new WorkerUnresponsive(worker.Id);
+        if (!_queue.Writer.TryWrite(unresponsive))
+        {
+            _ = Task.Run(() => Post(unresponsive));
+        }
     }
 
     /// <summary>Hands an event to the loop. Producers other than the loop wait when the queue is full; the loop never posts to itself.</summary>
