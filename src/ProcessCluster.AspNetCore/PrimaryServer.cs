@@ -88,7 +88,7 @@ internal sealed class PrimaryServer(
         {
             var bound = endpoint.Socket.LocalEndPoint!;
             var scheme = reported.FirstOrDefault(address => EndpointMatch.SameEndpoint(address.EndPoint, bound))?.Scheme ?? "http";
-            return new BoundEndpoint(index, new ClusterEndpoint(scheme, endpoint.Requested), endpoint.Socket, endpoint.Adopted);
+            return new BoundEndpoint(index, new ClusterEndpoint(scheme, endpoint.Requested), endpoint.Socket, endpoint.Origin);
         }).ToList();
     }
 

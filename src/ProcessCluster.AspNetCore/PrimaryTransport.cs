@@ -14,8 +14,8 @@ namespace ProcessCluster.AspNetCore;
 /// fallbacks (IPv6 "any" to IPv4, one loopback of localhost) and errors (a taken address, a bad certificate). Each
 /// endpoint it binds is opened here for the cluster, as Kestrel's socket transport would open it
 /// (<see cref="SocketTransportOptions.CreateBoundListenSocket"/>, so a Unix socket's file gets the same mode), and
-/// its listener never yields a connection: the workers serve them all. A socket systemd passed for an endpoint
-/// (socket activation) is adopted instead of opened.
+/// its listener never yields a connection: the workers serve them all. A socket passed for an endpoint (by systemd's
+/// socket activation, or by the previous program of an in-place upgrade) is adopted instead of opened.
 /// </summary>
 internal sealed class PrimaryTransport(IOptions<SocketTransportOptions> socketOptions, ClusterOptions options, ILoggerFactory loggerFactory)
     : IConnectionListenerFactory, IConnectionListenerFactorySelector
@@ -46,10 +46,10 @@ internal sealed class PrimaryTransport(IOptions<SocketTransportOptions> socketOp
         lock (_opened)
         {
             _passed ??= SocketActivation.Take(_logger);
-            if (SocketActivation.TryAdopt(_passed, endpoint, endpoint.ToString()!, _logger) is { } adopted)
+            if (SocketActivation.TryAdopt(_passed, endpoint, endpoint.ToString()!, options.Backlog, _logger) is { } adopted)
             {
-                _opened.Add(new OpenedSocket(endpoint, adopted, Adopted: true));
-                return ValueTask.FromResult<IConnectionListener>(new IdleListener(adopted.LocalEndPoint!));
+                _opened.Add(new OpenedSocket(endpoint, adopted.Socket, adopted.Origin));
+                return ValueTask.FromResult<IConnectionListener>(new IdleListener(adopted.Socket.LocalEndPoint!));
             }
         }
 
@@ -79,7 +79,7 @@ internal sealed class PrimaryTransport(IOptions<SocketTransportOptions> socketOp
 
         lock (_opened)
         {
-            _opened.Add(new OpenedSocket(endpoint, socket, Adopted: false));
+            _opened.Add(new OpenedSocket(endpoint, socket, SocketOrigin.Opened));
         }
 
         return ValueTask.FromResult<IConnectionListener>(new IdleListener(socket.LocalEndPoint!));
@@ -96,8 +96,8 @@ internal sealed class PrimaryTransport(IOptions<SocketTransportOptions> socketOp
         }
     }
 
-    /// <summary>A socket for an endpoint Kestrel asked for (port 0 stays 0), opened here or adopted from systemd.</summary>
-    public sealed record OpenedSocket(EndPoint Requested, Socket Socket, bool Adopted);
+    /// <summary>A socket for an endpoint Kestrel asked for (port 0 stays 0), opened here or passed in (<paramref name="Origin"/>).</summary>
+    public sealed record OpenedSocket(EndPoint Requested, Socket Socket, SocketOrigin Origin);
 
     /// <summary>A listener that yields no connection; it ends (null) when Kestrel unbinds it.</summary>
     private sealed class IdleListener(EndPoint endpoint) : IConnectionListener

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using ProcessCluster.Primary;
 
 namespace ProcessCluster.IntegrationTests;
 
@@ -78,11 +79,7 @@ public sealed class HostileWorkerTests
     [Fact]
     public async Task A_worker_that_stops_reading_its_channel_is_taken_out_as_hung_and_what_it_held_is_served_by_others()
     {
-        await using var cluster = await TestCluster.StartAsync("RoundRobin", workers: 2, environment: new Dictionary<string, string>
-        {
-            ["HOSTILE_MODE"] = "stop-reading",
-            ["HOSTILE_WORKER_ID"] = "3",
-        });
+        await using var cluster = await StartWithHostileWorkerAsync("stop-reading");
         var healthy = await cluster.ReadyPidsAsync();
         var calm = OpenDescriptors(cluster.PrimaryPid);
         cluster.Signal(Sigttin);
@@ -114,6 +111,39 @@ public sealed class HostileWorkerTests
         await Poll.UntilAsync(() => OpenDescriptors(cluster.PrimaryPid) <= calm + 64, Deadline,
             "the primary's descriptors back near calm", () => $"{OpenDescriptors(cluster.PrimaryPid)} open, {calm} at calm");
     }
+
+    /// <summary>
+    /// A ready worker that asks the primary's app for 200 messages of 64 KiB, then never reads its channel while its
+    /// heartbeats go on. The app sends them from its message handler, on the supervisor loop's thread: no send waits
+    /// for the worker, the worker is taken out as hung once its messages pile up, and the loop goes on to replace it.
+    /// </summary>
+    [Fact]
+    public async Task A_worker_that_stops_reading_the_messages_sent_to_it_is_taken_out_as_hung_without_stalling_the_loop()
+    {
+        await using var cluster = await StartWithHostileWorkerAsync("stop-reading-messages");
+        var healthy = await cluster.ReadyPidsAsync();
+        cluster.Signal(Sigttin);
+        await cluster.WaitForLineAsync(line => line.Contains("hostile worker: listening, and reading nothing more", StringComparison.Ordinal), Deadline);
+
+        // Blocking sends took 1 s each once the channel was full: 200 would have held the loop for minutes.
+        var flooded = await cluster.WaitForLineAsync(line => line.Contains("Sent worker 3 200 messages in ", StringComparison.Ordinal), Deadline);
+        // A few fit in the channel and 64 wait; the one after them gives the worker up, and the rest fail at once.
+        var figures = System.Text.RegularExpressions.Regex.Match(flooded, @"in (\d+\.\d) s; (\d+) failed");
+        Assert.True(figures.Success && double.Parse(figures.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) < 10 && int.Parse(figures.Groups[2].Value) >= 100, flooded);
+        await cluster.WaitForLineAsync(line => line.Contains("Worker 3 (pid ", StringComparison.Ordinal) && line.Contains("(hung)", StringComparison.Ordinal), Deadline);
+        Assert.Equal(1, cluster.CountLines("Worker 3 has not read the messages sent to it"));
+        var replaced = await cluster.WaitForStatusAsync(status => status.Workers.Any(worker => worker.Id == 4 && worker.State == WorkerState.Ready), "worker 4 ready in place of worker 3", Deadline);
+        Assert.Superset(healthy.ToHashSet(), TestCluster.ReadyPids(replaced).ToHashSet());
+        Assert.False(cluster.HasExited);
+    }
+
+    /// <summary>Two workers of the test app; the third, which a TTIN adds, is the hostile one, in <paramref name="mode"/>.</summary>
+    private static Task<TestCluster> StartWithHostileWorkerAsync(string mode) =>
+        TestCluster.StartAsync("RoundRobin", workers: 2, environment: new Dictionary<string, string>
+        {
+            ["HOSTILE_MODE"] = mode,
+            ["HOSTILE_WORKER_ID"] = "3",
+        });
 
     private static int OpenDescriptors(int pid) => Directory.GetFiles($"/proc/{pid}/fd").Length;
 }

@@ -32,6 +32,70 @@ public class UpgradeTests
         (await load.StopAsync()).AssertNoneFailed();
     }
 
+    /// <summary>
+    /// SIGUSR2 again and again while an upgrade runs: during the new build's check and the workers' pause the primary
+    /// says per signal that an upgrade is already in progress, and from the exec until the new program handles the
+    /// signal the kernel drops it (its default action killed the primary). The one upgrade completes, same pid.
+    /// </summary>
+    [Fact]
+    public async Task Sigusr2_again_while_an_upgrade_runs_is_ignored_and_the_upgrade_completes()
+    {
+        await using var cluster = await TestCluster.StartAsync("RoundRobin", workers: 1);
+        var before = await cluster.StatusAsync();
+
+        cluster.Signal(SIGUSR2);
+        // Until the new program takes its socket over, early in its start and before it handles signals.
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (cluster.CountLines("passed by the previous program") == 0)
+        {
+            Assert.True(clock.Elapsed < Deadline && !cluster.HasExited, string.Join('\n', cluster.Lines.TakeLast(30)));
+            await Task.Delay(10);
+            cluster.Signal(SIGUSR2);
+        }
+
+        await Poll.UntilAsync(() => cluster.CountLines(Upgraded) == 1, Deadline, "the new program to adopt the workers", () => string.Join('\n', cluster.Lines.TakeLast(30)));
+        var after = await cluster.WaitForStatusAsync(status => status.StartedAt != before.StartedAt, "the new program's status", Deadline);
+        Assert.Equal(before.Pid, after.Pid);
+        Assert.True(cluster.CountLines("SIGUSR2 ignored: upgrade already in progress") > 0, string.Join('\n', cluster.Lines.TakeLast(30)));
+        Assert.False(cluster.HasExited);
+
+        // Ignored across the exec, SIGUSR2 is caught again by the new program: the next upgrade can be asked for.
+        await Poll.UntilAsync(() => Caught(after.Pid, SIGUSR2), Deadline, "the new program to catch SIGUSR2", () => File.ReadAllText($"/proc/{after.Pid}/status"));
+    }
+
+    /// <summary>Whether the process has a handler for <paramref name="signal"/> (SigCgt in /proc/pid/status).</summary>
+    private static bool Caught(int pid, int signal)
+    {
+        var mask = File.ReadLines($"/proc/{pid}/status").Single(line => line.StartsWith("SigCgt:", StringComparison.Ordinal))["SigCgt:".Length..].Trim();
+        return ((ulong.Parse(mask, System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture) >> (signal - 1)) & 1) == 1;
+    }
+
+    [Fact]
+    public async Task After_an_upgrade_the_inherited_unix_socket_serves_and_a_stop_removes_its_file()
+    {
+        var folder = Directory.CreateTempSubdirectory("pc-upgrade-");
+        var socket = Path.Combine(folder.FullName, "app.sock");
+        try
+        {
+            await using var cluster = await TestCluster.StartAsync("RoundRobin", workers: 1, urls: $"http://127.0.0.1:0;http://unix:{socket}");
+            var before = await cluster.StatusAsync();
+
+            cluster.Signal(SIGUSR2);
+            await Poll.UntilAsync(() => cluster.CountLines(Upgraded) == 1, Deadline, "the new program to adopt the workers", () => string.Join('\n', cluster.Lines.TakeLast(30)));
+            await cluster.WaitForStatusAsync(status => status.StartedAt != before.StartedAt, "the new program's status", Deadline);
+            Assert.StartsWith("release ", (await Curl.GetAsync("http://localhost/release", "--unix-socket", socket)).Body);
+
+            // The socket came from the previous program of this process, which is gone: the file is this program's to remove.
+            cluster.Signal(15);
+            Assert.Equal(0, await cluster.WaitForExitAsync(Deadline));
+            Assert.False(File.Exists(socket), "the socket file left behind");
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
+    }
+
     [Fact]
     public async Task A_bad_new_build_fails_its_check_and_the_old_primary_serves_on_then_a_good_one_upgrades_it_and_rolls_the_workers()
     {

@@ -52,6 +52,11 @@ internal static class HostileWorker
         ["flood-load"] = AfterHandshake((socket, _) => Flood(socket, "load reports", Frame(FrameType.LoadReport, new byte[FrameFormat.HeartbeatSize]))),
         ["flood-message"] = AfterHandshake((socket, _) => Flood(socket, "64 KiB messages", Frame(FrameType.Message, Encoding.UTF8.GetBytes($"\"{new string('m', 64 * 1024)}\"")))),
         ["stop-reading"] = AfterHandshake((socket, _) => ListenAndStopReading(socket)),
+        ["stop-reading-messages"] = AfterHandshake((socket, _) =>
+        {
+            Send(socket, FrameType.Message, $"{{\"{MessageFlood.Property}\":200}}");
+            ListenAndStopReading(socket);
+        }),
     };
 
     /// <summary>In the worker chosen to be hostile: misbehaves, and exits once the primary is done with it. Elsewhere returns at once.</summary>

@@ -79,6 +79,8 @@ if (app.Services.GetService<ClusterPrimary>() is { } primary)
 {
     primary.Online += (_, e) => e.Worker.Send(new { greeting = "hello", worker = e.Worker.Id });
     primary.Message += (_, e) => app.Logger.LogInformation("Worker {Id} (pid {Pid}) says {Message}", e.Worker.Id, e.Worker.ProcessId, e.Message);
+    // A worker asking for {"flood": n} gets n messages of 64 KiB, sent from the handler, on the supervisor loop's thread.
+    primary.Message += (_, e) => MessageFlood.SendIfAsked(e, app.Logger);
 }
 else if (app.Services.GetService<ClusterWorker>() is { } worker)
 {

@@ -139,6 +139,25 @@ public sealed class RoundRobinDispatcherTests : IDisposable
         Assert.False(_dropped.Task.IsCompleted);
     }
 
+    [Fact]
+    public async Task The_reading_check_runs_only_while_a_handoff_is_unacknowledged()
+    {
+        // A bound no busy test machine reaches: worker 2 keeps what it holds for as long as the test runs.
+        Start(TimeSpan.FromMinutes(1), fillNotReading: false);
+        Assert.False(_dispatcher.CheckingReading);
+
+        // One each, round-robin: worker 1 acknowledges its own, worker 2 holds its own unread.
+        Connect();
+        Connect();
+        await Eventually.UntilAsync(() => Volatile.Read(ref _received) == 1 && _dispatcher.Dispatched(WorkerNotReading) == 1, "one connection at each worker", Deadline);
+        Assert.True(_dispatcher.CheckingReading);
+
+        // As the loop does once worker 2 has exited: what it held goes to worker 1, and nothing is left unacknowledged.
+        _dispatcher.RemoveWorker(WorkerNotReading);
+        await Eventually.UntilAsync(() => Volatile.Read(ref _received) == 2, "both connections at the reading worker", Deadline);
+        await Eventually.UntilAsync(() => !_dispatcher.CheckingReading, "the check stopped with nothing unacknowledged", Deadline);
+    }
+
     private T Own<T>(T owned)
         where T : IDisposable
     {

@@ -23,6 +23,8 @@ public sealed class ClusterSignals : IDisposable
             throw new PlatformNotSupportedException("TTIN, TTOU and QUIT are POSIX signals");
         }
 
+        // Left ignored across an in-place upgrade's exec, it would stay so: the registration below would not take it.
+        ProcessInterop.CatchIfIgnored(SignalNames.SIGUSR2);
         _registrations =
         [
             Register(PosixSignal.SIGHUP, () =>
@@ -39,6 +41,13 @@ public sealed class ClusterSignals : IDisposable
             }),
             Register((PosixSignal)SignalNames.SIGUSR2, () =>
             {
+                // The exec of the new program drops one that comes later, until that program handles it (InPlaceUpgrade).
+                if (primary.UpgradeUnderWay)
+                {
+                    logger.UpgradeAlreadyInProgress();
+                    return;
+                }
+
                 logger.UpgradeSignal();
                 _ = UpgradeAsync(primary, logger);
             }),

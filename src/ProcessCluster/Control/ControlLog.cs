@@ -38,4 +38,7 @@ internal static partial class ControlLog
 
     [LoggerMessage(114, LogLevel.Warning, "SIGUSR2 while stopping: no upgrade")]
     public static partial void UpgradeWhileStopping(this ILogger logger);
+
+    [LoggerMessage(115, LogLevel.Warning, "SIGUSR2 ignored: upgrade already in progress")]
+    public static partial void UpgradeAlreadyInProgress(this ILogger logger);
 }

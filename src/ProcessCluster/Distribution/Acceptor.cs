@@ -26,10 +26,9 @@ internal sealed class Acceptor(IReadOnlyList<BoundEndpoint> endpoints, int maxHe
         foreach (var endpoint in endpoints)
         {
             // Accept until EAGAIN, then wait in poll for at most a wake interval, so a thread can be stopped without
-            // shutting its socket down (an in-place upgrade passes the socket on, still listening). Not a socket passed
-            // in (systemd's, or a previous program's): the mode belongs to the socket, which outlives this primary;
-            // those keep a blocking accept with its wake-up timeout, one at a time.
-            if (endpoint.Adopted)
+            // shutting its socket down (an in-place upgrade passes the socket on, still listening). Not systemd's
+            // (AcceptsBlocking): that one keeps a blocking accept with its wake-up timeout, one at a time.
+            if (endpoint.AcceptsBlocking)
             {
                 SocketInterop.SetBlocking(endpoint.Fd);
             }
@@ -59,7 +58,7 @@ internal sealed class Acceptor(IReadOnlyList<BoundEndpoint> endpoints, int maxHe
 
             Hand(backlog, endpoint);
 
-            if (endpoint.Adopted)
+            if (endpoint.AcceptsBlocking)
             {
                 // The mode belongs to the socket, not to this descriptor: the next primary would find it non-blocking.
                 SocketInterop.SetBlocking(endpoint.Fd);
@@ -82,7 +81,7 @@ internal sealed class Acceptor(IReadOnlyList<BoundEndpoint> endpoints, int maxHe
     /// every <see cref="SocketActivation.AcceptWakeInterval"/>): call while the taker still takes, so nothing they
     /// accept meanwhile is lost; what arrives later waits in the kernel for the next primary.
     /// </summary>
-    public void StopAdopted()
+    public void StopBlockingAccepts()
     {
         lock (_gate)
         {
@@ -90,7 +89,7 @@ internal sealed class Acceptor(IReadOnlyList<BoundEndpoint> endpoints, int maxHe
             Monitor.PulseAll(_gate);
         }
 
-        _threads.Where(entry => entry.Endpoint.Adopted).ToList().ForEach(entry => entry.Thread.Join());
+        _threads.Where(entry => entry.Endpoint.AcceptsBlocking).ToList().ForEach(entry => entry.Thread.Join());
     }
 
     /// <summary>
@@ -123,10 +122,10 @@ internal sealed class Acceptor(IReadOnlyList<BoundEndpoint> endpoints, int maxHe
     /// <summary>Wakes the accept threads and waits for them; call once the taker has stopped.</summary>
     public void Stop()
     {
-        StopAdopted();
+        StopBlockingAccepts();
 
-        // Shutting a socket down refuses what comes next; never one of systemd's, which outlives this primary.
-        foreach (var endpoint in endpoints.Where(endpoint => !endpoint.Adopted))
+        // Shutting a socket down refuses what comes next and wakes its thread.
+        foreach (var endpoint in endpoints.Where(endpoint => endpoint.ShutDownOnStop))
         {
             SocketInterop.Shutdown(endpoint.Fd);
         }
@@ -140,7 +139,7 @@ internal sealed class Acceptor(IReadOnlyList<BoundEndpoint> endpoints, int maxHe
         int room;
         while ((room = WaitForRoom()) > 0)
         {
-            var limit = endpoint.Adopted ? 1 : Math.Min(room, MaxBatch);
+            var limit = endpoint.AcceptsBlocking ? 1 : Math.Min(room, MaxBatch);
             var errno = 0;
             batch.Clear();
             while (batch.Count < limit && SocketInterop.Accept(endpoint.Fd, out errno) is var fd and >= 0)
@@ -159,9 +158,11 @@ internal sealed class Acceptor(IReadOnlyList<BoundEndpoint> endpoints, int maxHe
             {
                 return;
             }
-            else if (errno == Libc.EAGAIN && !endpoint.Adopted)
+            else if (errno == Libc.EAGAIN && !endpoint.AcceptsBlocking)
             {
-                SocketInterop.WaitReadable(endpoint.Fd, SocketActivation.AcceptWakeInterval);
+                // Woken by a connection, or after the interval to look whether to stop; the next accept tells which.
+                Span<Libc.PollFd> listening = [new Libc.PollFd { Fd = endpoint.Fd, Events = Libc.POLLIN }];
+                PollInterop.Poll(listening, (int)SocketActivation.AcceptWakeInterval.TotalMilliseconds);
             }
             else if (errno is not (Libc.EINTR or Libc.EAGAIN))
             {

@@ -4,17 +4,28 @@ using System.Net.Sockets;
 namespace ProcessCluster.Distribution;
 
 /// <summary>
-/// A listening socket for one configured endpoint: opened by the primary, or adopted from systemd. The primary owns
-/// what it opened, and for a Unix domain socket also the file: it is removed when the socket closes, so that the next
-/// start can bind the path again.
+/// A listening socket for one configured endpoint: opened by the primary, inherited from its previous program (an
+/// in-place upgrade), or passed by systemd. What the primary may do with it follows from where it came from
+/// (<see cref="Origin"/>): it owns all but systemd's, and for a Unix domain socket also the file.
 /// </summary>
-internal sealed class BoundEndpoint(int index, ClusterEndpoint configured, Socket socket, bool adopted = false) : IDisposable
+internal sealed class BoundEndpoint(int index, ClusterEndpoint configured, Socket socket, SocketOrigin origin = SocketOrigin.Opened) : IDisposable
 {
+    public SocketOrigin Origin { get; } = origin;
+
     /// <summary>
-    /// Passed in by systemd (socket activation), which keeps it open across restarts: the primary never shuts it down
-    /// or filters it, so what arrives after this primary stops accepting waits in the kernel for the next one.
+    /// Shut down (and, in Shared mode, filtered) when the primary stops, so clients are refused rather than left in a
+    /// queue nobody serves; never systemd's, whose queue keeps what arrives for the next primary.
     /// </summary>
-    public bool Adopted { get; } = adopted;
+    public bool ShutDownOnStop => Origin != SocketOrigin.Systemd;
+
+    /// <summary>
+    /// Accepted with a blocking accept and its wake-up timeout, one connection at a time: the blocking mode belongs to
+    /// the socket, and systemd's outlives this primary, so it is left as the next one expects it.
+    /// </summary>
+    public bool AcceptsBlocking => Origin == SocketOrigin.Systemd;
+
+    /// <summary>The file of a Unix socket is removed when the socket closes, so that the next start can bind the path again; systemd's stays for its next start.</summary>
+    public bool OwnsSocketFile => Origin != SocketOrigin.Systemd;
 
     public int Index { get; } = index;
 
@@ -36,8 +47,7 @@ internal sealed class BoundEndpoint(int index, ClusterEndpoint configured, Socke
     public void Dispose()
     {
         Socket.Dispose();
-        // An adopted socket file is systemd's, kept for the next start.
-        if (!Adopted && Bound is UnixDomainSocketEndPoint unix)
+        if (OwnsSocketFile && Bound is UnixDomainSocketEndPoint unix)
         {
             File.Delete(unix.ToString()!);
         }

@@ -26,8 +26,11 @@ internal sealed class HandoffLedger
     /// <summary>No more connections come in: what is held only goes out.</summary>
     public bool Stopped { get; private set; }
 
+    /// <summary>Some worker was sent a connection it has not acknowledged yet.</summary>
+    public bool AnyInFlight => _workers.Values.Any(worker => worker.InFlight.Count > 0);
+
     /// <summary>Stopped, and every connection accepted before was taken by a worker.</summary>
-    public bool IsFlushed => Stopped && _pending.Count == 0 && _workers.Values.All(worker => worker.InFlight.Count == 0);
+    public bool IsFlushed => Stopped && _pending.Count == 0 && !AnyInFlight;
 
     /// <summary>A new connection, last in line.</summary>
     public Handoff Accept(int fd, int endpoint, ConnectionAffinity affinity = default)

@@ -9,7 +9,7 @@ namespace ProcessCluster.Distribution;
 internal static class ListenSockets
 {
     /// <summary>
-    /// Adopts the socket systemd passed for an endpoint (same local address), else binds and listens. An IPv6 address
+    /// Adopts the socket passed for an endpoint (by systemd, or by the previous program; same local address), else binds and listens. An IPv6 address
     /// that cannot be bound because the host has no IPv6 is skipped when it was one half of "localhost", and replaced
     /// by 0.0.0.0 when it stood for every address, as Kestrel does.
     /// </summary>
@@ -21,9 +21,9 @@ internal static class ListenSockets
         {
             foreach (var endpoint in endpoints)
             {
-                if (SocketActivation.TryAdopt(passed, endpoint.EndPoint, endpoint.ToUrl(endpoint.EndPoint), logger) is { } adopted)
+                if (SocketActivation.TryAdopt(passed, endpoint.EndPoint, endpoint.ToUrl(endpoint.EndPoint), backlog, logger) is { } adopted)
                 {
-                    bound.Add(new BoundEndpoint(bound.Count, endpoint, adopted, adopted: true));
+                    bound.Add(new BoundEndpoint(bound.Count, endpoint, adopted.Socket, adopted.Origin));
                 }
                 else if (TryOpen(endpoint, backlog, reusePort, logger) is { } socket)
                 {

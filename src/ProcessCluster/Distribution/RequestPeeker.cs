@@ -100,7 +100,7 @@ internal sealed class RequestPeeker(TimeSpan deadline, Action<int, int, int?> ro
                 polled[i + 1] = new Libc.PollFd { Fd = waiting[i].RetryAt > now ? -1 : waiting[i].Fd, Events = Libc.POLLIN };
             }
 
-            PeekInterop.Poll(polled, (int)Math.Clamp(timeout, 0, int.MaxValue));
+            PollInterop.Poll(polled, (int)Math.Clamp(timeout, 0, int.MaxValue));
             PeekInterop.Drain(_wake.Read);
             now = NowMilliseconds();
             for (var i = 0; i < waiting.Count; i++)

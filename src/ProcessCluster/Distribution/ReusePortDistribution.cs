@@ -30,7 +30,7 @@ internal sealed class ReusePortDistribution : SharedDistribution
     public ReusePortDistribution(IReadOnlyList<BoundEndpoint> endpoints, int backlog)
         : base(endpoints)
     {
-        if (endpoints.FirstOrDefault(endpoint => endpoint.Adopted) is { } adopted)
+        if (endpoints.FirstOrDefault(endpoint => endpoint.Origin == SocketOrigin.Systemd) is { } adopted)
         {
             throw new InvalidOperationException(
                 $"Cluster:Scheduling=ReusePort cannot use the socket systemd passed for {adopted.Url}: the group's sockets are the primary's own; use Shared or RoundRobin with socket activation");
@@ -151,7 +151,7 @@ internal sealed class ReusePortDistribution : SharedDistribution
         _steering = steering;
     }
 
-    private bool HasQueued(int slot) => slot <= _opened.Count && SocketInterop.CountReadable(FdsOf(slot), TimeSpan.Zero) > 0;
+    private bool HasQueued(int slot) => slot <= _opened.Count && PollInterop.AnyReadable(FdsOf(slot), TimeSpan.Zero);
 
     private int[] FdsOf(int slot) => Endpoints
         .Select((endpoint, index) => slot == 0 || _opened[slot - 1][index] is not { } socket ? endpoint.Fd : (int)socket.SafeHandle.DangerousGetHandle())

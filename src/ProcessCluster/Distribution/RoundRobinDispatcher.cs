@@ -30,6 +30,7 @@ internal sealed class RoundRobinDispatcher : IConnectionDistribution
     private readonly ILogger _logger;
     private readonly TaskCompletionSource _flushed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly ITimer _readingCheck;
+    private bool _checkingReading;
     private long _waitingRaisedAt = long.MinValue / 2;
 
     public RoundRobinDispatcher(
@@ -42,8 +43,8 @@ internal sealed class RoundRobinDispatcher : IConnectionDistribution
         _logger = logger;
         _selector = new TargetSelector(mode, maxInFlightPerWorker, (long)stuckAfter.TotalMilliseconds);
         _acceptor = new Acceptor(endpoints, maxPending, OnAccepted, logger);
-        var half = _unresponsiveAfter / 2;
-        _readingCheck = TimeProvider.System.CreateTimer(_ => CheckReading(), null, half, half);
+        // Started by the first hand-off (ScheduleReadingCheck): an idle primary does not wake for it.
+        _readingCheck = TimeProvider.System.CreateTimer(_ => CheckReading(), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
     }
 
     /// <summary>A worker left its channel full, or what it was sent unread, past the bound; its channel was shut down (it exits, and is replaced). Raised once, outside the lock.</summary>
@@ -72,6 +73,9 @@ internal sealed class RoundRobinDispatcher : IConnectionDistribution
         Pump();
         return _ledger.Pending + (_peeker?.Count ?? 0);
     });
+
+    /// <summary>The check that workers read what they were sent runs: some hand-off is unacknowledged.</summary>
+    internal bool CheckingReading => Locked(() => _checkingReading);
 
     /// <summary>Connections handed to the worker so far; 0 for a worker not known (or gone).</summary>
     public long Dispatched(int workerId) => Locked(() => _ledger.Dispatched(workerId));
@@ -124,7 +128,7 @@ internal sealed class RoundRobinDispatcher : IConnectionDistribution
     /// <summary>Stops accepting; the backlog and whatever was queued here go on to the workers still ready.</summary>
     public void StopAccepting()
     {
-        _acceptor.StopAdopted();
+        _acceptor.StopBlockingAccepts();
         _acceptor.DrainBacklog();
         _peeker?.Flush();
         Locked(() =>
@@ -145,7 +149,6 @@ internal sealed class RoundRobinDispatcher : IConnectionDistribution
     /// <summary>Stops accepting if a stop did not, then closes what no worker took (with a FIN, not a reset). Call after every worker has gone.</summary>
     public void Dispose()
     {
-        _readingCheck.Dispose();
         if (!Locked(() => _ledger.Stopped))
         {
             StopAccepting();
@@ -153,6 +156,8 @@ internal sealed class RoundRobinDispatcher : IConnectionDistribution
 
         _peeker?.Dispose();
         Locked(CloseWhatNoWorkerTook);
+        // Last: the stop above may still start it.
+        _readingCheck.Dispose();
     }
 
     private void CloseWhatNoWorkerTook()
@@ -193,9 +198,25 @@ internal sealed class RoundRobinDispatcher : IConnectionDistribution
         }
 
         _acceptor.Held(_ledger.Pending + (_peeker?.Count ?? 0));
+        ScheduleReadingCheck();
         if (_ledger.IsFlushed)
         {
             _flushed.TrySetResult();
+        }
+    }
+
+    /// <summary>
+    /// Runs the reading check (every half bound) only while some hand-off is unacknowledged: it has nothing to find
+    /// otherwise. Every change to what is in flight ends in <see cref="Pump"/>, which calls this. Called with the lock held.
+    /// </summary>
+    private void ScheduleReadingCheck()
+    {
+        var due = _ledger.AnyInFlight;
+        if (due != _checkingReading)
+        {
+            _checkingReading = due;
+            var period = due ? _unresponsiveAfter / 2 : Timeout.InfiniteTimeSpan;
+            _readingCheck.Change(period, period);
         }
     }
 

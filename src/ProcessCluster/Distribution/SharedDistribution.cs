@@ -83,14 +83,8 @@ internal class SharedDistribution(IReadOnlyList<BoundEndpoint> endpoints) : ICon
     /// </summary>
     public Task StopAcceptingAsync()
     {
-        lock (_gate)
-        {
-            _stopped = true;
-            Monitor.PulseAll(_gate);
-        }
-
         // Out of poll before the sockets close: a closed descriptor's number may be reused at once.
-        _watcher?.Join();
+        StopWatching();
         CloseSockets();
         return Task.CompletedTask;
     }
@@ -101,7 +95,7 @@ internal class SharedDistribution(IReadOnlyList<BoundEndpoint> endpoints) : ICon
         foreach (var endpoint in endpoints)
         {
             // The filter would stay on systemd's socket and drop the next primary's connections.
-            if (!endpoint.Adopted)
+            if (endpoint.ShutDownOnStop)
             {
                 SocketInterop.DropIncoming(endpoint.Fd);
             }
@@ -123,14 +117,20 @@ internal class SharedDistribution(IReadOnlyList<BoundEndpoint> endpoints) : ICon
     {
         if (disposing && !Volatile.Read(ref _stopped))
         {
-            lock (_gate)
-            {
-                _stopped = true;
-                Monitor.PulseAll(_gate);
-            }
-
-            _watcher?.Join();
+            StopWatching();
         }
+    }
+
+    /// <summary>Wakes the watcher, whether it sleeps or polls, and waits until it has gone.</summary>
+    private void StopWatching()
+    {
+        lock (_gate)
+        {
+            _stopped = true;
+            Monitor.PulseAll(_gate);
+        }
+
+        _watcher?.Join();
     }
 
     private void Serving(int workerId, bool serving)
@@ -163,7 +163,8 @@ internal class SharedDistribution(IReadOnlyList<BoundEndpoint> endpoints) : ICon
                 }
             }
 
-            if (SocketInterop.CountReadable(WatchedFds(), PollSlice) > 0)
+            // Asked afresh each slice: the sockets watched can change (ReusePort's slots).
+            if (PollInterop.AnyReadable(WatchedFds(), PollSlice))
             {
                 Waiting?.Invoke();
                 lock (_gate)

@@ -33,7 +33,8 @@ internal static class SocketActivation
                 continue;
             }
 
-            passed.Add(new PassedSocket(Prepare(handed.Fd), $"fd {handed.Fd} from before the upgrade", "the previous program", handed.RequestedEndPoint));
+            passed.Add(new PassedSocket(
+                Prepare(handed.Fd), $"fd {handed.Fd} from before the upgrade", "the previous program", handed.Systemd ? SocketOrigin.Systemd : SocketOrigin.Inherited, handed.RequestedEndPoint));
         }
 
         return passed;
@@ -63,7 +64,7 @@ internal static class SocketActivation
         var sockets = new List<PassedSocket>();
         for (var i = 0; i < fds; i++)
         {
-            sockets.Add(new PassedSocket(Prepare(FirstDescriptor + i), i < names.Length && names[i].Length > 0 ? names[i] : $"fd {FirstDescriptor + i}", "systemd"));
+            sockets.Add(new PassedSocket(Prepare(FirstDescriptor + i), i < names.Length && names[i].Length > 0 ? names[i] : $"fd {FirstDescriptor + i}", "systemd", SocketOrigin.Systemd));
         }
 
         return sockets;
@@ -84,9 +85,11 @@ internal static class SocketActivation
 
     /// <summary>
     /// Takes out of <paramref name="passed"/> the socket that serves <paramref name="wanted"/> (same local address, or
-    /// the same socket file), logging the adoption; null when systemd passed none for it.
+    /// the same socket file), logging the adoption; null when none was passed for it. One inherited from the previous
+    /// program is this primary's own: it listens with the <paramref name="backlog"/> configured now, as one opened here
+    /// would; systemd's keeps the backlog its unit sets.
     /// </summary>
-    public static Socket? TryAdopt(List<PassedSocket> passed, EndPoint wanted, string url, ILogger logger)
+    public static PassedSocket? TryAdopt(List<PassedSocket> passed, EndPoint wanted, string url, int backlog, ILogger logger)
     {
         var found = passed.FindIndex(candidate =>
             (candidate.Socket.LocalEndPoint is { } bound && EndpointMatch.SameEndpoint(bound, wanted))
@@ -96,16 +99,21 @@ internal static class SocketActivation
             return null;
         }
 
-        var (socket, name, source, _) = passed[found];
+        var adopted = passed[found];
         passed.RemoveAt(found);
-        logger.LogInformation("Adopted the listening socket {Address} ({Name}) passed by {Source} for {Url}", socket.LocalEndPoint, name, source, url);
-        return socket;
+        if (adopted.Origin == SocketOrigin.Inherited)
+        {
+            adopted.Socket.Listen(backlog);
+        }
+
+        logger.LogInformation("Adopted the listening socket {Address} ({Name}) passed by {Source} for {Url}", adopted.Socket.LocalEndPoint, adopted.Name, adopted.Source, url);
+        return adopted;
     }
 
     /// <summary>Says which passed sockets no endpoint took (a unit and an app that disagree on the addresses).</summary>
     public static void WarnUnused(IEnumerable<PassedSocket> passed, ILogger logger)
     {
-        foreach (var (socket, name, source, _) in passed)
+        foreach (var (socket, name, source, _, _) in passed)
         {
             logger.LogWarning("{Source} passed a socket ({Name}, {Address}) that no endpoint of the cluster listens on; it is left unused", source, name, socket.LocalEndPoint);
         }
@@ -116,4 +124,4 @@ internal static class SocketActivation
 /// A listening socket this process was given, by <paramref name="Source"/>; <paramref name="Requested"/> is the
 /// endpoint it was opened for when that differs from its address (port 0, handed over by an in-place upgrade).
 /// </summary>
-internal sealed record PassedSocket(Socket Socket, string Name, string Source, EndPoint? Requested = null);
+internal sealed record PassedSocket(Socket Socket, string Name, string Source, SocketOrigin Origin, EndPoint? Requested = null);

@@ -22,7 +22,7 @@ internal enum SendOutcome
 /// room and reports it (<paramref name="writable"/>); a channel that stays full past <paramref name="unresponsiveAfter"/>
 /// is shut down and reported once (<paramref name="unresponsive"/>), and so is one that leaves what it was sent unread
 /// (<see cref="CheckReading"/>); a broken one is shut down too (<see cref="SendOutcome.Broken"/>).
-/// Application messages (WorkerHandle.Send) still use the channel's blocking send; while one holds the channel, a hand-off counts as blocked.
+/// Application messages (WorkerHandle.Send) go the same way, through their own queue (MessageOutbox).
 /// </summary>
 internal sealed class WorkerSendQueue(
     int workerId, IpcChannel channel, TimeSpan unresponsiveAfter, Action<int> writable, Action<int> unresponsive) : IDisposable

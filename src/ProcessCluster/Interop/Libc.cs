@@ -7,7 +7,7 @@ namespace ProcessCluster.Interop;
 /// </summary>
 internal static unsafe partial class Libc
 {
-    private const string Lib = "libc";
+    public const string Lib = "libc";
 
     public const int EINTR = 4;
     public const int ECHILD = 10;

@@ -5,7 +5,7 @@ namespace ProcessCluster.Interop;
 
 /// <summary>
 /// What the primary reads of a connection it hands on without taking anything from it: the bytes waiting (MSG_PEEK),
-/// the client's address, readiness of many connections at once (poll), and a pipe to wake that poll.
+/// the client's address, and a pipe to wake the poll that waits for many connections at once.
 /// </summary>
 internal static unsafe class PeekInterop
 {
@@ -45,19 +45,6 @@ internal static unsafe class PeekInterop
         var hash = default(HashCode);
         hash.AddBytes(bytes);
         return (uint)hash.ToHashCode();
-    }
-
-    /// <summary>Waits up to <paramref name="timeoutMilliseconds"/> (-1: for ever) for input on any of <paramref name="fds"/>; their ReturnedEvents say which.</summary>
-    public static void Poll(Span<Libc.PollFd> fds, int timeoutMilliseconds)
-    {
-        fixed (Libc.PollFd* entries = fds)
-        {
-            if (Libc.poll(entries, (nuint)fds.Length, timeoutMilliseconds) < 0 && Marshal.GetLastPInvokeError() != Libc.EINTR)
-            {
-                var errno = Marshal.GetLastPInvokeError();
-                throw new Win32Exception(errno, $"poll failed: {Marshal.GetPInvokeErrorMessage(errno)}");
-            }
-        }
     }
 
     /// <summary>A non-blocking, close-on-exec pipe: (read end, write end).</summary>

@@ -135,6 +135,39 @@ internal static unsafe class ProcessInterop
         }
     }
 
+    /// <summary>
+    /// Ignores <paramref name="signal"/> from now on; returns what was installed, for <see cref="RestoreSignal"/>. An
+    /// ignored signal stays ignored across execve, where a handled one goes back to its default action.
+    /// </summary>
+    public static Libc.SigAction IgnoreSignal(int signal)
+    {
+        var ignore = default(Libc.SigAction);
+        ignore.Handler = Libc.SIG_IGN;
+        Libc.SigAction previous;
+        Libc.sigaction(signal, &ignore, &previous);
+        return previous;
+    }
+
+    /// <summary>Puts back what <see cref="IgnoreSignal"/> replaced (the runtime's handler, flags and mask included).</summary>
+    public static void RestoreSignal(int signal, Libc.SigAction previous) => Libc.sigaction(signal, &previous, null);
+
+    /// <summary>
+    /// When <paramref name="signal"/> is ignored (an in-place upgrade's new program finds SIGUSR2 so, see
+    /// <see cref="IgnoreSignal"/>), catches it with a handler that does nothing instead: the runtime installs a
+    /// PosixSignalRegistration's handler over any disposition but an ignored one, and the default meanwhile would kill.
+    /// </summary>
+    public static void CatchIfIgnored(int signal)
+    {
+        Libc.SigAction current;
+        if (Libc.sigaction(signal, null, &current) == 0 && current.Handler == Libc.SIG_IGN)
+        {
+            // getpid as the handler: async-signal-safe, no effect, and it does not read the signal number it is given.
+            var nothing = default(Libc.SigAction);
+            nothing.Handler = NativeLibrary.GetExport(NativeLibrary.Load(Libc.Lib, typeof(Libc).Assembly, null), "getpid");
+            Libc.sigaction(signal, &nothing, null);
+        }
+    }
+
     /// <summary>Whether <paramref name="pid"/> is a child of this process not yet reaped (running or a zombie), so its pid cannot name another process.</summary>
     public static bool IsUnreapedChild(int pid)
     {

@@ -199,14 +199,6 @@ internal static unsafe class SocketInterop
         return fd;
     }
 
-    /// <summary>Waits until a (non-blocking) listening socket has a connection to accept, is shut down, or <paramref name="timeout"/> passes.</summary>
-    public static void WaitReadable(int socket, TimeSpan timeout)
-    {
-        var poll = new Libc.PollFd { Fd = socket, Events = Libc.POLLIN };
-        // EINTR, a timeout and the like: the caller's accept then fails with EAGAIN and comes back here.
-        Libc.poll(&poll, 1, (int)timeout.TotalMilliseconds);
-    }
-
     /// <summary>Accept returns EAGAIN from now on instead of waiting; a thread already waiting in accept keeps waiting.</summary>
     public static void SetNonBlocking(int socket) => SetBlockingMode(socket, blocking: false);
 
@@ -244,32 +236,6 @@ internal static unsafe class SocketInterop
         }
 
         Libc.close(fd);
-    }
-
-    /// <summary>
-    /// How many of these sockets are readable (for a listening socket: a connection waits in its queue), waiting at most
-    /// <paramref name="timeout"/> for one; 0 when interrupted.
-    /// </summary>
-    public static int CountReadable(IReadOnlyList<int> sockets, TimeSpan timeout)
-    {
-        var polled = stackalloc Libc.PollFd[sockets.Count];
-        for (var i = 0; i < sockets.Count; i++)
-        {
-            polled[i] = new Libc.PollFd { Fd = sockets[i], Events = Libc.POLLIN };
-        }
-
-        if (Libc.poll(polled, (nuint)sockets.Count, (int)timeout.TotalMilliseconds) <= 0)
-        {
-            return 0;
-        }
-
-        var readable = 0;
-        for (var i = 0; i < sockets.Count; i++)
-        {
-            readable += (polled[i].ReturnedEvents & Libc.POLLIN) != 0 ? 1 : 0;
-        }
-
-        return readable;
     }
 
     /// <summary>Wakes a thread blocked in accept on this socket, which then fails.</summary>

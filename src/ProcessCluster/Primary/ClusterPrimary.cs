@@ -180,6 +180,9 @@ public sealed class ClusterPrimary : IAsyncDisposable, IClusterObserver
     /// </summary>
     internal Task<UpgradeResult> UpgradeAsync() => _supervisor.UpgradeAsync(CheckArguments);
 
+    /// <summary>An in-place upgrade has started (its check runs, or its workers pause) and has not been called off.</summary>
+    internal bool UpgradeUnderWay => _supervisor.UpgradeUnderWay;
+
     /// <summary>Where --check goes in this primary's own command line for the new build's self-check; null: last.</summary>
     internal Func<IReadOnlyList<string>, IReadOnlyList<string>>? CheckArguments { get; set; }
 

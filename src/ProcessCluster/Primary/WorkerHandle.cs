@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using ProcessCluster.Interop;
 using ProcessCluster.Ipc;
+using ProcessCluster.Primary.Channels;
 
 namespace ProcessCluster.Primary;
 
@@ -20,6 +21,7 @@ public sealed class WorkerHandle
     private volatile WorkerView _view;
     private volatile IpcChannel? _channel;
     private volatile WorkerHttpMetrics? _httpMetrics;
+    private volatile MessageOutbox? _outbox;
     private PendingLoad? _pendingLoad;
     private long _awaitedProbe;
 
@@ -110,8 +112,17 @@ public sealed class WorkerHandle
     /// <summary>Its app server's HTTP metrics as last reported (null before any); set by its channel's thread.</summary>
     internal WorkerHttpMetrics? HttpMetrics { get => _httpMetrics; set => _httpMetrics = value; }
 
-    /// <summary>Set and cleared by the supervisor loop; read by whoever sends to the worker.</summary>
-    internal IpcChannel? Channel { get => _channel; set => _channel = value; }
+    /// <summary>Set and cleared by the supervisor loop; read by whoever sends to the worker. Application messages go through an outbox of its own.</summary>
+    internal IpcChannel? Channel
+    {
+        get => _channel;
+        set
+        {
+            _outbox?.Close();
+            _outbox = value is null ? null : new MessageOutbox(Id, value, Distribution.RoundRobinDispatcher.DefaultUnresponsiveAfter, _ => _owner.MessagesUnread(this));
+            _channel = value;
+        }
+    }
 
     /// <summary>
     /// Keeps only the newest load report until the loop takes it, so a worker reporting faster than the loop reads
@@ -152,7 +163,10 @@ public sealed class WorkerHandle
     /// <summary>The loop has handled one of its messages.</summary>
     internal void MessageHandled() => _messageRoom.Release();
 
-    /// <summary>Sends an application message (serialised as JSON) to the worker. Messages arrive in order.</summary>
+    /// <summary>
+    /// Sends an application message (serialised as JSON) to the worker. Messages arrive in order. Never waits for the
+    /// worker: while its channel is full, up to 64 messages wait; a worker that leaves them unread is stopped as hung.
+    /// </summary>
     [RequiresUnreferencedCode(ApplicationMessages.ReflectionWarning), RequiresDynamicCode(ApplicationMessages.ReflectionWarning)]
     public void Send(object message)
     {
@@ -165,10 +179,12 @@ public sealed class WorkerHandle
 
     private void SendJson(byte[] json)
     {
-        var channel = _channel ?? throw new InvalidOperationException($"worker {Id} is not connected");
         try
         {
-            channel.Send(FrameType.Message, json);
+            if (_outbox?.Send(json) != true)
+            {
+                throw new InvalidOperationException($"worker {Id} is not connected");
+            }
         }
         catch (ObjectDisposedException)
         {
@@ -205,4 +221,7 @@ internal interface IWorkerOwner
     void Signal(int pid, int signal);
 
     long Dispatched(int workerId);
+
+    /// <summary>The worker left the application messages sent to it unread past the bound; its channel was shut down.</summary>
+    void MessagesUnread(WorkerHandle worker);
 }

@@ -127,4 +127,10 @@ internal static partial class SupervisorLog
 
     [LoggerMessage(45, LogLevel.Information, "The code on disk differs from what the adopted workers run; rolling them")]
     public static partial void AdoptedCodeChanged(ILogger logger);
+
+    [LoggerMessage(46, LogLevel.Warning, "Worker {WorkerId} has not read the messages sent to it for {Seconds} s, or let 64 pile up; its channel is dropped")]
+    public static partial void MessagesUnread(ILogger logger, int workerId, double seconds);
+
+    [LoggerMessage(47, LogLevel.Warning, "Upgrade not started: upgrade already in progress")]
+    public static partial void UpgradeAlreadyInProgress(ILogger logger);
 }

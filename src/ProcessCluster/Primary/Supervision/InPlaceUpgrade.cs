@@ -133,7 +133,7 @@ internal sealed class InPlaceUpgrade(
                 worker.Id, worker.ProcessId, worker.Channel!.Fd, stdout, stderr, worker.State == WorkerState.Spare, worker.ForkedAt, worker.ReadyAt,
                 worker.Restarts, worker.RequestLimit, worker.Release, worker.View.Code, worker.View.Build?.Library, worker.ListeningAddresses);
         }).ToList();
-        var sockets = endpoints().Select(endpoint => HandedSocket.Of(endpoint.Fd, endpoint.Configured.EndPoint)).ToList();
+        var sockets = endpoints().Select(endpoint => HandedSocket.Of(endpoint.Fd, endpoint.Configured.EndPoint, endpoint.Origin)).ToList();
         var inherited = sockets.Select(socket => socket.Fd)
             .Concat(workers.SelectMany(worker => (int[])[worker.Channel, worker.Stdout, worker.Stderr]))
             .Where(fd => fd >= 0)
@@ -148,9 +148,13 @@ internal sealed class InPlaceUpgrade(
         // The new program starts in the directory this one was started in, by name: current -> releases/v2 now.
         var previous = Environment.CurrentDirectory;
         Environment.CurrentDirectory = run.Request.Program.WorkingDirectory ?? previous;
+        // Until the new program handles SIGUSR2, its default action would kill the process (the handler goes with
+        // the exec): another SIGUSR2 while it starts is dropped by the kernel instead.
+        var upgradeSignal = ProcessInterop.IgnoreSignal(SignalNames.SIGUSR2);
         var failure = ProcessInterop.Exec(run.Request.Program.Path, run.Request.Program.Arguments, environment);
 
         // Still here: execve failed, and this program goes on with everything it had.
+        ProcessInterop.RestoreSignal(SignalNames.SIGUSR2, upgradeSignal);
         Environment.CurrentDirectory = previous;
         inherited.ForEach(fd => ProcessInterop.SetInherited(fd, false));
         CallOff(failure);

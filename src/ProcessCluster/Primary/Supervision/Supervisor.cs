@@ -35,6 +35,7 @@ internal sealed class Supervisor : IWorkerOwner, IAsyncDisposable
     private SupervisorLoop? _loop;
     private Task? _running;
     private volatile bool _stopping;
+    private int _upgrading;
     private int _disposed;
 
     public Supervisor(
@@ -139,6 +140,27 @@ internal sealed class Supervisor : IWorkerOwner, IAsyncDisposable
     public async Task<UpgradeResult> UpgradeAsync(Func<IReadOnlyList<string>, IReadOnlyList<string>>? placeCheck)
     {
         ObjectDisposedException.ThrowIf(_stopping, this);
+        if (Interlocked.Exchange(ref _upgrading, 1) == 1)
+        {
+            SupervisorLog.UpgradeAlreadyInProgress(_logger);
+            return new UpgradeResult(UpgradeOutcome.Refused, "upgrade already in progress");
+        }
+
+        try
+        {
+            return await CheckThenUpgradeAsync(placeCheck).ConfigureAwait(false);
+        }
+        finally
+        {
+            Volatile.Write(ref _upgrading, 0);
+        }
+    }
+
+    /// <summary>From an upgrade's start (its check of the new build) until it is called off; the exec ends this program.</summary>
+    public bool UpgradeUnderWay => Volatile.Read(ref _upgrading) == 1;
+
+    private async Task<UpgradeResult> CheckThenUpgradeAsync(Func<IReadOnlyList<string>, IReadOnlyList<string>>? placeCheck)
+    {
         var program = WorkerCommand.FromCurrentProcess(_directory) with { WorkingDirectory = _directory };
         var environment = WorkerLauncher.CurrentEnvironment();
         // The check answers here, not to systemd.
@@ -203,6 +225,17 @@ internal sealed class Supervisor : IWorkerOwner, IAsyncDisposable
     void IWorkerOwner.Signal(int pid, int signal) => _processes.Signal(pid, signal);
 
     long IWorkerOwner.Dispatched(int workerId) => _context?.Distribution.Dispatched(workerId) ?? 0;
+
+    void IWorkerOwner.MessagesUnread(WorkerHandle worker)
+    {
+        SupervisorLog.MessagesUnread(_logger, worker.Id, RoundRobinDispatcher.DefaultUnresponsiveAfter.TotalSeconds);
+        // This may run on the loop's thread (an app's handler sending): it must not wait for room in the loop's own queue.
+        var unresponsive = new WorkerUnresponsive(worker.Id);
+        if (!_queue.Writer.TryWrite(unresponsive))
+        {
+            _ = Task.Run(() => Post(unresponsive));
+        }
+    }
 
     /// <summary>Hands an event to the loop. Producers other than the loop wait when the queue is full; the loop never posts to itself.</summary>
     internal void Post(SupervisorEvent @event)

@@ -3,16 +3,20 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using ProcessCluster.Distribution;
 
 namespace ProcessCluster.Primary;
 
-/// <summary>A listening socket handed across the exec: its descriptor and the endpoint the app asked for (port 0 stays 0).</summary>
-internal sealed record HandedSocket(int Fd, string Requested, bool Unix)
+/// <summary>
+/// A listening socket handed across the exec: its descriptor, the endpoint the app asked for (port 0 stays 0), and
+/// whether systemd passed it in the first place (it stays systemd's; any other is the new program's own).
+/// </summary>
+internal sealed record HandedSocket(int Fd, string Requested, bool Unix, bool Systemd = false)
 {
     public EndPoint RequestedEndPoint => Unix ? new UnixDomainSocketEndPoint(Requested) : IPEndPoint.Parse(Requested);
 
-    public static HandedSocket Of(int fd, EndPoint requested) =>
-        new(fd, requested.ToString()!, requested is UnixDomainSocketEndPoint);
+    public static HandedSocket Of(int fd, EndPoint requested, SocketOrigin origin) =>
+        new(fd, requested.ToString()!, requested is UnixDomainSocketEndPoint, origin == SocketOrigin.Systemd);
 }
 
 /// <summary>A running worker handed across the exec: who it is, its channel and output descriptors, and where it stands.</summary>
