@@ -77,7 +77,7 @@ public class ClusterCoreTests
         using var client = new AppClient(cluster.BaseAddress, TimeSpan.FromSeconds(30));
         var spinning = client.GetAsync("/spin/20000");
         // Busy: a worker has reported the request in flight (load reports come twice a second).
-        await cluster.WaitForStatusAsync(status => status.Workers.Any(worker => worker.InFlight > 0), "a busy worker", TimeSpan.FromSeconds(5));
+        await cluster.WaitForStatusAsync(status => status.Workers.Any(worker => worker.InFlight > 0), "a busy worker", TimeSpan.FromSeconds(30));
 
         ProcessTree.Kill(cluster.PrimaryPid);
         var killedAt = DateTime.UtcNow;
@@ -175,7 +175,7 @@ public class ClusterCoreTests
         {
         }
 
-        await cluster.WaitForLineAsync(line => line.Contains($"Refused a channel connection from pid {Environment.ProcessId}"), TimeSpan.FromSeconds(5));
+        await cluster.WaitForLineAsync(line => line.Contains($"Refused a channel connection from pid {Environment.ProcessId}"), TimeSpan.FromSeconds(30));
 
         using var client = new AppClient(cluster.BaseAddress);
         Assert.Equal(worker, await client.HelloPidAsync());
@@ -190,7 +190,7 @@ public class ClusterCoreTests
         Assert.Equal(2, workers.Count);
         foreach (var pid in workers)
         {
-            var line = await cluster.WaitForLineAsync(candidate => candidate.Contains($"(pid {pid}) says"), TimeSpan.FromSeconds(5));
+            var line = await cluster.WaitForLineAsync(candidate => candidate.Contains($"(pid {pid}) says"), TimeSpan.FromSeconds(30));
             var match = System.Text.RegularExpressions.Regex.Match(line, @"Worker (\d+) \(pid (\d+)\) says (.+)$");
             Assert.True(match.Success, line);
             Assert.Equal(
