@@ -35,8 +35,10 @@ public sealed class BackplaneRelayTests : IDisposable
 
         Assert.Equal(Enumerable.Range(0, Messages).Select(i => i.ToString()), await received.WaitAsync(Deadline));
         // Its channel stayed full past the send timeout: shut down, and what waited for it dropped.
-        await Eventually.UntilAsync(() => relay.Dropped > 0, "messages to the stuck worker dropped", Deadline);
-        Assert.Single(_log.Lines, line => line.Contains("Worker 3 loses SignalR backplane messages: its channel failed", StringComparison.Ordinal));
+        // The count goes up before the line is written: wait for both.
+        const string Failed = "Worker 3 loses SignalR backplane messages: its channel failed";
+        await Eventually.UntilAsync(() => relay.Dropped > 0 && _log.Lines.Any(line => line.Contains(Failed, StringComparison.Ordinal)), "messages to the stuck worker dropped", Deadline);
+        Assert.Single(_log.Lines, line => line.Contains(Failed, StringComparison.Ordinal));
         Assert.DoesNotContain(_log.Lines, line => line.Contains("Worker 2", StringComparison.Ordinal));
     }
 
