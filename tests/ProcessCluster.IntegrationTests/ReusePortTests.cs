@@ -37,12 +37,14 @@ public class ReusePortTests
         var port = cluster.BaseAddress.Port;
         // Stopped, the worker accepts nothing: what the kernel gives its socket waits in that socket's queue.
         ProcessTree.Kill(workers[0], SIGSTOP);
-        using var client = new AppClient(cluster.BaseAddress, Deadline);
-        var requests = Enumerable.Range(0, 20).Select(_ => client.HelloPidAsync()).ToList();
+        // A client each: one pool would run a request on whichever connection is free first, leaving connections
+        // without a request queued on the stopped worker's socket, and the count below would never add up.
+        var requests = Enumerable.Range(0, 20).Select(_ => HelloPidOnItsOwnConnectionAsync(cluster.BaseAddress)).ToList();
         await Poll.UntilAsync(
             () => requests.Count(request => request.IsCompletedSuccessfully) + ProcessTree.QueuedOnListeners(port) == requests.Count,
             Deadline,
-            "every request answered by the other worker or queued");
+            "every request answered by the other worker or queued",
+            () => $"{requests.Count(request => request.IsCompletedSuccessfully)} answered, {ProcessTree.QueuedOnListeners(port)} queued, {requests.Count(request => request.IsFaulted)} failed");
         Assert.InRange(ProcessTree.QueuedOnListeners(port), 1, requests.Count);
 
         ProcessTree.Kill(workers[0]);
@@ -51,6 +53,12 @@ public class ReusePortTests
         // Not one was reset with the dead worker: those it never accepted went to the worker that took its socket.
         Assert.DoesNotContain(workers[0], pids);
         Assert.Contains(pids, pid => !workers.Contains(pid));
+    }
+
+    private static async Task<int> HelloPidOnItsOwnConnectionAsync(Uri baseAddress)
+    {
+        using var client = new AppClient(baseAddress, Deadline);
+        return await client.HelloPidAsync();
     }
 
     [Fact]
