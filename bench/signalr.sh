@@ -11,9 +11,10 @@
 #
 # Per case: CLIENTS clients connect (bench/SignalRLoad, the real .NET client); two of them (on different workers in
 # the cluster) invoke Send back to back, each waiting for its previous invocation; every client times each broadcast
-# from send to receipt. Reports broadcasts/s, deliveries/s (broadcasts x clients), p99 fan-out latency and lost
-# messages, medians (min-max) over the runs. Every server (and redis-server) is started here and stopped by pid; raw
-# output goes to bench/results/signalr/.
+# from send to receipt and checks that each sender's messages arrive in the order sent. Reports broadcasts/s,
+# deliveries/s (broadcasts x clients), p99 fan-out latency, lost messages and out-of-order deliveries (0 expected),
+# medians (min-max) over the runs. Every server (and redis-server) is started here and stopped by pid; raw output goes
+# to bench/results/signalr/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -85,8 +86,8 @@ start_server() {
   return 1
 }
 
-echo "| transport | server | broadcasts/s | deliveries/s | p99 fan-out ms | lost |"
-echo "|---|---|---|---|---|---|"
+echo "| transport | server | broadcasts/s | deliveries/s | p99 fan-out ms | lost | out of order |"
+echo "|---|---|---|---|---|---|---|"
 for transport in WebSockets ServerSentEvents LongPolling; do
   for mode in $modes; do
     start_server "$mode"
@@ -101,7 +102,7 @@ rows = [json.load(open(f"{out}/{transport}-{mode}-{run}.json")) for run in range
 def cell(key):
     values = [row[key] for row in rows]
     return f"{statistics.median(values):g} ({min(values):g}-{max(values):g})" if runs > 1 else f"{values[0]:g}"
-print(f"| {transport} | {mode} ({rows[0]['workers']} workers) | {cell('broadcastsPerSecond')} | {cell('deliveriesPerSecond')} | {cell('p99Ms')} | {sum(r['lost'] for r in rows)} |")
+print(f"| {transport} | {mode} ({rows[0]['workers']} workers) | {cell('broadcastsPerSecond')} | {cell('deliveriesPerSecond')} | {cell('p99Ms')} | {sum(r['lost'] for r in rows)} | {sum(r['outOfOrder'] for r in rows)} |")
 PY
   done
 done

@@ -1,6 +1,7 @@
 // SignalRLoad URL CLIENTS TRANSPORT SECONDS: CLIENTS clients of the chat hub at URL (samples/Chat), two of which
 // broadcast back to back for SECONDS; every client times each message from send to receipt (one clock: this process).
-// Prints one JSON line: broadcasts/s fully delivered, deliveries/s, fan-out latency p50 and p99 (ms), workers reached.
+// Prints one JSON line: broadcasts/s fully delivered, deliveries/s, fan-out latency p50 and p99 (ms), workers reached,
+// messages lost, and deliveries out of order (a sequence number not above the last one the client had from that sender).
 using System.Diagnostics;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.Connections;
@@ -16,13 +17,23 @@ var url = new Uri(new Uri(args[0]), "/chat");
 var count = int.Parse(args[1]);
 var seconds = int.Parse(args[3]);
 var latencies = new List<double>[count];
+// Per client, the last sequence number received from each sender; a client's handler runs one message at a time.
+var lastFrom = new Dictionary<string, long>[count];
+var outOfOrder = 0;
 var connections = await Task.WhenAll(Enumerable.Range(0, count).Select(async i =>
 {
     latencies[i] = [];
+    lastFrom[i] = [];
     var connection = new HubConnectionBuilder().WithUrl(url, transport).Build();
-    connection.On<string, long, string, int>("message", (_, _, sent, _) =>
+    connection.On<string, long, string, int>("message", (sender, sequence, sent, _) =>
     {
         var elapsed = Stopwatch.GetElapsedTime(long.Parse(sent)).TotalMilliseconds;
+        if (sequence <= lastFrom[i].GetValueOrDefault(sender))
+        {
+            Interlocked.Increment(ref outOfOrder);
+        }
+
+        lastFrom[i][sender] = sequence;
         lock (latencies[i])
         {
             latencies[i].Add(elapsed);
@@ -65,6 +76,7 @@ Console.WriteLine(JsonSerializer.Serialize(new
     broadcastsPerSecond = Math.Round(broadcasts / elapsedSeconds),
     deliveriesPerSecond = Math.Round(all.Count / elapsedSeconds),
     lost = broadcasts * count - all.Count,
+    outOfOrder = Volatile.Read(ref outOfOrder),
     p50Ms = Math.Round(all[all.Count / 2], 2),
     p99Ms = Math.Round(all[(int)(all.Count * 0.99)], 2),
 }));

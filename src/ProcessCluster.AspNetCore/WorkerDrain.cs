@@ -9,7 +9,9 @@ namespace ProcessCluster.AspNetCore;
 /// idle keep-alive connections at once, racing any request a client is sending on them at that moment: the request is
 /// lost. So first the worker stops accepting and answers every request with <c>Connection: close</c>, letting each
 /// client close after a response; once no connection is left (or after <see cref="CloseWindowFor"/>), Kestrel shuts down.
-/// WebSockets get a close frame 1001 "going away" after their current message; Kestrel's shutdown waits for their close
+/// First the worker's drain steps run, in order (SignalR tells its clients to reconnect and waits for them to leave),
+/// within half the close window; then the WebSockets left get a close frame 1001 "going away" after their current
+/// message, so a client is told once, by its own protocol when it has one. Kestrel's shutdown waits for their close
 /// handshakes, within the rest of the drain timeout.
 /// </summary>
 internal sealed class WorkerDrain(ClusterOptions options, ClusterWorker worker, WebSocketConnections webSockets)
@@ -48,6 +50,7 @@ internal sealed class WorkerDrain(ClusterOptions options, ClusterWorker worker, 
     public async Task CloseConnectionsAsync(CancellationToken cancellationToken)
     {
         _closingConnections = true;
+        await worker.DrainSteps.RunAsync(CloseWindowFor(options) / 2, cancellationToken).ConfigureAwait(false);
         webSockets.GoAway();
         IConnectionListener[] listeners;
         lock (_listeners)

@@ -51,8 +51,8 @@ internal sealed class BackplaneLink
         }
     }
 
-    /// <summary>Runs <paramref name="drain"/> once when this worker drains (never outside a cluster).</summary>
-    public void OnDraining(Action drain) => _channel?.OnDraining(drain);
+    /// <summary>Runs <paramref name="drain"/> once when this worker drains, before its remaining WebSockets are closed (never outside a cluster).</summary>
+    public void OnDraining(Func<CancellationToken, Task> drain) => _channel?.OnDraining(drain);
 
     /// <summary>Sends a message to the other workers (nothing outside a cluster).</summary>
     public void Publish(BackplaneMessage message) => _channel?.Send(message);

@@ -31,6 +31,8 @@ internal sealed class ClusterHubLifetimeManager<THub> : HubLifetimeManager<THub>
     /// </summary>
     private static readonly CloseMessage Reconnect = new("This worker is draining; reconnect.", allowReconnect: true);
 
+    private static readonly TimeSpan DrainPollInterval = TimeSpan.FromMilliseconds(10);
+
     private readonly HubConnectionStore _connections = new();
     private readonly HubGroups _groups = new();
     private readonly HubGroups _users = new();
@@ -50,7 +52,7 @@ internal sealed class ClusterHubLifetimeManager<THub> : HubLifetimeManager<THub>
         var supported = hubOptions.Value.SupportedProtocols ?? globalOptions.Value.SupportedProtocols ?? [];
         _protocols = protocols.AllProtocols.Where(protocol => supported.Contains(protocol.Name, StringComparer.OrdinalIgnoreCase)).ToList();
         link.Attach(HubName, ReceiveAsync);
-        link.OnDraining(() => _ = DrainAsync());
+        link.OnDraining(DrainAsync);
     }
 
     public override Task OnConnectedAsync(HubConnectionContext connection)
@@ -329,10 +331,18 @@ internal sealed class ClusterHubLifetimeManager<THub> : HubLifetimeManager<THub>
         }
     }
 
-    private Task DrainAsync()
+    /// <summary>
+    /// Tells every client to reconnect, then waits (until <paramref name="cancellationToken"/> ends) for them to close
+    /// their transports, so that the message is out before the worker's drain closes the WebSockets left.
+    /// </summary>
+    private async Task DrainAsync(CancellationToken cancellationToken)
     {
         _draining = true;
-        return Task.WhenAll(HubGroups.Snapshot(_connections).Select(TellToReconnectAsync));
+        await Task.WhenAll(HubGroups.Snapshot(_connections).Select(TellToReconnectAsync)).ConfigureAwait(false);
+        while (_connections.Count > 0)
+        {
+            await Task.Delay(DrainPollInterval, cancellationToken).ConfigureAwait(false);
+        }
     }
 
     private async Task TellToReconnectAsync(HubConnectionContext connection)

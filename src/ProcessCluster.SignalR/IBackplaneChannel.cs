@@ -17,6 +17,9 @@ internal interface IBackplaneChannel
 
     void Send(BackplaneMessage message);
 
-    /// <summary>Runs <paramref name="drain"/> once when this worker is asked to drain (at once if it already was).</summary>
-    void OnDraining(Action drain);
+    /// <summary>
+    /// Runs <paramref name="drain"/> once when this worker drains (at once if it already does), before the worker closes
+    /// its remaining WebSockets; its token ends when the time for it is up.
+    /// </summary>
+    void OnDraining(Func<CancellationToken, Task> drain);
 }

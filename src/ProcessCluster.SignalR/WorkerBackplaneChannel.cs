@@ -15,6 +15,6 @@ internal sealed class WorkerBackplaneChannel(ClusterWorker worker) : IBackplaneC
 
     public void Send(BackplaneMessage message) => worker.SendBackplane(message);
 
-    // The worker runs a handler attached after the request at once, and each handler once.
-    public void OnDraining(Action drain) => worker.DisconnectRequested += (_, _) => drain();
+    // One of the worker's drain steps: run before the drain closes the WebSockets left.
+    public void OnDraining(Func<CancellationToken, Task> drain) => worker.DrainSteps.Add(drain);
 }

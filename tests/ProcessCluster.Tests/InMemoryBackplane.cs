@@ -43,7 +43,7 @@ internal sealed class InMemoryBackplane
 
     private sealed class Channel(InMemoryBackplane backplane, int workerId) : IBackplaneChannel
     {
-        private readonly List<Action> _drains = [];
+        private readonly List<Func<CancellationToken, Task>> _drains = [];
         private Action<BackplaneMessage>? _handler;
         private bool _draining;
 
@@ -58,19 +58,22 @@ internal sealed class InMemoryBackplane
 
         public void Deliver(BackplaneMessage message) => _handler?.Invoke(message);
 
-        public void OnDraining(Action drain)
+        public void OnDraining(Func<CancellationToken, Task> drain)
         {
             _drains.Add(drain);
             if (_draining)
             {
-                drain();
+                _ = drain(DrainWindow());
             }
         }
 
         public void Drain()
         {
             _draining = true;
-            _drains.ForEach(drain => drain());
+            _drains.ForEach(drain => _ = drain(DrainWindow()));
         }
+
+        /// <summary>The test's clients never leave by themselves: a step's wait for them ends here.</summary>
+        private static CancellationToken DrainWindow() => new CancellationTokenSource(TimeSpan.FromSeconds(1)).Token;
     }
 }

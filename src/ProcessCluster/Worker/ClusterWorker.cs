@@ -67,6 +67,9 @@ public sealed class ClusterWorker : IPrimaryFrameHandler
         remove => _disconnect.Remove(value);
     }
 
+    /// <summary>What the worker's drain does first, in order, before the server closes what is left (registered by integrations such as SignalR's).</summary>
+    internal DrainSteps DrainSteps { get; } = new();
+
     /// <summary>The cluster's endpoints as this worker serves them; the server integration claims them.</summary>
     internal WorkerEndpoints Endpoints { get; }
 
