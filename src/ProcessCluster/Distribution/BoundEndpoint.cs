@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using ProcessCluster.Interop;
 
 namespace ProcessCluster.Distribution;
 
@@ -43,6 +44,17 @@ internal sealed class BoundEndpoint(int index, ClusterEndpoint configured, Socke
 
     /// <summary>A name for threads and log lines: the port, or the socket file.</summary>
     public string Name => Bound is IPEndPoint ip ? ip.Port.ToString(System.Globalization.CultureInfo.InvariantCulture) : Bound.ToString()!;
+
+    /// <summary>Closes the primary's copy at the stop, new handshakes dropped first unless it is systemd's (the filter would stay on its socket and drop the next primary's connections).</summary>
+    public void CloseOnStop()
+    {
+        if (ShutDownOnStop)
+        {
+            SocketInterop.DropIncoming(Fd);
+        }
+
+        Dispose();
+    }
 
     public void Dispose()
     {

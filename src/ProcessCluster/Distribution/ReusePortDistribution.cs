@@ -13,8 +13,10 @@ namespace ProcessCluster.Distribution;
 /// indices stay dense and fixed; the program is re-attached with the serving slots whenever they change, so a new
 /// connection goes only to a worker that accepts. A Unix domain socket has no group: every slot shares its socket.
 /// </summary>
-internal sealed class ReusePortDistribution : SharedDistribution
+internal sealed class ReusePortDistribution : IConnectionDistribution
 {
+    private readonly IReadOnlyList<BoundEndpoint> _endpoints;
+    private readonly IdleQueueWatcher _watcher;
     private readonly object _slotsGate = new();
     private readonly ReusePortSlots _slots = new();
 
@@ -28,7 +30,6 @@ internal sealed class ReusePortDistribution : SharedDistribution
     private bool _closed;
 
     public ReusePortDistribution(IReadOnlyList<BoundEndpoint> endpoints, int backlog)
-        : base(endpoints)
     {
         if (endpoints.FirstOrDefault(endpoint => endpoint.Origin == SocketOrigin.Systemd) is { } adopted)
         {
@@ -36,20 +37,35 @@ internal sealed class ReusePortDistribution : SharedDistribution
                 $"Cluster:Scheduling=ReusePort cannot use the socket systemd passed for {adopted.Url}: the group's sockets are the primary's own; use Shared or RoundRobin with socket activation");
         }
 
-        _backlog = backlog;
+        (_endpoints, _backlog) = (endpoints, backlog);
+        _watcher = new IdleQueueWatcher(FdsOf(0));
     }
 
+    public event Action? Waiting
+    {
+        add => _watcher.Waiting += value;
+        remove => _watcher.Waiting -= value;
+    }
+
+    public void Start() => _watcher.Start();
+
     /// <summary>Gives the worker its slot (opening it when every slot is taken) and returns that slot's sockets.</summary>
-    public override int[] ListenFdsFor(int workerId)
+    public int[] ListenFdsFor(int workerId)
     {
         lock (_slotsGate)
         {
             // A worker coming up while the cluster stops has nothing to accept on: it must not open new members.
             ObjectDisposedException.ThrowIf(_closed, this);
             var slot = _slots.Assign(workerId, HasQueued);
-            while (_opened.Count < slot)
+            if (_opened.Count < slot)
             {
-                _opened.Add(OpenSlot());
+                while (_opened.Count < slot)
+                {
+                    _opened.Add(OpenSlot());
+                }
+
+                // While no worker serves, connections may wait on any slot's member.
+                _watcher.Watch(Enumerable.Range(0, _opened.Count + 1).SelectMany(FdsOf));
             }
 
             Steer();
@@ -57,30 +73,22 @@ internal sealed class ReusePortDistribution : SharedDistribution
         }
     }
 
-    public override void AddWorker(int workerId, Ipc.IpcChannel channel)
+    public void AddWorker(int workerId, Ipc.IpcChannel channel)
     {
         Update(slots => slots.Serve(workerId));
-        base.AddWorker(workerId, channel);
+        _watcher.Serving(workerId, true);
     }
 
-    public override void Retire(int workerId)
+    public void Retire(int workerId)
     {
         Update(slots => slots.Retire(workerId));
-        base.Retire(workerId);
+        _watcher.Serving(workerId, false);
     }
 
-    public override void RemoveWorker(int workerId)
+    public void RemoveWorker(int workerId)
     {
         Update(slots => slots.Release(workerId));
-        base.RemoveWorker(workerId);
-    }
-
-    protected override IReadOnlyList<int> WatchedFds()
-    {
-        lock (_slotsGate)
-        {
-            return Enumerable.Range(0, _opened.Count + 1).SelectMany(FdsOf).Distinct().ToList();
-        }
+        _watcher.Serving(workerId, false);
     }
 
     /// <summary>
@@ -89,8 +97,9 @@ internal sealed class ReusePortDistribution : SharedDistribution
     /// worker's member after its last accept): where net.ipv4.tcp_migrate_req is 1 those are closed first, before the
     /// drop filter, so that the kernel moves them to a member still listening instead of resetting them.
     /// </summary>
-    protected override void CloseSockets()
+    public Task StopAcceptingAsync()
     {
+        _watcher.Stop();
         lock (_slotsGate)
         {
             if (ProcFs.MigratesReusePortRequests())
@@ -111,12 +120,17 @@ internal sealed class ReusePortDistribution : SharedDistribution
             _closed = true;
         }
 
-        base.CloseSockets();
+        foreach (var endpoint in _endpoints)
+        {
+            endpoint.CloseOnStop();
+        }
+
+        return Task.CompletedTask;
     }
 
-    protected override void Dispose(bool disposing)
+    public void Dispose()
     {
-        base.Dispose(disposing);
+        _watcher.Dispose();
         lock (_slotsGate)
         {
             _opened.SelectMany(slot => slot).OfType<Socket>().ToList().ForEach(socket => socket.Dispose());
@@ -143,7 +157,7 @@ internal sealed class ReusePortDistribution : SharedDistribution
         }
 
         var program = ReusePortProgram.For(steering);
-        foreach (var endpoint in Endpoints.Where(endpoint => endpoint.Bound is IPEndPoint))
+        foreach (var endpoint in _endpoints.Where(endpoint => endpoint.Bound is IPEndPoint))
         {
             SocketInterop.AttachReusePortProgram(endpoint.Fd, program);
         }
@@ -153,19 +167,19 @@ internal sealed class ReusePortDistribution : SharedDistribution
 
     private bool HasQueued(int slot) => slot <= _opened.Count && PollInterop.AnyReadable(FdsOf(slot), TimeSpan.Zero);
 
-    private int[] FdsOf(int slot) => Endpoints
+    private int[] FdsOf(int slot) => _endpoints
         .Select((endpoint, index) => slot == 0 || _opened[slot - 1][index] is not { } socket ? endpoint.Fd : (int)socket.SafeHandle.DangerousGetHandle())
         .ToArray();
 
     /// <summary>A new member of each endpoint's group, added last, so its index is the slot's.</summary>
     private Socket?[] OpenSlot()
     {
-        var sockets = new Socket?[Endpoints.Count];
+        var sockets = new Socket?[_endpoints.Count];
         try
         {
-            for (var index = 0; index < Endpoints.Count; index++)
+            for (var index = 0; index < _endpoints.Count; index++)
             {
-                if (Endpoints[index].Bound is IPEndPoint bound)
+                if (_endpoints[index].Bound is IPEndPoint bound)
                 {
                     sockets[index] = ListenSockets.Listen(bound, _backlog, reusePort: true);
                 }

@@ -43,9 +43,10 @@ internal static unsafe class PollInterop
     }
 
     /// <summary>Waits up to <paramref name="timeout"/> for input on any of <paramref name="fds"/> (for listening sockets: a connection in a queue).</summary>
-    public static bool AnyReadable(IEnumerable<int> fds, TimeSpan timeout)
-    {
-        var polled = fds.Select(fd => new Libc.PollFd { Fd = fd, Events = Libc.POLLIN }).ToArray();
-        return Poll(polled, (int)timeout.TotalMilliseconds) > 0 && AnyReadable(polled);
-    }
+    public static bool AnyReadable(IEnumerable<int> fds, TimeSpan timeout) =>
+        AnyReadable(fds.Select(fd => new Libc.PollFd { Fd = fd, Events = Libc.POLLIN }).ToArray(), timeout);
+
+    /// <summary>The same on a poll set built once (each entry asking POLLIN) and polled again and again.</summary>
+    public static bool AnyReadable(Span<Libc.PollFd> polled, TimeSpan timeout) =>
+        Poll(polled, (int)timeout.TotalMilliseconds) > 0 && AnyReadable(polled);
 }

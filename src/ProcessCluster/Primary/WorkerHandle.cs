@@ -13,7 +13,7 @@ namespace ProcessCluster.Primary;
 /// </summary>
 public sealed class WorkerHandle
 {
-    /// <summary>Application messages from one worker that may wait for the loop at once; past it, its channel waits.</summary>
+    /// <summary>Application messages that may wait at once each way: from the worker for the loop (past it, its channel waits), and for the worker in its outbox.</summary>
     private const int MessagesInQueue = 64;
 
     private readonly IWorkerOwner _owner;
@@ -21,7 +21,7 @@ public sealed class WorkerHandle
     private volatile WorkerView _view;
     private volatile IpcChannel? _channel;
     private volatile WorkerHttpMetrics? _httpMetrics;
-    private volatile MessageOutbox? _outbox;
+    private volatile ChannelOutbox? _outbox;
     private PendingLoad? _pendingLoad;
     private long _awaitedProbe;
 
@@ -119,7 +119,10 @@ public sealed class WorkerHandle
         set
         {
             _outbox?.Close();
-            _outbox = value is null ? null : new MessageOutbox(Id, value, Distribution.RoundRobinDispatcher.DefaultUnresponsiveAfter, _ => _owner.MessagesUnread(this));
+            // As many messages may wait for the worker as wait the other way; a worker that leaves them unread (its
+            // channel full past the bound, or the outbox full) is dropped as hung.
+            _outbox = value is null ? null : new ChannelOutbox(
+                Id, value, FrameType.Message, MessagesInQueue, giveUpWhenFull: true, Distribution.RoundRobinDispatcher.DefaultUnresponsiveAfter, _ => _owner.MessagesUnread(this));
             _channel = value;
         }
     }
@@ -181,7 +184,7 @@ public sealed class WorkerHandle
     {
         try
         {
-            if (_outbox?.Send(json) != true)
+            if (_outbox?.Post(json) != PostOutcome.Sent)
             {
                 throw new InvalidOperationException($"worker {Id} is not connected");
             }

@@ -14,27 +14,33 @@ internal sealed class HttpMetricsAggregator
     private long _activeConnections;
     private long _activeRequests;
 
-    /// <summary>The instruments folded, by meter; anything else is not listened to.</summary>
-    public static readonly IReadOnlyDictionary<string, string[]> Instruments = new Dictionary<string, string[]>
+    /// <summary>The instruments folded, by meter and name, each with its slot; anything else is not listened to.</summary>
+    private static readonly Dictionary<(string Meter, string Instrument), HttpInstrument> Slots = new()
     {
-        ["Microsoft.AspNetCore.Server.Kestrel"] = ["kestrel.active_connections", "kestrel.connection.duration"],
-        ["Microsoft.AspNetCore.Hosting"] = ["http.server.active_requests", "http.server.request.duration"],
+        [("Microsoft.AspNetCore.Server.Kestrel", "kestrel.active_connections")] = HttpInstrument.ActiveConnections,
+        [("Microsoft.AspNetCore.Server.Kestrel", "kestrel.connection.duration")] = HttpInstrument.ConnectionDuration,
+        [("Microsoft.AspNetCore.Hosting", "http.server.active_requests")] = HttpInstrument.ActiveRequests,
+        [("Microsoft.AspNetCore.Hosting", "http.server.request.duration")] = HttpInstrument.RequestDuration,
     };
 
-    public void Record(string instrument, double value)
+    /// <summary>The slot of an instrument folded here, looked up once when it is published; false for any other.</summary>
+    public static bool TryGetSlot(string meter, string instrument, out HttpInstrument slot) => Slots.TryGetValue((meter, instrument), out slot);
+
+    /// <summary>One measurement, by the slot its instrument was enabled with: no name is compared per measurement.</summary>
+    public void Record(HttpInstrument slot, double value)
     {
-        switch (instrument)
+        switch (slot)
         {
-            case "kestrel.active_connections":
+            case HttpInstrument.ActiveConnections:
                 Interlocked.Add(ref _activeConnections, (long)value);
                 break;
-            case "http.server.active_requests":
+            case HttpInstrument.ActiveRequests:
                 Interlocked.Add(ref _activeRequests, (long)value);
                 break;
-            case "http.server.request.duration":
+            case HttpInstrument.RequestDuration:
                 _requestDuration.Record(value);
                 break;
-            case "kestrel.connection.duration":
+            case HttpInstrument.ConnectionDuration:
                 _connectionDuration.Record(value);
                 break;
         }

@@ -22,13 +22,14 @@ internal sealed class HttpMetricsReporter
         _primary = primary;
         _listener.InstrumentPublished = (instrument, listener) =>
         {
-            if (HttpMetricsAggregator.Instruments.TryGetValue(instrument.Meter.Name, out var names) && names.Contains(instrument.Name))
+            if (HttpMetricsAggregator.TryGetSlot(instrument.Meter.Name, instrument.Name, out var slot))
             {
-                listener.EnableMeasurementEvents(instrument);
+                // The slot rides with each measurement as its state: the callback indexes by it, not by the name.
+                listener.EnableMeasurementEvents(instrument, slot);
             }
         };
-        _listener.SetMeasurementEventCallback<long>((instrument, value, _, _) => _aggregator.Record(instrument.Name, value));
-        _listener.SetMeasurementEventCallback<double>((instrument, value, _, _) => _aggregator.Record(instrument.Name, value));
+        _listener.SetMeasurementEventCallback<long>((_, value, _, state) => _aggregator.Record((HttpInstrument)state!, value));
+        _listener.SetMeasurementEventCallback<double>((_, value, _, state) => _aggregator.Record((HttpInstrument)state!, value));
         _listener.Start();
         _timer = new Timer(_ => Send(), null, interval, interval);
     }

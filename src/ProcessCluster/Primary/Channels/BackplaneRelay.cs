@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.ComponentModel;
 using Microsoft.Extensions.Logging;
 using ProcessCluster.Ipc;
 
@@ -7,19 +6,23 @@ namespace ProcessCluster.Primary.Channels;
 
 /// <summary>
 /// Relays SignalR backplane messages (<see cref="FrameType.Backplane"/>) from each worker to every other worker that
-/// subscribed, in the order each sender sent them. Each receiver has its own bounded outbox and sending thread, so a
-/// slow worker never holds up the sender or the others: what does not fit its outbox is dropped, and so is what was
-/// left for a worker that went away; both are counted (<see cref="Dropped"/>) and logged once per worker.
+/// subscribed, in the order each sender sent them. Each receiver has its own bounded outbox (<see cref="ChannelOutbox"/>),
+/// so a slow worker never holds up the sender or the others: what does not fit its outbox is dropped, and so is what
+/// was left for a worker that went away or whose channel stayed full past the bound; all are counted
+/// (<see cref="Dropped"/>) and logged once per worker.
 /// </summary>
 internal sealed class BackplaneRelay(ILogger logger, int outboxCapacity = BackplaneRelay.DefaultOutboxCapacity) : IDisposable
 {
     /// <summary>Messages that may wait for one worker; a worker further behind than that loses messages.</summary>
     public const int DefaultOutboxCapacity = 4096;
 
-    private readonly ConcurrentDictionary<int, Outbox> _subscribers = new();
+    /// <summary>How long a worker's channel may stay full while messages wait for it before it is shut down, as for the primary's other sends.</summary>
+    private static readonly TimeSpan UnresponsiveAfter = TimeSpan.FromSeconds(1);
+
+    private readonly ConcurrentDictionary<int, Subscriber> _subscribers = new();
     private long _dropped;
 
-    /// <summary>Messages not delivered to a worker: its outbox was full, or it went away.</summary>
+    /// <summary>Messages not delivered to a worker: its outbox was full, its channel failed, or it went away.</summary>
     public long Dropped => Interlocked.Read(ref _dropped);
 
     /// <summary>
@@ -31,15 +34,15 @@ internal sealed class BackplaneRelay(ILogger logger, int outboxCapacity = Backpl
         var message = BackplaneMessage.Read(frame.Payload);
         if (message.Kind == BackplaneKind.Subscribe)
         {
-            _subscribers.GetOrAdd(workerId, id => new Outbox(id, channel, outboxCapacity, this));
+            _subscribers.GetOrAdd(workerId, id => new Subscriber(id, channel, outboxCapacity, this));
             return;
         }
 
-        foreach (var (id, outbox) in _subscribers)
+        foreach (var (id, subscriber) in _subscribers)
         {
             if (id != workerId)
             {
-                outbox.Post(frame.Payload);
+                subscriber.Post(frame.Payload);
             }
         }
     }
@@ -47,9 +50,9 @@ internal sealed class BackplaneRelay(ILogger logger, int outboxCapacity = Backpl
     /// <summary>The worker's channel closed: what waits for it is dropped, and it gets nothing more.</summary>
     public void Remove(int workerId)
     {
-        if (_subscribers.TryRemove(workerId, out var outbox))
+        if (_subscribers.TryRemove(workerId, out var subscriber))
         {
-            outbox.Close();
+            subscriber.Close();
         }
     }
 
@@ -70,68 +73,43 @@ internal sealed class BackplaneRelay(ILogger logger, int outboxCapacity = Backpl
         }
     }
 
-    private sealed class Outbox
+    /// <summary>One receiving worker: its outbox, and whether its losses were logged yet.</summary>
+    private sealed class Subscriber
     {
         private readonly int _workerId;
-        private readonly IpcChannel _channel;
         private readonly BackplaneRelay _relay;
-        private readonly BlockingCollection<byte[]> _queue;
+        private readonly ChannelOutbox _outbox;
         private int _logged;
 
-        public Outbox(int workerId, IpcChannel channel, int capacity, BackplaneRelay relay)
+        public Subscriber(int workerId, IpcChannel channel, int capacity, BackplaneRelay relay)
         {
-            (_workerId, _channel, _relay) = (workerId, channel, relay);
-            _queue = new BlockingCollection<byte[]>(capacity);
-            new Thread(SendAll) { IsBackground = true, Name = $"cluster-backplane-{workerId}" }.Start();
+            (_workerId, _relay) = (workerId, relay);
+            _outbox = new ChannelOutbox(
+                workerId, channel, FrameType.Backplane, capacity, giveUpWhenFull: false, UnresponsiveAfter, dropped => Drop(dropped, "its channel failed"));
         }
 
         public void Post(byte[] payload)
         {
-            try
+            switch (_outbox.Post(payload))
             {
-                if (!_queue.TryAdd(payload))
-                {
-                    _relay.Drop(_workerId, 1, ref _logged, "it reads them too slowly");
-                }
-            }
-            catch (InvalidOperationException)
-            {
-                _relay.Drop(_workerId, 1, ref _logged, "it has gone");
+                case PostOutcome.Full:
+                    Drop(1, "it reads them too slowly");
+                    break;
+                case PostOutcome.Closed:
+                    Drop(1, "it has gone");
+                    break;
             }
         }
 
         public void Close()
         {
-            _queue.CompleteAdding();
-            var left = 0;
-            while (_queue.TryTake(out _))
-            {
-                left++;
-            }
-
+            var left = _outbox.Close();
             if (left > 0)
             {
-                _relay.Drop(_workerId, left, ref _logged, "it has gone");
+                Drop(left, "it has gone");
             }
         }
 
-        private void SendAll()
-        {
-            foreach (var payload in _queue.GetConsumingEnumerable())
-            {
-                try
-                {
-                    // The channel's blocking send, bounded by its send timeout: only this worker's thread waits.
-                    _channel.Send(FrameType.Backplane, payload);
-                }
-                catch (Exception error) when (error is Win32Exception or ObjectDisposedException)
-                {
-                    _relay.Drop(_workerId, 1, ref _logged, "its channel failed");
-                    _channel.Shutdown();
-                    Close();
-                    return;
-                }
-            }
-        }
+        private void Drop(int count, string why) => _relay.Drop(_workerId, count, ref _logged, why);
     }
 }
