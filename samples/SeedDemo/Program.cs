@@ -1,7 +1,11 @@
 using ProcessCluster.AspNetCore;
 using SeedDemo;
 
-var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+// The slim builder: Node's twin is a bare `http` server, so the demo skips what it never uses (IIS integration, host
+// filtering, the EventSource/Debug log providers, regex route constraints); HTTPS endpoints stay configurable (the TLS
+// benchmarks give Kestrel a certificate through configuration).
+var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+builder.WebHost.UseKestrelHttpsConfiguration();
 if (builder.Configuration["urls"] is null)
 {
     // As in the seed: the port comes from PORT. Explicit URLs (--urls, ASPNETCORE_URLS) win.
