@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
@@ -62,11 +63,15 @@ internal static class SupervisorRun
 
         using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnStopSignal);
         using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnStopSignal);
-        await using var admin = new AdminServer(primary, primary.Options, new StartFailureExit.InnerHostLogging(loggerFactory));
+        await using var admin = primary.Options.AdminUrl is null ? null : NewAdmin(primary, loggerFactory);
         try
         {
             // The admin endpoint first: if its address is taken, no worker has been started yet.
-            await admin.StartAsync(CancellationToken.None).ConfigureAwait(false);
+            if (admin is not null)
+            {
+                await admin.StartAsync(CancellationToken.None).ConfigureAwait(false);
+            }
+
             start();
             Cluster.Started(primary);
         }
@@ -80,7 +85,19 @@ internal static class SupervisorRun
         await stopRequested.Task.ConfigureAwait(false);
         var drained = await primary.StopAsync(CancellationToken.None).ConfigureAwait(false);
         Cluster.Stopped(primary);
-        await admin.StopAsync(CancellationToken.None).ConfigureAwait(false);
+        if (admin is not null)
+        {
+            await admin.StopAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+
         return exitCode != ClusterExitCodes.Stopped ? exitCode : drained ? ClusterExitCodes.Stopped : ClusterExitCodes.DrainIncomplete;
     }
+
+    /// <summary>
+    /// The admin endpoint is a Kestrel of its own: apart, so that its assemblies are loaded only when Cluster:AdminUrl
+    /// asks for one (a lean primary without it maps no ASP.NET Core assembly).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static AdminServer NewAdmin(ClusterPrimary primary, ILoggerFactory loggerFactory) =>
+        new(primary, primary.Options, new StartFailureExit.InnerHostLogging(loggerFactory));
 }
