@@ -4,7 +4,7 @@ namespace ProcessCluster.IntegrationTests;
 /// Cluster:LeanPrimary: the in-app primary binds the app's endpoints with the app's Kestrel, then re-executes itself
 /// in place as a primary that runs the supervisor alone. Real processes, real sockets, real HTTP.
 /// </summary>
-public class LeanPrimaryTests
+public partial class LeanPrimaryTests
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
 
@@ -47,20 +47,56 @@ public class LeanPrimaryTests
         Assert.All(pids.Append(replacement), worker => Assert.False(ProcessTree.IsAlive(worker), $"worker {worker} outlived the primary"));
     }
 
+    /// <summary>
+    /// A socket passed by systemd (LISTEN_FDS, descriptor 3) goes through the hand-over as systemd's: served, and left
+    /// listening at the stop, so what arrives then waits for the next start. And the admin endpoint is served.
+    /// </summary>
     [Fact]
-    public async Task The_lean_primary_serves_the_admin_endpoint_and_its_metrics()
+    public async Task The_lean_primary_serves_a_socket_systemd_passed_leaves_it_listening_at_the_stop_and_serves_the_admin_endpoint()
     {
-        await using var cluster = await TestCluster.StartAsync(
-            "RoundRobin", workers: 1, environment: new Dictionary<string, string> { ["Cluster__LeanPrimary"] = "true", ["Cluster__AdminUrl"] = "http://127.0.0.1:0" });
-        await cluster.WaitForLineAsync(line => line.Contains($"Lean primary: pid {cluster.PrimaryPid} runs", StringComparison.Ordinal), Deadline);
-        using var admin = new HttpClient { BaseAddress = await cluster.AdminAddressAsync(), Timeout = Deadline };
-        await Poll.UntilAsync(
-            () => MetricsTests.Parse(admin.GetStringAsync("/metrics").GetAwaiter().GetResult()).GetValueOrDefault("processcluster_workers{state=\"ready\"}") == 1,
-            Deadline,
-            "1 ready worker in /metrics");
-        Assert.Contains($"\"pid\":{cluster.PrimaryPid}", await admin.GetStringAsync("/api/status"));
-        Assert.Equal("ready", await admin.GetStringAsync("/healthz/ready"));
+        using var listener = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        listener.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+        listener.Listen(16);
+        var url = $"http://127.0.0.1:{((System.Net.IPEndPoint)listener.LocalEndPoint!).Port}";
+        var fd = (int)listener.SafeHandle.DangerousGetHandle();
+        string[] launcher = ["bash", "-c", $"export LISTEN_PID=$$ LISTEN_FDS=1; exec \"$@\" 3<&{fd} {fd}<&-", "bash"];
+        Assert.Equal(0, fcntl(fd, FSetFd, 0));
+        TestCluster cluster;
+        try
+        {
+            cluster = await TestCluster.StartAsync(
+                "RoundRobin", workers: 1, urls: url, launcher: launcher,
+                environment: new Dictionary<string, string> { ["Cluster__LeanPrimary"] = "true", ["Cluster__AdminUrl"] = "http://127.0.0.1:0" });
+        }
+        finally
+        {
+            Assert.Equal(0, fcntl(fd, FSetFd, FdCloexec));
+        }
+
+        await using (cluster)
+        {
+            await cluster.WaitForLineAsync(line => line.Contains($"Lean primary: pid {cluster.PrimaryPid} runs", StringComparison.Ordinal), Deadline);
+            using var admin = new HttpClient { BaseAddress = await cluster.AdminAddressAsync(), Timeout = Deadline };
+            await Poll.UntilAsync(
+                () => MetricsTests.Parse(admin.GetStringAsync("/metrics").GetAwaiter().GetResult()).GetValueOrDefault("processcluster_workers{state=\"ready\"}") == 1,
+                Deadline,
+                "1 ready worker in /metrics");
+            Assert.Contains($"\"pid\":{cluster.PrimaryPid}", await admin.GetStringAsync("/api/status"));
+            using var client = new AppClient(new Uri(url));
+            Assert.StartsWith("hello from ", await client.GetAsync("/hello"));
+
+            cluster.Signal(15);
+            Assert.Equal(0, await cluster.WaitForExitAsync(Deadline));
+            using var late = new System.Net.Sockets.TcpClient();
+            await late.ConnectAsync(System.Net.IPAddress.Loopback, ((System.Net.IPEndPoint)listener.LocalEndPoint!).Port).WaitAsync(Deadline);
+        }
     }
+
+    private const int FSetFd = 2;
+    private const int FdCloexec = 1;
+
+    [System.Runtime.InteropServices.LibraryImport("libc", SetLastError = true)]
+    private static partial int fcntl(int fd, int command, int argument);
 
     /// <summary>The ASP.NET Core assemblies <paramref name="pid"/> maps (Microsoft.Extensions.* come from the same folder and are not counted).</summary>
     private static List<string> AspNetCoreAssemblies(int pid) => File.ReadAllLines($"/proc/{pid}/maps")
