@@ -5,6 +5,8 @@
 #   bash bench/lean.sh                          3 runs of RoundRobin and node, 5 respawns per start
 #   SYSTEMS="RoundRobin RoundRobin+DOTNET_TieredPGO=0 node" RUNS=5 RESPAWNS=5 PORT=38474 bash bench/lean.sh
 #                                               systems as in compare.sh (SYSTEM+VAR=value runs it with that environment)
+#   SYSTEMS="RoundRobin RoundRobin+Cluster__LeanPrimary=true node" RUNS=3 RESPAWNS=3 bash bench/lean.sh
+#                                               the in-app primary beside its lean hand-over (Cluster:LeanPrimary) and Node's
 # Per start: cold start (launch → every worker answers), 3 s idle, the primary's VmRSS/RssAnon/RssFile/RssShmem and the
 # number of .dll/.so files it maps, then RESPAWNS respawns one after the other (each waits until both workers answer),
 # each with the CPU time (utime+stime) its replacement had spent when it first answered, which a loaded machine
