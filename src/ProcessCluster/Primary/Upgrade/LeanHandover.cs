@@ -38,7 +38,9 @@ internal static class LeanHandover
     /// </summary>
     public static string Exec(IReadOnlyList<BoundEndpoint> endpoints, IReadOnlyList<HandedWorker> workers, LeanState state, string hookAssembly)
     {
-        var command = WorkerCommand.FromCurrentProcess(Environment.CurrentDirectory);
+        // As typed, from the directory this process was started in by name: the lean primary's workers run the same
+        // command line (a release symlink in it is followed again at each fork, as for the in-app primary's).
+        var command = WorkerCommand.FromCurrentProcess();
         var sockets = endpoints.Select(HandedSocket.Of).ToList();
         var inherited = sockets.Select(socket => socket.Fd)
             .Concat(workers.SelectMany(worker => (int[])[worker.Channel, worker.Stdout, worker.Stderr]))
