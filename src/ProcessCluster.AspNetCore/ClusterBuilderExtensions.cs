@@ -101,6 +101,7 @@ public static class ClusterBuilderExtensions
             services.GetRequiredService<PrimaryTransport>(),
             services.GetRequiredService<ClusterPrimary>(),
             services.GetRequiredService<IHostApplicationLifetime>(),
+            services.GetRequiredService<IConfiguration>(),
             services.GetRequiredService<ILoggerFactory>()));
     }
 

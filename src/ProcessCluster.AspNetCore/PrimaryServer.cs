@@ -1,9 +1,12 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using ProcessCluster.Control;
@@ -25,6 +28,7 @@ internal sealed class PrimaryServer(
     PrimaryTransport transport,
     ClusterPrimary primary,
     IHostApplicationLifetime lifetime,
+    IConfiguration configuration,
     ILoggerFactory loggerFactory) : IServer
 {
     private readonly ILogger _logger = loggerFactory.CreateLogger("ProcessCluster.Primary");
@@ -54,7 +58,13 @@ internal sealed class PrimaryServer(
         try
         {
             await kestrel.StartAsync(application, cancellationToken).ConfigureAwait(false);
-            primary.StartOn(Endpoints(transport.TakeOpened(), Features.Get<IServerAddressesFeature>()?.Addresses ?? []));
+            var endpoints = Endpoints(transport.TakeOpened(), Features.Get<IServerAddressesFeature>()?.Addresses ?? []);
+            if (primary.Options.LeanPrimary)
+            {
+                HandOver(endpoints);
+            }
+
+            primary.StartOn(endpoints);
         }
         catch (Exception error) when (IsStartFailure(error))
         {
@@ -79,6 +89,28 @@ internal sealed class PrimaryServer(
 
     /// <summary>The container owns and disposes Kestrel and the <see cref="ClusterPrimary"/>.</summary>
     public void Dispose() => _signals?.Dispose();
+
+    /// <summary>
+    /// Cluster:LeanPrimary: everything only the app's host could do is done (the endpoints bound, the settings resolved)
+    /// and no worker has started, so this process re-executes itself as a lean primary (<see cref="LeanHandover"/>) and
+    /// does not come back, unless the exec fails. A native AOT app has no startup hooks, and is lean already.
+    /// </summary>
+    [UnconditionalSuppressMessage("SingleFile", "IL3000", Justification = "An empty location (a single-file app) is checked: the option is then ignored.")]
+    private void HandOver(List<BoundEndpoint> endpoints)
+    {
+        var hookAssembly = typeof(StartupHook).Assembly.Location;
+        if (!RuntimeFeature.IsDynamicCodeSupported || hookAssembly.Length == 0)
+        {
+            _logger.LeanPrimaryIgnored("this app is published as native AOT or a single file, which runs no startup hook (a native AOT primary is lean already)");
+            return;
+        }
+
+        // An in-place upgrade's workers, when this start is one: the lean primary adopts them.
+        var workers = UpgradeHandover.Take()?.Workers ?? [];
+        var logging = configuration.GetSection("Logging").AsEnumerable().ToDictionary(setting => setting.Key, setting => setting.Value);
+        _logger.HandingOver(Environment.ProcessId, endpoints.Count);
+        _logger.HandOverFailed(LeanHandover.Exec(endpoints, workers, new LeanState(primary.Options, logging), hookAssembly));
+    }
 
     /// <summary>The sockets Kestrel opened, each with the scheme of the address Kestrel reports for it (http when none says).</summary>
     private static List<BoundEndpoint> Endpoints(IReadOnlyList<PrimaryTransport.OpenedSocket> opened, ICollection<string> addresses)

@@ -46,18 +46,7 @@ internal static class StandalonePrimary
         var urls = string.Join(';', (givenUrls ?? portUrls ?? ClusterEndpoint.DefaultUrl)
             .Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 
-        using var loggerFactory = LoggerFactory.Create(logging =>
-        {
-            logging.AddConfiguration(configuration.GetSection("Logging"));
-            if (options.LogFormat == LogFormat.Json)
-            {
-                logging.AddClusterJsonConsole();
-            }
-            else
-            {
-                logging.AddSimpleConsole();
-            }
-        });
+        using var loggerFactory = SupervisorRun.CreateLogging(configuration.GetSection("Logging"), options.LogFormat);
         var logger = loggerFactory.CreateLogger("ProcessCluster.Primary");
         if (given.AsEnumerable().Any(setting => ClusterOptions.IsAdminToken(setting.Key)))
         {
@@ -107,54 +96,8 @@ internal static class StandalonePrimary
             return ClusterExitCodes.Stopped;
         }
 
-        var stopRequested = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var exitCode = ClusterExitCodes.Stopped;
         await using var primary = new ClusterPrimary(options, loggerFactory, workerCommand) { CheckArguments = AfterRun };
-        primary.ShutdownRequested += (_, _) => stopRequested.TrySetResult();
-        primary.Failed += (_, _) =>
-        {
-            exitCode = ClusterExitCodes.WorkersCannotStart;
-            stopRequested.TrySetResult();
-        };
-
-        // TERM and INT drain the workers; a second one while they drain kills them (gunicorn's quick shutdown).
-        void OnStopSignal(PosixSignalContext context)
-        {
-            context.Cancel = true;
-            if (stopRequested.Task.IsCompleted)
-            {
-                logger.FastStop(context.Signal);
-                primary.RequestShutdown(fast: true);
-            }
-            else
-            {
-                logger.GracefulStop(context.Signal);
-                stopRequested.TrySetResult();
-            }
-        }
-
-        using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnStopSignal);
-        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnStopSignal);
-        await using var admin = new AdminServer(primary, options, new StartFailureExit.InnerHostLogging(loggerFactory));
-        try
-        {
-            // The admin endpoint first: if its address is taken, no worker has been started yet.
-            await admin.StartAsync(CancellationToken.None).ConfigureAwait(false);
-            primary.Start(ClusterEndpoint.ParseUrls([urls]));
-            Cluster.Started(primary);
-        }
-        catch (Exception error) when (ClusterConfiguration.IsStartFailure(error))
-        {
-            logger.CannotStart(error.Message);
-            return ClusterExitCodes.InvalidConfiguration;
-        }
-
-        using var signals = new ClusterSignals(primary, logger);
-        await stopRequested.Task.ConfigureAwait(false);
-        var drained = await primary.StopAsync(CancellationToken.None).ConfigureAwait(false);
-        Cluster.Stopped(primary);
-        await admin.StopAsync(CancellationToken.None).ConfigureAwait(false);
-        return exitCode != ClusterExitCodes.Stopped ? exitCode : drained ? ClusterExitCodes.Stopped : ClusterExitCodes.DrainIncomplete;
+        return await SupervisorRun.RunAsync(primary, loggerFactory, logger, () => primary.Start(ClusterEndpoint.ParseUrls([urls]))).ConfigureAwait(false);
     }
 
     /// <summary>An upgrade's self-check runs this command line with --check as an option of run (after it, the worker command begins).</summary>

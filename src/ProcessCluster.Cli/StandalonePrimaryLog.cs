@@ -2,20 +2,11 @@ using Microsoft.Extensions.Logging;
 
 namespace ProcessCluster.Cli;
 
-/// <summary>The log lines of dotnet-cluster run's own primary (event ids 300–319).</summary>
+/// <summary>The log lines of dotnet-cluster run's own primary (event ids 300–319; the lines it shares with the lean primary are in SupervisorRunLog).</summary>
 internal static partial class StandalonePrimaryLog
 {
     [LoggerMessage(300, LogLevel.Critical, "Cannot start the cluster: '{Program}' is not on PATH")]
     public static partial void ProgramNotFound(this ILogger logger, string program);
-
-    [LoggerMessage(301, LogLevel.Critical, "Cannot start the cluster: {Reason}")]
-    public static partial void CannotStart(this ILogger logger, string reason);
-
-    [LoggerMessage(302, LogLevel.Information, "{Signal}: graceful stop")]
-    public static partial void GracefulStop(this ILogger logger, System.Runtime.InteropServices.PosixSignal signal);
-
-    [LoggerMessage(303, LogLevel.Warning, "{Signal} again: fast stop")]
-    public static partial void FastStop(this ILogger logger, System.Runtime.InteropServices.PosixSignal signal);
 
     [LoggerMessage(304, LogLevel.Warning, "Overriding the URLs '{Urls}': serving the app's Kestrel:Endpoints instead, as Kestrel does")]
     public static partial void EndpointsOverrideUrls(this ILogger logger, string urls);

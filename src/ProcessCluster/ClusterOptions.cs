@@ -217,6 +217,17 @@ public sealed partial class ClusterOptions
     /// <summary>How the primary writes its log and its workers' output lines: Text, or Json (one object per line).</summary>
     public LogFormat LogFormat { get; set; } = LogFormat.Text;
 
+    /// <summary>
+    /// The in-app primary (UseCluster()) hands over to a lean primary once its host has done what only the app's host
+    /// can do (bind the endpoints as the app configures Kestrel, resolve these settings after every Configure): it
+    /// re-executes itself in place (same pid) with the listening sockets and the settings inherited, and runs the
+    /// supervisor alone, as dotnet-cluster run does, without the app's host, services or ASP.NET Core (about 20 MiB
+    /// less). Off by default because the app's code does not run in that primary: handlers on ClusterPrimary's events,
+    /// logging providers and meter listeners configured in code stay in the workers; the primary logs to the console
+    /// by the "Logging" section and <see cref="LogFormat"/>. Ignored by a native AOT app (no startup hooks; already lean).
+    /// </summary>
+    public bool LeanPrimary { get; set; }
+
     /// <summary>The admin token, from <see cref="AdminToken"/> or read from <see cref="AdminTokenFile"/>; null or empty when none is set.</summary>
     /// <exception cref="InvalidOperationException">Both are set.</exception>
     /// <exception cref="IOException">The file cannot be read.</exception>

@@ -11,12 +11,17 @@ public class UpgradeTests
     private const string Upgraded = "Upgraded in place";
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(60);
 
+    /// <summary>With Cluster:LeanPrimary the new program is the app's host again, which hands over to a lean primary that adopts the workers.</summary>
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public async Task Sigusr2_under_load_ends_with_the_same_primary_pid_and_the_same_workers_and_no_failed_request(bool standalonePrimary)
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    public async Task Sigusr2_under_load_ends_with_the_same_primary_pid_and_the_same_workers_and_no_failed_request(bool standalonePrimary, bool leanPrimary)
     {
-        await using var cluster = await TestCluster.StartAsync("RoundRobin", standalonePrimary: standalonePrimary ? ClusterCli.Assembly : null);
+        await using var cluster = await TestCluster.StartAsync(
+            "RoundRobin",
+            standalonePrimary: standalonePrimary ? ClusterCli.Assembly : null,
+            environment: leanPrimary ? new Dictionary<string, string> { ["Cluster__LeanPrimary"] = "true" } : null);
         var before = await cluster.StatusAsync();
         await using var load = LoadGenerator.Start(cluster.BaseAddress, concurrency: 16);
         await load.WaitForSuccessesAsync(200, Deadline);
@@ -30,6 +35,10 @@ public class UpgradeTests
         var served = load.Succeeded;
         await load.WaitForSuccessesAsync(served + 200, Deadline);
         (await load.StopAsync()).AssertNoneFailed();
+        if (leanPrimary)
+        {
+            Assert.Equal(2, cluster.CountLines($"Lean primary: pid {before.Pid} runs"));
+        }
     }
 
     /// <summary>

@@ -10,6 +10,12 @@ StartRecord.Write();
 HostileWorker.RunIfChosen();
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 builder.UseCluster();
+if (builder.Configuration.GetValue("TestApp:ListenInCode", false))
+{
+    // An endpoint only the app's code knows (no URL, no configuration): the primary learns it from Kestrel alone.
+    builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(System.Net.IPAddress.Loopback, 0));
+}
+
 builder.Services.AddHealthChecks().AddCheck("flippable", () => Faults.Sick ? HealthCheckResult.Unhealthy("made sick by /health/fail") : HealthCheckResult.Healthy());
 var app = builder.Build();
 var pid = Environment.ProcessId;

@@ -34,7 +34,7 @@ internal static class SocketActivation
             }
 
             passed.Add(new PassedSocket(
-                Prepare(handed.Fd), $"fd {handed.Fd} from before the upgrade", "the previous program", handed.Systemd ? SocketOrigin.Systemd : SocketOrigin.Inherited, handed.RequestedEndPoint));
+                Prepare(handed.Fd), $"fd {handed.Fd} from before the upgrade", "the previous program", handed.Systemd ? SocketOrigin.Systemd : SocketOrigin.Inherited, handed.RequestedEndPoint, handed.Scheme));
         }
 
         return passed;
@@ -113,7 +113,7 @@ internal static class SocketActivation
     /// <summary>Says which passed sockets no endpoint took (a unit and an app that disagree on the addresses).</summary>
     public static void WarnUnused(IEnumerable<PassedSocket> passed, ILogger logger)
     {
-        foreach (var (socket, name, source, _, _) in passed)
+        foreach (var (socket, name, source, _, _, _) in passed)
         {
             logger.LogWarning("{Source} passed a socket ({Name}, {Address}) that no endpoint of the cluster listens on; it is left unused", source, name, socket.LocalEndPoint);
         }
@@ -122,6 +122,7 @@ internal static class SocketActivation
 
 /// <summary>
 /// A listening socket this process was given, by <paramref name="Source"/>; <paramref name="Requested"/> is the
-/// endpoint it was opened for when that differs from its address (port 0, handed over by an in-place upgrade).
+/// endpoint it was opened for when that differs from its address (port 0, handed over by an in-place upgrade), and
+/// <paramref name="Scheme"/> the scheme it was served with, when handed over.
 /// </summary>
-internal sealed record PassedSocket(Socket Socket, string Name, string Source, SocketOrigin Origin, EndPoint? Requested = null);
+internal sealed record PassedSocket(Socket Socket, string Name, string Source, SocketOrigin Origin, EndPoint? Requested = null, string Scheme = "http");

@@ -133,7 +133,7 @@ internal sealed class InPlaceUpgrade(
                 worker.Id, worker.ProcessId, worker.Channel!.Fd, stdout, stderr, worker.State == WorkerState.Spare, worker.ForkedAt, worker.ReadyAt,
                 worker.Restarts, worker.RequestLimit, worker.Release, worker.View.Code, worker.View.Build?.Library, worker.ListeningAddresses);
         }).ToList();
-        var sockets = endpoints().Select(endpoint => HandedSocket.Of(endpoint.Fd, endpoint.Configured.EndPoint, endpoint.Origin)).ToList();
+        var sockets = endpoints().Select(HandedSocket.Of).ToList();
         var inherited = sockets.Select(socket => socket.Fd)
             .Concat(workers.SelectMany(worker => (int[])[worker.Channel, worker.Stdout, worker.Stderr]))
             .Where(fd => fd >= 0)

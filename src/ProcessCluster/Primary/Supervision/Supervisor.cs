@@ -110,7 +110,8 @@ internal sealed class Supervisor : IWorkerOwner, IAsyncDisposable
         distribution.Unresponsive += workerId => Post(new WorkerUnresponsive(workerId));
         distribution.Waiting += () => Post(new ConnectionsWaiting());
         distribution.Start();
-        Post(_handover is { } handover ? new AdoptWorkers(handover) : new StartWorkers());
+        // A lean primary's hand-over with no workers (not an upgrade) starts them as any first start does.
+        Post(_handover is { Workers: not [] } handover ? new AdoptWorkers(handover) : new StartWorkers());
         _running = Task.Run(() => _loop.RunAsync(_queue.Reader));
         _ = ProbePeriodicallyAsync(_context.LoadReportInterval);
         return _loop;

@@ -8,15 +8,18 @@ using ProcessCluster.Distribution;
 namespace ProcessCluster.Primary;
 
 /// <summary>
-/// A listening socket handed across the exec: its descriptor, the endpoint the app asked for (port 0 stays 0), and
-/// whether systemd passed it in the first place (it stays systemd's; any other is the new program's own).
+/// A listening socket handed across the exec: its descriptor, the endpoint the app asked for (port 0 stays 0),
+/// whether systemd passed it in the first place (it stays systemd's; any other is the new program's own), and its
+/// scheme (a lean primary has no Kestrel to say it again).
 /// </summary>
-internal sealed record HandedSocket(int Fd, string Requested, bool Unix, bool Systemd = false)
+internal sealed record HandedSocket(int Fd, string Requested, bool Unix, bool Systemd = false, string Scheme = "http")
 {
     public EndPoint RequestedEndPoint => Unix ? new UnixDomainSocketEndPoint(Requested) : IPEndPoint.Parse(Requested);
 
-    public static HandedSocket Of(int fd, EndPoint requested, SocketOrigin origin) =>
-        new(fd, requested.ToString()!, requested is UnixDomainSocketEndPoint, origin == SocketOrigin.Systemd);
+    public static HandedSocket Of(BoundEndpoint endpoint) => Of(endpoint.Fd, endpoint.Configured.EndPoint, endpoint.Origin, endpoint.Configured.Scheme);
+
+    public static HandedSocket Of(int fd, EndPoint requested, SocketOrigin origin, string scheme) =>
+        new(fd, requested.ToString()!, requested is UnixDomainSocketEndPoint, origin == SocketOrigin.Systemd, scheme);
 }
 
 /// <summary>A running worker handed across the exec: who it is, its channel and output descriptors, and where it stands.</summary>

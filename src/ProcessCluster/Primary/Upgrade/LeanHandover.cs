@@ -1,0 +1,89 @@
+using System.Collections;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using ProcessCluster.Distribution;
+using ProcessCluster.Interop;
+
+namespace ProcessCluster.Primary;
+
+/// <summary>What the app's host resolved and the lean primary cannot: the settings after every Configure, and the "Logging" section.</summary>
+internal sealed record LeanState(ClusterOptions Options, Dictionary<string, string?> Logging);
+
+[JsonSerializable(typeof(LeanState))]
+internal sealed partial class LeanStateJson : JsonSerializerContext;
+
+/// <summary>
+/// The in-app primary handing over to a lean one (<see cref="ClusterOptions.LeanPrimary"/>): once the app's host has
+/// bound the endpoints and resolved the settings, the process re-executes its own command line in place (same pid) with
+/// the listening sockets inherited as an in-place upgrade hands them (<see cref="UpgradeHandover"/>), the settings in
+/// the environment, and a startup hook that runs the supervisor alone before the app's Main could. The hook's
+/// variables are removed as it starts, so the workers run the app's own command line without them.
+/// </summary>
+internal static class LeanHandover
+{
+    public const string PidVariable = "PROCESSCLUSTER_LEAN_PID";
+    public const string StateVariable = "PROCESSCLUSTER_LEAN_STATE";
+    public const string HooksVariable = "DOTNET_STARTUP_HOOKS";
+
+    /// <summary>The app's own startup hooks, if any: put back for the workers (the lean primary never reaches them).</summary>
+    public const string PreviousHooksVariable = "PROCESSCLUSTER_LEAN_PREVIOUS_HOOKS";
+
+    /// <summary>The console logger writes from a queue of its own: its last lines are given this long before the exec.</summary>
+    private static readonly TimeSpan LogFlush = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>
+    /// Re-executes this process as a lean primary that runs <paramref name="hookAssembly"/>'s startup hook. Returns only
+    /// when the exec failed, with why; everything is then as it was.
+    /// </summary>
+    public static string Exec(IReadOnlyList<BoundEndpoint> endpoints, IReadOnlyList<HandedWorker> workers, LeanState state, string hookAssembly)
+    {
+        // As typed, from the directory this process was started in by name: the lean primary's workers run the same
+        // command line (a release symlink in it is followed again at each fork, as for the in-app primary's).
+        var command = WorkerCommand.FromCurrentProcess();
+        var sockets = endpoints.Select(HandedSocket.Of).ToList();
+        var inherited = sockets.Select(socket => socket.Fd)
+            .Concat(workers.SelectMany(worker => (int[])[worker.Channel, worker.Stdout, worker.Stderr]))
+            .Where(fd => fd >= 0)
+            .ToList();
+        var previousHooks = Environment.GetEnvironmentVariable(HooksVariable);
+        var environment = Environment.GetEnvironmentVariables().Cast<DictionaryEntry>()
+            .Select(variable => (Key: (string)variable.Key, Value: (string?)variable.Value ?? ""))
+            .Where(variable => !variable.Key.StartsWith("PROCESSCLUSTER_UPGRADE_", StringComparison.Ordinal) && !variable.Key.StartsWith("PROCESSCLUSTER_LEAN_", StringComparison.Ordinal) && variable.Key != HooksVariable)
+            .Select(variable => $"{variable.Key}={variable.Value}")
+            .Concat(UpgradeHandover.Variables(sockets, workers).Select(variable => $"{variable.Key}={variable.Value}"))
+            .Append($"{PidVariable}={Environment.ProcessId.ToString(CultureInfo.InvariantCulture)}")
+            .Append($"{StateVariable}={JsonSerializer.Serialize(state, LeanStateJson.Default.LeanState)}")
+            // Ours first: it never returns, so the app's own hooks run only in the workers.
+            .Append($"{HooksVariable}={(string.IsNullOrEmpty(previousHooks) ? hookAssembly : $"{hookAssembly}{Path.PathSeparator}{previousHooks}")}")
+            .Concat(string.IsNullOrEmpty(previousHooks) ? [] : [$"{PreviousHooksVariable}={previousHooks}"])
+            .ToList();
+
+        inherited.ForEach(fd => ProcessInterop.SetInherited(fd, true));
+        Thread.Sleep(LogFlush);
+        var failure = ProcessInterop.Exec(command.Path, command.Arguments, environment);
+        inherited.ForEach(fd => ProcessInterop.SetInherited(fd, false));
+        return failure;
+    }
+
+    /// <summary>
+    /// In the lean primary's startup hook: what the in-app primary of this very process handed over; null when this
+    /// process is not one (a worker, a child that inherited the variables, a plain start). The hook's variables are
+    /// removed, and the app's own hooks put back, so that no worker inherits them.
+    /// </summary>
+    public static LeanState? Take()
+    {
+        var pid = Environment.GetEnvironmentVariable(PidVariable);
+        var json = Environment.GetEnvironmentVariable(StateVariable);
+        Environment.SetEnvironmentVariable(PidVariable, null);
+        Environment.SetEnvironmentVariable(StateVariable, null);
+        Environment.SetEnvironmentVariable(HooksVariable, Environment.GetEnvironmentVariable(PreviousHooksVariable));
+        Environment.SetEnvironmentVariable(PreviousHooksVariable, null);
+        if (pid != Environment.ProcessId.ToString(CultureInfo.InvariantCulture) || json is null)
+        {
+            return null;
+        }
+
+        return JsonSerializer.Deserialize(json, LeanStateJson.Default.LeanState);
+    }
+}
