@@ -28,7 +28,12 @@ public class UpgradeTests
 
         cluster.Signal(SIGUSR2);
         await Poll.UntilAsync(() => cluster.CountLines(Upgraded) == 1, Deadline, "the new program to adopt the workers", () => string.Join('\n', cluster.Lines.TakeLast(30)));
-        var after = await cluster.WaitForStatusAsync(status => status.StartedAt != before.StartedAt, "the new program's status", Deadline);
+        // An adopted worker counts as ready once the new program has its report: wait for as many as before, then
+        // compare which they are (a worker replaced instead of adopted still fails).
+        var after = await cluster.WaitForStatusAsync(
+            status => status.StartedAt != before.StartedAt && TestCluster.ReadyPids(status).Count == TestCluster.ReadyPids(before).Count,
+            "the new program's status with every worker ready",
+            Deadline);
 
         Assert.Equal(before.Pid, after.Pid);
         Assert.Equal(TestCluster.ReadyPids(before).Order(), TestCluster.ReadyPids(after).Order());
