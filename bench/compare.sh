@@ -218,6 +218,7 @@ label() {
   case $mode in
     RoundRobin | Shared | ReusePort) echo "ProcessCluster $mode, $workers workers$extra" ;;
     lean) echo "ProcessCluster RoundRobin, $workers workers, under \`dotnet-cluster run\` (native AOT)$extra" ;;
+    handover) echo "ProcessCluster RoundRobin, $workers workers, the in-app primary handed over to the native dotnet-cluster$extra" ;;
     aot | r2r) echo "ProcessCluster RoundRobin, $workers workers, the demo published $([ "$mode" = aot ] && echo "as native AOT" || echo ReadyToRun)$extra" ;;
     node) echo "Node cluster, $workers workers$extra" ;;
     pm2) echo "PM2 cluster mode, -i $workers$extra" ;;

@@ -8,8 +8,9 @@
 #   SYSTEMS="RoundRobin r2r aot node" RUNS=3 RESPAWNS=5 bash bench/lean.sh
 #                                               issue 15's respawn: JIT, ReadyToRun and native AOT demos beside Node's
 #                                               cluster (the AOT publish takes minutes)
-#   SYSTEMS="RoundRobin RoundRobin+Cluster__LeanPrimary=true node" RUNS=3 RESPAWNS=3 bash bench/lean.sh
-#                                               the in-app primary beside its lean hand-over (Cluster:LeanPrimary) and Node's
+#   SYSTEMS="RoundRobin RoundRobin+Cluster__LeanPrimary=true handover node" RUNS=3 RESPAWNS=3 bash bench/lean.sh
+#                                               the in-app primary beside its lean hand-over (Cluster:LeanPrimary), the
+#                                               hand-over to the native dotnet-cluster (handover) and Node's
 # Per start: cold start (launch → every worker answers), 3 s idle, the primary's VmRSS/RssAnon/RssFile/RssShmem and the
 # number of .dll/.so files it maps, then RESPAWNS respawns one after the other (each waits until both workers answer),
 # each with the CPU time (utime+stime) its replacement had spent when it first answered, which a loaded machine

@@ -84,11 +84,11 @@ publish_demo() { # aot|r2r
   published_demos+=" $1"
 }
 
-# prepare_systems SYSTEM...: publishes what these systems run (lean, aot, r2r) before any clock starts.
+# prepare_systems SYSTEM...: publishes what these systems run (lean, handover, aot, r2r) before any clock starts.
 prepare_systems() {
   local system
   for system in "$@"; do
-    case ${system%%+*} in lean) build_lean_primary ;; aot | r2r) publish_demo "${system%%+*}" ;; esac
+    case ${system%%+*} in lean | handover) build_lean_primary ;; aot | r2r) publish_demo "${system%%+*}" ;; esac
   done
 }
 
@@ -173,6 +173,8 @@ launch_server() {
       case $mode in
         plain) env=(Cluster__Enabled=false) ;;
         lean) build_lean_primary; command=(bench/results/cli/dotnet-cluster run -- dotnet "$app"); env=(Cluster__Scheduling=RoundRobin) ;;
+        # The app's own (in-app) primary handing over in place to the native dotnet-cluster (Cluster:LeanPrimaryProgram).
+        handover) build_lean_primary; env=(Cluster__Scheduling=RoundRobin Cluster__LeanPrimary=true Cluster__LeanPrimaryProgram="$PWD/bench/results/cli/dotnet-cluster") ;;
         aot) publish_demo aot; command=(bench/results/aot/SeedDemo); env=(Cluster__Scheduling=RoundRobin) ;;
         r2r) publish_demo r2r; command=(dotnet bench/results/r2r/SeedDemo.dll); env=(Cluster__Scheduling=RoundRobin) ;;
         *) env=(Cluster__Scheduling="$mode") ;;

@@ -93,13 +93,14 @@ internal sealed class PrimaryServer(
     /// <summary>
     /// Cluster:LeanPrimary: everything only the app's host could do is done (the endpoints bound, the settings resolved)
     /// and no worker has started, so this process re-executes itself as a lean primary (<see cref="LeanHandover"/>) and
-    /// does not come back, unless the exec fails. A native AOT app has no startup hooks, and is lean already.
+    /// does not come back, unless the exec fails. A native AOT app has no startup hooks, and is lean already, unless a
+    /// native program to hand over to is given (<see cref="ClusterOptions.LeanPrimaryProgram"/>).
     /// </summary>
     [UnconditionalSuppressMessage("SingleFile", "IL3000", Justification = "An empty location (a single-file app) is checked: the option is then ignored.")]
     private void HandOver(List<BoundEndpoint> endpoints)
     {
         var hookAssembly = typeof(StartupHook).Assembly.Location;
-        if (!RuntimeFeature.IsDynamicCodeSupported || hookAssembly.Length == 0)
+        if (primary.Options.LeanPrimaryProgram is null && (!RuntimeFeature.IsDynamicCodeSupported || hookAssembly.Length == 0))
         {
             _logger.LeanPrimaryIgnored("this app is published as native AOT or a single file, which runs no startup hook (a native AOT primary is lean already)");
             return;
@@ -109,7 +110,7 @@ internal sealed class PrimaryServer(
         var workers = UpgradeHandover.Take()?.Workers ?? [];
         var logging = configuration.GetSection("Logging").AsEnumerable().ToDictionary(setting => setting.Key, setting => setting.Value);
         _logger.HandingOver(Environment.ProcessId, endpoints.Count);
-        _logger.HandOverFailed(LeanHandover.Exec(endpoints, workers, new LeanState(primary.Options, logging), hookAssembly));
+        _logger.HandOverFailed(LeanHandover.Exec(endpoints, workers, new LeanState(primary.Options, logging, WorkerCommand.FromCurrentProcess()), hookAssembly));
     }
 
     /// <summary>The sockets Kestrel opened, each with the scheme of the address Kestrel reports for it (http when none says).</summary>

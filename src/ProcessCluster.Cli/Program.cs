@@ -3,13 +3,22 @@ using System.Net.Sockets;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using ProcessCluster;
+using ProcessCluster.AspNetCore;
 using ProcessCluster.Cli;
 using ProcessCluster.Control;
+using ProcessCluster.Primary;
 
 // dotnet cluster: a primary of its own (run, exit codes as ClusterExitCodes), and a thin client of a running primary's
 // control socket. The client's exit codes: 0 done, 1 the cluster refused or the command failed, 2 bad usage, 3 no
 // running cluster could be reached; for upgrade also 4 the new build failed its check (the old primary serves on) and
 // 5 the primary re-executed itself but its new build did not answer in time.
+
+// An app's in-app primary with Cluster:LeanPrimaryProgram naming this program re-executed itself as it, in place.
+if (LeanHandover.Take() is { } handedOver)
+{
+    return await LeanPrimary.RunAsync(handedOver);
+}
+
 const int Failed = 1;
 const int Usage = 2;
 const int Unreachable = 3;

@@ -112,6 +112,19 @@ public sealed partial class ClusterOptions
             }
         }
 
+        if (LeanPrimaryProgram is not null)
+        {
+            if (!LeanPrimary)
+            {
+                errors.Add($"{SectionName}:{nameof(LeanPrimaryProgram)} needs {SectionName}:{nameof(LeanPrimary)}=true (was {LeanPrimaryProgram})");
+            }
+
+            if (!Path.IsPathFullyQualified(LeanPrimaryProgram) || !File.Exists(LeanPrimaryProgram))
+            {
+                errors.Add($"{SectionName}:{nameof(LeanPrimaryProgram)} must be the absolute path of an existing file, a dotnet-cluster published with native AOT (was {LeanPrimaryProgram})");
+            }
+        }
+
         if (WorkingDirectory is not null && !Directory.Exists(WorkingDirectory))
         {
             errors.Add($"{SectionName}:{nameof(WorkingDirectory)} must be an existing directory (was {WorkingDirectory})");

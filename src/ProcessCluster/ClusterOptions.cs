@@ -228,6 +228,13 @@ public sealed partial class ClusterOptions
     /// </summary>
     public bool LeanPrimary { get; set; }
 
+    /// <summary>
+    /// With <see cref="LeanPrimary"/>: a dotnet-cluster published with native AOT (an absolute path) to hand over to,
+    /// instead of the app's own runtime with a startup hook. A native primary holds no runtime, JIT or framework code:
+    /// about 20 MiB, a third of the in-app primary and under Node's. Unset: the startup hook.
+    /// </summary>
+    public string? LeanPrimaryProgram { get; set; }
+
     /// <summary>The admin token, from <see cref="AdminToken"/> or read from <see cref="AdminTokenFile"/>; null or empty when none is set.</summary>
     /// <exception cref="InvalidOperationException">Both are set.</exception>
     /// <exception cref="IOException">The file cannot be read.</exception>

@@ -92,6 +92,44 @@ public partial class LeanPrimaryTests
         }
     }
 
+    /// <summary>
+    /// Cluster:LeanPrimaryProgram: the hand-over executes the native dotnet-cluster in place (no runtime in the primary
+    /// at all), which runs the app's command line as its workers; SIGUSR2 runs the app's host again, which hands over to
+    /// the native program again and it adopts the same workers; SIGTERM drains and exits 0.
+    /// </summary>
+    [Fact]
+    public async Task A_native_program_takes_over_in_place_runs_the_app_as_its_workers_and_after_sigusr2_adopts_them_again()
+    {
+        var native = StandalonePrimaryTests.NativePrimary();
+        await using var cluster = await TestCluster.StartAsync(
+            "RoundRobin", workers: 2, environment: new Dictionary<string, string> { ["Cluster__LeanPrimary"] = "true", ["Cluster__LeanPrimaryProgram"] = native });
+        var pid = cluster.PrimaryPid;
+        await cluster.WaitForLineAsync(line => line.Contains($"Lean primary: pid {pid} runs", StringComparison.Ordinal), Deadline);
+        Assert.Equal(native, new FileInfo($"/proc/{pid}/exe").LinkTarget);
+        Assert.DoesNotContain(File.ReadAllLines($"/proc/{pid}/maps"), line => line.EndsWith("libcoreclr.so", StringComparison.Ordinal));
+
+        var before = await cluster.StatusAsync();
+        var workers = TestCluster.ReadyPids(before);
+        Assert.Equal(2, workers.Count);
+        Assert.All(workers, worker => Assert.Contains("Microsoft.AspNetCore.Routing.dll", AspNetCoreAssemblies(worker)));
+        Assert.All(workers, worker => Assert.DoesNotContain(ProcessTree.Environment(worker), variable => variable.Key.StartsWith("PROCESSCLUSTER_LEAN_", StringComparison.Ordinal)));
+        using var client = new AppClient(cluster.BaseAddress);
+        Assert.Contains(await client.HelloPidAsync(), workers);
+
+        cluster.Signal(SIGUSR2);
+        await cluster.WaitForLineAsync(line => line.Contains("Upgraded in place", StringComparison.Ordinal), Deadline);
+        var after = await cluster.WaitForStatusAsync(
+            status => status.StartedAt != before.StartedAt && TestCluster.ReadyPids(status).Count == workers.Count, "the native program's status after the upgrade", Deadline);
+        Assert.Equal(pid, after.Pid);
+        Assert.Equal(workers.Order(), TestCluster.ReadyPids(after).Order());
+        Assert.Equal(native, new FileInfo($"/proc/{pid}/exe").LinkTarget);
+        Assert.Contains(await client.HelloPidAsync(), workers);
+
+        cluster.Signal(15);
+        Assert.Equal(0, await cluster.WaitForExitAsync(Deadline));
+    }
+
+    private const int SIGUSR2 = 12;
     private const int FSetFd = 2;
     private const int FdCloexec = 1;
 

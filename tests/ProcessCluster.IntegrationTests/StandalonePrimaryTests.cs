@@ -153,7 +153,7 @@ public class StandalonePrimaryTests
     /// takes minutes, and is the build's job, not a test's. Missing or older than the managed build it would stand
     /// for, it fails the test: a native primary that was not tested must not pass.
     /// </summary>
-    private static string NativePrimary()
+    internal static string NativePrimary()
     {
         const string publish = "`dotnet publish src/ProcessCluster.Cli -c Release -r linux-x64 -p:PublishAot=true "
             + "--artifacts-path artifacts/aot-cli-build -o artifacts/aot-cli`, or run the tests with `bash .ci/test`";

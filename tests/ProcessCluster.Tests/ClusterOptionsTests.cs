@@ -42,6 +42,15 @@ public class ClusterOptionsTests
     }
 
     [Fact]
+    public void A_lean_primary_program_needs_the_lean_primary_and_the_absolute_path_of_a_file()
+    {
+        Assert.Empty(new ClusterOptions { LeanPrimary = true, LeanPrimaryProgram = "/bin/sh" }.Validate());
+        Assert.Contains(new ClusterOptions { LeanPrimaryProgram = "/bin/sh" }.Validate(), error => error.StartsWith("Cluster:LeanPrimaryProgram needs Cluster:LeanPrimary=true", StringComparison.Ordinal));
+        Assert.Contains(new ClusterOptions { LeanPrimary = true, LeanPrimaryProgram = "sh" }.Validate(), error => error.StartsWith("Cluster:LeanPrimaryProgram must be the absolute path", StringComparison.Ordinal));
+        Assert.Contains(new ClusterOptions { LeanPrimary = true, LeanPrimaryProgram = "/nonexistent/dotnet-cluster" }.Validate(), error => error.StartsWith("Cluster:LeanPrimaryProgram must be the absolute path", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void A_fixed_worker_count_turns_autoscaling_off()
     {
         var options = new ClusterOptions { Workers = 3, MinWorkers = 1, MaxWorkers = 8 };

@@ -21,7 +21,8 @@ internal static class LeanPrimary
             .Select((passed, index) => new BoundEndpoint(index, new ClusterEndpoint(passed.Scheme, passed.Requested ?? passed.Socket.LocalEndPoint!), passed.Socket, passed.Origin))
             .ToList();
         logger.LeanPrimaryRunning(Environment.ProcessId, endpoints.Count);
-        await using var primary = new ClusterPrimary(state.Options, loggerFactory);
+        // The app's command line: this process's own when it is the app re-executed, not when it is a native program.
+        await using var primary = new ClusterPrimary(state.Options, loggerFactory, state.App) { UpgradeProgram = state.App };
         return await SupervisorRun.RunAsync(primary, loggerFactory, logger, () => primary.StartOn(endpoints)).ConfigureAwait(false);
     }
 }

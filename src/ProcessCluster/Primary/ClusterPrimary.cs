@@ -178,7 +178,10 @@ public sealed class ClusterPrimary : IAsyncDisposable, IClusterObserver
     /// Re-executes this primary in place with the build on disk (SIGUSR2, <c>dotnet-cluster upgrade</c>): same pid,
     /// the running workers kept (rolled by a reload if their code changed). Completes only when it did not happen.
     /// </summary>
-    internal Task<UpgradeResult> UpgradeAsync() => _supervisor.UpgradeAsync(CheckArguments);
+    internal Task<UpgradeResult> UpgradeAsync() => _supervisor.UpgradeAsync(UpgradeProgram, CheckArguments);
+
+    /// <summary>What an in-place upgrade executes; null: this process's own command line. A native lean primary runs the app's.</summary>
+    internal WorkerCommand? UpgradeProgram { get; set; }
 
     /// <summary>An in-place upgrade has started (its check runs, or its workers pause) and has not been called off.</summary>
     internal bool UpgradeUnderWay => _supervisor.UpgradeUnderWay;

@@ -134,11 +134,11 @@ internal sealed class Supervisor : IWorkerOwner, IAsyncDisposable
     }
 
     /// <summary>
-    /// Re-executes this primary in place with the build on disk now (see <see cref="InPlaceUpgrade"/>), after that build
-    /// passed its check (its command line run with --check, placed by <paramref name="placeCheck"/>). Completes only when
+    /// Re-executes this primary in place with the build on disk now (see <see cref="InPlaceUpgrade"/>): <paramref name="program"/>,
+    /// or this process's own command line when null, after that build passed its check (its command line run with --check, placed by <paramref name="placeCheck"/>). Completes only when
     /// the upgrade did not happen, with why: when it does, this process runs the new build and this task is gone with it.
     /// </summary>
-    public async Task<UpgradeResult> UpgradeAsync(Func<IReadOnlyList<string>, IReadOnlyList<string>>? placeCheck)
+    public async Task<UpgradeResult> UpgradeAsync(WorkerCommand? program, Func<IReadOnlyList<string>, IReadOnlyList<string>>? placeCheck)
     {
         ObjectDisposedException.ThrowIf(_stopping, this);
         if (Interlocked.Exchange(ref _upgrading, 1) == 1)
@@ -149,7 +149,7 @@ internal sealed class Supervisor : IWorkerOwner, IAsyncDisposable
 
         try
         {
-            return await CheckThenUpgradeAsync(placeCheck).ConfigureAwait(false);
+            return await CheckThenUpgradeAsync(program ?? WorkerCommand.FromCurrentProcess(_directory), placeCheck).ConfigureAwait(false);
         }
         finally
         {
@@ -160,9 +160,9 @@ internal sealed class Supervisor : IWorkerOwner, IAsyncDisposable
     /// <summary>From an upgrade's start (its check of the new build) until it is called off; the exec ends this program.</summary>
     public bool UpgradeUnderWay => Volatile.Read(ref _upgrading) == 1;
 
-    private async Task<UpgradeResult> CheckThenUpgradeAsync(Func<IReadOnlyList<string>, IReadOnlyList<string>>? placeCheck)
+    private async Task<UpgradeResult> CheckThenUpgradeAsync(WorkerCommand upgraded, Func<IReadOnlyList<string>, IReadOnlyList<string>>? placeCheck)
     {
-        var program = WorkerCommand.FromCurrentProcess(_directory) with { WorkingDirectory = _directory };
+        var program = upgraded with { WorkingDirectory = _directory };
         var environment = WorkerLauncher.CurrentEnvironment();
         // The check answers here, not to systemd.
         var checkEnvironment = environment.Where(variable => !variable.StartsWith(Control.SystemdNotifier.SocketVariable + "=", StringComparison.Ordinal)).ToList();

@@ -7,8 +7,11 @@ using ProcessCluster.Interop;
 
 namespace ProcessCluster.Primary;
 
-/// <summary>What the app's host resolved and the lean primary cannot: the settings after every Configure, and the "Logging" section.</summary>
-internal sealed record LeanState(ClusterOptions Options, Dictionary<string, string?> Logging);
+/// <summary>
+/// What the app's host resolved and the lean primary cannot: the settings after every Configure, the "Logging" section,
+/// and the app's command line as typed (the workers' program, and an in-place upgrade's).
+/// </summary>
+internal sealed record LeanState(ClusterOptions Options, Dictionary<string, string?> Logging, WorkerCommand App);
 
 [JsonSerializable(typeof(LeanState))]
 internal sealed partial class LeanStateJson : JsonSerializerContext;
@@ -33,14 +36,14 @@ internal static class LeanHandover
     private static readonly TimeSpan LogFlush = TimeSpan.FromMilliseconds(100);
 
     /// <summary>
-    /// Re-executes this process as a lean primary that runs <paramref name="hookAssembly"/>'s startup hook. Returns only
-    /// when the exec failed, with why; everything is then as it was.
+    /// Re-executes this process as a lean primary: the native program of <see cref="ClusterOptions.LeanPrimaryProgram"/>,
+    /// or else the app's own command line with <paramref name="hookAssembly"/>'s startup hook. Returns only when the
+    /// exec failed, with why; everything is then as it was.
     /// </summary>
     public static string Exec(IReadOnlyList<BoundEndpoint> endpoints, IReadOnlyList<HandedWorker> workers, LeanState state, string hookAssembly)
     {
-        // As typed, from the directory this process was started in by name: the lean primary's workers run the same
-        // command line (a release symlink in it is followed again at each fork, as for the in-app primary's).
-        var command = WorkerCommand.FromCurrentProcess();
+        var native = state.Options.LeanPrimaryProgram;
+        var command = native is null ? state.App : new WorkerCommand(native, [native, "lean-primary"]);
         var sockets = endpoints.Select(HandedSocket.Of).ToList();
         var inherited = sockets.Select(socket => socket.Fd)
             .Concat(workers.SelectMany(worker => (int[])[worker.Channel, worker.Stdout, worker.Stderr]))
@@ -54,8 +57,9 @@ internal static class LeanHandover
             .Concat(UpgradeHandover.Variables(sockets, workers).Select(variable => $"{variable.Key}={variable.Value}"))
             .Append($"{PidVariable}={Environment.ProcessId.ToString(CultureInfo.InvariantCulture)}")
             .Append($"{StateVariable}={JsonSerializer.Serialize(state, LeanStateJson.Default.LeanState)}")
-            // Ours first: it never returns, so the app's own hooks run only in the workers.
-            .Append($"{HooksVariable}={(string.IsNullOrEmpty(previousHooks) ? hookAssembly : $"{hookAssembly}{Path.PathSeparator}{previousHooks}")}")
+            // Ours first: it never returns, so the app's own hooks run only in the workers (Take puts them back). A native
+            // program runs no hook.
+            .Concat(native is not null ? [] : [$"{HooksVariable}={(string.IsNullOrEmpty(previousHooks) ? hookAssembly : $"{hookAssembly}{Path.PathSeparator}{previousHooks}")}"])
             .Concat(string.IsNullOrEmpty(previousHooks) ? [] : [$"{PreviousHooksVariable}={previousHooks}"])
             .ToList();
 
