@@ -34,6 +34,17 @@ public class StandalonePrimaryTests
         }
     }
 
+    /// <summary>Startup hooks given to dotnet-cluster run (an APM agent's, say) reach its workers: only a lean hand-over's own variables are taken out.</summary>
+    [Fact]
+    public async Task Run_passes_the_startup_hooks_it_was_given_on_to_its_workers()
+    {
+        var hook = Path.Combine(Path.GetDirectoryName(TestCluster.TestAppAssembly)!, "ProcessCluster.AspNetCore.dll");
+        await using var cluster = await TestCluster.StartAsync(
+            "RoundRobin", workers: 1, standalonePrimary: ClusterCli.Assembly, environment: new Dictionary<string, string> { ["DOTNET_STARTUP_HOOKS"] = hook });
+        var worker = Assert.Single(await cluster.ReadyPidsAsync());
+        Assert.Equal(hook, ProcessTree.Environment(worker).GetValueOrDefault("DOTNET_STARTUP_HOOKS"));
+    }
+
     [Fact]
     public async Task Run_refuses_a_missing_command_a_bad_setting_an_unknown_program_and_a_taken_port_with_exit_2()
     {

@@ -71,13 +71,19 @@ internal static class LeanHandover
     }
 
     /// <summary>
-    /// In the lean primary's startup hook: what the in-app primary of this very process handed over; null when this
-    /// process is not one (a worker, a child that inherited the variables, a plain start). The hook's variables are
-    /// removed, and the app's own hooks put back, so that no worker inherits them.
+    /// In the lean primary (the startup hook, or a native dotnet-cluster at its start): what the in-app primary of this
+    /// very process handed over; null when this process is not one (a worker, a child that inherited the variables, a
+    /// plain start). The hand-over's variables are removed, and the app's own hooks put back, so that no worker inherits
+    /// them; a process without them (dotnet-cluster run, say) keeps its environment as it is.
     /// </summary>
     public static LeanState? Take()
     {
         var pid = Environment.GetEnvironmentVariable(PidVariable);
+        if (pid is null)
+        {
+            return null;
+        }
+
         var json = Environment.GetEnvironmentVariable(StateVariable);
         Environment.SetEnvironmentVariable(PidVariable, null);
         Environment.SetEnvironmentVariable(StateVariable, null);
