@@ -8,6 +8,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using ProcessCluster.Control;
 using ProcessCluster.Primary;
 using ProcessCluster.Telemetry;
 using ProcessCluster.Worker;
@@ -45,6 +46,7 @@ public static class ClusterBuilderExtensions
 
         if (Cluster.IsPrimary)
         {
+            ClusterSignals.CatchIgnored();
             if (early.LogFormat == LogFormat.Json)
             {
                 builder.Logging.AddClusterJsonConsole();

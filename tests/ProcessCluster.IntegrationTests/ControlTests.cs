@@ -106,11 +106,15 @@ public class ControlTests
             pids => pids.Count == 1 && pids[0] != before.Single() && cluster.ChildPids().Count == 1, "the reload's replacement, alone", Deadline);
     }
 
+    /// <summary>
+    /// Started with QUIT ignored, as a shell starts a background job (and as the test host passed it on, now and then:
+    /// this test failed intermittently until the primary caught it anyway), the primary still takes it.
+    /// </summary>
     [Fact]
     public async Task Quit_kills_the_workers_at_once_and_the_primary_exits()
     {
         // A worker busy for 20 s would hold a graceful stop that long; a fast stop does not wait for it.
-        await using var cluster = await TestCluster.StartAsync("RoundRobin", workers: 2);
+        await using var cluster = await TestCluster.StartAsync("RoundRobin", workers: 2, launcher: ["bash", "-c", "trap '' QUIT; exec \"$@\"", "bash"]);
         using var client = new AppClient(cluster.BaseAddress, TimeSpan.FromSeconds(30));
         var busy = client.GetAsync("/spin/20000");
         await cluster.WaitForStatusAsync(status => status.Workers.Sum(worker => worker.Dispatched) > 0, "the request handed to a worker", Deadline);

@@ -23,8 +23,8 @@ public sealed class ClusterSignals : IDisposable
             throw new PlatformNotSupportedException("TTIN, TTOU and QUIT are POSIX signals");
         }
 
-        // Left ignored across an in-place upgrade's exec, it would stay so: the registration below would not take it.
-        ProcessInterop.CatchIfIgnored(SignalNames.SIGUSR2);
+        CatchIgnored();
+
         _registrations =
         [
             Register(PosixSignal.SIGHUP, () =>
@@ -52,6 +52,20 @@ public sealed class ClusterSignals : IDisposable
                 _ = UpgradeAsync(primary, logger);
             }),
         ];
+    }
+
+    /// <summary>
+    /// A process can start with the cluster's signals ignored (a shell's background job has QUIT ignored, nohup HUP, an
+    /// in-place upgrade's exec leaves USR2 so), and the runtime never takes an ignored signal: it keeps what it found
+    /// when its signal handling started, which the host's console lifetime starts. So a primary calls this first thing,
+    /// before any host starts; the constructor calls it again for a primary of an app's own.
+    /// </summary>
+    internal static void CatchIgnored()
+    {
+        foreach (var signal in (int[])[SignalNames.SIGHUP, SignalNames.SIGQUIT, SignalNames.SIGTTIN, SignalNames.SIGTTOU, SignalNames.SIGUSR2])
+        {
+            ProcessInterop.CatchIfIgnored(signal);
+        }
     }
 
     /// <summary>When the upgrade happens, this process runs the new build; otherwise the reason is logged (by the supervisor) and nothing changed.</summary>

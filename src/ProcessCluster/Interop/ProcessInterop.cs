@@ -152,8 +152,8 @@ internal static unsafe class ProcessInterop
     public static void RestoreSignal(int signal, Libc.SigAction previous) => Libc.sigaction(signal, &previous, null);
 
     /// <summary>
-    /// When <paramref name="signal"/> is ignored (an in-place upgrade's new program finds SIGUSR2 so, see
-    /// <see cref="IgnoreSignal"/>), catches it with a handler that does nothing instead: the runtime installs a
+    /// When <paramref name="signal"/> is ignored (inherited so: an in-place upgrade's new program finds SIGUSR2 so, see
+    /// <see cref="IgnoreSignal"/>, a shell's background job SIGQUIT), catches it with a handler that does nothing instead: the runtime installs a
     /// PosixSignalRegistration's handler over any disposition but an ignored one, and the default meanwhile would kill.
     /// </summary>
     public static void CatchIfIgnored(int signal)

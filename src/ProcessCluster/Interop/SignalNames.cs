@@ -3,9 +3,13 @@ namespace ProcessCluster.Interop;
 /// <summary>Linux signal numbers and their names, for logs a person can read.</summary>
 internal static class SignalNames
 {
+    public const int SIGHUP = 1;
+    public const int SIGQUIT = 3;
     public const int SIGKILL = 9;
     public const int SIGUSR2 = 12;
     public const int SIGTERM = 15;
+    public const int SIGTTIN = 21;
+    public const int SIGTTOU = 22;
 
     private static readonly string[] Names =
     [
