@@ -45,6 +45,19 @@ public class StandalonePrimaryTests
         Assert.Equal(hook, ProcessTree.Environment(worker).GetValueOrDefault("DOTNET_STARTUP_HOOKS"));
     }
 
+    /// <summary>
+    /// A wrapper that forks (here coreutils' timeout) makes the app the primary's grandchild, which dying with the
+    /// primary cannot cover: the worker refuses and says why on stderr (a log line would be lost to the exit).
+    /// </summary>
+    [Fact]
+    public async Task Run_refuses_a_worker_started_through_a_wrapper_that_forks_and_says_why()
+    {
+        await using var cluster = await TestCluster.StartAsync(
+            "RoundRobin", workers: 1, waitUntilReady: false, standalonePrimary: ClusterCli.Assembly, workerWrapper: ["timeout", "60"]);
+        var line = await cluster.WaitForLineAsync(text => text.Contains("through a wrapper that forks", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
+        Assert.Contains($"not primary {cluster.PrimaryPid}", line);
+    }
+
     [Fact]
     public async Task Run_refuses_a_missing_command_a_bad_setting_an_unknown_program_and_a_taken_port_with_exit_2()
     {

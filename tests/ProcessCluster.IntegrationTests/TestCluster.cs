@@ -59,7 +59,8 @@ public sealed class TestCluster : IAsyncDisposable
     /// (its .dll, or a native executable) to run it as `dotnet-cluster run -- dotnet App.dll` from
     /// <paramref name="workingDirectory"/> (default: the test's). A <paramref name="launcher"/> (a program and its
     /// arguments) runs first and must exec the primary's command line it is given, keeping its pid.
-    /// <paramref name="standaloneOptions"/> go on dotnet-cluster run's command line, before the worker command. With no
+    /// <paramref name="standaloneOptions"/> go on dotnet-cluster run's command line, before the worker command, which
+    /// <paramref name="workerWrapper"/> (a program and its arguments) may precede. With no
     /// <paramref name="urls"/>, the app's addresses come from its configuration alone.
     /// </summary>
     public static async Task<TestCluster> StartAsync(
@@ -72,7 +73,8 @@ public sealed class TestCluster : IAsyncDisposable
         string? workingDirectory = null,
         string? app = null,
         IReadOnlyList<string>? launcher = null,
-        IReadOnlyList<string>? standaloneOptions = null)
+        IReadOnlyList<string>? standaloneOptions = null,
+        IReadOnlyList<string>? workerWrapper = null)
     {
         app ??= TestAppAssembly;
         var program = standalonePrimary is null || standalonePrimary.EndsWith(".dll", StringComparison.Ordinal) ? "dotnet" : standalonePrimary;
@@ -106,7 +108,7 @@ public sealed class TestCluster : IAsyncDisposable
                 start.ArgumentList.Add(standalonePrimary);
             }
 
-            foreach (var argument in (string[])["run", .. (urls is null ? Array.Empty<string>() : [$"--urls={urls}"]), .. standaloneOptions ?? [], "--", "dotnet", app])
+            foreach (var argument in (string[])["run", .. (urls is null ? Array.Empty<string>() : [$"--urls={urls}"]), .. standaloneOptions ?? [], "--", .. workerWrapper ?? [], "dotnet", app])
             {
                 start.ArgumentList.Add(argument);
             }

@@ -138,7 +138,7 @@ public sealed class ClusterWorker : IPrimaryFrameHandler
     /// <summary>Connects to the primary named in <paramref name="environment"/> and becomes this process's worker.</summary>
     internal static ClusterWorker Connect(WorkerEnvironment environment, int maxMessageBytes, ILogger logger)
     {
-        return Start(PrimaryConnection.Connect(environment, maxMessageBytes, logger), logger);
+        return Start(PrimaryConnection.Connect(environment, maxMessageBytes), logger);
     }
 
     /// <summary>A worker over a channel already welcomed by its primary; it starts reading the primary's frames.</summary>

@@ -48,11 +48,14 @@ internal sealed class PrimaryConnection
     /// is already gone. Once started, the reader thread arms the parent-death signal, so the worker dies with its
     /// primary even when the primary is SIGKILLed.
     /// </summary>
-    public static PrimaryConnection Connect(WorkerEnvironment environment, int maxMessageBytes, ILogger logger)
+    public static PrimaryConnection Connect(WorkerEnvironment environment, int maxMessageBytes)
     {
-        if (ProcessInterop.ParentId() != environment.PrimaryPid)
+        if (ProcessInterop.ParentId() is var parent && parent != environment.PrimaryPid)
         {
-            logger.LogCritical("Primary {Pid} is gone before worker {Id} started; exiting", environment.PrimaryPid, environment.WorkerId);
+            // Straight to stderr: the logger's queue would not be flushed by an immediate exit.
+            Console.Error.WriteLine(ProcessInterop.Signal(environment.PrimaryPid, 0)
+                ? $"Worker {environment.WorkerId} (pid {Environment.ProcessId}) has parent {parent}, not primary {environment.PrimaryPid}: the worker command runs the app through a wrapper that forks (timeout, perf record, strace -f), which would leave the app alive when the primary dies. Use one that execs (env, nice, sh -c 'exec ...'); exiting"
+                : $"Primary {environment.PrimaryPid} is gone before worker {environment.WorkerId} started; exiting");
             ProcessInterop.ExitImmediately(1);
         }
 
