@@ -5,9 +5,10 @@
 #   bash bench/lean.sh                          3 runs of RoundRobin and node, 5 respawns per start
 #   SYSTEMS="RoundRobin RoundRobin+DOTNET_TieredPGO=0 node" RUNS=5 RESPAWNS=5 PORT=38474 bash bench/lean.sh
 #                                               systems as in compare.sh (SYSTEM+VAR=value runs it with that environment)
-#   SYSTEMS="RoundRobin r2r aot node" RUNS=3 RESPAWNS=5 bash bench/lean.sh
-#                                               issue 15's respawn: JIT, ReadyToRun and native AOT demos beside Node's
-#                                               cluster (the AOT publish takes minutes)
+#   SYSTEMS="RoundRobin r2r composite aot node" RUNS=3 RESPAWNS=5 bash bench/lean.sh
+#                                               issue 15's respawn: JIT, ReadyToRun, composite ReadyToRun and native
+#                                               AOT demos beside Node's cluster (the AOT and composite publishes take
+#                                               minutes)
 #   SYSTEMS="RoundRobin RoundRobin+Cluster__LeanPrimary=true handover node" RUNS=3 RESPAWNS=3 bash bench/lean.sh
 #                                               the in-app primary beside its lean hand-over (Cluster:LeanPrimary), the
 #                                               hand-over to the native dotnet-cluster (handover) and Node's

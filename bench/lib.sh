@@ -71,24 +71,30 @@ build_lean_primary() {
   lean_built=1
 }
 
-# The demo published as native AOT (bench/results/aot/SeedDemo) or ReadyToRun (bench/results/r2r/SeedDemo.dll), the
-# `aot` and `r2r` systems below, once per benchmark run, on first use. The AOT publish takes minutes.
+# The demo published as native AOT (bench/results/aot/SeedDemo), ReadyToRun (bench/results/r2r/SeedDemo.dll) or
+# self-contained composite ReadyToRun (bench/results/composite/SeedDemo: the framework and the app compiled ahead as
+# one version bubble, so the framework's generics over its own types need no JIT), the `aot`, `r2r` and `composite`
+# systems below, once per benchmark run, on first use. The AOT and composite publishes take minutes.
 published_demos=
-publish_demo() { # aot|r2r
+publish_demo() { # aot|r2r|composite
   case " $published_demos " in *" $1 "*) return 0 ;; esac
   echo "publishing the demo as $1 (bench/results/$1)" >&2
-  local flags=(-p:PublishAot=true)
-  [ "$1" = aot ] || flags=(-p:PublishReadyToRun=true --self-contained false)
+  local flags
+  case $1 in
+    aot) flags=(-p:PublishAot=true) ;;
+    r2r) flags=(-p:PublishReadyToRun=true --self-contained false) ;;
+    composite) flags=(-p:PublishReadyToRun=true -p:PublishReadyToRunComposite=true --self-contained true) ;;
+  esac
   dotnet publish samples/SeedDemo -c Release -r linux-x64 "${flags[@]}" -nologo -v quiet \
     --artifacts-path "bench/results/$1-build" -o "bench/results/$1" >/dev/null
   published_demos+=" $1"
 }
 
-# prepare_systems SYSTEM...: publishes what these systems run (lean, handover, aot, r2r) before any clock starts.
+# prepare_systems SYSTEM...: publishes what these systems run (lean, handover, aot, r2r, composite) before any clock starts.
 prepare_systems() {
   local system
   for system in "$@"; do
-    case ${system%%+*} in lean | handover) build_lean_primary ;; aot | r2r) publish_demo "${system%%+*}" ;; esac
+    case ${system%%+*} in lean | handover) build_lean_primary ;; aot | r2r | composite) publish_demo "${system%%+*}" ;; esac
   done
 }
 
@@ -147,7 +153,8 @@ stop_server() {
 # launch_server MODE LOG [VAR=value ...]: starts a server in the background on 127.0.0.1:$port and sets server_pid
 # (the primary: for PM2 its daemon), without waiting. MODE is RoundRobin, Shared, ReusePort or plain (the demo; plain is
 # Cluster:Enabled=false), lean (the demo's workers, RoundRobin, under `dotnet-cluster run` published with native
-# AOT), aot and r2r (the demo, RoundRobin, published as native AOT or ReadyToRun), node (bench/node under Node's
+# AOT), aot, r2r and composite (the demo, RoundRobin, published as native AOT, ReadyToRun or self-contained composite
+# ReadyToRun), node (bench/node under Node's
 # cluster module, one worker per CPU) or pm2 (bench/node in PM2
 # cluster mode, -i $workers). workers=auto leaves the demo's count to the autoscaler.
 launch_server() {
@@ -177,6 +184,7 @@ launch_server() {
         handover) build_lean_primary; env=(Cluster__Scheduling=RoundRobin Cluster__LeanPrimary=true Cluster__LeanPrimaryProgram="$PWD/bench/results/cli/dotnet-cluster") ;;
         aot) publish_demo aot; command=(bench/results/aot/SeedDemo); env=(Cluster__Scheduling=RoundRobin) ;;
         r2r) publish_demo r2r; command=(dotnet bench/results/r2r/SeedDemo.dll); env=(Cluster__Scheduling=RoundRobin) ;;
+        composite) publish_demo composite; command=(bench/results/composite/SeedDemo); env=(Cluster__Scheduling=RoundRobin) ;;
         *) env=(Cluster__Scheduling="$mode") ;;
       esac
       [ "$mode" = plain ] || [ "$workers" = auto ] || env+=(Cluster__Workers="$workers")
