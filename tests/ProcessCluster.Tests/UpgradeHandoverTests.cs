@@ -1,4 +1,5 @@
 using ProcessCluster.Distribution;
+using ProcessCluster.Ipc;
 using ProcessCluster.Primary;
 
 namespace ProcessCluster.Tests;
@@ -35,6 +36,35 @@ public class UpgradeHandoverTests
         Assert.StartsWith("the workers handed over cannot be read (", received.Problem);
     }
 
+    [Theory]
+    [InlineData("1")]
+    [InlineData("3")]
+    [InlineData("two")]
+    public void Workers_that_speak_another_channel_protocol_are_not_taken_over_and_the_sockets_still_are(string protocol)
+    {
+        var variables = UpgradeHandover.Variables([HandedSocket.Of(12, System.Net.IPEndPoint.Parse("127.0.0.1:0"), SocketOrigin.Opened, "http")], [Worker]).ToDictionary();
+        variables[UpgradeHandover.ProtocolVariable] = protocol;
+
+        var received = Read(variables, Environment.ProcessId)!;
+        Assert.Null(received.Workers);
+        Assert.Single(received.Sockets!);
+        Assert.Equal($"the workers speak channel protocol {protocol} and this program speaks {ChannelProtocol.Version}: they cannot be taken over", received.Problem);
+    }
+
+    [Fact]
+    public void A_program_that_predates_the_protocol_variable_spoke_2()
+    {
+        var variables = UpgradeHandover.Variables([], [Worker]).ToDictionary();
+        Assert.Equal(ChannelProtocol.Version.ToString(), variables[UpgradeHandover.ProtocolVariable]);
+        var asTwo = Read(new(variables) { [UpgradeHandover.ProtocolVariable] = "2" }, Environment.ProcessId)!;
+        variables.Remove(UpgradeHandover.ProtocolVariable);
+
+        var absent = Read(variables, Environment.ProcessId)!;
+        Assert.Equal(asTwo.Problem, absent.Problem);
+        Assert.Equal(asTwo.Workers?.Count, absent.Workers?.Count);
+    }
+
     private static UpgradeHandover.Received? Read(Dictionary<string, string> variables, int pid) => UpgradeHandover.Read(
-        variables[UpgradeHandover.PidVariable], variables[UpgradeHandover.SocketsVariable], variables[UpgradeHandover.WorkersVariable], pid);
+        variables[UpgradeHandover.PidVariable], variables[UpgradeHandover.SocketsVariable], variables[UpgradeHandover.WorkersVariable],
+        variables.GetValueOrDefault(UpgradeHandover.ProtocolVariable), pid);
 }

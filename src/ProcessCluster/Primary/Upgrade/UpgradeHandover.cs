@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using ProcessCluster.Distribution;
+using ProcessCluster.Ipc;
 
 namespace ProcessCluster.Primary;
 
@@ -55,11 +56,13 @@ internal static class UpgradeHandover
     public const string PidVariable = "PROCESSCLUSTER_UPGRADE_PID";
     public const string SocketsVariable = "PROCESSCLUSTER_UPGRADE_SOCKETS";
     public const string WorkersVariable = "PROCESSCLUSTER_UPGRADE_WORKERS";
+    public const string ProtocolVariable = "PROCESSCLUSTER_UPGRADE_PROTOCOL";
 
     private static readonly Lazy<Received?> Taken = new(() => Read(
         Environment.GetEnvironmentVariable(PidVariable),
         Environment.GetEnvironmentVariable(SocketsVariable),
         Environment.GetEnvironmentVariable(WorkersVariable),
+        Environment.GetEnvironmentVariable(ProtocolVariable),
         Environment.ProcessId));
 
     /// <summary>The variables for the next program.</summary>
@@ -68,6 +71,7 @@ internal static class UpgradeHandover
         new(PidVariable, Environment.ProcessId.ToString(CultureInfo.InvariantCulture)),
         new(SocketsVariable, JsonSerializer.Serialize(sockets.ToList(), HandoverJson.Default.ListHandedSocket)),
         new(WorkersVariable, JsonSerializer.Serialize(workers.ToList(), HandoverJson.Default.ListHandedWorker)),
+        new(ProtocolVariable, ChannelProtocol.Version.ToString(CultureInfo.InvariantCulture)),
     ];
 
     /// <summary>
@@ -77,7 +81,7 @@ internal static class UpgradeHandover
     public static Received? Take()
     {
         var taken = Taken.Value;
-        foreach (var variable in (string[])[PidVariable, SocketsVariable, WorkersVariable])
+        foreach (var variable in (string[])[PidVariable, SocketsVariable, WorkersVariable, ProtocolVariable])
         {
             Environment.SetEnvironmentVariable(variable, null);
         }
@@ -87,9 +91,11 @@ internal static class UpgradeHandover
 
     /// <summary>
     /// Parses the variables; null when they are absent or meant for another process. Sockets or workers that cannot be
-    /// read come back null, each with why in <see cref="Received.Problem"/>.
+    /// read come back null, each with why in <see cref="Received.Problem"/>. Workers speak the channel protocol of the
+    /// program that accepted them (<paramref name="protocol"/>; absent from a program that predates the variable, which
+    /// spoke 2): this program cannot take over workers whose frames it would misread.
     /// </summary>
-    internal static Received? Read(string? pid, string? sockets, string? workers, int ownPid)
+    internal static Received? Read(string? pid, string? sockets, string? workers, string? protocol, int ownPid)
     {
         if (pid is null || !int.TryParse(pid, CultureInfo.InvariantCulture, out var forPid) || forPid != ownPid)
         {
@@ -99,6 +105,13 @@ internal static class UpgradeHandover
         var problems = new List<string>();
         var handedSockets = Parse(sockets, HandoverJson.Default.ListHandedSocket, "sockets", problems);
         var handedWorkers = Parse(workers, HandoverJson.Default.ListHandedWorker, "workers", problems);
+        var spoken = protocol ?? "2";
+        if (!int.TryParse(spoken, CultureInfo.InvariantCulture, out var version) || !ChannelProtocol.Speaks(version))
+        {
+            problems.Add($"the workers speak channel protocol {spoken} and this program speaks {ChannelProtocol.Version}: they cannot be taken over");
+            handedWorkers = null;
+        }
+
         return new Received(handedSockets, handedWorkers, problems.Count == 0 ? null : string.Join("; ", problems));
     }
 
