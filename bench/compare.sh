@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Side by side with Node's cluster and PM2: the seed's app as ProcessCluster RoundRobin, Shared and ReusePort
 # (2 workers), the same workers under the standalone primary (`lean`: dotnet-cluster run, native AOT), the demo published as ReadyToRun
-# (`r2r`), as self-contained composite ReadyToRun (`composite`) and as native AOT (`aot`), all RoundRobin, as one plain Kestrel process
+# (`r2r`), as self-contained trimmed composite ReadyToRun (`composite`) and as native AOT (`aot`), all RoundRobin, as one plain Kestrel process
 # (Cluster:Enabled=false), and the same routes in Express (bench/node) under Node's cluster
 # module and under PM2 cluster mode; interleaved in one run, so the machine's noise hits all alike.
 #
@@ -221,7 +221,7 @@ label() {
     handover) echo "ProcessCluster RoundRobin, $workers workers, the in-app primary handed over to the native dotnet-cluster$extra" ;;
     aot) echo "ProcessCluster RoundRobin, $workers workers, the demo published as native AOT$extra" ;;
     r2r) echo "ProcessCluster RoundRobin, $workers workers, the demo published ReadyToRun$extra" ;;
-    composite) echo "ProcessCluster RoundRobin, $workers workers, the demo published self-contained composite ReadyToRun$extra" ;;
+    composite) echo "ProcessCluster RoundRobin, $workers workers, the demo published self-contained trimmed composite ReadyToRun$extra" ;;
     node) echo "Node cluster, $workers workers$extra" ;;
     pm2) echo "PM2 cluster mode, -i $workers$extra" ;;
     plain) echo "plain Kestrel, 1 process$extra" ;;

@@ -72,9 +72,10 @@ build_lean_primary() {
 }
 
 # The demo published as native AOT (bench/results/aot/SeedDemo), ReadyToRun (bench/results/r2r/SeedDemo.dll) or
-# self-contained composite ReadyToRun (bench/results/composite/SeedDemo: the framework and the app compiled ahead as
-# one version bubble, so the framework's generics over its own types need no JIT), the `aot`, `r2r` and `composite`
-# systems below, once per benchmark run, on first use. The AOT and composite publishes take minutes.
+# self-contained, trimmed, composite ReadyToRun (bench/results/composite/SeedDemo: the framework and the app compiled
+# ahead as one version bubble, so the framework's generics over its own types need no JIT, and trimmed to what the app
+# uses; still the JIT runtime), the `aot`, `r2r` and `composite` systems below, once per benchmark run, on first use.
+# The AOT and composite publishes take minutes.
 published_demos=
 publish_demo() { # aot|r2r|composite
   case " $published_demos " in *" $1 "*) return 0 ;; esac
@@ -83,7 +84,7 @@ publish_demo() { # aot|r2r|composite
   case $1 in
     aot) flags=(-p:PublishAot=true) ;;
     r2r) flags=(-p:PublishReadyToRun=true --self-contained false) ;;
-    composite) flags=(-p:PublishReadyToRun=true -p:PublishReadyToRunComposite=true --self-contained true) ;;
+    composite) flags=(-p:PublishReadyToRun=true -p:PublishReadyToRunComposite=true -p:PublishTrimmed=true --self-contained true) ;;
   esac
   dotnet publish samples/SeedDemo -c Release -r linux-x64 "${flags[@]}" -nologo -v quiet \
     --artifacts-path "bench/results/$1-build" -o "bench/results/$1" >/dev/null
@@ -153,8 +154,8 @@ stop_server() {
 # launch_server MODE LOG [VAR=value ...]: starts a server in the background on 127.0.0.1:$port and sets server_pid
 # (the primary: for PM2 its daemon), without waiting. MODE is RoundRobin, Shared, ReusePort or plain (the demo; plain is
 # Cluster:Enabled=false), lean (the demo's workers, RoundRobin, under `dotnet-cluster run` published with native
-# AOT), aot, r2r and composite (the demo, RoundRobin, published as native AOT, ReadyToRun or self-contained composite
-# ReadyToRun), node (bench/node under Node's
+# AOT), aot, r2r and composite (the demo, RoundRobin, published as native AOT, ReadyToRun or self-contained trimmed
+# composite ReadyToRun), node (bench/node under Node's
 # cluster module, one worker per CPU) or pm2 (bench/node in PM2
 # cluster mode, -i $workers). workers=auto leaves the demo's count to the autoscaler.
 launch_server() {
