@@ -27,7 +27,22 @@ internal sealed class HandoffLedger
     public bool Stopped { get; private set; }
 
     /// <summary>Some worker was sent a connection it has not acknowledged yet.</summary>
-    public bool AnyInFlight => _workers.Values.Any(worker => worker.InFlight.Count > 0);
+    public bool AnyInFlight
+    {
+        get
+        {
+            // Loops, not LINQ, here and in Load: both run for every connection, and a struct enumerator allocates nothing.
+            foreach (var worker in _workers.Values)
+            {
+                if (worker.InFlight.Count > 0)
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+    }
 
     /// <summary>Stopped, and every connection accepted before was taken by a worker.</summary>
     public bool IsFlushed => Stopped && _pending.Count == 0 && !AnyInFlight;
@@ -88,7 +103,13 @@ internal sealed class HandoffLedger
             return default;
         }
 
-        return new HandoffLoad(worker.InFlight.Count, worker.InFlight.Values.Min(entry => entry.SentAt));
+        var oldest = long.MaxValue;
+        foreach (var (_, sentAt) in worker.InFlight.Values)
+        {
+            oldest = Math.Min(oldest, sentAt);
+        }
+
+        return new HandoffLoad(worker.InFlight.Count, oldest);
     }
 
     /// <summary>Connections sent to the worker so far; 0 for a worker not known.</summary>

@@ -24,6 +24,7 @@ internal sealed class RoundRobinDispatcher : IConnectionDistribution
 
     private readonly object _lock = new();
     private readonly HandoffLedger _ledger = new();
+    private readonly Func<int, HandoffLoad> _loadOf;
     private readonly TargetSelector _selector;
     private readonly Dictionary<int, WorkerSendQueue> _queues = [];
     private readonly Acceptor _acceptor;
@@ -42,6 +43,8 @@ internal sealed class RoundRobinDispatcher : IConnectionDistribution
         _peeker = affinity == AffinityMode.ConnectionToken ? new RequestPeeker(PeekDeadline, OnRouted) : null;
         _logger = logger;
         _selector = new TargetSelector(mode, maxInFlightPerWorker, (long)stuckAfter.TotalMilliseconds);
+        // One delegate for the selector's every choice, not one per connection.
+        _loadOf = _ledger.Load;
         _acceptor = new Acceptor(endpoints, maxPending, OnAccepted, logger);
         // Started by the first hand-off (ScheduleReadingCheck): an idle primary does not wake for it.
         _readingCheck = TimeProvider.System.CreateTimer(_ => CheckReading(), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
@@ -115,15 +118,22 @@ internal sealed class RoundRobinDispatcher : IConnectionDistribution
     public void OnLoadReport(int workerId, int requestsInFlight) => Locked(() => _selector.OnLoadReport(workerId, requestsInFlight, Now));
 
     /// <summary>The worker took these connections (the primary closes its copies) or refused them (they go to others).</summary>
-    public void OnAcks(int workerId, IReadOnlyList<(long ConnectionId, bool Accepted)> acks) => Locked(() =>
+    public void OnAcks(int workerId, IReadOnlyList<(long ConnectionId, bool Accepted)> acks)
     {
-        foreach (var fd in _ledger.OnAcks(workerId, acks))
+        var taken = Locked(() =>
+        {
+            var fds = _ledger.OnAcks(workerId, acks);
+            Pump();
+            return fds;
+        });
+
+        // Outside the lock: the ledger no longer holds these, and a batch of closes there kept the accept thread (and the
+        // other workers' acks) waiting, a futex sleep and wake-up each time, on every busy connection.
+        foreach (var fd in taken)
         {
             SocketInterop.Close(fd);
         }
-
-        Pump();
-    });
+    }
 
     /// <summary>Stops accepting; the backlog and whatever was queued here go on to the workers still ready.</summary>
     public void StopAccepting()
@@ -183,7 +193,7 @@ internal sealed class RoundRobinDispatcher : IConnectionDistribution
     private void Pump()
     {
         var now = Now;
-        while (Plan(now) is { Count: > 0 } batches)
+        while (_ledger.Pending > 0 && Plan(now) is { Count: > 0 } batches)
         {
             var unsent = new List<(int WorkerId, Handoff Handoff)>();
             foreach (var (workerId, handoffs) in batches)
@@ -224,7 +234,7 @@ internal sealed class RoundRobinDispatcher : IConnectionDistribution
     private Dictionary<int, List<Handoff>> Plan(long now)
     {
         var batches = new Dictionary<int, List<Handoff>>();
-        while (_ledger.TryPeek(out var next) && _selector.Choose(now, _ledger.Load, next.Affinity) is { } choice)
+        while (_ledger.TryPeek(out var next) && _selector.Choose(now, _loadOf, next.Affinity) is { } choice)
         {
             if (!batches.TryGetValue(choice.WorkerId, out var batch))
             {
