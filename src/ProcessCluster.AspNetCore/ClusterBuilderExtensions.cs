@@ -46,6 +46,7 @@ public static class ClusterBuilderExtensions
 
         if (Cluster.IsPrimary)
         {
+            // Here, not in ClusterSignals: the host's console lifetime starts the runtime's signal handling before it.
             ClusterSignals.CatchIgnored();
             if (early.LogFormat == LogFormat.Json)
             {

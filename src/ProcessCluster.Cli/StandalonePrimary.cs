@@ -24,6 +24,8 @@ internal static class StandalonePrimary
 {
     public static async Task<int> RunAsync(string? urlsOption, string contentRoot, IReadOnlyList<string> command, IReadOnlyList<string> settings, bool check)
     {
+        // Before any line below is logged: the first console write starts the runtime's signal handling.
+        ClusterSignals.CatchIgnored();
         // As WebApplication decides it: ASPNETCORE_ENVIRONMENT wins over DOTNET_ENVIRONMENT.
         var environment = Environment.GetEnvironmentVariable("ASPNETCORE_ENVIRONMENT") ?? Environment.GetEnvironmentVariable("DOTNET_ENVIRONMENT") ?? "Production";
         var configuration = new ConfigurationBuilder()

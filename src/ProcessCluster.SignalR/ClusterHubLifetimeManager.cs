@@ -31,8 +31,6 @@ internal sealed class ClusterHubLifetimeManager<THub> : HubLifetimeManager<THub>
     /// </summary>
     private static readonly CloseMessage Reconnect = new("This worker is draining; reconnect.", allowReconnect: true);
 
-    private static readonly TimeSpan DrainPollInterval = TimeSpan.FromMilliseconds(10);
-
     private readonly HubConnectionStore _connections = new();
     private readonly HubGroups _groups = new();
     private readonly HubGroups _users = new();
@@ -40,7 +38,12 @@ internal sealed class ClusterHubLifetimeManager<THub> : HubLifetimeManager<THub>
     private readonly BackplaneLink _link;
     private readonly ClientResults _results;
     private readonly ILogger _logger;
-    private volatile bool _draining;
+
+    /// <summary>Guards <see cref="_connections"/>'s changes against the drain's start, so that none slips between the two.</summary>
+    private readonly Lock _drainLock = new();
+
+    /// <summary>Set once the worker drains; completed when its last connection has left.</summary>
+    private TaskCompletionSource? _drained;
 
     public ClusterHubLifetimeManager(
         BackplaneLink link, IHubProtocolResolver protocols, IOptions<HubOptions> globalOptions, IOptions<HubOptions<THub>> hubOptions, ILogger<ClusterHubLifetimeManager<THub>> logger)
@@ -57,19 +60,33 @@ internal sealed class ClusterHubLifetimeManager<THub> : HubLifetimeManager<THub>
 
     public override Task OnConnectedAsync(HubConnectionContext connection)
     {
-        _connections.Add(connection);
+        bool draining;
+        lock (_drainLock)
+        {
+            _connections.Add(connection);
+            draining = _drained is not null;
+        }
+
         if (connection.UserIdentifier is { } user)
         {
             _users.Add(user, connection);
         }
 
         // One that negotiated just before the drain began leaves as the others did.
-        return _draining ? TellToReconnectAsync(connection) : Task.CompletedTask;
+        return draining ? TellToReconnectAsync(connection) : Task.CompletedTask;
     }
 
     public override Task OnDisconnectedAsync(HubConnectionContext connection)
     {
-        _connections.Remove(connection);
+        lock (_drainLock)
+        {
+            _connections.Remove(connection);
+            if (_connections.Count == 0)
+            {
+                _drained?.TrySetResult();
+            }
+        }
+
         _groups.RemoveEverywhere(connection);
         if (connection.UserIdentifier is { } user)
         {
@@ -337,12 +354,22 @@ internal sealed class ClusterHubLifetimeManager<THub> : HubLifetimeManager<THub>
     /// </summary>
     private async Task DrainAsync(CancellationToken cancellationToken)
     {
-        _draining = true;
-        await Task.WhenAll(HubGroups.Snapshot(_connections).Select(TellToReconnectAsync)).ConfigureAwait(false);
-        while (_connections.Count > 0)
+        TaskCompletionSource drained;
+        List<HubConnectionContext> connections;
+        lock (_drainLock)
         {
-            await Task.Delay(DrainPollInterval, cancellationToken).ConfigureAwait(false);
+            // Every connection is either in this snapshot or told by OnConnectedAsync, and the last to leave, whenever
+            // it leaves, completes the drain.
+            drained = _drained ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            connections = HubGroups.Snapshot(_connections);
+            if (connections.Count == 0)
+            {
+                drained.TrySetResult();
+            }
         }
+
+        await Task.WhenAll(connections.Select(TellToReconnectAsync)).ConfigureAwait(false);
+        await drained.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     private async Task TellToReconnectAsync(HubConnectionContext connection)

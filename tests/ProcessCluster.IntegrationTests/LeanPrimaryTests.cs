@@ -48,6 +48,27 @@ public partial class LeanPrimaryTests
     }
 
     /// <summary>
+    /// Started with QUIT ignored (a shell's background job): the in-app primary catches it, and the exec leaves a caught
+    /// signal at its default, so the lean primary takes it too.
+    /// </summary>
+    [Fact]
+    public async Task A_lean_primary_started_with_quit_ignored_still_stops_fast_on_quit()
+    {
+        await using var cluster = await TestCluster.StartAsync(
+            "RoundRobin",
+            workers: 1,
+            environment: new Dictionary<string, string> { ["Cluster__LeanPrimary"] = "true" },
+            launcher: ["bash", "-c", "trap '' QUIT; exec \"$@\"", "bash"]);
+        await cluster.WaitForLineAsync(line => line.Contains("runs the supervisor alone", StringComparison.Ordinal), Deadline);
+        await cluster.WaitForReadyPidsAsync(pids => pids.Count == 1, "the worker ready", Deadline);
+        var workers = cluster.ChildPids();
+
+        cluster.Signal(3); // SIGQUIT
+        await cluster.WaitForExitAsync(TimeSpan.FromSeconds(10));
+        Assert.All(workers, pid => Assert.False(ProcessTree.IsAlive(pid)));
+    }
+
+    /// <summary>
     /// A socket passed by systemd (LISTEN_FDS, descriptor 3) goes through the hand-over as systemd's: served, and left
     /// listening at the stop, so what arrives then waits for the next start. And the admin endpoint is served.
     /// </summary>

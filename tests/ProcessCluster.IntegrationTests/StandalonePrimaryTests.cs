@@ -123,6 +123,28 @@ public class StandalonePrimaryTests
         }
     }
 
+    /// <summary>
+    /// Started with QUIT ignored (a shell's background job), and with a line logged before the supervisor runs (the
+    /// admin token's warning): the first write to the console starts the runtime's signal handling, which would keep
+    /// QUIT ignored from then on.
+    /// </summary>
+    [Fact]
+    public async Task Run_started_with_quit_ignored_still_stops_fast_on_quit()
+    {
+        await using var cluster = await TestCluster.StartAsync(
+            "RoundRobin",
+            workers: 1,
+            standalonePrimary: ClusterCli.Assembly,
+            launcher: ["bash", "-c", "trap '' QUIT; exec \"$@\"", "bash"],
+            standaloneOptions: ["--Cluster:AdminToken=s3cret"]);
+        await cluster.WaitForReadyPidsAsync(pids => pids.Count == 1, "the worker ready", Deadline);
+        var workers = cluster.ChildPids();
+
+        cluster.Signal(3); // SIGQUIT
+        await cluster.WaitForExitAsync(TimeSpan.FromSeconds(10));
+        Assert.All(workers, pid => Assert.False(ProcessTree.IsAlive(pid)));
+    }
+
     private static async Task ServesSupervisesAndStopsAsync(string primary, bool stopWithCli)
     {
         await using var cluster = await TestCluster.StartAsync(

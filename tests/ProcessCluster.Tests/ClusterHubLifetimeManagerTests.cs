@@ -240,12 +240,73 @@ public sealed class ClusterHubLifetimeManagerTests
         var (a, b) = (await ConnectAsync(draining, "a"), await ConnectAsync(draining, "b"));
         var other = await ConnectAsync(stays, "other");
 
-        InMemoryBackplane.Drain(channel);
+        _ = InMemoryBackplane.Drain(channel);
         var late = await ConnectAsync(draining, "late");
 
         await Eventually.UntilAsync(() => new[] { a, b, late }.All(client => client.Received.SequenceEqual(["close(reconnect)"])), "each client of the draining worker told to reconnect");
         await stays.SendAllAsync("hello", ["still"]);
         Assert.Equal(["hello(still)"], other.Received);
+    }
+
+    [Fact]
+    public async Task A_drain_ends_when_the_last_client_has_left_one_that_connected_during_it_included()
+    {
+        var channel = _backplane.NewWorker();
+        var draining = NewWorker(channel);
+        var (a, b) = (await ConnectAsync(draining, "a"), await ConnectAsync(draining, "b"));
+
+        var drained = InMemoryBackplane.Drain(channel, TimeSpan.FromSeconds(30));
+        var late = await ConnectAsync(draining, "late");
+        await draining.OnDisconnectedAsync(a);
+        await draining.OnDisconnectedAsync(b);
+        await Task.Delay(TimeSpan.FromMilliseconds(50));
+        Assert.False(drained.IsCompleted, "the drain ended with a client still connected");
+
+        await draining.OnDisconnectedAsync(late);
+        await drained.WaitAsync(TimeSpan.FromSeconds(5));
+    }
+
+    [Fact]
+    public async Task A_drain_ends_at_once_when_no_client_is_connected_or_the_last_leaves_as_it_begins()
+    {
+        var channel = _backplane.NewWorker();
+        var draining = NewWorker(channel);
+        var drained = InMemoryBackplane.Drain(channel, TimeSpan.FromSeconds(30));
+        await drained.WaitAsync(TimeSpan.FromSeconds(5));
+
+        // A client that leaves as the drain starts, on another thread, a little earlier or later each time: whichever
+        // comes first (it was told to reconnect, or not), the drain ends.
+        const int Tries = 300;
+        var told = 0;
+        for (var i = 0; i < Tries; i++)
+        {
+            var racing = _backplane.NewWorker();
+            var manager = NewWorker(racing);
+            var client = await ConnectAsync(manager, $"client{i}");
+            var skew = Random.Shared.Next(-100, 100);
+            using var start = new Barrier(2);
+            var leaving = Task.Run(() =>
+            {
+                start.SignalAndWait();
+                SpinFor(skew);
+                return manager.OnDisconnectedAsync(client);
+            });
+            start.SignalAndWait();
+            SpinFor(-skew);
+            var drain = InMemoryBackplane.Drain(racing, TimeSpan.FromSeconds(30));
+            await leaving;
+            await drain.WaitAsync(TimeSpan.FromSeconds(5));
+            told += client.Received.Count;
+        }
+
+        Assert.True(told is > 0 and < Tries, $"the client left after the drain began in {told} of {Tries} tries: one of the orders was not tried");
+    }
+
+    /// <summary>Waits <paramref name="microseconds"/> without giving up the thread (none when not above 0).</summary>
+    private static void SpinFor(int microseconds)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        SpinWait.SpinUntil(() => clock.Elapsed.TotalMicroseconds >= microseconds);
     }
 
     [Fact]

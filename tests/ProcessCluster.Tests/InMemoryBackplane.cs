@@ -18,8 +18,11 @@ internal sealed class InMemoryBackplane
 
     public IBackplaneChannel NewWorker() => new Channel(this, Interlocked.Increment(ref _workers));
 
-    /// <summary>The primary asks <paramref name="worker"/> to drain.</summary>
-    public static void Drain(IBackplaneChannel worker) => ((Channel)worker).Drain();
+    /// <summary>
+    /// The primary asks <paramref name="worker"/> to drain, for <paramref name="window"/> (1 s when not given: the
+    /// tests' clients never leave by themselves); the task ends when its hubs' drains have.
+    /// </summary>
+    public static Task Drain(IBackplaneChannel worker, TimeSpan? window = null) => ((Channel)worker).Drain(window ?? TimeSpan.FromSeconds(1));
 
     private void Relay(Channel from, BackplaneMessage message)
     {
@@ -45,7 +48,7 @@ internal sealed class InMemoryBackplane
     {
         private readonly List<Func<CancellationToken, Task>> _drains = [];
         private Action<BackplaneMessage>? _handler;
-        private bool _draining;
+        private TimeSpan? _drainWindow;
 
         public int WorkerId => workerId;
 
@@ -61,19 +64,16 @@ internal sealed class InMemoryBackplane
         public void OnDraining(Func<CancellationToken, Task> drain)
         {
             _drains.Add(drain);
-            if (_draining)
+            if (_drainWindow is { } window)
             {
-                _ = drain(DrainWindow());
+                _ = drain(new CancellationTokenSource(window).Token);
             }
         }
 
-        public void Drain()
+        public Task Drain(TimeSpan window)
         {
-            _draining = true;
-            _drains.ForEach(drain => _ = drain(DrainWindow()));
+            _drainWindow = window;
+            return Task.WhenAll(_drains.Select(drain => drain(new CancellationTokenSource(window).Token)));
         }
-
-        /// <summary>The test's clients never leave by themselves: a step's wait for them ends here.</summary>
-        private static CancellationToken DrainWindow() => new CancellationTokenSource(TimeSpan.FromSeconds(1)).Token;
     }
 }

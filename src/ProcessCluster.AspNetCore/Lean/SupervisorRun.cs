@@ -36,8 +36,6 @@ internal static class SupervisorRun
     /// </summary>
     public static async Task<int> RunAsync(ClusterPrimary primary, ILoggerFactory loggerFactory, ILogger logger, Action start)
     {
-        // Before the first registration below starts the runtime's signal handling.
-        ClusterSignals.CatchIgnored();
         var stopRequested = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var exitCode = ClusterExitCodes.Stopped;
         primary.ShutdownRequested += (_, _) => stopRequested.TrySetResult();

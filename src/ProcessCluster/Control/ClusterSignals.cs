@@ -23,6 +23,7 @@ public sealed class ClusterSignals : IDisposable
             throw new PlatformNotSupportedException("TTIN, TTOU and QUIT are POSIX signals");
         }
 
+        // The only call for a primary of an app's own (QUIT is taken only if the runtime's signal handling has not started).
         CatchIgnored();
 
         _registrations =
@@ -56,9 +57,11 @@ public sealed class ClusterSignals : IDisposable
 
     /// <summary>
     /// A process can start with the cluster's signals ignored (a shell's background job has QUIT ignored, nohup HUP, an
-    /// in-place upgrade's exec leaves USR2 so), and the runtime never takes an ignored signal: it keeps what it found
-    /// when its signal handling started, which the host's console lifetime starts. So a primary calls this first thing,
-    /// before any host starts; the constructor calls it again for a primary of an app's own.
+    /// in-place upgrade's exec leaves USR2 so), and the runtime never takes an ignored signal: it looks at each once,
+    /// QUIT when its signal handling starts (the first console write, Process or signal registration: the host's console
+    /// lifetime, say), the others at their first registration. So each way a primary starts calls this first thing: the
+    /// in-app primary (UseCluster), dotnet-cluster run, and this constructor for a primary of an app's own. A lean
+    /// primary needs none: the exec from an in-app primary, which caught them, leaves them at their defaults.
     /// </summary>
     internal static void CatchIgnored()
     {

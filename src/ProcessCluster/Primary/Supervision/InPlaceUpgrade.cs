@@ -1,5 +1,4 @@
 using ProcessCluster.Distribution;
-using ProcessCluster.Interop;
 using ProcessCluster.Ipc;
 
 namespace ProcessCluster.Primary;
@@ -22,9 +21,6 @@ internal sealed class InPlaceUpgrade(
 {
     private static readonly TimeSpan StepInterval = TimeSpan.FromMilliseconds(10);
     private static readonly TimeSpan PauseTimeout = TimeSpan.FromSeconds(5);
-
-    /// <summary>The console logger writes from a queue of its own: its last lines are given this long before the exec.</summary>
-    private static readonly TimeSpan LogFlush = TimeSpan.FromMilliseconds(100);
 
     private Run? _run;
 
@@ -133,31 +129,7 @@ internal sealed class InPlaceUpgrade(
                 worker.Id, worker.ProcessId, worker.Channel!.Fd, stdout, stderr, worker.State == WorkerState.Spare, worker.ForkedAt, worker.ReadyAt,
                 worker.Restarts, worker.RequestLimit, worker.Release, worker.View.Code, worker.View.Build?.Library, worker.ListeningAddresses);
         }).ToList();
-        var sockets = endpoints().Select(HandedSocket.Of).ToList();
-        var inherited = sockets.Select(socket => socket.Fd)
-            .Concat(workers.SelectMany(worker => (int[])[worker.Channel, worker.Stdout, worker.Stderr]))
-            .Where(fd => fd >= 0)
-            .ToList();
-        var environment = run.Request.Environment
-            .Where(variable => !variable.StartsWith("PROCESSCLUSTER_UPGRADE_", StringComparison.Ordinal))
-            .Concat(UpgradeHandover.Variables(sockets, workers).Select(variable => $"{variable.Key}={variable.Value}"))
-            .ToList();
-
-        inherited.ForEach(fd => ProcessInterop.SetInherited(fd, true));
-        Thread.Sleep(LogFlush);
-        // The new program starts in the directory this one was started in, by name: current -> releases/v2 now.
-        var previous = Environment.CurrentDirectory;
-        Environment.CurrentDirectory = run.Request.Program.WorkingDirectory ?? previous;
-        // Until the new program handles SIGUSR2, its default action would kill the process (the handler goes with
-        // the exec): another SIGUSR2 while it starts is dropped by the kernel instead.
-        var upgradeSignal = ProcessInterop.IgnoreSignal(SignalNames.SIGUSR2);
-        var failure = ProcessInterop.Exec(run.Request.Program.Path, run.Request.Program.Arguments, environment);
-
-        // Still here: execve failed, and this program goes on with everything it had.
-        ProcessInterop.RestoreSignal(SignalNames.SIGUSR2, upgradeSignal);
-        Environment.CurrentDirectory = previous;
-        inherited.ForEach(fd => ProcessInterop.SetInherited(fd, false));
-        CallOff(failure);
+        CallOff(HandoverExec.Run(run.Request.Program, run.Request.Environment, endpoints(), workers, ignoreUpgradeSignal: true));
     }
 
     /// <summary>Everything back as it was: paused workers resume, accepting resumes, the caller hears why.</summary>

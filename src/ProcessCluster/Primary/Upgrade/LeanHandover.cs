@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using ProcessCluster.Distribution;
-using ProcessCluster.Interop;
 
 namespace ProcessCluster.Primary;
 
@@ -32,9 +31,6 @@ internal static class LeanHandover
     /// <summary>The app's own startup hooks, if any: put back for the workers (the lean primary never reaches them).</summary>
     public const string PreviousHooksVariable = "PROCESSCLUSTER_LEAN_PREVIOUS_HOOKS";
 
-    /// <summary>The console logger writes from a queue of its own: its last lines are given this long before the exec.</summary>
-    private static readonly TimeSpan LogFlush = TimeSpan.FromMilliseconds(100);
-
     /// <summary>
     /// Re-executes this process as a lean primary: the native program of <see cref="ClusterOptions.LeanPrimaryProgram"/>,
     /// or else the app's own command line with <paramref name="hookAssembly"/>'s startup hook. Returns only when the
@@ -44,30 +40,18 @@ internal static class LeanHandover
     {
         var native = state.Options.LeanPrimaryProgram;
         var command = native is null ? state.App : new WorkerCommand(native, [native, "lean-primary"]);
-        var sockets = endpoints.Select(HandedSocket.Of).ToList();
-        var inherited = sockets.Select(socket => socket.Fd)
-            .Concat(workers.SelectMany(worker => (int[])[worker.Channel, worker.Stdout, worker.Stderr]))
-            .Where(fd => fd >= 0)
-            .ToList();
         var previousHooks = Environment.GetEnvironmentVariable(HooksVariable);
         var environment = Environment.GetEnvironmentVariables().Cast<DictionaryEntry>()
             .Select(variable => (Key: (string)variable.Key, Value: (string?)variable.Value ?? ""))
-            .Where(variable => !variable.Key.StartsWith("PROCESSCLUSTER_UPGRADE_", StringComparison.Ordinal) && !variable.Key.StartsWith("PROCESSCLUSTER_LEAN_", StringComparison.Ordinal) && variable.Key != HooksVariable)
+            .Where(variable => !variable.Key.StartsWith("PROCESSCLUSTER_LEAN_", StringComparison.Ordinal) && variable.Key != HooksVariable)
             .Select(variable => $"{variable.Key}={variable.Value}")
-            .Concat(UpgradeHandover.Variables(sockets, workers).Select(variable => $"{variable.Key}={variable.Value}"))
             .Append($"{PidVariable}={Environment.ProcessId.ToString(CultureInfo.InvariantCulture)}")
             .Append($"{StateVariable}={JsonSerializer.Serialize(state, LeanStateJson.Default.LeanState)}")
             // Ours first: it never returns, so the app's own hooks run only in the workers (Take puts them back). A native
             // program runs no hook.
             .Concat(native is not null ? [] : [$"{HooksVariable}={(string.IsNullOrEmpty(previousHooks) ? hookAssembly : $"{hookAssembly}{Path.PathSeparator}{previousHooks}")}"])
-            .Concat(string.IsNullOrEmpty(previousHooks) ? [] : [$"{PreviousHooksVariable}={previousHooks}"])
-            .ToList();
-
-        inherited.ForEach(fd => ProcessInterop.SetInherited(fd, true));
-        Thread.Sleep(LogFlush);
-        var failure = ProcessInterop.Exec(command.Path, command.Arguments, environment);
-        inherited.ForEach(fd => ProcessInterop.SetInherited(fd, false));
-        return failure;
+            .Concat(string.IsNullOrEmpty(previousHooks) ? [] : [$"{PreviousHooksVariable}={previousHooks}"]);
+        return HandoverExec.Run(command, environment, endpoints, workers, ignoreUpgradeSignal: false);
     }
 
     /// <summary>
