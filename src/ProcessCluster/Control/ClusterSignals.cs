@@ -23,7 +23,8 @@ public sealed class ClusterSignals : IDisposable
             throw new PlatformNotSupportedException("TTIN, TTOU and QUIT are POSIX signals");
         }
 
-        // The only call for a primary of an app's own (QUIT is taken only if the runtime's signal handling has not started).
+        // The only call for a primary of an app's own (QUIT is taken only if the runtime's signal handling has not started)
+        // and for a lean primary (USR2, ignored across its exec).
         CatchIgnored();
 
         _registrations =
@@ -60,8 +61,8 @@ public sealed class ClusterSignals : IDisposable
     /// in-place upgrade's exec leaves USR2 so), and the runtime never takes an ignored signal: it looks at each once,
     /// QUIT when its signal handling starts (the first console write, Process or signal registration: the host's console
     /// lifetime, say), the others at their first registration. So each way a primary starts calls this first thing: the
-    /// in-app primary (UseCluster), dotnet-cluster run, and this constructor for a primary of an app's own. A lean
-    /// primary needs none: the exec from an in-app primary, which caught them, leaves them at their defaults.
+    /// in-app primary (UseCluster), dotnet-cluster run, and this constructor for a primary of an app's own and for a lean
+    /// primary (its exec from the in-app primary leaves USR2 ignored, see HandoverExec; the others at their defaults).
     /// </summary>
     internal static void CatchIgnored()
     {

@@ -129,7 +129,7 @@ internal sealed class InPlaceUpgrade(
                 worker.Id, worker.ProcessId, worker.Channel!.Fd, stdout, stderr, worker.State == WorkerState.Spare, worker.ForkedAt, worker.ReadyAt,
                 worker.Restarts, worker.RequestLimit, worker.Release, worker.View.Code, worker.View.Build?.Library, worker.ListeningAddresses);
         }).ToList();
-        CallOff(HandoverExec.Run(run.Request.Program, run.Request.Environment, endpoints(), workers, ignoreUpgradeSignal: true));
+        CallOff(HandoverExec.Run(run.Request.Program, run.Request.Environment, endpoints(), workers));
     }
 
     /// <summary>Everything back as it was: paused workers resume, accepting resumes, the caller hears why.</summary>

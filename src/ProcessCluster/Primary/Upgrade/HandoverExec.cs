@@ -15,14 +15,13 @@ internal static class HandoverExec
 
     /// <summary>
     /// Executes <paramref name="program"/> in its working directory (by name: current -> releases/v2 now; none: this
-    /// one) with <paramref name="environment"/>, a previous hand-over's variables replaced by this one's. With
-    /// <paramref name="ignoreUpgradeSignal"/>, SIGUSR2 is ignored across the exec: until the new program handles it,
-    /// its default action would kill the process (the handler goes with the exec), so another one sent while the new
-    /// program starts is dropped by the kernel instead. Returns only when the exec failed, with why; everything is
-    /// then as it was.
+    /// one) with <paramref name="environment"/>, a previous hand-over's variables replaced by this one's. SIGUSR2 is
+    /// ignored across the exec: until the new program handles it, its default action would kill the process (the
+    /// handler goes with the exec), so one sent while the new program starts is dropped by the kernel instead; every
+    /// primary catches it again before it registers its own (ClusterSignals.CatchIgnored). Returns only
+    /// when the exec failed, with why; everything is then as it was.
     /// </summary>
-    public static string Run(
-        WorkerCommand program, IEnumerable<string> environment, IReadOnlyList<BoundEndpoint> endpoints, IReadOnlyList<HandedWorker> workers, bool ignoreUpgradeSignal)
+    public static string Run(WorkerCommand program, IEnumerable<string> environment, IReadOnlyList<BoundEndpoint> endpoints, IReadOnlyList<HandedWorker> workers)
     {
         var sockets = endpoints.Select(HandedSocket.Of).ToList();
         var inherited = sockets.Select(socket => socket.Fd)
@@ -42,14 +41,11 @@ internal static class HandoverExec
             Environment.CurrentDirectory = program.WorkingDirectory;
         }
 
-        Libc.SigAction? upgradeSignal = ignoreUpgradeSignal ? ProcessInterop.IgnoreSignal(SignalNames.SIGUSR2) : null;
+        var upgradeSignal = ProcessInterop.IgnoreSignal(SignalNames.SIGUSR2);
         var failure = ProcessInterop.Exec(program.Path, program.Arguments, handed);
 
         // Still here: execve failed, and this program goes on with everything it had.
-        if (upgradeSignal is { } installed)
-        {
-            ProcessInterop.RestoreSignal(SignalNames.SIGUSR2, installed);
-        }
+        ProcessInterop.RestoreSignal(SignalNames.SIGUSR2, upgradeSignal);
 
         if (previous is not null)
         {

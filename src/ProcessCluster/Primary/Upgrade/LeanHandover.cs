@@ -51,7 +51,7 @@ internal static class LeanHandover
             // program runs no hook.
             .Concat(native is not null ? [] : [$"{HooksVariable}={(string.IsNullOrEmpty(previousHooks) ? hookAssembly : $"{hookAssembly}{Path.PathSeparator}{previousHooks}")}"])
             .Concat(string.IsNullOrEmpty(previousHooks) ? [] : [$"{PreviousHooksVariable}={previousHooks}"]);
-        return HandoverExec.Run(command, environment, endpoints, workers, ignoreUpgradeSignal: false);
+        return HandoverExec.Run(command, environment, endpoints, workers);
     }
 
     /// <summary>
