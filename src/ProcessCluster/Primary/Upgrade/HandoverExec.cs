@@ -35,23 +35,15 @@ internal static class HandoverExec
 
         inherited.ForEach(fd => ProcessInterop.SetInherited(fd, true));
         Thread.Sleep(LogFlush);
-        var previous = program.WorkingDirectory is null ? null : Environment.CurrentDirectory;
-        if (program.WorkingDirectory is not null)
-        {
-            Environment.CurrentDirectory = program.WorkingDirectory;
-        }
+        var previous = Environment.CurrentDirectory;
+        Environment.CurrentDirectory = program.WorkingDirectory ?? previous;
 
         var upgradeSignal = ProcessInterop.IgnoreSignal(SignalNames.SIGUSR2);
         var failure = ProcessInterop.Exec(program.Path, program.Arguments, handed);
 
         // Still here: execve failed, and this program goes on with everything it had.
         ProcessInterop.RestoreSignal(SignalNames.SIGUSR2, upgradeSignal);
-
-        if (previous is not null)
-        {
-            Environment.CurrentDirectory = previous;
-        }
-
+        Environment.CurrentDirectory = previous;
         inherited.ForEach(fd => ProcessInterop.SetInherited(fd, false));
         return failure;
     }
