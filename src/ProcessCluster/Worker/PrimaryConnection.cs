@@ -52,11 +52,9 @@ internal sealed class PrimaryConnection
     {
         if (ProcessInterop.ParentId() is var parent && parent != environment.PrimaryPid)
         {
-            // Straight to stderr: the logger's queue would not be flushed by an immediate exit.
-            Console.Error.WriteLine(ProcessInterop.Signal(environment.PrimaryPid, 0)
+            ExitSaying(ProcessInterop.Signal(environment.PrimaryPid, 0)
                 ? $"Worker {environment.WorkerId} (pid {Environment.ProcessId}) has parent {parent}, not primary {environment.PrimaryPid}: the worker command runs the app through a wrapper that forks (timeout, perf record, strace -f), which would leave the app alive when the primary dies. Use one that execs (env, nice, sh -c 'exec ...'); exiting"
                 : $"Primary {environment.PrimaryPid} is gone before worker {environment.WorkerId} started; exiting");
-            ProcessInterop.ExitImmediately(1);
         }
 
         var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
@@ -246,13 +244,14 @@ internal sealed class PrimaryConnection
         }
     }
 
-    /// <summary>
-    /// Without its primary a worker gets no connections (RoundRobin) or would serve unsupervised (Shared): it ends now.
-    /// The line goes straight to stderr, since the logger's queue would not be flushed by an immediate exit.
-    /// </summary>
+    /// <summary>Without its primary a worker gets no connections (RoundRobin) or would serve unsupervised (Shared): it ends now.</summary>
     private static Action<string> ExitForLostChannel(int workerId) => reason =>
+        ExitSaying($"Worker {workerId} (pid {Environment.ProcessId}) lost its channel ({reason}); exiting");
+
+    /// <summary>Ends the worker with code 1; the line goes straight to stderr, since the logger's queue would not be flushed by an immediate exit.</summary>
+    private static void ExitSaying(string line)
     {
-        Console.Error.WriteLine($"Worker {workerId} (pid {Environment.ProcessId}) lost its channel ({reason}); exiting");
+        Console.Error.WriteLine(line);
         ProcessInterop.ExitImmediately(1);
-    };
+    }
 }
