@@ -2,7 +2,8 @@
 # Side by side with Node's cluster and PM2: the seed's app as ProcessCluster RoundRobin, Shared and ReusePort
 # (2 workers), the same workers under the standalone primary (`lean`: dotnet-cluster run, native AOT), the demo published as ReadyToRun
 # (`r2r`), as self-contained trimmed composite ReadyToRun (`composite`) and as native AOT (`aot`), all RoundRobin, as one plain Kestrel process
-# (Cluster:Enabled=false), and the same routes in Express (bench/node) under Node's cluster
+# (Cluster:Enabled=false), as 2 plain processes sharing the port with SO_REUSEPORT (`plain-reuseport`: not in the default
+# set; what 2 .NET processes cost by themselves, the ceiling of any 2-worker mode), and the same routes in Express (bench/node) under Node's cluster
 # module and under PM2 cluster mode; interleaved in one run, so the machine's noise hits all alike.
 #
 #   bash bench/compare.sh            3 runs (about 30 minutes)
@@ -11,6 +12,9 @@
 #   PORT=38461 SYSTEMS="RoundRobin Shared ReusePort lean node plain" SCENARIOS=load bash bench/compare.sh
 #                                    the hand-off figures only (the scheduling modes beside Node and plain Kestrel), on
 #                                    another port than the default 38401 (another benchmark on the machine may hold it)
+#   PORT=38461 SYSTEMS="RoundRobin ReusePort plain-reuseport plain" SCENARIOS=load bash bench/compare.sh
+#                                    the modes beside plain Kestrel as 1 and as 2 processes: what ProcessCluster costs
+#                                    apart from running a second process
 #   SYSTEMS="RoundRobin RoundRobin+DOTNET_gcServer=0 plain" SCENARIOS=load bash bench/compare.sh --quick
 #                                    a subset; SYSTEM+VAR=value+... runs a system with extra environment (all its
 #                                    processes), to measure a runtime setting
@@ -82,8 +86,10 @@ memory() { # when
   if [ "${system%%+*}" = plain ]; then
     workers_rss=("$(rss_mib "$server_pid")")
   else
-    primary=$(rss_mib "$server_pid")
-    record "rss_primary_$1" "$primary"
+    if [ "${system%%+*}" != plain-reuseport ]; then # its parent is a shell, not a primary
+      primary=$(rss_mib "$server_pid")
+      record "rss_primary_$1" "$primary"
+    fi
     for pid in $(worker_pids); do workers_rss+=("$(rss_mib "$pid")"); done
   fi
   for rss in "${workers_rss[@]}"; do record "rss_worker_$1" "$rss"; done
@@ -133,7 +139,7 @@ phase_load() {
   throughput close /hello -c32 -H "Connection: close"
   sleep "$rest_s"
   memory load
-  if [ "${system%%+*}" != plain ]; then
+  if [ "${system%%+*}" != plain ] && [ "${system%%+*}" != plain-reuseport ]; then
     read -r ms _ < <(node bench/node/tools.js respawn "$port" "$server_pid" 10000 || echo "-")
     record respawn_ms "$ms"
   fi
@@ -158,7 +164,7 @@ reload_workers() {
 
 phase_chaos() { # kill|reload
   local scenario=$1 file=$out/wrk-$1-$tag.txt kills=$out/kills-$tag.txt disturber script=()
-  [ "${system%%+*}" != plain ] || return 0
+  case ${system%%+*} in plain*) return 0 ;; esac # nothing restarts a plain process
   [ "$scenario" = kill ] || [ "$system" != node ] || return 0 # Node's cluster module has no reload
   launch_system "$system" "$out/server-$tag-$scenario.log"
   wait_ready "${system%%+*}"
@@ -225,6 +231,7 @@ label() {
     node) echo "Node cluster, $workers workers$extra" ;;
     pm2) echo "PM2 cluster mode, -i $workers$extra" ;;
     plain) echo "plain Kestrel, 1 process$extra" ;;
+    plain-reuseport) echo "plain Kestrel, $workers processes sharing the port (SO_REUSEPORT), no ProcessCluster$extra" ;;
   esac
 }
 reference() { # base-system metric-system metric: ratio of medians, or - when the base system did not run
@@ -249,6 +256,16 @@ version() { awk -F'"' '/"version"/ { print $4; exit }' "bench/node/node_modules/
     errs=$(awk -F'\t' -v s="$system" '$1 == s && $3 ~ /^(cpu|keepalive|close)_errors$/ { n += $4 } END { print n + 0 }' "$out/runs.tsv")
     echo "$row | $errs |"
   done
+  if has plain-reuseport; then
+    echo
+    echo "Against $workers plain processes (what running $workers .NET processes costs by itself, without ProcessCluster), ratios of medians:"
+    echo
+    echo "| system | \`/hello\` keep-alive req/s | new connection per request req/s | CPU µs per new connection |"
+    echo "|---|---|---|---|"
+    for system in "${systems[@]}"; do
+      echo "| $(label "$system") | $(reference plain-reuseport "$system" keepalive_rps) | $(reference plain-reuseport "$system" close_rps) | $(ratio "$(cpu_total "$system" close)" "$(cpu_total plain-reuseport close)") |"
+    done
+  fi
   echo
   echo "### CPU per request: µs of utime+stime (median of $runs runs, min–max in brackets)"
   echo

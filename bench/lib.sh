@@ -153,7 +153,7 @@ stop_server() {
 
 # launch_server MODE LOG [VAR=value ...]: starts a server in the background on 127.0.0.1:$port and sets server_pid
 # (the primary: for PM2 its daemon), without waiting. MODE is RoundRobin, Shared, ReusePort or plain (the demo; plain is
-# Cluster:Enabled=false), lean (the demo's workers, RoundRobin, under `dotnet-cluster run` published with native
+# Cluster:Enabled=false), plain-reuseport ($workers plain processes sharing the port), lean (the demo's workers, RoundRobin, under `dotnet-cluster run` published with native
 # AOT), aot, r2r and composite (the demo, RoundRobin, published as native AOT, ReadyToRun or self-contained trimmed
 # composite ReadyToRun), node (bench/node under Node's
 # cluster module, one worker per CPU) or pm2 (bench/node in PM2
@@ -180,6 +180,11 @@ launch_server() {
       for arg in "$@"; do [ "${arg%%=*}" != BENCH_APP ] || command=(dotnet "${arg#*=}"); done
       case $mode in
         plain) env=(Cluster__Enabled=false) ;;
+        # $workers plain copies on one port (the demo's ReusePort setting), children of a shell that stops them on
+        # SIGTERM: two .NET processes without ProcessCluster, the ceiling of the modes that run $workers workers.
+        plain-reuseport)
+          env=(Cluster__Enabled=false ReusePort=true)
+          command=(bash -c 'for _ in $(seq 1 "$0"); do "$@" & done; trap "kill -TERM \$(jobs -p); wait" TERM; wait' "$workers" "${command[@]}") ;;
         lean) build_lean_primary; command=(bench/results/cli/dotnet-cluster run -- dotnet "$app"); env=(Cluster__Scheduling=RoundRobin) ;;
         # The app's own (in-app) primary handing over in place to the native dotnet-cluster (Cluster:LeanPrimaryProgram).
         handover) build_lean_primary; env=(Cluster__Scheduling=RoundRobin Cluster__LeanPrimary=true Cluster__LeanPrimaryProgram="$PWD/bench/results/cli/dotnet-cluster") ;;
@@ -188,7 +193,7 @@ launch_server() {
         composite) publish_demo composite; command=(bench/results/composite/SeedDemo); env=(Cluster__Scheduling=RoundRobin) ;;
         *) env=(Cluster__Scheduling="$mode") ;;
       esac
-      [ "$mode" = plain ] || [ "$workers" = auto ] || env+=(Cluster__Workers="$workers")
+      case $mode in plain*) ;; *) [ "$workers" = auto ] || env+=(Cluster__Workers="$workers") ;; esac
       env "${env[@]}" "$@" ${BENCH_ENV:-} PORT=$port ASPNETCORE_URLS="${scheme:-http}://127.0.0.1:$port" \
         Logging__LogLevel__Default=Warning Logging__LogLevel__ProcessCluster=Information "${command[@]}" >"$log" 2>&1 &
       server_pid=$! ;;

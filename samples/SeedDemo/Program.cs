@@ -1,3 +1,4 @@
+using System.Net.Sockets;
 using ProcessCluster.AspNetCore;
 using SeedDemo;
 
@@ -10,6 +11,19 @@ if (builder.Configuration["urls"] is null)
 {
     // As in the seed: the port comes from PORT. Explicit URLs (--urls, ASPNETCORE_URLS) win.
     builder.WebHost.UseUrls($"http://0.0.0.0:{builder.Configuration["PORT"] ?? "3000"}");
+}
+
+if (bool.TryParse(builder.Configuration["ReusePort"], out var reusePort) && reusePort)
+{
+    // bench/compare.sh's plain-reuseport system: several plain copies of the demo on one port, without ProcessCluster,
+    // to measure what running more than one .NET process costs by itself (on Linux, ReuseAddress sets SO_REUSEPORT too).
+    builder.WebHost.UseSockets(sockets => sockets.CreateBoundListenSocket = endpoint =>
+    {
+        var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+        socket.Bind(endpoint);
+        return socket;
+    });
 }
 
 builder.UseCluster();
