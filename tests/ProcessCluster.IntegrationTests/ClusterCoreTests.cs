@@ -140,6 +140,24 @@ public class ClusterCoreTests
         Assert.All(pids, pid => Assert.NotEqual(only, pid));
     }
 
+    /// <summary>Workers share the cores, so they start with no thread-pool spinning, unless the operator chose a spin limit.</summary>
+    [Fact]
+    public async Task Workers_start_without_thread_pool_spinning_unless_the_operator_set_it()
+    {
+        const string spinLimit = "DOTNET_ThreadPool_UnfairSemaphoreSpinLimit";
+        await using (var cluster = await TestCluster.StartAsync("RoundRobin", workers: 1))
+        {
+            var worker = Assert.Single(await cluster.ReadyPidsAsync());
+            Assert.Equal("0", ProcessTree.Environment(worker).GetValueOrDefault(spinLimit));
+        }
+
+        await using (var cluster = await TestCluster.StartAsync("RoundRobin", workers: 1, environment: new Dictionary<string, string> { [spinLimit] = "40" }))
+        {
+            var worker = Assert.Single(await cluster.ReadyPidsAsync());
+            Assert.Equal("40", ProcessTree.Environment(worker).GetValueOrDefault(spinLimit));
+        }
+    }
+
     [Fact]
     public async Task A_process_that_is_not_a_child_cannot_talk_on_the_primarys_channel()
     {

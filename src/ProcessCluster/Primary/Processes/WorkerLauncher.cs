@@ -181,6 +181,9 @@ internal sealed class WorkerLauncher : IWorkerProcesses, IDisposable
             variables[key] = value;
         }
 
+        // The app as its own primary reads the workers' runtimeconfig.json; under dotnet-cluster run, a variable chooses.
+        WorkerRuntimeDefaults.AddTo(variables, property => AppContext.GetData(property) is not null);
+
         // The admin token is the primary's alone (a worker's environment is readable by more than the primary's code).
         foreach (var name in variables.Keys.Where(ClusterOptions.IsAdminToken).ToList())
         {
