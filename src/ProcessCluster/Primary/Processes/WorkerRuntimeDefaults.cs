@@ -3,8 +3,9 @@ namespace ProcessCluster.Primary;
 /// <summary>
 /// Runtime settings a worker starts with unless they were chosen already. The runtime's defaults suit one process per
 /// machine, but workers share the cores: a thread-pool thread that runs out of work spins before it sleeps, in case
-/// more comes, and in a worker that spin holds a core a sibling worker could serve on. Without it, a new connection
-/// per request cost the workers 74.8 instead of 81.8 µs of CPU (ReusePort, bench/compare.sh, bench/RESULTS.md).
+/// more comes, and in a worker that spin holds a core a sibling worker could serve on. With no spinning, the workers
+/// spent 74.1 instead of 88.9 µs of CPU per new connection in RoundRobin, 74.8 instead of 81.8 in ReusePort, the same in
+/// Shared (bench/compare.sh side by side, bench/RESULTS.md).
 /// </summary>
 internal static class WorkerRuntimeDefaults
 {
