@@ -3,7 +3,7 @@
 # (2 workers), the same workers under the standalone primary (`lean`: dotnet-cluster run, native AOT), the demo published as ReadyToRun
 # (`r2r`), as self-contained trimmed composite ReadyToRun (`composite`) and as native AOT (`aot`), all RoundRobin, as one plain Kestrel process
 # (Cluster:Enabled=false), as 2 plain processes sharing the port with SO_REUSEPORT (`plain-reuseport`: not in the default
-# set; what 2 .NET processes cost by themselves, the ceiling of any 2-worker mode), and the same routes in Express (bench/node) under Node's cluster
+# set; what 2 .NET processes cost by themselves, with the runtime's defaults), and the same routes in Express (bench/node) under Node's cluster
 # module and under PM2 cluster mode; interleaved in one run, so the machine's noise hits all alike.
 #
 #   bash bench/compare.sh            3 runs (about 30 minutes)
@@ -139,10 +139,11 @@ phase_load() {
   throughput close /hello -c32 -H "Connection: close"
   sleep "$rest_s"
   memory load
-  if [ "${system%%+*}" != plain ] && [ "${system%%+*}" != plain-reuseport ]; then
-    read -r ms _ < <(node bench/node/tools.js respawn "$port" "$server_pid" 10000 || echo "-")
-    record respawn_ms "$ms"
-  fi
+  case ${system%%+*} in
+    plain*) ;; # nothing restarts a plain process
+    *) read -r ms _ < <(node bench/node/tools.js respawn "$port" "$server_pid" 10000 || echo "-")
+       record respawn_ms "$ms" ;;
+  esac
 }
 
 kill_workers() { # kills-file

@@ -181,7 +181,7 @@ launch_server() {
       case $mode in
         plain) env=(Cluster__Enabled=false) ;;
         # $workers plain copies on one port (the demo's ReusePort setting), children of a shell that stops them on
-        # SIGTERM: two .NET processes without ProcessCluster, the ceiling of the modes that run $workers workers.
+        # SIGTERM: what $workers .NET processes cost by themselves, beside the modes that run $workers workers.
         plain-reuseport)
           env=(Cluster__Enabled=false ReusePort=true)
           command=(bash -c 'for _ in $(seq 1 "$0"); do "$@" & done; trap "kill -TERM \$(jobs -p); wait" TERM; wait' "$workers" "${command[@]}") ;;
