@@ -26,15 +26,25 @@ public partial class MetricsTests
             await client.GetAsync("/hello");
         }
 
+        string[] perWorker =
+        [
+            "processcluster_worker_cpu_utilization", "processcluster_worker_memory_rss_bytes", "processcluster_worker_requests_total",
+            "processcluster_worker_requests_in_flight", "processcluster_worker_busy", "processcluster_worker_connections_dispatched_total",
+        ];
         var samples = new Dictionary<string, double>();
+        ClusterStatus? status = null;
+        // Until every worker has been sampled: a series leaves a worker out until its first sample (CPU takes two).
         await Poll.UntilAsync(
             () =>
             {
                 samples = Parse(admin.GetStringAsync("/metrics").GetAwaiter().GetResult());
-                return samples.GetValueOrDefault("processcluster_workers{state=\"ready\"}") == 3;
+                status = admin.GetFromJsonAsync(new Uri("/api/status", UriKind.Relative), ControlJson.Default.ClusterStatus).GetAwaiter().GetResult();
+                return samples.GetValueOrDefault("processcluster_workers{state=\"ready\"}") == 3
+                    && status is { Workers.Count: 3 }
+                    && status.Workers.All(worker => perWorker.All(series => samples.ContainsKey($"{series}{{worker=\"{worker.Id}\"}}")));
             },
             Deadline,
-            "3 ready workers in /metrics");
+            "3 ready workers in /metrics, each with every per-worker series");
 
         Assert.Equal(3, samples["processcluster_workers_desired"]);
         Assert.True(samples["processcluster_workers_max"] >= 3);
@@ -42,21 +52,6 @@ public partial class MetricsTests
         Assert.Equal(1, samples["processcluster_worker_restarts_total{reason=\"killed by signal\"}"]);
         Assert.Equal(1, samples["processcluster_scale_events_total{direction=\"up\"}"]);
         Assert.Equal(6, samples.Where(pair => pair.Key.StartsWith("processcluster_worker_connections_dispatched_total{", StringComparison.Ordinal)).Sum(pair => pair.Value));
-        string[] perWorker =
-        [
-            "processcluster_worker_cpu_utilization", "processcluster_worker_memory_rss_bytes", "processcluster_worker_requests_total",
-            "processcluster_worker_requests_in_flight", "processcluster_worker_busy", "processcluster_worker_connections_dispatched_total",
-        ];
-        var status = await admin.GetFromJsonAsync(new Uri("/api/status", UriKind.Relative), ControlJson.Default.ClusterStatus);
-        Assert.NotNull(status);
-        foreach (var series in perWorker)
-        {
-            foreach (var worker in status.Workers)
-            {
-                Assert.True(samples.ContainsKey($"{series}{{worker=\"{worker.Id}\"}}"), $"{series} for worker {worker.Id}");
-            }
-        }
-
         Assert.True(samples.Where(pair => pair.Key.StartsWith("processcluster_worker_memory_rss_bytes{", StringComparison.Ordinal)).All(pair => pair.Value > 10e6));
     }
 

@@ -39,12 +39,14 @@ public sealed class ClusterMetrics : IDisposable
         _meter.CreateObservableGauge("processcluster.workers.max", maxWorkers, "{worker}", "The most workers the cluster may run (Cluster:MaxWorkers)");
         _meter.CreateObservableGauge("processcluster.dispatch.queue", queuedConnections, "{connection}", "Connections accepted by the primary and not yet handed to a worker");
         _meter.CreateObservableCounter("processcluster.backplane.dropped", backplaneDropped ?? (() => 0L), "{message}", "SignalR backplane messages a worker did not get: its outbox was full, or it went away");
-        PerWorker("processcluster.worker.cpu.utilization", worker => (worker.CpuPercent ?? 0) / 100, "1", "CPU used, as a fraction of one core");
-        PerWorker("processcluster.worker.memory.rss", worker => worker.ResidentBytes, "By", "Resident memory");
-        PerWorker("processcluster.worker.requests.in_flight", worker => worker.RequestsInFlight, "{request}", "Requests being served at the last report");
-        PerWorker("processcluster.worker.busy", worker => worker.BusyFraction ?? 0, "1", "Share of time with at least one request in flight");
-        _meter.CreateObservableCounter("processcluster.worker.requests", () => Each(worker => worker.Requests), "{request}", "Requests started");
-        _meter.CreateObservableCounter("processcluster.worker.connections.dispatched", () => Each(worker => worker.Dispatched), "{connection}", "Connections handed to the worker by the primary");
+        // A worker is left out of the sampled series until its first sample (CPU needs two, memory and busy one): a 0
+        // there would read as an idle, empty process, and pull an HPA's average of processcluster_worker_busy down.
+        PerWorker<double>("processcluster.worker.cpu.utilization", worker => worker.CpuPercent / 100, "1", "CPU used, as a fraction of one core");
+        PerWorker<long>("processcluster.worker.memory.rss", worker => worker.ResidentBytes > 0 ? worker.ResidentBytes : null, "By", "Resident memory");
+        PerWorker<int>("processcluster.worker.requests.in_flight", worker => worker.RequestsInFlight, "{request}", "Requests being served at the last report");
+        PerWorker<double>("processcluster.worker.busy", worker => worker.BusyFraction, "1", "Share of time with at least one request in flight");
+        _meter.CreateObservableCounter("processcluster.worker.requests", () => Each<long>(worker => worker.Requests), "{request}", "Requests started");
+        _meter.CreateObservableCounter("processcluster.worker.connections.dispatched", () => Each<long>(worker => worker.Dispatched), "{connection}", "Connections handed to the worker by the primary");
     }
 
     internal void Scaled(int from, int to) => _scaleEvents.Add(1, new KeyValuePair<string, object?>("direction", to > from ? "up" : "down"));
@@ -69,10 +71,19 @@ public sealed class ClusterMetrics : IDisposable
                 _workers().Count(worker => worker.State == state),
                 new KeyValuePair<string, object?>("state", state.ToString().ToLowerInvariant())));
 
-    private void PerWorker<T>(string name, Func<WorkerHandle, T> read, string? unit, string description)
+    private void PerWorker<T>(string name, Func<WorkerHandle, T?> read, string? unit, string description)
         where T : struct => _meter.CreateObservableGauge(name, () => Each(read), unit, description);
 
-    private IEnumerable<Measurement<T>> Each<T>(Func<WorkerHandle, T> read)
-        where T : struct =>
-        _workers().Select(worker => new Measurement<T>(read(worker), new KeyValuePair<string, object?>("worker", worker.Id)));
+    /// <summary>One measurement per worker that has a value (null: not sampled yet).</summary>
+    private IEnumerable<Measurement<T>> Each<T>(Func<WorkerHandle, T?> read)
+        where T : struct
+    {
+        foreach (var worker in _workers())
+        {
+            if (read(worker) is { } value)
+            {
+                yield return new Measurement<T>(value, new KeyValuePair<string, object?>("worker", worker.Id));
+            }
+        }
+    }
 }
