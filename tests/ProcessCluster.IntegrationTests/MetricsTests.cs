@@ -33,7 +33,7 @@ public partial class MetricsTests
         ];
         var samples = new Dictionary<string, double>();
         ClusterStatus? status = null;
-        // Until every worker has been sampled: a series leaves a worker out until its first sample (CPU takes two).
+        // Until every worker has been sampled: a series leaves a worker out until it has a value (CPU and busy take two samples).
         await Poll.UntilAsync(
             () =>
             {

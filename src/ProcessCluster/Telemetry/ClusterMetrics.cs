@@ -39,8 +39,8 @@ public sealed class ClusterMetrics : IDisposable
         _meter.CreateObservableGauge("processcluster.workers.max", maxWorkers, "{worker}", "The most workers the cluster may run (Cluster:MaxWorkers)");
         _meter.CreateObservableGauge("processcluster.dispatch.queue", queuedConnections, "{connection}", "Connections accepted by the primary and not yet handed to a worker");
         _meter.CreateObservableCounter("processcluster.backplane.dropped", backplaneDropped ?? (() => 0L), "{message}", "SignalR backplane messages a worker did not get: its outbox was full, or it went away");
-        // A worker is left out of the sampled series until its first sample (CPU needs two, memory and busy one): a 0
-        // there would read as an idle, empty process, and pull an HPA's average of processcluster_worker_busy down.
+        // A worker is left out of a sampled series until it has a value (memory: one probe; CPU: two probes; busy: two
+        // load reports): a 0 there would read as an idle, empty process, and pull an HPA's average of _busy down.
         PerWorker<double>("processcluster.worker.cpu.utilization", worker => worker.CpuPercent / 100, "1", "CPU used, as a fraction of one core");
         PerWorker<long>("processcluster.worker.memory.rss", worker => worker.ResidentBytes > 0 ? worker.ResidentBytes : null, "By", "Resident memory");
         PerWorker<int>("processcluster.worker.requests.in_flight", worker => worker.RequestsInFlight, "{request}", "Requests being served at the last report");
