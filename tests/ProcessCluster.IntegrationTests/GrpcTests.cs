@@ -103,7 +103,11 @@ public class GrpcTests
         var current = await server.Cluster.WaitForReadyPidsAsync(
             pids => pids.Count == 2 && !pids.Intersect(original).Any() && server.Cluster.ChildPids().Count == 2, "two new workers and no old one", Deadline);
 
-        // The idle channel's connection went with its worker; its next call opens a new one, to a new worker.
+        // The idle channel's connection went with its worker (a GOAWAY, then the close); its next call opens a new one, to
+        // a new worker. That call waits until the client has seen the close: .NET's HTTP/2 client fails a request that
+        // took the connection from its pool just before the GOAWAY and reached it just after the close (the abort is
+        // checked before the retryable shut-down), a client race the old worker's exit a moment ago would invite.
+        await Poll.UntilAsync(() => idleChannel.State == ConnectivityState.Idle, Deadline, "the idle channel seeing its connection closed");
         Assert.Contains((await idle.WhoAsync(new WhoRequest())).Pid, current);
     }
 
