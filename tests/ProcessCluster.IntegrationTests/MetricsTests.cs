@@ -35,10 +35,10 @@ public partial class MetricsTests
         ClusterStatus? status = null;
         // Until every worker has been sampled: a series leaves a worker out until it has a value (CPU and busy take two samples).
         await Poll.UntilAsync(
-            () =>
+            async () =>
             {
-                samples = Parse(admin.GetStringAsync("/metrics").GetAwaiter().GetResult());
-                status = admin.GetFromJsonAsync(new Uri("/api/status", UriKind.Relative), ControlJson.Default.ClusterStatus).GetAwaiter().GetResult();
+                samples = Parse(await admin.GetStringAsync("/metrics"));
+                status = await admin.GetFromJsonAsync(new Uri("/api/status", UriKind.Relative), ControlJson.Default.ClusterStatus);
                 return samples.GetValueOrDefault("processcluster_workers{state=\"ready\"}") == 3
                     && status is { Workers.Count: 3 }
                     && status.Workers.All(worker => perWorker.All(series => samples.ContainsKey($"{series}{{worker=\"{worker.Id}\"}}")));
